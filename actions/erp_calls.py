@@ -1,0 +1,32 @@
+"""Run erp/ service functions from async actions: one session per call, off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import date
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+
+
+def _call_in_session(function: Callable[..., T], kwargs: dict[str, Any]) -> T:
+    from erp.db import get_engine, session_scope
+
+    with session_scope(get_engine()) as session:
+        return function(session=session, **kwargs)
+
+
+async def erp_call(function: Callable[..., T], **kwargs: Any) -> T:
+    """Call `function(session=..., **kwargs)` in a worker thread with its own transaction."""
+    return await asyncio.to_thread(_call_in_session, function, kwargs)
+
+
+def today() -> date:
+    """The business date the answers are computed for."""
+    return date.today()
+
+
+__all__ = ["Session", "erp_call", "today"]

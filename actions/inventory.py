@@ -1,0 +1,117 @@
+"""Stock: the stock form resolves a product by SKU or name, the answer gives availability."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.base import AnswerAction, ErpFormValidationAction
+from actions.erp_calls import erp_call, today
+from actions.formatting import day, money, plural
+from actions.verification import first_text
+from erp import inventory
+
+MAX_QUERY_CHARS = 100
+# A name match this good, and this far ahead of the next one, is taken without asking.
+CONFIDENT_SCORE = 88.0
+CLEAR_LEAD = 5.0
+MAX_CHOICES = 4
+
+
+def choose(matches: list[inventory.ProductMatch]) -> inventory.ProductMatch | None:
+    """The match to take without asking, or None when the user should pick."""
+    if not matches:
+        return None
+    best = matches[0]
+    runner_up = matches[1].score if len(matches) > 1 else 0.0
+    if best.score >= CONFIDENT_SCORE and best.score - runner_up >= CLEAR_LEAD:
+        return best
+    return None
+
+
+class ValidateStockForm(ErpFormValidationAction):
+    """Finds the product the user means, asking them to pick when several are close."""
+
+    def name(self) -> str:
+        return "validate_stock_form"
+
+    async def validate_sku(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        query = " ".join(first_text(value).split())
+        if not query or len(query) > MAX_QUERY_CHARS:
+            dispatcher.utter_message(
+                text="Please tell me the product's name or its SKU (like WID-1001)."
+            )
+            return {"sku": None}
+        matches = await erp_call(inventory.find_products, query=query, limit=MAX_CHOICES)
+        chosen = choose(matches)
+        if chosen is not None:
+            return {"sku": chosen.sku}
+        if not matches:
+            dispatcher.utter_message(
+                text=f"Sorry, I couldn't find a product matching \"{query}\". "
+                "Try its name or its SKU (like WID-1001)."
+            )
+            return {"sku": None}
+        dispatcher.utter_message(
+            text="Which one do you mean?",
+            buttons=[
+                {
+                    "title": f"{match.name} ({match.sku})",
+                    "payload": "/inform" + json.dumps({"sku": match.sku}),
+                }
+                for match in matches
+            ],
+        )
+        return {"sku": None}
+
+
+class ActionCheckStock(AnswerAction):
+    """Available stock per warehouse, and the next delivery when it is short."""
+
+    def name(self) -> str:
+        return "action_check_stock"
+
+    async def answer(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        sku = first_text(tracker.get_slot("sku"))
+        if not sku:
+            return []
+        report = await erp_call(inventory.get_stock, sku=sku, today=today())
+        wanted = tracker.get_slot("quantity")
+        dispatcher.utter_message(text=describe_stock(report, int(wanted) if wanted else None))
+        return []
+
+
+def describe_stock(report: inventory.StockReport, wanted: int | None = None) -> str:
+    """Availability per warehouse, whether `wanted` units can be had, and the next delivery."""
+    head = f"{report.name} ({report.sku}, {money(report.unit_price, None)} each)"
+    if report.total_available > 0:
+        where = ", ".join(
+            f"{level.city} {level.available}" for level in report.warehouses if level.available > 0
+        )
+        text = f"{head}: {report.total_available} available ({where})."
+    else:
+        text = f"{head} is out of stock in all our warehouses."
+    if wanted:
+        if wanted <= report.total_available:
+            text += f" Yes, we can supply {wanted}."
+        else:
+            text += f" That's not enough for {plural(wanted, 'unit')}."
+    short = report.total_available == 0 or (wanted is not None and wanted > report.total_available)
+    if short:
+        incoming = report.next_incoming
+        if incoming is None:
+            text += " No delivery is scheduled yet; ask me for a colleague to check lead times."
+        else:
+            text += (
+                f" Next delivery: {incoming.quantity} expected on {day(incoming.eta)} "
+                f"({incoming.warehouse_name})."
+            )
+    return text

@@ -1,0 +1,203 @@
+"""Invoices: one invoice's status, and the unpaid invoices of a verified customer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.base import AnswerAction, ErpFormValidationAction
+from actions.erp_calls import erp_call, today
+from actions.formatting import day, money, plural
+from actions.verification import (
+    VERIFIED,
+    attempts_exhausted,
+    failed_attempt,
+    first_text,
+    verified_customer,
+)
+from erp import customers, invoices
+from erp.errors import InvalidIdentifier
+from erp.ids import normalise_email, normalise_postcode, parse_invoice_number
+
+
+def _invoice_number(tracker: Tracker) -> str | None:
+    try:
+        return parse_invoice_number(first_text(tracker.get_slot("invoice_number")))
+    except InvalidIdentifier:
+        return None
+
+
+class ValidateInvoiceForm(ErpFormValidationAction):
+    """Asks for the invoice number, then for the email or postcode of its customer."""
+
+    def name(self) -> str:
+        return "validate_invoice_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        if attempts_exhausted(tracker):
+            return []
+        invoice_number = _invoice_number(tracker)
+        customer_id = verified_customer(tracker)
+        if invoice_number and customer_id is not None:
+            owned = await erp_call(
+                invoices.invoice_belongs_to, invoice_number=invoice_number, customer_id=customer_id
+            )
+            if owned:
+                return ["invoice_number"]
+        return domain_slots
+
+    async def validate_invoice_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        try:
+            return {"invoice_number": parse_invoice_number(first_text(value))}
+        except InvalidIdentifier as error:
+            dispatcher.utter_message(text=f"Sorry, {error}.")
+            return {"invoice_number": None}
+
+    async def validate_identity(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        invoice_number = _invoice_number(tracker)
+        if invoice_number is None:
+            return {"identity": None}
+        customer_id = await erp_call(
+            invoices.invoice_customer_if_identity_matches,
+            invoice_number=invoice_number,
+            identity=first_text(value),
+        )
+        if customer_id is None:
+            return {"identity": None, **failed_attempt(dispatcher, tracker)}
+        return {"identity": VERIFIED, "verified_customer_id": customer_id}
+
+
+class ValidateUnpaidInvoicesForm(ErpFormValidationAction):
+    """Identifies the customer by email and verifies with the postcode: both must match."""
+
+    def name(self) -> str:
+        return "validate_unpaid_invoices_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        if attempts_exhausted(tracker) or verified_customer(tracker) is not None:
+            return []
+        return domain_slots
+
+    async def validate_email(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        try:
+            return {"email": normalise_email(first_text(value))}
+        except InvalidIdentifier as error:
+            dispatcher.utter_message(text=f"Sorry, {error}.")
+            return {"email": None}
+
+    async def validate_postcode(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        try:
+            postcode = normalise_postcode(first_text(value))
+        except InvalidIdentifier as error:
+            dispatcher.utter_message(text=f"Sorry, {error}.")
+            return {"postcode": None}
+        email = first_text(tracker.get_slot("email"))
+        if not email:
+            return {"postcode": None}
+        customer_id = await erp_call(customers.verify_customer, email=email, postcode=postcode)
+        if customer_id is None:
+            return {"email": None, "postcode": None, **failed_attempt(dispatcher, tracker)}
+        return {"postcode": VERIFIED, "verified_customer_id": customer_id}
+
+
+class ActionInvoiceStatus(AnswerAction):
+    """Status, total, amount still due, due date and days overdue of one invoice."""
+
+    def name(self) -> str:
+        return "action_invoice_status"
+
+    async def answer(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        invoice_number = _invoice_number(tracker)
+        customer_id = verified_customer(tracker)
+        if invoice_number is None or customer_id is None:
+            return []  # the form already said why (failed verification or an error)
+        status = await erp_call(
+            invoices.get_invoice_status,
+            invoice_number=invoice_number,
+            customer_id=customer_id,
+            today=today(),
+        )
+        dispatcher.utter_message(text=describe_invoice(status))
+        return []
+
+
+class ActionListUnpaidInvoices(AnswerAction):
+    """The verified customer's open, overdue and partly paid invoices, oldest due first."""
+
+    def name(self) -> str:
+        return "action_list_unpaid_invoices"
+
+    async def answer(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        customer_id = verified_customer(tracker)
+        if customer_id is None:
+            return []  # the form already said why (failed verification or an error)
+        unpaid = await erp_call(
+            invoices.list_unpaid_invoices, customer_id=customer_id, today=today()
+        )
+        dispatcher.utter_message(text=describe_unpaid(unpaid))
+        return []
+
+
+def describe_invoice(status: invoices.InvoiceStatus) -> str:
+    """One message with the invoice's status and what is still due."""
+    head = f"Invoice {status.invoice_number} (order {status.order_number})"
+    total = money(status.total, status.currency)
+    due = money(status.amount_due, status.currency)
+    if status.status == "void":
+        return f"{head} has been voided, so nothing is due on it."
+    if status.status == "paid":
+        return f"{head} is paid in full: {total}. Thank you!"
+    text = (
+        f"{head} is {status.status.replace('_', ' ')}: total {total}, "
+        f"{due} still due, due date {day(status.due_date)}"
+    )
+    if status.days_overdue > 0:
+        text += f", {plural(status.days_overdue, 'day')} overdue"
+    return text + "."
+
+
+def describe_unpaid(unpaid: list[invoices.InvoiceStatus]) -> str:
+    """A list of unpaid invoices with the total due per currency."""
+    if not unpaid:
+        return "You have no unpaid invoices. Thank you!"
+    totals: dict[str, Any] = {}
+    for invoice in unpaid:
+        totals[invoice.currency] = totals.get(invoice.currency, 0) + invoice.amount_due
+    owed = " and ".join(money(amount, currency) for currency, amount in totals.items())
+    lines = [f"You have {plural(len(unpaid), 'unpaid invoice')}, {owed} due in total:"]
+    for invoice in unpaid:
+        line = (
+            f"- {invoice.invoice_number}: {money(invoice.amount_due, invoice.currency)} due "
+            f"{day(invoice.due_date)}"
+        )
+        if invoice.days_overdue > 0:
+            line += f" ({plural(invoice.days_overdue, 'day')} overdue)"
+        lines.append(line)
+    return "\n".join(lines)

@@ -1,0 +1,76 @@
+"""`make run`: seed the demo ERP if needed, train if needed, start everything, stop on Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import time
+from types import FrameType
+
+from bot import paths, training
+from bot.processes import ServiceFailed, build_services, stop_all, wait_until_healthy
+from bot.settings import Ports
+
+STARTUP_TIMEOUT_S = 300.0
+
+
+def ensure_seeded() -> None:
+    """Seed the demo ERP when its database has no tables yet."""
+    from sqlalchemy import inspect
+
+    from erp.db import get_engine
+    from erp.seed import seed
+
+    engine = get_engine()
+    if "sales_orders" in inspect(engine).get_table_names():
+        print(f"ERP database ready: {engine.url.render_as_string(hide_password=True)}")
+        return
+    print("Seeding the demo ERP (first run)...", flush=True)
+    summary = seed(engine)
+    print(f"Seeded: {summary}")
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def setup() -> None:
+    """Everything `run` needs before it starts processes: a seeded ERP and a trained model."""
+    ensure_seeded()
+    training.train()
+
+
+def run() -> int:
+    """Start the assistant and keep it running until Ctrl-C (or SIGTERM)."""
+    started = time.perf_counter()
+    ports = Ports.from_env()
+    setup()
+    services = build_services(ports)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        for service in services:
+            service.start()
+        wait_until_healthy(services, timeout=STARTUP_TIMEOUT_S)
+        print(
+            f"\nReady in {time.perf_counter() - started:.0f} s.\n"
+            f"  Chat:   http://localhost:{ports.gateway}/\n"
+            f"  API:    POST http://localhost:{ports.gateway}/api/messages\n"
+            f"  Health: http://localhost:{ports.gateway}/healthz\n"
+            f"  Logs:   {paths.LOGS_DIR.relative_to(paths.ROOT)}/\n"
+            "Press Ctrl-C to stop.",
+            flush=True,
+        )
+        while True:
+            for service in services:
+                code = service.exited()
+                if code is not None:
+                    raise ServiceFailed(f"{service.name} exited with code {code}: see {service.log_file}")
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\nStopping...", flush=True)
+        return 0
+    except ServiceFailed as error:
+        print(f"\n{error}", flush=True)
+        return 1
+    finally:
+        stop_all(services)
+        print("Stopped.", flush=True)

@@ -1,0 +1,31 @@
+"""Where the project's files and runtime state live."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+MODELS_DIR = VAR / "models"
+LOGS_DIR = VAR / "logs"
+MODEL_NAME = "assistant"
+MODEL_FILE = MODELS_DIR / f"{MODEL_NAME}.tar.gz"
+FINGERPRINT_FILE = MODELS_DIR / f"{MODEL_NAME}.fingerprint"
+
+CONFIG_FILE = ROOT / "config.yml"
+DOMAIN_DIR = ROOT / "bot" / "domain"
+ENDPOINTS_FILE = ROOT / "bot" / "endpoints.yml"
+CREDENTIALS_FILE = ROOT / "bot" / "credentials.yml"
+TRAINING_DATA_DIRS = (ROOT / "data" / "nlu", ROOT / "data" / "stories", ROOT / "data" / "rules")
+
+
+def rasa_executable() -> Path:
+    """Return the `rasa` command of the Rasa virtualenv (RASA_BIN overrides it)."""
+    return Path(os.environ.get("RASA_BIN", ROOT / ".venv-rasa" / "bin" / "rasa"))
+
+
+def main_python() -> str:
+    """Return the interpreter of the main environment (the one running this code)."""
+    return sys.executable

@@ -1,0 +1,50 @@
+"""Ports and addresses of the three processes, from the environment with local defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from bot import paths
+
+
+def _port(name: str, default: int) -> int:
+    raw = os.environ.get(name, str(default))
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise SystemExit(f"{name} must be a port number between 1 and 65535, got {raw!r}")
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class Ports:
+    """TCP ports of the Rasa server, the action server and the gateway."""
+
+    rasa: int
+    actions: int
+    gateway: int
+
+    @classmethod
+    def from_env(cls) -> Ports:
+        """Read RASA_PORT, ACTIONS_PORT and PORT (defaults 5005, 5055, 8080)."""
+        return cls(
+            rasa=_port("RASA_PORT", 5005),
+            actions=_port("ACTIONS_PORT", 5055),
+            gateway=_port("PORT", 8080),
+        )
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa}"
+
+    @property
+    def action_server_url(self) -> str:
+        return f"http://127.0.0.1:{self.actions}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway}"
+
+
+def tracker_db_path() -> str:
+    """Where Rasa keeps conversation trackers (RASA_TRACKER_DB overrides it)."""
+    return os.environ.get("RASA_TRACKER_DB", str(paths.VAR / "rasa_tracker.db"))

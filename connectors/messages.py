@@ -1,0 +1,109 @@
+"""The one internal message model every channel converts to and from, plus wire payload types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, NotRequired, TypedDict
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A quick reply: ``title`` is shown to the user, ``payload`` is sent back when clicked."""
+
+    title: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file or image a user sent through a channel that supports them."""
+
+    url: str
+    mime_type: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """A user's message after channel-specific parsing and validation.
+
+    Example:
+        >>> IncomingMessage(sender_id="u-1", channel="rest", text="stock of SKU-42?").channel
+        'rest'
+    """
+
+    sender_id: str
+    channel: str
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One bot reply; a channel renders whichever parts it supports."""
+
+    text: str | None = None
+    buttons: list[Button] = field(default_factory=list)
+    image: str | None = None
+    custom: dict[str, Any] | None = None
+
+
+# Rasa REST channel (POST /webhooks/rest/webhook).
+
+
+class RasaRequest(TypedDict):
+    sender: str
+    message: str
+    metadata: dict[str, Any]
+
+
+class RasaButton(TypedDict, total=False):
+    title: str
+    payload: str
+
+
+class RasaReply(TypedDict, total=False):
+    recipient_id: str
+    text: str
+    buttons: list[RasaButton]
+    image: str
+    custom: dict[str, Any]
+
+
+# The gateway's own REST API (POST /api/messages, GET /healthz).
+
+
+class RestRequest(TypedDict):
+    sender_id: str
+    text: str
+    metadata: NotRequired[dict[str, Any]]
+
+
+class RestButton(TypedDict):
+    title: str
+    payload: str
+
+
+class RestMessage(TypedDict):
+    text: str | None
+    buttons: list[RestButton]
+    image: NotRequired[str]
+    custom: NotRequired[dict[str, Any]]
+
+
+class RestReply(TypedDict):
+    messages: list[RestMessage]
+
+
+class RestError(TypedDict):
+    error: str
+
+
+CheckResult = Literal["ok", "down", "timeout"]
+
+
+class HealthReport(TypedDict):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, CheckResult]
+    down: NotRequired[list[str]]

@@ -1,0 +1,123 @@
+"""Async client for Rasa's REST channel: sends an IncomingMessage, returns OutgoingMessages."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Protocol
+
+import httpx
+
+from connectors.errors import RasaUnavailable
+from connectors.messages import Button, IncomingMessage, OutgoingMessage, RasaRequest
+
+logger = logging.getLogger("connectors")
+
+WEBHOOK_PATH = "/webhooks/rest/webhook"
+
+
+class AssistantClient(Protocol):
+    """What the gateway needs from Rasa; RasaClient implements it, tests may fake it."""
+
+    async def send(self, message: IncomingMessage) -> list[OutgoingMessage]: ...
+
+    async def healthy(self) -> bool: ...
+
+
+class RasaClient:
+    """Talks to a Rasa server over its REST channel through a shared ``httpx.AsyncClient``.
+
+    Example:
+        >>> async with httpx.AsyncClient() as http:
+        ...     rasa = RasaClient(http, base_url="http://127.0.0.1:5005")
+        ...     replies = await rasa.send(IncomingMessage("u-1", "rest", "hi"))
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str,
+        timeout: float = 30.0,
+        health_timeout: float = 2.0,
+    ) -> None:
+        self._http = http
+        self._base_url = base_url.rstrip("/")
+        self._timeout = timeout
+        self._health_timeout = health_timeout
+
+    async def send(self, message: IncomingMessage) -> list[OutgoingMessage]:
+        """Send one user message to Rasa and return its replies in order.
+
+        Raises:
+            RasaUnavailable: Rasa is unreachable, timed out, answered with an error status
+                or with something that is not a list of replies.
+        """
+        url = self._base_url + WEBHOOK_PATH
+        payload: RasaRequest = {
+            "sender": message.sender_id,
+            "message": message.text,
+            # The channel is set last so that client metadata cannot claim another channel.
+            "metadata": {**message.metadata, "channel": message.channel},
+        }
+        # Encoded here rather than with httpx's json=, which uses ensure_ascii=False and
+        # would fail on lone surrogates that a JSON client may put in metadata.
+        body = json.dumps(payload, allow_nan=False).encode("ascii")
+        try:
+            response = await self._http.post(
+                url,
+                content=body,
+                headers={"Content-Type": "application/json"},
+                timeout=self._timeout,
+            )
+        except httpx.TimeoutException:
+            raise RasaUnavailable(
+                f"Rasa did not answer within {self._timeout:g} s", url=url
+            ) from None
+        except httpx.HTTPError as error:
+            raise RasaUnavailable(f"Rasa is unreachable: {error!r}", url=url) from error
+        if response.status_code != 200:
+            raise RasaUnavailable(f"Rasa answered HTTP {response.status_code}", url=url)
+        try:
+            replies = response.json()
+        except ValueError:
+            raise RasaUnavailable("Rasa answered with a body that is not JSON", url=url) from None
+        if not isinstance(replies, list):
+            raise RasaUnavailable("Rasa answered with JSON that is not a list of replies", url=url)
+        return [reply for raw in replies if (reply := to_outgoing(raw)) is not None]
+
+    async def healthy(self) -> bool:
+        """Return whether Rasa answers ``GET /`` with 200 within the health timeout."""
+        try:
+            response = await self._http.get(self._base_url + "/", timeout=self._health_timeout)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+
+def to_outgoing(reply: Any) -> OutgoingMessage | None:
+    """Map one of Rasa's reply dicts to an OutgoingMessage, or None if it carries nothing we use."""
+    if not isinstance(reply, dict):
+        logger.warning("ignoring a Rasa reply that is not an object: %s", type(reply).__name__)
+        return None
+    text = reply.get("text")
+    image = reply.get("image")
+    custom = reply.get("custom")
+    message = OutgoingMessage(
+        text=text if isinstance(text, str) else None,
+        buttons=[button for raw in reply.get("buttons") or [] if (button := _button(raw))],
+        image=image if isinstance(image, str) and image else None,
+        custom=custom if isinstance(custom, dict) else None,
+    )
+    if message == OutgoingMessage():
+        logger.warning("ignoring a Rasa reply with no usable field: keys %s", sorted(reply))
+        return None
+    return message
+
+
+def _button(raw: Any) -> Button | None:
+    if not isinstance(raw, dict) or not isinstance(raw.get("title"), str):
+        return None
+    payload = raw.get("payload")
+    # Rasa lets a button omit its payload; sending the title back is what a user would type.
+    return Button(title=raw["title"], payload=payload if isinstance(payload, str) else raw["title"])

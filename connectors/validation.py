@@ -1,0 +1,123 @@
+"""Validation of input arriving at the gateway's edge: every check on user input lives here."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from typing import Any
+
+from connectors.errors import BodyTooLarge, InvalidMessage
+from connectors.messages import IncomingMessage
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_MESSAGE_CHARS = 2000
+MAX_SENDER_ID_CHARS = 128
+
+# C0 and C1 control characters (category Cc) except tab and newline. Format characters
+# (zero-width joiners, bidi marks) are left alone: they are legitimate in many scripts.
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def parse_rest_message(
+    body: bytes | str, *, max_chars: int = MAX_MESSAGE_CHARS, channel: str = "rest"
+) -> IncomingMessage:
+    """Parse and validate a REST body ``{"sender_id", "text", "metadata"?}``.
+
+    Text is cleaned before it is measured: CRLF becomes LF, control characters other than
+    newline and tab are dropped, the result is NFC-normalised and stripped.
+
+    Args:
+        body: the raw request body.
+        max_chars: the longest accepted text, counted in characters (code points).
+        channel: the channel name recorded on the message.
+
+    Returns:
+        The validated message.
+
+    Raises:
+        InvalidMessage: the body is not acceptable; ``reason`` says why.
+        BodyTooLarge: the body is larger than MAX_BODY_BYTES.
+    """
+    if len(body) > MAX_BODY_BYTES:
+        raise BodyTooLarge(f"body is larger than {MAX_BODY_BYTES} bytes")
+    payload = _load_json_object(body)
+    sender_id = _sender_id(payload.get("sender_id"))
+    text = _text(payload.get("text"), max_chars=max_chars)
+    metadata = payload.get("metadata")
+    if metadata is None:
+        metadata = {}
+    elif not isinstance(metadata, dict):
+        raise InvalidMessage(f"metadata must be an object, got {_json_type(metadata)}")
+    return IncomingMessage(sender_id=sender_id, channel=channel, text=text, metadata=metadata)
+
+
+def clean_text(text: str) -> str:
+    """Normalise user text: LF line endings, no control characters, NFC, no outer whitespace."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL_CHARS.sub("", text)
+    return unicodedata.normalize("NFC", text).strip()
+
+
+def _load_json_object(body: bytes | str) -> dict[str, Any]:
+    try:
+        payload = json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        # ValueError covers malformed JSON, undecodable bytes and NaN/Infinity.
+        raise InvalidMessage("body must be a JSON object") from None
+    if not isinstance(payload, dict):
+        raise InvalidMessage(f"body must be a JSON object, got {_json_type(payload)}")
+    return payload
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _sender_id(value: object) -> str:
+    if value is None:
+        raise InvalidMessage("sender_id is required")
+    if not isinstance(value, str):
+        raise InvalidMessage(f"sender_id must be a string, got {_json_type(value)}")
+    if not value.strip():
+        raise InvalidMessage("sender_id must not be empty")
+    if len(value) > MAX_SENDER_ID_CHARS:
+        raise InvalidMessage(
+            f"sender_id is longer than {MAX_SENDER_ID_CHARS} characters ({len(value)})"
+        )
+    if _CONTROL_CHARS.search(value) or "\n" in value or "\t" in value or _SURROGATE.search(value):
+        raise InvalidMessage("sender_id must not contain control characters or invalid unicode")
+    return value
+
+
+def _text(value: object, *, max_chars: int) -> str:
+    if value is None:
+        raise InvalidMessage("text is required")
+    if not isinstance(value, str):
+        raise InvalidMessage(f"text must be a string, got {_json_type(value)}")
+    if _SURROGATE.search(value):
+        raise InvalidMessage("text contains invalid unicode (an unpaired surrogate)")
+    text = clean_text(value)
+    if not text:
+        raise InvalidMessage("text must not be empty")
+    if len(text) > max_chars:
+        raise InvalidMessage(f"text is longer than {max_chars} characters ({len(text)})")
+    return text
+
+
+def _json_type(value: object) -> str:
+    """Name a decoded JSON value's type the way a JSON client would."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__

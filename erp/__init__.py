@@ -1,0 +1,1 @@
+"""ERP data layer: SQLAlchemy models, typed queries, identifier parsing and demo data."""

@@ -1,0 +1,46 @@
+"""Customer identification: matching what a user typed against a customer's email or postcode."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from erp.errors import InvalidIdentifier
+from erp.ids import compact_postcode, looks_like_email, normalise_email
+from erp.models import Customer
+
+
+def identity_matches(identity: str, customer: Customer) -> bool:
+    """Return True when ``identity`` is this customer's email or postcode.
+
+    Emails compare case-insensitively, postcodes ignoring case and spaces. Text that is
+    neither a valid email nor a valid postcode never matches.
+    """
+    try:
+        if looks_like_email(identity):
+            return normalise_email(identity) == customer.email.lower()
+        return compact_postcode(identity) == compact_postcode(customer.postcode)
+    except (InvalidIdentifier, TypeError):
+        return False
+
+
+def verify_customer(*, email: str, postcode: str, session: Session) -> int | None:
+    """Return the id of the customer with both this email and this postcode.
+
+    Args:
+        email: Email address as typed (any case, surrounding spaces allowed).
+        postcode: Postcode as typed (any case and spacing).
+        session: Open database session.
+
+    Returns:
+        The customer's id, or None when no customer has both (including malformed input).
+    """
+    try:
+        address = normalise_email(email)
+        wanted = compact_postcode(postcode)
+    except (InvalidIdentifier, TypeError):
+        return None
+    customer = session.scalars(select(Customer).where(Customer.email == address)).one_or_none()
+    if customer is None or compact_postcode(customer.postcode) != wanted:
+        return None
+    return customer.id

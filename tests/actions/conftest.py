@@ -1,0 +1,93 @@
+"""A small seeded SQLite ERP and tracker builders for testing actions as functions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
+
+from erp.db import make_engine, reset_engine_cache
+from erp.seed import seed
+
+
+@pytest.fixture(scope="session")
+def erp_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path: Path = tmp_path_factory.mktemp("erp") / "erp.db"
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    seed(engine, scale=0.05, today=date.today(), progress=False)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture()
+def erp_db(erp_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
+    """Point the actions at the seeded database and give the test a session to read facts."""
+    monkeypatch.setenv("ERP_DATABASE_URL", erp_url)
+    reset_engine_cache()
+    engine = make_engine(erp_url)
+    with Session(engine) as session:
+        yield session
+    engine.dispose()
+    reset_engine_cache()
+
+
+@pytest.fixture()
+def dispatcher() -> CollectingDispatcher:
+    return CollectingDispatcher()
+
+
+def tracker(
+    slots: dict[str, Any] | None = None,
+    *,
+    text: str = "",
+    intent: str = "inform",
+    active_loop: str | None = None,
+    requested_slot: str | None = None,
+) -> Tracker:
+    """A tracker as the action server receives it, with `slots` set this turn."""
+    all_slots: dict[str, Any] = {"verification_attempts": 0, "requested_slot": requested_slot}
+    all_slots.update(slots or {})
+    events: list[dict[str, Any]] = [
+        {"event": "user", "text": text, "parse_data": {"intent": {"name": intent}}}
+    ]
+    events += [{"event": "slot", "name": k, "value": v} for k, v in (slots or {}).items()]
+    return Tracker(
+        sender_id="test-user",
+        slots=all_slots,
+        latest_message={"text": text, "intent": {"name": intent}, "entities": []},
+        events=events,
+        paused=False,
+        followup_action=None,
+        active_loop={"name": active_loop} if active_loop else {},
+        latest_action_name="action_listen",
+    )
+
+
+def texts(dispatcher: CollectingDispatcher) -> str:
+    return "\n".join(m.get("text") or "" for m in dispatcher.messages)
+
+
+def slot_events(events: list[dict[str, Any]]) -> dict[str, Any]:
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+@pytest.fixture(scope="session")
+def domain() -> dict[str, Any]:
+    """The real Rasa domain (bot/domain/*.yml) merged, as the action server receives it."""
+    import yaml
+
+    from bot.paths import DOMAIN_DIR
+
+    merged: dict[str, Any] = {"forms": {}, "slots": {}, "responses": {}}
+    for file in sorted(DOMAIN_DIR.glob("*.yml")):
+        part = yaml.safe_load(file.read_text())
+        for key in merged:
+            merged[key].update(part.get(key) or {})
+    return merged

@@ -1,0 +1,94 @@
+"""The stock form (finding the product) and the stock answer, against a seeded ERP."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from actions.inventory import ActionCheckStock, ValidateStockForm
+from erp.models import Product, PurchaseOrder, StockLevel
+from tests.actions.conftest import texts, tracker
+
+
+async def test_misspelt_name_finds_the_product(erp_db: Session, domain: dict) -> None:
+    sku = erp_db.scalar(select(Product.sku).where(Product.name == "Blue Widget"))
+    result = await ValidateStockForm().validate_sku(
+        "blue widgit", CollectingDispatcher(), tracker(), domain
+    )
+    assert result == {"sku": sku}
+
+
+async def test_sku_in_lower_case_finds_the_product(erp_db: Session, domain: dict) -> None:
+    sku = erp_db.scalar(select(Product.sku).order_by(Product.sku).limit(1))
+    result = await ValidateStockForm().validate_sku(
+        sku.lower().replace("-", ""), CollectingDispatcher(), tracker(), domain
+    )
+    assert result == {"sku": sku}
+
+
+async def test_unknown_product_is_explained(
+    erp_db: Session, dispatcher: CollectingDispatcher, domain: dict
+) -> None:
+    result = await ValidateStockForm().validate_sku("qqqzzzxx", dispatcher, tracker(), domain)
+    assert result == {"sku": None}
+    assert "couldn't find a product" in texts(dispatcher)
+
+
+async def test_ambiguous_name_offers_buttons(
+    erp_db: Session, dispatcher: CollectingDispatcher, domain: dict
+) -> None:
+    result = await ValidateStockForm().validate_sku("widget", dispatcher, tracker(), domain)
+    assert result == {"sku": None}
+    buttons = dispatcher.messages[0]["buttons"]
+    assert len(buttons) >= 2
+    assert all(b["payload"].startswith('/inform{"sku": "') for b in buttons)
+
+
+async def test_stock_answer_gives_availability_per_warehouse(
+    erp_db: Session, dispatcher: CollectingDispatcher, domain: dict
+) -> None:
+    sku, available = erp_db.execute(
+        select(StockLevel.sku, func.sum(StockLevel.on_hand - StockLevel.reserved))
+        .group_by(StockLevel.sku)
+        .having(func.min(StockLevel.on_hand - StockLevel.reserved) > 0)
+        .limit(1)
+    ).one()
+    await ActionCheckStock().run(dispatcher, tracker({"sku": sku}), domain)
+    assert f"{available} available" in texts(dispatcher)
+
+
+async def test_out_of_stock_answer_gives_next_eta(
+    erp_db: Session, dispatcher: CollectingDispatcher, domain: dict
+) -> None:
+    sku = erp_db.scalar(
+        select(StockLevel.sku)
+        .join(PurchaseOrder, PurchaseOrder.sku == StockLevel.sku)
+        .where(PurchaseOrder.eta >= date.today())
+        .group_by(StockLevel.sku)
+        .having(func.max(StockLevel.on_hand - StockLevel.reserved) <= 0)
+        .limit(1)
+    )
+    eta = erp_db.scalar(
+        select(func.min(PurchaseOrder.eta)).where(
+            PurchaseOrder.sku == sku, PurchaseOrder.eta >= date.today()
+        )
+    )
+    await ActionCheckStock().run(dispatcher, tracker({"sku": sku}), domain)
+    reply = texts(dispatcher)
+    assert "out of stock" in reply and f"{eta.day} {eta:%b %Y}" in reply
+
+
+async def test_requested_quantity_is_compared_with_stock(
+    erp_db: Session, dispatcher: CollectingDispatcher, domain: dict
+) -> None:
+    sku, available = erp_db.execute(
+        select(StockLevel.sku, func.sum(StockLevel.on_hand - StockLevel.reserved))
+        .group_by(StockLevel.sku)
+        .having(func.min(StockLevel.on_hand - StockLevel.reserved) > 0)
+        .limit(1)
+    ).one()
+    await ActionCheckStock().run(dispatcher, tracker({"sku": sku, "quantity": available + 1}), domain)
+    assert "not enough" in texts(dispatcher)

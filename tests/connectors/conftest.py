@@ -1,0 +1,52 @@
+"""Gateway test fixtures: a fake Rasa client and an app factory that stays off the network."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
+
+import httpx
+import pytest
+
+from connectors.gateway import create_app
+from connectors.settings import GatewaySettings
+from tests.connectors.fakes import SETTINGS, FakeRasa, MakeClient, actions_transport
+
+
+@pytest.fixture
+def fake_rasa() -> FakeRasa:
+    return FakeRasa()
+
+
+@pytest.fixture
+async def make_client(fake_rasa: FakeRasa) -> AsyncIterator[MakeClient]:
+    """Build an httpx client for an app wired to ``fake_rasa``, with its lifespan running.
+
+    starlette's TestClient is not used: with httpx (not httpx2) it raises a deprecation
+    warning, which filterwarnings turns into an error.
+    """
+    async with AsyncExitStack() as stack:
+
+        async def make(
+            *,
+            db_check: Callable[[], bool] = lambda: True,
+            actions_status: int = 200,
+            settings: GatewaySettings = SETTINGS,
+        ) -> httpx.AsyncClient:
+            app = create_app(
+                settings,
+                db_check=db_check,
+                rasa_client=fake_rasa,
+                transport=actions_transport(actions_status),
+            )
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            return await stack.enter_async_context(
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw.test")
+            )
+
+        yield make
+
+
+@pytest.fixture
+async def client(make_client: MakeClient) -> httpx.AsyncClient:
+    return await make_client()

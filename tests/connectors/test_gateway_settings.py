@@ -1,0 +1,78 @@
+"""GatewaySettings.from_env: defaults, overrides and clear errors for bad values."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.errors import SettingsError
+from connectors.settings import GatewaySettings
+
+
+def test_defaults_when_nothing_is_set() -> None:
+    assert GatewaySettings.from_env({}) == GatewaySettings(
+        rasa_url="http://127.0.0.1:5005",
+        action_server_url="http://127.0.0.1:5055",
+        host="0.0.0.0",
+        port=8080,
+        max_message_chars=2000,
+        rasa_timeout=30.0,
+    )
+
+
+def test_environment_overrides_every_field() -> None:
+    env = {
+        "RASA_URL": "http://rasa:5005/",
+        "ACTION_SERVER_URL": "https://actions:5055",
+        "HOST": "127.0.0.1",
+        "PORT": "18080",
+        "MAX_MESSAGE_CHARS": "500",
+        "RASA_TIMEOUT": "2.5",
+    }
+
+    assert GatewaySettings.from_env(env) == GatewaySettings(
+        rasa_url="http://rasa:5005",
+        action_server_url="https://actions:5055",
+        host="127.0.0.1",
+        port=18080,
+        max_message_chars=500,
+        rasa_timeout=2.5,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PORT": "eighty"}, "PORT must be an integer, got 'eighty'"),
+        ({"PORT": "70000"}, "PORT must be between 1 and 65535, got 70000"),
+        ({"MAX_MESSAGE_CHARS": "0"}, "MAX_MESSAGE_CHARS must be at least 1, got 0"),
+        ({"RASA_TIMEOUT": "soon"}, "RASA_TIMEOUT must be a number of seconds, got 'soon'"),
+        ({"RASA_TIMEOUT": "-1"}, "RASA_TIMEOUT must be greater than 0, got -1"),
+        ({"RASA_TIMEOUT": "nan"}, "RASA_TIMEOUT must be greater than 0, got nan"),
+        (
+            {"RASA_URL": "rasa:5005"},
+            "RASA_URL must start with http:// or https://, got 'rasa:5005'",
+        ),
+    ],
+    ids=[
+        "port-not-int",
+        "port-out-of-range",
+        "zero-max-chars",
+        "timeout-not-number",
+        "negative-timeout",
+        "nan-timeout",
+        "url-without-scheme",
+    ],
+)
+def test_bad_values_raise_settings_error(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        GatewaySettings.from_env(env)
+
+    assert str(raised.value) == message
+
+
+def test_max_message_chars_setting_limits_the_api() -> None:
+    from connectors.errors import InvalidMessage
+    from connectors.validation import parse_rest_message
+
+    with pytest.raises(InvalidMessage, match=r"text is longer than 5 characters \(6\)"):
+        parse_rest_message(b'{"sender_id": "u", "text": "abcdef"}', max_chars=5)

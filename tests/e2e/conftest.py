@@ -1,0 +1,70 @@
+"""Start the real assistant (Rasa, actions, gateway) once for the end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot import paths
+from bot.processes import Service, build_services, stop_all, wait_until_healthy
+from bot.settings import Ports
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Assistant:
+    url: str
+    services: list[Service]
+    client: httpx.Client
+
+    def say(self, sender: str, text: str) -> list[dict]:
+        response = self.client.post("/api/messages", json={"sender_id": sender, "text": text})
+        assert response.status_code == 200, response.text
+        return response.json()["messages"]
+
+    def texts(self, sender: str, text: str) -> str:
+        """The bot's replies to one turn, joined into one text."""
+        return "\n".join(m.get("text") or "" for m in self.say(sender, text))
+
+    def service(self, name: str) -> Service:
+        return next(s for s in self.services if s.name == name)
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
+    if not paths.MODEL_FILE.exists():
+        pytest.fail("no trained model: run `python -m bot train` (make test does)")
+    work: Path = tmp_path_factory.mktemp("assistant")
+    ports = Ports(rasa=_free_port(), actions=_free_port(), gateway=_free_port())
+    previous = os.environ.get("RASA_TRACKER_DB")
+    os.environ["RASA_TRACKER_DB"] = str(work / "tracker.db")
+    services = build_services(ports, logs_dir=work / "logs")
+    try:
+        for service in services:
+            service.start()
+        try:
+            wait_until_healthy(services, timeout=300)
+        except Exception:
+            for service in services:
+                print(f"--- {service.name} log ---")
+                print(service.log_file.read_text(errors="replace")[-4000:])
+            raise
+        with httpx.Client(base_url=ports.gateway_url, timeout=60) as client:
+            yield Assistant(ports.gateway_url, services, client)
+    finally:
+        stop_all(services)
+        if previous is None:
+            os.environ.pop("RASA_TRACKER_DB", None)
+        else:
+            os.environ["RASA_TRACKER_DB"] = previous

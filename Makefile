@@ -9,6 +9,7 @@ RASA      := $(RASA_VENV)/bin/rasa
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
+export RASA_CACHE_DIRECTORY := $(CURDIR)/var/rasa-cache
 
 # Rasa 3.6 needs Python 3.10; the rest of the project runs on 3.11.
 PYTHON311 ?= $(shell for p in python3.11 $$HOME/.pyenv/versions/3.11*/bin/python3.11 /usr/bin/python3.11; do \
@@ -57,7 +58,7 @@ validate: install ## Check the Rasa domain and training data
 .PHONY: test
 test: install ## Set up, then run the whole suite (unit, erp on 3 databases, Rasa stories, e2e)
 	bash scripts/services.sh
-	$(MAKE) --no-print-directory validate
+	$(MAKE) --no-print-directory lint types validate
 	$(PY) -m bot setup
 	$(RASA) test core --model var/models --stories tests/test_stories.yml \
 		--fail-on-prediction-errors --out var/results/stories
@@ -67,6 +68,10 @@ test: install ## Set up, then run the whole suite (unit, erp on 3 databases, Ras
 lint: install ## Ruff lint and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+.PHONY: types
+types: install ## mypy on the packages (disallow_untyped_defs)
+	$(VENV)/bin/mypy
 
 .PHONY: format
 format: install ## Format the code with ruff

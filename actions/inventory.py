@@ -54,7 +54,7 @@ class ValidateStockForm(ErpFormValidationAction):
             return {"sku": chosen.sku}
         if not matches:
             dispatcher.utter_message(
-                text=f"Sorry, I couldn't find a product matching \"{query}\". "
+                text=f'Sorry, I couldn\'t find a product matching "{query}". '
                 "Try its name or its SKU (like WID-1001)."
             )
             return {"sku": None}

@@ -16,8 +16,13 @@ UNAVAILABLE = (
     "Sorry, I can't reach our order system right now. Please try again in a few minutes, "
     "or ask for a colleague."
 )
-NOT_FOUND = "Sorry, I can't find that for your account. Please check the number, or ask for a colleague."
-FAILED = "Sorry, something went wrong while I was looking that up. Please try again, or ask for a colleague."
+NOT_FOUND = (
+    "Sorry, I can't find that for your account. Please check the number, or ask for a colleague."
+)
+FAILED = (
+    "Sorry, something went wrong while I was looking that up. Please try again, "
+    "or ask for a colleague."
+)
 
 
 def reply_for(error: Exception) -> str:

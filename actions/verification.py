@@ -21,8 +21,7 @@ QUESTION_SLOTS = (
 )
 
 NOT_VERIFIED = (
-    "Sorry, I can't verify those details. Please check the email address or postcode "
-    "and try again."
+    "Sorry, I can't verify those details. Please check the email address or postcode and try again."
 )
 GIVE_UP = (
     "Sorry, I still can't verify those details, so I can't share anything about it. "

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -27,7 +28,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_for_answer(gateway_url: str, *, timeout: float, alive: callable = lambda: True) -> None:
+def _wait_for_answer(
+    gateway_url: str, *, timeout: float, alive: Callable[[], bool] = lambda: True
+) -> None:
     """Poll the gateway with a greeting until the bot answers it."""
     deadline = time.monotonic() + timeout
     with httpx.Client(base_url=gateway_url, timeout=10) as client:
@@ -106,7 +109,9 @@ def nlu_cross_validation(folds: int = 5) -> dict[str, float]:
 def bench(*, skip_cv: bool = False, cold: bool = False) -> int:
     """Run the measurements and print them as a Markdown table for docs/benchmarks.md."""
     rows: list[tuple[str, str, str]] = []
-    machine = f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}"
+    machine = (
+        f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}"
+    )
     if cold:
         seconds = cold_start_seconds()
         rows.append(("cold `make run` to first answer (fresh clone)", f"{seconds:.0f} s",

@@ -63,7 +63,9 @@ def run() -> int:
             for service in services:
                 code = service.exited()
                 if code is not None:
-                    raise ServiceFailed(f"{service.name} exited with code {code}: see {service.log_file}")
+                    raise ServiceFailed(
+                        f"{service.name} exited with code {code}: see {service.log_file}"
+                    )
             time.sleep(1)
     except KeyboardInterrupt:
         print("\nStopping...", flush=True)

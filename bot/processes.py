@@ -91,7 +91,8 @@ def build_services(ports: Ports, *, logs_dir: Path = paths.LOGS_DIR) -> list[Ser
         command=[paths.main_python(), "-m", "rasa_sdk", "--actions", "actions",
                  "--port", str(ports.actions)],
         health_url=f"{ports.action_server_url}/health",
-        env=env,
+        # rasa-sdk 3.21 serves rasa 3.6 fine (same webhook protocol); drop its version warning.
+        env={**env, "PYTHONWARNINGS": "ignore:Your versions of rasa and rasa_sdk:UserWarning"},
         log_file=logs_dir / "actions.log",
     )  # fmt: skip
     rasa = Service(
@@ -127,7 +128,9 @@ def wait_until_healthy(services: list[Service], *, timeout: float) -> None:
         for service in list(pending):
             code = service.exited()
             if code is not None:
-                raise ServiceFailed(f"{service.name} exited with code {code}: see {service.log_file}")
+                raise ServiceFailed(
+                    f"{service.name} exited with code {code}: see {service.log_file}"
+                )
             if service.healthy():
                 pending.remove(service)
         if pending and time.monotonic() > deadline:

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from erp.db import make_engine, session_scope
-from erp.errors import ErpError
+from erp.errors import ErpError, ErpUnavailable
 from erp.inventory import get_stock
 from erp.models import (
     INVOICE_STATUSES,
@@ -145,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except (ErpError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        if getattr(exc, "detail", None):
+        if isinstance(exc, ErpUnavailable):
             print(f"  {exc.detail}", file=sys.stderr)
         return 1
 

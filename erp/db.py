@@ -20,6 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = ROOT / "var" / "erp.db"
 URL_ENV = "ERP_DATABASE_URL"
 CONNECT_TIMEOUT_SECONDS = 5
+# PyMySQL reports MariaDB's failed CHECK constraint (4025) as an OperationalError, though it
+# is bad data, not an unreachable database.
+_MYSQL_DATA_ERRORS = frozenset({4025})
 
 
 def database_url() -> str:
@@ -92,6 +95,9 @@ def unavailable_on_failure(engine: Engine) -> Iterator[None]:
     try:
         yield
     except (OperationalError, InterfaceError) as exc:
+        code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+        if engine.dialect.name in ("mysql", "mariadb") and code in _MYSQL_DATA_ERRORS:
+            raise
         raise ErpUnavailable(str(exc.orig or exc), url=_safe_url(engine)) from exc
 
 

@@ -214,9 +214,7 @@ def normalise_email(text: str) -> str:
     """
     cleaned = _clean(text, "email address").lower()
     if len(cleaned) > 254 or not _EMAIL.fullmatch(cleaned):
-        raise InvalidIdentifier(
-            "email address", text, "email addresses look like name@example.com"
-        )
+        raise InvalidIdentifier("email address", text, "email addresses look like name@example.com")
     return cleaned
 
 

@@ -179,5 +179,3 @@ def get_stock(sku: str, *, today: date, session: Session) -> StockReport:
             warehouse_name=incoming[1].name,
         ),
     )
-
-

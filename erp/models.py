@@ -181,9 +181,7 @@ class Payment(Base):
     __table_args__ = (CheckConstraint(_one_of("method", PAYMENT_METHODS), name="method"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    invoice_number: Mapped[str] = mapped_column(
-        ForeignKey("invoices.invoice_number"), index=True
-    )
+    invoice_number: Mapped[str] = mapped_column(ForeignKey("invoices.invoice_number"), index=True)
     amount: Mapped[Decimal] = mapped_column(Money)
     paid_at: Mapped[datetime] = mapped_column(DateTime)
     method: Mapped[str] = mapped_column(String(20))

@@ -295,7 +295,9 @@ class _Generator:
                     on_hand = round(reorder_point * rng.uniform(1.2, 4.0))
                 reserved = 0
                 if on_hand and rng.random() < 0.3:
-                    reserved = on_hand if rng.random() < 0.1 else rng.randint(1, max(1, on_hand // 3))
+                    reserved = (
+                        on_hand if rng.random() < 0.1 else rng.randint(1, max(1, on_hand // 3))
+                    )
                 self.stock_levels.append(
                     {
                         "sku": sku,
@@ -308,7 +310,9 @@ class _Generator:
             quantity = max(10, round(reorder_point * rng.randint(2, 5), -1))
             if sku in out_of_stock:
                 for code in rng.sample([w[0] for w in cat.WAREHOUSES], rng.randint(1, 2)):
-                    incoming.append((self.today + timedelta(rng.randint(3, 28)), sku, code, quantity))
+                    incoming.append(
+                        (self.today + timedelta(rng.randint(3, 28)), sku, code, quantity)
+                    )
             elif (sku in low and rng.random() < 0.6) or rng.random() < 0.04:
                 code = rng.choice(cat.WAREHOUSES)[0]
                 incoming.append((self.today + timedelta(rng.randint(2, 42)), sku, code, quantity))
@@ -327,18 +331,41 @@ class _Generator:
 
     def _status_for_age(self, age: int) -> str:
         """Pick a believable status for an order placed ``age`` days ago."""
+        table: tuple[tuple[str, int], ...]
         if age == 0:
-            table = (("pending", 55), ("confirmed", 25), ("picking", 8), ("on_hold", 8),
-                     ("cancelled", 4))
+            table = (
+                ("pending", 55),
+                ("confirmed", 25),
+                ("picking", 8),
+                ("on_hold", 8),
+                ("cancelled", 4),
+            )
         elif age == 1:
-            table = (("pending", 15), ("confirmed", 35), ("picking", 30), ("shipped", 10),
-                     ("on_hold", 5), ("cancelled", 5))
+            table = (
+                ("pending", 15),
+                ("confirmed", 35),
+                ("picking", 30),
+                ("shipped", 10),
+                ("on_hold", 5),
+                ("cancelled", 5),
+            )
         elif age <= 3:
-            table = (("confirmed", 10), ("picking", 25), ("shipped", 50), ("delivered", 5),
-                     ("on_hold", 5), ("cancelled", 5))
+            table = (
+                ("confirmed", 10),
+                ("picking", 25),
+                ("shipped", 50),
+                ("delivered", 5),
+                ("on_hold", 5),
+                ("cancelled", 5),
+            )
         elif age <= 7:
-            table = (("picking", 5), ("shipped", 40), ("delivered", 45), ("on_hold", 5),
-                     ("cancelled", 5))
+            table = (
+                ("picking", 5),
+                ("shipped", 40),
+                ("delivered", 45),
+                ("on_hold", 5),
+                ("cancelled", 5),
+            )
         elif age <= 30:
             table = (("shipped", 3), ("delivered", 91), ("on_hold", 2), ("cancelled", 4))
         else:
@@ -361,7 +388,7 @@ class _Generator:
         skus = [p["sku"] for p in self.products]
         prices = {p["sku"]: p["unit_price"] for p in self.products}
         cum_product = _cumulative([rng.paretovariate(1.1) for _ in skus])
-        drafts = []
+        drafts: list[tuple[int, int, int, str]] = []
         for index in range(self.sizes.orders):
             age = self._order_age()
             customer_id = rng.choices(customer_ids, cum_weights=cum_customer)[0]
@@ -388,8 +415,12 @@ class _Generator:
                     quantity = rng.randint(1, 3)
                 total += price * quantity
                 self.lines.append(
-                    {"order_number": order_number, "sku": sku, "quantity": quantity,
-                     "unit_price": price}
+                    {
+                        "order_number": order_number,
+                        "sku": sku,
+                        "quantity": quantity,
+                        "unit_price": price,
+                    }
                 )
             self.orders.append(
                 {
@@ -405,8 +436,13 @@ class _Generator:
     def _ensure_every_order_status(self) -> None:
         """Small seeds may miss a rare status; move one order of a common status into it."""
         eligible = {
-            "pending": (0, 1), "confirmed": (0, 3), "picking": (0, 3), "on_hold": (0, 7),
-            "shipped": (1, 7), "delivered": (5, 400), "cancelled": (0, 400),
+            "pending": (0, 1),
+            "confirmed": (0, 3),
+            "picking": (0, 3),
+            "on_hold": (0, 7),
+            "shipped": (1, 7),
+            "delivered": (5, 400),
+            "cancelled": (0, 400),
         }
         counts = Counter(o["status"] for o in self.orders)
         for status, (low, high) in eligible.items():
@@ -513,7 +549,7 @@ class _Generator:
             if cancelled and rng.random() >= 0.4:
                 continue
             issue = min(self.today, order["order_date"] + timedelta(rng.randint(0, 1)))
-            invoice = {
+            invoice: Row = {
                 "order_number": order["order_number"],
                 "customer_id": order["customer_id"],
                 "status": "void" if cancelled else "open",

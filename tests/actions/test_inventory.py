@@ -90,5 +90,7 @@ async def test_requested_quantity_is_compared_with_stock(
         .having(func.min(StockLevel.on_hand - StockLevel.reserved) > 0)
         .limit(1)
     ).one()
-    await ActionCheckStock().run(dispatcher, tracker({"sku": sku, "quantity": available + 1}), domain)
+    await ActionCheckStock().run(
+        dispatcher, tracker({"sku": sku, "quantity": available + 1}), domain
+    )
     assert "not enough" in texts(dispatcher)

@@ -32,7 +32,9 @@ async def test_order_number_is_normalised(
 
 
 @pytest.mark.parametrize(
-    "typed", ["abc", "1; DROP TABLE customers", "SO-12", "🙂" * 50], ids=["letters", "sql", "short", "emoji"]
+    "typed",
+    ["abc", "1; DROP TABLE customers", "SO-12", "🙂" * 50],
+    ids=["letters", "sql", "short", "emoji"],
 )
 async def test_bad_order_number_is_refused_with_the_reason(
     typed: str, dispatcher: CollectingDispatcher, domain: dict

@@ -50,7 +50,9 @@ def shipment_of(db: Session, order: SalesOrder) -> Shipment:
     return db.scalars(select(Shipment).where(Shipment.order_number == order.order_number)).one()
 
 
-def verify_order_conversation(assistant: Assistant, sender: str, question: str, identity: str) -> str:
+def verify_order_conversation(
+    assistant: Assistant, sender: str, question: str, identity: str
+) -> str:
     first = assistant.texts(sender, question)
     assert "email address or the postcode" in first, first
     return assistant.texts(sender, identity)
@@ -180,7 +182,9 @@ def test_unpaid_invoices_need_email_and_postcode_of_the_same_customer(
         .limit(1)
     )  # fmt: skip
     customer = db.get(Customer, customer_id)
-    other = db.scalars(select(Customer).where(Customer.postcode != customer.postcode).limit(1)).one()
+    other = db.scalars(
+        select(Customer).where(Customer.postcode != customer.postcode).limit(1)
+    ).one()
     numbers = db.scalars(
         select(Invoice.invoice_number).where(
             Invoice.customer_id == customer_id, Invoice.status.in_(unpaid)

@@ -42,7 +42,7 @@ def _server_engine(backend: str) -> Engine:
     variable, default = SERVER_URLS[backend]
     url = make_url(os.environ.get(variable) or default)
     database = url.database or TEST_DATABASE
-    admin_url = url.set(database="postgres" if backend == "postgresql" else None)
+    admin_url = url.set(database="postgres" if backend == "postgresql" else "mysql")
     admin = make_engine(admin_url.render_as_string(hide_password=False))
     try:
         if not ping(admin):
@@ -77,7 +77,9 @@ def _engine_for(backend: str, tmp_path: Path) -> Engine:
         pytest.param("mariadb", id="mariadb", marks=pytest.mark.integration),
     ],
 )
-def erp_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def erp_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
     """An engine on a database seeded once per backend at a small scale, as of SEED_TODAY."""
     engine = _engine_for(request.param, tmp_path_factory.mktemp(f"erp-{request.param}"))
     seed(engine, scale=SEED_SCALE, today=SEED_TODAY, progress=False)

@@ -45,9 +45,7 @@ def _dump(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
         return {
             table.name: [
                 tuple(row)
-                for row in connection.execute(
-                    select(table).order_by(*table.primary_key.columns)
-                )
+                for row in connection.execute(select(table).order_by(*table.primary_key.columns))
             ]
             for table in Base.metadata.sorted_tables
         }
@@ -222,7 +220,9 @@ def test_customers_look_real(session: Session) -> None:
     customers = list(session.scalars(select(Customer)))
     emails = [c.email for c in customers]
     assert len(set(emails)) == len(emails)
-    assert all(e == e.lower() and re.fullmatch(r"[a-z0-9.]+@[a-z0-9.-]+\.[a-z.]+", e) for e in emails)
+    assert all(
+        e == e.lower() and re.fullmatch(r"[a-z0-9.]+@[a-z0-9.-]+\.[a-z.]+", e) for e in emails
+    )
     assert all(c.name and c.phone.startswith("+") for c in customers)
 
 
@@ -248,7 +248,9 @@ def test_out_of_stock_products_have_incoming_purchase_orders(session: Session) -
     for sku, quantity in session.execute(select(StockLevel.sku, StockLevel.on_hand)):
         on_hand[sku] += quantity
     empty = {sku for sku, quantity in on_hand.items() if quantity == 0}
-    incoming = set(session.scalars(select(PurchaseOrder.sku).where(PurchaseOrder.eta >= SEED_TODAY)))
+    incoming = set(
+        session.scalars(select(PurchaseOrder.sku).where(PurchaseOrder.eta >= SEED_TODAY))
+    )
     assert empty
     assert empty <= incoming
 

@@ -1,0 +1,119 @@
+"""Identity checks: email or postcode must belong to the customer who owns the record."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from erp.customers import verify_customer
+from erp.invoices import invoice_belongs_to, invoice_customer_if_identity_matches
+from erp.models import Customer, Invoice, SalesOrder
+from erp.orders import order_belongs_to, order_customer_if_identity_matches
+
+
+def _order_and_owner(session: Session) -> tuple[SalesOrder, Customer]:
+    order, customer = session.execute(
+        select(SalesOrder, Customer)
+        .join(Customer, Customer.id == SalesOrder.customer_id)
+        .where(Customer.postcode.contains(" "))
+        .order_by(SalesOrder.order_number)
+        .limit(1)
+    ).one()
+    return order, customer
+
+
+def _other_customer(session: Session, customer_id: int) -> Customer:
+    return session.scalars(
+        select(Customer).where(Customer.id != customer_id).order_by(Customer.id).limit(1)
+    ).one()
+
+
+def _variants(customer: Customer) -> list[str]:
+    return [
+        customer.email,
+        customer.email.upper(),
+        f"  {customer.email.title()} ",
+        customer.postcode,
+        customer.postcode.lower(),
+        customer.postcode.replace(" ", ""),
+        f" {customer.postcode.replace(' ', '   ').lower()} ",
+    ]
+
+
+def test_order_identity_matches_email_and_postcode_in_any_form(session: Session) -> None:
+    order, customer = _order_and_owner(session)
+    for identity in _variants(customer):
+        found = order_customer_if_identity_matches(order.order_number, identity, session=session)
+        assert found == customer.id, identity
+
+
+def test_order_identity_accepts_loose_order_numbers(session: Session) -> None:
+    order, customer = _order_and_owner(session)
+    loose = f"my order is #{order.order_number[3:]}"
+    assert order_customer_if_identity_matches(loose, customer.email, session=session) == customer.id
+
+
+@pytest.mark.parametrize(
+    "identity",
+    ["nobody@example.com", "ZZ99 9ZZ", "", "not an email or postcode", "' OR '1'='1"],
+    ids=["wrong-email", "wrong-postcode", "empty", "junk", "injection"],
+)
+def test_order_identity_wrong_gives_none(session: Session, identity: str) -> None:
+    order, _ = _order_and_owner(session)
+    assert order_customer_if_identity_matches(order.order_number, identity, session=session) is None
+
+
+def test_order_identity_of_another_customer_gives_none(session: Session) -> None:
+    order, customer = _order_and_owner(session)
+    other = _other_customer(session, customer.id)
+    for identity in (other.email, other.postcode):
+        assert (
+            order_customer_if_identity_matches(order.order_number, identity, session=session)
+            is None
+        )
+
+
+def test_nonexistent_order_looks_like_wrong_identity(session: Session) -> None:
+    _, customer = _order_and_owner(session)
+    assert order_customer_if_identity_matches("SO-199999", customer.email, session=session) is None
+
+
+def test_invoice_identity_matches_only_its_customer(session: Session) -> None:
+    invoice, customer = session.execute(
+        select(Invoice, Customer).join(Customer, Customer.id == Invoice.customer_id).limit(1)
+    ).one()
+    other = _other_customer(session, customer.id)
+    number = invoice.invoice_number
+    for identity in _variants(customer):
+        assert (
+            invoice_customer_if_identity_matches(number, identity, session=session) == customer.id
+        )
+    assert invoice_customer_if_identity_matches(number, other.email, session=session) is None
+    assert invoice_customer_if_identity_matches(number, other.postcode, session=session) is None
+    assert (
+        invoice_customer_if_identity_matches("INV-299999", customer.email, session=session) is None
+    )
+
+
+def test_verify_customer_needs_email_and_postcode_of_the_same_customer(session: Session) -> None:
+    _, customer = _order_and_owner(session)
+    other = _other_customer(session, customer.id)
+    email, postcode = customer.email.upper(), customer.postcode.replace(" ", "").lower()
+    assert verify_customer(email=email, postcode=postcode, session=session) == customer.id
+    assert verify_customer(email=customer.email, postcode=other.postcode, session=session) is None
+    assert verify_customer(email=other.email, postcode=customer.postcode, session=session) is None
+    assert verify_customer(email="bad", postcode=customer.postcode, session=session) is None
+
+
+def test_belongs_to_checks_the_owner(session: Session) -> None:
+    order, customer = _order_and_owner(session)
+    other = _other_customer(session, customer.id)
+    assert order_belongs_to(order.order_number, customer.id, session=session)
+    assert not order_belongs_to(order.order_number, other.id, session=session)
+    assert not order_belongs_to("SO-199999", customer.id, session=session)
+    invoice = session.scalars(select(Invoice).where(Invoice.customer_id == customer.id)).first()
+    assert invoice is not None
+    assert invoice_belongs_to(invoice.invoice_number, customer.id, session=session)
+    assert not invoice_belongs_to(invoice.invoice_number, other.id, session=session)
+    assert not invoice_belongs_to("INV-299999", customer.id, session=session)

@@ -38,6 +38,11 @@ $(RASA_VENV)/.installed: requirements/rasa.txt
 .PHONY: install
 install: $(VENV)/.installed $(RASA_VENV)/.installed ## Create both virtualenvs (main 3.11, Rasa 3.10) and install
 
+# Feature makefiles (mk/*.mk) add their targets, and system prerequisites to `prepare`.
+.PHONY: prepare
+prepare:: install
+-include mk/*.mk
+
 .PHONY: seed
 seed: install ## Seed the demo ERP into var/erp.db (or ERP_DATABASE_URL)
 	$(PY) -m erp seed
@@ -47,7 +52,7 @@ train: install ## Train the Rasa model if config.yml, bot/domain or data/ change
 	$(PY) -m bot train
 
 .PHONY: run
-run: install ## Set everything up and start Rasa (5005), actions (5055) and the gateway (8080)
+run: prepare ## Set everything up and start Rasa (5005), actions (5055) and the gateway (8080)
 	$(PY) -m bot run
 
 .PHONY: validate
@@ -56,7 +61,7 @@ validate: install ## Check the Rasa domain and training data
 		--data data/nlu data/stories data/rules
 
 .PHONY: test
-test: install ## Set up, then run the whole suite (unit, erp on 3 databases, Rasa stories, e2e)
+test: prepare ## Set up, then run the whole suite (unit, erp on 3 databases, Rasa stories, e2e)
 	bash scripts/services.sh
 	$(MAKE) --no-print-directory lint types validate
 	$(PY) -m bot setup

@@ -20,7 +20,7 @@ from actions.verification import (
 )
 from erp import customers, invoices
 from erp.errors import InvalidIdentifier
-from erp.ids import normalise_email, normalise_postcode, parse_invoice_number
+from erp.ids import find_identity, normalise_email, normalise_postcode, parse_invoice_number
 
 
 def _invoice_number(tracker: Tracker) -> str | None:
@@ -73,7 +73,7 @@ class ValidateInvoiceForm(ErpFormValidationAction):
         customer_id = await erp_call(
             invoices.invoice_customer_if_identity_matches,
             invoice_number=invoice_number,
-            identity=first_text(value),
+            identity=find_identity(first_text(value)),
         )
         if customer_id is None:
             return {"identity": None, **failed_attempt(dispatcher, tracker)}
@@ -101,7 +101,7 @@ class ValidateUnpaidInvoicesForm(ErpFormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         try:
-            return {"email": normalise_email(first_text(value))}
+            return {"email": normalise_email(find_identity(first_text(value)))}
         except InvalidIdentifier as error:
             dispatcher.utter_message(text=f"Sorry, {error}.")
             return {"email": None}
@@ -110,7 +110,7 @@ class ValidateUnpaidInvoicesForm(ErpFormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         try:
-            postcode = normalise_postcode(first_text(value))
+            postcode = normalise_postcode(find_identity(first_text(value)))
         except InvalidIdentifier as error:
             dispatcher.utter_message(text=f"Sorry, {error}.")
             return {"postcode": None}

@@ -20,7 +20,7 @@ from actions.verification import (
 )
 from erp import orders
 from erp.errors import InvalidIdentifier
-from erp.ids import parse_order_number
+from erp.ids import find_identity, parse_order_number
 
 
 def _order_number(tracker: Tracker) -> str | None:
@@ -73,7 +73,7 @@ class ValidateOrderForm(ErpFormValidationAction):
         customer_id = await erp_call(
             orders.order_customer_if_identity_matches,
             order_number=order_number,
-            identity=first_text(value),
+            identity=find_identity(first_text(value)),
         )
         if customer_id is None:
             return {"identity": None, **failed_attempt(dispatcher, tracker)}

@@ -6,7 +6,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -17,15 +16,9 @@ import httpx
 
 from bot import paths, training
 from bot.processes import build_services, rasa_environment, stop_all
-from bot.settings import Ports
+from bot.settings import Ports, free_port
 
 RESULTS = paths.VAR / "results"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_for_answer(
@@ -49,7 +42,7 @@ def _wait_for_answer(
 
 def warm_start_seconds() -> float:
     """Seconds from starting the three processes (model trained, ERP seeded) to a first answer."""
-    ports = Ports(rasa=_free_port(), actions=_free_port(), gateway=_free_port())
+    ports = Ports.free()
     with tempfile.TemporaryDirectory() as work:
         os.environ["RASA_TRACKER_DB"] = str(Path(work) / "tracker.db")
         services = build_services(ports, logs_dir=Path(work) / "logs")
@@ -66,12 +59,12 @@ def warm_start_seconds() -> float:
 
 def cold_start_seconds() -> float:
     """Seconds for `make run` in a fresh clone (both envs, seed, training) to a first answer."""
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory() as work:
         clone = Path(work) / "clone"
         subprocess.run(["git", "clone", "-q", str(paths.ROOT), str(clone)], check=True)
-        env = dict(os.environ, PORT=str(port), RASA_PORT=str(_free_port()),
-                   ACTIONS_PORT=str(_free_port()))  # fmt: skip
+        env = dict(os.environ, PORT=str(port), RASA_PORT=str(free_port()),
+                   ACTIONS_PORT=str(free_port()))  # fmt: skip
         env.pop("ERP_DATABASE_URL", None)
         started = time.perf_counter()
         with (clone / "make-run.log").open("wb") as log:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 
 from bot import paths
@@ -32,6 +33,11 @@ class Ports:
             gateway=_port("PORT", 8080),
         )
 
+    @classmethod
+    def free(cls) -> Ports:
+        """Three ports nobody listens on now: for tests and benchmarks beside a running bot."""
+        return cls(rasa=free_port(), actions=free_port(), gateway=free_port())
+
     @property
     def rasa_url(self) -> str:
         return f"http://127.0.0.1:{self.rasa}"
@@ -48,3 +54,10 @@ class Ports:
 def tracker_db_path() -> str:
     """Where Rasa keeps conversation trackers (RASA_TRACKER_DB overrides it)."""
     return os.environ.get("RASA_TRACKER_DB", str(paths.VAR / "rasa_tracker.db"))
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free at the time of asking."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

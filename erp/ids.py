@@ -256,3 +256,31 @@ def normalise_postcode(text: str) -> str:
 def compact_postcode(text: str) -> str:
     """Return a normalised postcode without spaces, for comparisons that ignore spacing."""
     return normalise_postcode(text).replace(" ", "")
+
+
+# UK (M1 4BT, SW1A 1AA), Dutch (1012 AB) and German (10115) postcodes inside a sentence.
+_POSTCODE_IN_TEXT = re.compile(
+    r"(?<![A-Za-z0-9])(?:[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}|[1-9][0-9]{3} ?[A-Z]{2}|[0-9]{5})"
+    r"(?![A-Za-z0-9])",
+    re.ASCII | re.IGNORECASE,
+)
+
+
+def find_identity(text: str) -> str:
+    """Pick the email address or postcode out of a sentence a customer typed.
+
+    Example:
+        >>> find_identity("sure, my postcode is m1 4bt")
+        'm1 4bt'
+
+    Returns:
+        The first email address found, else the first postcode-shaped part, else ``text``
+        unchanged (so a bare identity or an unrecognised answer still gets checked as typed).
+    """
+    if not isinstance(text, str) or len(text) > MAX_INPUT_CHARS:
+        return text
+    email = _EMAIL.search(text.lower())
+    if email is not None:
+        return email.group(0)
+    postcode = _POSTCODE_IN_TEXT.search(text)
+    return postcode.group(0) if postcode is not None else text

@@ -156,3 +156,14 @@ async def test_unreachable_database_gets_a_clear_reply_and_ends_the_form(
     reset_engine_cache()
     assert "can't reach our order system" in texts(dispatcher)
     assert any(e["event"] == "active_loop" and e["name"] is None for e in events)
+
+
+async def test_identity_inside_a_sentence_verifies(erp_db: Session, domain: dict) -> None:
+    order, customer = an_order(erp_db, "confirmed")
+    result = await ValidateOrderForm().validate_identity(
+        f"sure, my postcode is {customer.postcode.lower()}",
+        CollectingDispatcher(),
+        tracker({"order_number": order.order_number}),
+        domain,
+    )
+    assert result["verified_customer_id"] == customer.id

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,12 +13,6 @@ import pytest
 from bot import paths
 from bot.processes import Service, build_services, stop_all, wait_until_healthy
 from bot.settings import Ports
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -46,7 +39,7 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
     if not paths.MODEL_FILE.exists():
         pytest.fail("no trained model: run `python -m bot train` (make test does)")
     work: Path = tmp_path_factory.mktemp("assistant")
-    ports = Ports(rasa=_free_port(), actions=_free_port(), gateway=_free_port())
+    ports = Ports.free()
     previous = os.environ.get("RASA_TRACKER_DB")
     os.environ["RASA_TRACKER_DB"] = str(work / "tracker.db")
     services = build_services(ports, logs_dir=work / "logs")

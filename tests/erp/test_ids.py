@@ -6,6 +6,7 @@ import pytest
 
 from erp.errors import InvalidIdentifier
 from erp.ids import (
+    find_identity,
     looks_like_email,
     normalise_email,
     normalise_postcode,
@@ -232,3 +233,28 @@ def test_bad_postcodes_are_rejected(text: str) -> None:
 def test_non_text_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="must be text, got int"):
         parse_order_number(100123)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("typed", "found"),
+    [
+        ("my email is Bob@Firm.de thanks", "bob@firm.de"),
+        ("sure, my postcode is m1 4bt", "m1 4bt"),
+        ("postcode 1012AB", "1012AB"),
+        ("it's 10115", "10115"),
+        ("SW1A 1AA", "SW1A 1AA"),
+        ("order SO-100123", "order SO-100123"),
+        ("no idea", "no idea"),
+    ],
+    ids=[
+        "email-in-sentence",
+        "uk-in-sentence",
+        "nl-compact",
+        "de",
+        "bare-uk",
+        "no-5-digits-in-6",
+        "none",
+    ],
+)
+def test_find_identity_picks_the_email_or_postcode(typed: str, found: str) -> None:
+    assert find_identity(typed) == found

@@ -12,16 +12,18 @@ from sqlalchemy.orm import Session
 T = TypeVar("T")
 
 
-def _call_in_session(function: Callable[..., T], kwargs: dict[str, Any]) -> T:
+def _call_in_session(
+    function: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> T:
     from erp.db import get_engine, session_scope
 
     with session_scope(get_engine()) as session:
-        return function(session=session, **kwargs)
+        return function(*args, session=session, **kwargs)
 
 
-async def erp_call(function: Callable[..., T], **kwargs: Any) -> T:
-    """Call `function(session=..., **kwargs)` in a worker thread with its own transaction."""
-    return await asyncio.to_thread(_call_in_session, function, kwargs)
+async def erp_call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call `function(*args, session=..., **kwargs)` in a worker thread with its own transaction."""
+    return await asyncio.to_thread(_call_in_session, function, args, kwargs)
 
 
 def today() -> date:

@@ -11,6 +11,7 @@ from rasa_sdk.types import DomainDict
 from actions.base import AnswerAction, ErpFormValidationAction
 from actions.erp_calls import erp_call, today
 from actions.formatting import day, money, plural
+from actions.record_forms import RecordKind, RecordVerificationForm
 from actions.verification import (
     VERIFIED,
     attempts_exhausted,
@@ -22,62 +23,26 @@ from erp import customers, invoices
 from erp.errors import InvalidIdentifier
 from erp.ids import find_identity, normalise_email, normalise_postcode, parse_invoice_number
 
+INVOICE = RecordKind(
+    slot="invoice_number",
+    parse=parse_invoice_number,
+    belongs_to=invoices.invoice_belongs_to,
+    customer_if_identity_matches=invoices.invoice_customer_if_identity_matches,
+)
 
-def _invoice_number(tracker: Tracker) -> str | None:
-    try:
-        return parse_invoice_number(first_text(tracker.get_slot("invoice_number")))
-    except InvalidIdentifier:
-        return None
 
-
-class ValidateInvoiceForm(ErpFormValidationAction):
+class ValidateInvoiceForm(RecordVerificationForm):
     """Asks for the invoice number, then for the email or postcode of its customer."""
+
+    kind = INVOICE
 
     def name(self) -> str:
         return "validate_invoice_form"
 
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
-        if attempts_exhausted(tracker):
-            return []
-        invoice_number = _invoice_number(tracker)
-        customer_id = verified_customer(tracker)
-        if invoice_number and customer_id is not None:
-            owned = await erp_call(
-                invoices.invoice_belongs_to, invoice_number=invoice_number, customer_id=customer_id
-            )
-            if owned:
-                return ["invoice_number"]
-        return domain_slots
-
     async def validate_invoice_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        try:
-            return {"invoice_number": parse_invoice_number(first_text(value))}
-        except InvalidIdentifier as error:
-            dispatcher.utter_message(text=f"Sorry, {error}.")
-            return {"invoice_number": None}
-
-    async def validate_identity(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        invoice_number = _invoice_number(tracker)
-        if invoice_number is None:
-            return {"identity": None}
-        customer_id = await erp_call(
-            invoices.invoice_customer_if_identity_matches,
-            invoice_number=invoice_number,
-            identity=find_identity(first_text(value)),
-        )
-        if customer_id is None:
-            return {"identity": None, **failed_attempt(dispatcher, tracker)}
-        return {"identity": VERIFIED, "verified_customer_id": customer_id}
+        return await self.validate_record_number(value, dispatcher)
 
 
 class ValidateUnpaidInvoicesForm(ErpFormValidationAction):
@@ -132,7 +97,7 @@ class ActionInvoiceStatus(AnswerAction):
     async def answer(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        invoice_number = _invoice_number(tracker)
+        invoice_number = INVOICE.number(tracker)
         customer_id = verified_customer(tracker)
         if invoice_number is None or customer_id is None:
             return []  # the form already said why (failed verification or an error)

@@ -8,76 +8,34 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.base import AnswerAction, ErpFormValidationAction
+from actions.base import AnswerAction
 from actions.erp_calls import erp_call
 from actions.formatting import ORDER_STATUS_TEXT, day, money
-from actions.verification import (
-    VERIFIED,
-    attempts_exhausted,
-    failed_attempt,
-    first_text,
-    verified_customer,
-)
+from actions.record_forms import RecordKind, RecordVerificationForm
+from actions.verification import verified_customer
 from erp import orders
-from erp.errors import InvalidIdentifier
-from erp.ids import find_identity, parse_order_number
+from erp.ids import parse_order_number
+
+ORDER = RecordKind(
+    slot="order_number",
+    parse=parse_order_number,
+    belongs_to=orders.order_belongs_to,
+    customer_if_identity_matches=orders.order_customer_if_identity_matches,
+)
 
 
-def _order_number(tracker: Tracker) -> str | None:
-    try:
-        return parse_order_number(first_text(tracker.get_slot("order_number")))
-    except InvalidIdentifier:
-        return None
-
-
-class ValidateOrderForm(ErpFormValidationAction):
+class ValidateOrderForm(RecordVerificationForm):
     """Asks for the order number, then for the email or postcode of its customer."""
+
+    kind = ORDER
 
     def name(self) -> str:
         return "validate_order_form"
 
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
-        if attempts_exhausted(tracker):
-            return []
-        order_number = _order_number(tracker)
-        customer_id = verified_customer(tracker)
-        if order_number and customer_id is not None:
-            owned = await erp_call(
-                orders.order_belongs_to, order_number=order_number, customer_id=customer_id
-            )
-            if owned:
-                return ["order_number"]
-        return domain_slots
-
     async def validate_order_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        try:
-            return {"order_number": parse_order_number(first_text(value))}
-        except InvalidIdentifier as error:
-            dispatcher.utter_message(text=f"Sorry, {error}.")
-            return {"order_number": None}
-
-    async def validate_identity(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        order_number = _order_number(tracker)
-        if order_number is None:
-            return {"identity": None}
-        customer_id = await erp_call(
-            orders.order_customer_if_identity_matches,
-            order_number=order_number,
-            identity=find_identity(first_text(value)),
-        )
-        if customer_id is None:
-            return {"identity": None, **failed_attempt(dispatcher, tracker)}
-        return {"identity": VERIFIED, "verified_customer_id": customer_id}
+        return await self.validate_record_number(value, dispatcher)
 
 
 class ActionOrderStatus(AnswerAction):
@@ -89,7 +47,7 @@ class ActionOrderStatus(AnswerAction):
     async def answer(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        order_number = _order_number(tracker)
+        order_number = ORDER.number(tracker)
         customer_id = verified_customer(tracker)
         if order_number is None or customer_id is None:
             return []  # the form already said why (failed verification or an error)

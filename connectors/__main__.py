@@ -25,6 +25,8 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         log_level=level.lower(),
+        # The sans-I/O WebSocket protocol: the legacy one is deprecated in websockets 14+.
+        ws="websockets-sansio",
     )
 
 

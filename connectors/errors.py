@@ -28,3 +28,21 @@ class RasaUnavailable(GatewayError):
 
 class SettingsError(GatewayError, ValueError):
     """An environment variable held a value the gateway cannot use."""
+
+
+class RateLimited(GatewayError):
+    """A sender went over the per-sender message rate; ``retry_after`` is in seconds."""
+
+    def __init__(self, sender_id: str, retry_after: float) -> None:
+        super().__init__(f"rate limit reached, retry after {retry_after:.1f} s")
+        self.sender_id = sender_id
+        self.retry_after = retry_after
+
+
+class ChannelDeliveryFailed(GatewayError):
+    """A reply could not be delivered to a channel's platform after every retry."""
+
+    def __init__(self, channel: str, reason: str) -> None:
+        super().__init__(f"{channel}: {reason}")
+        self.channel = channel
+        self.reason = reason

@@ -1,4 +1,4 @@
-"""The gateway ASGI app: REST API, health check and the built-in chat page."""
+"""The gateway ASGI app: REST API, web chat (Socket.IO), Telegram, Slack, health, demo page."""
 
 from __future__ import annotations
 
@@ -13,10 +13,13 @@ import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from connectors.errors import BodyTooLarge, InvalidMessage, RasaUnavailable
+from connectors.channels.slack import SlackChannel
+from connectors.channels.telegram import TelegramChannel
+from connectors.channels.web import WebChannel
+from connectors.errors import BodyTooLarge, InvalidMessage, RasaUnavailable, RateLimited
 from connectors.messages import (
     CheckResult,
     HealthReport,
@@ -25,15 +28,18 @@ from connectors.messages import (
     RestReply,
 )
 from connectors.rasa_client import AssistantClient, RasaClient
+from connectors.ratelimit import RateLimiter
 from connectors.redaction import redact
 from connectors.settings import GatewaySettings
-from connectors.validation import MAX_BODY_BYTES, parse_rest_message
+from connectors.store import GatewayStore
+from connectors.turns import UNAVAILABLE_MESSAGE, Turns
+from connectors.validation import MAX_BODY_BYTES, parse_rest_message, read_body
 
 logger = logging.getLogger("connectors")
 
 STATIC_DIR = Path(__file__).parent / "static"
 HEALTH_TIMEOUT = 2.0
-UNAVAILABLE_MESSAGE = "the assistant is temporarily unavailable, please try again"
+__all__ = ["UNAVAILABLE_MESSAGE", "create_app"]
 
 # The chat page loads its script and style from /static, so no inline code is allowed.
 _PAGE_HEADERS = {
@@ -81,34 +87,66 @@ def create_app(
     """
     settings = settings or GatewaySettings.from_env()
     check_db = db_check or default_db_check
+    store = GatewayStore(settings.gateway_db)
+    turns = Turns(
+        store=store,
+        limiter=RateLimiter(
+            per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
+        ),
+        max_chars=settings.max_message_chars,
+    )
+    web = WebChannel(turns, origins=settings.widget_origins)
+    telegram = (
+        TelegramChannel(settings.telegram, turns)
+        if settings.telegram.disabled_reason() is None
+        else None
+    )
+    slack = (
+        SlackChannel(settings.slack, turns) if settings.slack.disabled_reason() is None else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with httpx.AsyncClient(transport=transport) as http:
             app.state.http = http
-            app.state.rasa = rasa_client or RasaClient(
+            app.state.rasa = turns.rasa = rasa_client or RasaClient(
                 http,
                 base_url=settings.rasa_url,
                 timeout=settings.rasa_timeout,
                 health_timeout=HEALTH_TIMEOUT,
             )
+            app.state.turns = turns
+            app.state.telegram = telegram
+            app.state.slack = slack
+            for name, reason in (
+                ("telegram", settings.telegram.disabled_reason()),
+                ("slack", settings.slack.disabled_reason()),
+            ):
+                if reason is not None:
+                    logger.info("%s channel disabled: %s", name, reason)
+            if telegram is not None:
+                await telegram.start()
+            if slack is not None:
+                await slack.start()
             logger.info(
-                "gateway ready: rasa=%s actions=%s", settings.rasa_url, settings.action_server_url
+                "gateway ready: rasa=%s actions=%s channels=%s",
+                settings.rasa_url,
+                settings.action_server_url,
+                ",".join(c.name for c in (web, telegram, slack) if c is not None),
             )
-            yield
+            try:
+                yield
+            finally:
+                if slack is not None:
+                    await slack.stop()
+                if telegram is not None:
+                    await telegram.stop()
+                store.close()
 
     async def post_message(request: Request) -> JSONResponse:
-        body = await _read_body(request, limit=MAX_BODY_BYTES)
+        body = await read_body(request, limit=MAX_BODY_BYTES)
         message = parse_rest_message(body, max_chars=settings.max_message_chars)
-        replies = await request.app.state.rasa.send(message)
-        logger.info(
-            "turn channel=%s sender=%s chars=%d replies=%d",
-            message.channel,
-            redact(message.sender_id),
-            len(message.text),
-            len(replies),
-        )
-        logger.debug("turn text from %s: %s", redact(message.sender_id), redact(message.text))
+        replies = await turns.handle(message)
         reply: RestReply = {"messages": [_rest_message(r) for r in replies]}
         return JSONResponse(reply)
 
@@ -149,20 +187,40 @@ def create_app(
             STATIC_DIR / "index.html", media_type="text/html", headers=_PAGE_HEADERS
         )
 
+    routes: list[BaseRoute] = [
+        Route("/", index, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/api/messages", post_message, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        Mount("/socket.io", app=web.asgi_app()),
+    ]
+    routes += (
+        telegram.routes()
+        if telegram
+        else _disabled("telegram", ["/telegram/webhook"], settings.telegram.disabled_reason())
+    )
+    routes += slack.routes() if slack else _disabled(
+        "slack", ["/slack/events", "/slack/commands", "/slack/interactions"],
+        settings.slack.disabled_reason())  # fmt: skip
     return Starlette(
-        routes=[
-            Route("/", index, methods=["GET"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/api/messages", post_message, methods=["POST"]),
-            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
-        ],
+        routes=routes,
         exception_handlers={
             BodyTooLarge: _body_too_large,
             InvalidMessage: _invalid_message,
             RasaUnavailable: _rasa_unavailable,
+            RateLimited: _rate_limited,
         },
         lifespan=lifespan,
     )
+
+
+def _disabled(channel: str, paths: list[str], reason: str | None) -> list[BaseRoute]:
+    """Routes of a disabled channel: 404 that says why, instead of a bare not-found."""
+
+    async def endpoint(request: Request) -> Response:
+        return JSONResponse({"error": f"the {channel} channel is disabled: {reason}"}, 404)
+
+    return [Route(path, endpoint, methods=["POST"]) for path in paths]
 
 
 async def _timed_check(name: str, check: Callable[[], Awaitable[bool]]) -> CheckResult:
@@ -174,20 +232,6 @@ async def _timed_check(name: str, check: Callable[[], Awaitable[bool]]) -> Check
     except Exception as error:
         logger.warning("health check %s raised %r", name, error)
         return "down"
-
-
-async def _read_body(request: Request, *, limit: int) -> bytes:
-    """Read the body, refusing it as soon as it passes ``limit`` bytes rather than after."""
-    too_large = BodyTooLarge(f"body is larger than {limit} bytes")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise too_large
-    return bytes(body)
 
 
 def _rest_message(message: OutgoingMessage) -> RestMessage:
@@ -215,6 +259,16 @@ async def _body_too_large(request: Request, error: Exception) -> Response:
     assert isinstance(error, BodyTooLarge)
     logger.info("rejected %s %s: %s", request.method, request.url.path, error.reason)
     return JSONResponse({"error": error.reason}, status_code=413)
+
+
+async def _rate_limited(request: Request, error: Exception) -> Response:
+    assert isinstance(error, RateLimited)
+    seconds = max(1, round(error.retry_after))
+    return JSONResponse(
+        {"error": f"too many messages from this sender, retry in {seconds} s"},
+        status_code=429,
+        headers={"Retry-After": str(seconds)},
+    )
 
 
 async def _rasa_unavailable(request: Request, error: Exception) -> Response:

@@ -27,6 +27,9 @@ class Attachment:
 class IncomingMessage:
     """A user's message after channel-specific parsing and validation.
 
+    ``sender_id`` is the conversation id, stable across restarts: ``web:<session id>``,
+    ``telegram:<chat id>``, ``slack:<team>:<user>``, or the REST client's own sender id.
+
     Example:
         >>> IncomingMessage(sender_id="u-1", channel="rest", text="stock of SKU-42?").channel
         'rest'
@@ -37,6 +40,10 @@ class IncomingMessage:
     text: str
     attachments: tuple[Attachment, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Set only by a channel that authenticates its users (Slack staff); never from input.
+    staff: bool = False
+    # What the transcript shows for this message: a clicked button's title, not its payload.
+    shown: str | None = None
 
 
 @dataclass(frozen=True)

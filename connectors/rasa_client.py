@@ -57,8 +57,12 @@ class RasaClient:
         payload: RasaRequest = {
             "sender": message.sender_id,
             "message": message.text,
-            # The channel is set last so that client metadata cannot claim another channel.
-            "metadata": {**message.metadata, "channel": message.channel},
+            # Set last so that client metadata cannot claim another channel or a staff role.
+            "metadata": {
+                **message.metadata,
+                "channel": message.channel,
+                "role": "staff" if message.staff else "customer",
+            },
         }
         # Encoded here rather than with httpx's json=, which uses ensure_ascii=False and
         # would fail on lone surrogates that a JSON client may put in metadata.

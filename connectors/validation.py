@@ -7,6 +7,8 @@ import re
 import unicodedata
 from typing import Any
 
+from starlette.requests import Request
+
 from connectors.errors import BodyTooLarge, InvalidMessage
 from connectors.messages import IncomingMessage
 
@@ -51,6 +53,33 @@ def parse_rest_message(
     elif not isinstance(metadata, dict):
         raise InvalidMessage(f"metadata must be an object, got {_json_type(metadata)}")
     return IncomingMessage(sender_id=sender_id, channel=channel, text=text, metadata=metadata)
+
+
+async def read_body(request: Request, *, limit: int = MAX_BODY_BYTES) -> bytes:
+    """Read a request body, refusing it as soon as it passes ``limit`` bytes rather than after.
+
+    Raises:
+        BodyTooLarge: the declared or streamed body is larger than ``limit``.
+    """
+    too_large = BodyTooLarge(f"body is larger than {limit} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
+
+
+def load_json_object(body: bytes | str) -> dict[str, Any]:
+    """Decode a body that must be one JSON object (not NaN, not nested past recursion).
+
+    Raises:
+        InvalidMessage: the body is not a JSON object.
+    """
+    return _load_json_object(body)
 
 
 def clean_text(text: str) -> str:

@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack
 
 import httpx
 import pytest
 
+from connectors.fake_platforms import FakePlatforms, serve
 from connectors.gateway import create_app
 from connectors.settings import GatewaySettings
 from tests.connectors.fakes import SETTINGS, FakeRasa, MakeClient, actions_transport
+
+
+@pytest.fixture(scope="session")
+def served_platforms() -> Iterator[tuple[FakePlatforms, str]]:
+    """One fake Telegram Bot API and Slack Web API server for the whole session."""
+    fake = FakePlatforms()
+    with serve(fake.app) as url:
+        yield fake, url
+
+
+@pytest.fixture
+def platforms(served_platforms: tuple[FakePlatforms, str]) -> FakePlatforms:
+    """The fake platforms with no recorded calls and no scripted failures."""
+    fake, _ = served_platforms
+    fake.calls.clear()
+    fake.failures.clear()
+    return fake
+
+
+@pytest.fixture
+def platforms_url(served_platforms: tuple[FakePlatforms, str]) -> str:
+    return served_platforms[1]
 
 
 @pytest.fixture

@@ -11,7 +11,9 @@ from connectors.messages import IncomingMessage, OutgoingMessage
 from connectors.settings import GatewaySettings
 
 SETTINGS = GatewaySettings(
-    rasa_url="http://rasa.test:5005", action_server_url="http://actions.test:5055"
+    rasa_url="http://rasa.test:5005",
+    action_server_url="http://actions.test:5055",
+    gateway_db=":memory:",
 )
 
 
@@ -46,3 +48,17 @@ def actions_transport(status: int = 200) -> httpx.MockTransport:
 
 
 MakeClient = Callable[..., Awaitable[httpx.AsyncClient]]
+
+
+class SlowRasa(FakeRasa):
+    """A FakeRasa that takes ``delay`` seconds per turn, like a busy Rasa server."""
+
+    def __init__(self, delay: float, replies: list[OutgoingMessage] | None = None) -> None:
+        super().__init__(replies)
+        self.delay = delay
+
+    async def send(self, message: IncomingMessage) -> list[OutgoingMessage]:
+        import anyio
+
+        await anyio.sleep(self.delay)
+        return await super().send(message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import unicodedata
@@ -13,7 +14,7 @@ import pytest
 from connectors.gateway import UNAVAILABLE_MESSAGE
 from connectors.messages import Button, OutgoingMessage
 from connectors.validation import MAX_BODY_BYTES
-from tests.connectors.fakes import FakeRasa
+from tests.connectors.fakes import SETTINGS, FakeRasa, MakeClient
 
 
 async def post(client: httpx.AsyncClient, body: object) -> tuple[int, dict]:
@@ -206,24 +207,27 @@ async def test_turn_is_logged_with_sender_and_length_but_no_personal_data(
     assert "7946" not in caplog.text
 
 
-async def test_chat_page_is_html_that_posts_to_the_api(client: httpx.AsyncClient) -> None:
-    page = await client.get("/")
-    script = await client.get("/static/chat.js")
+async def test_over_the_rate_limit_gets_429_with_retry_after(
+    make_client: MakeClient, fake_rasa: FakeRasa
+) -> None:
+    client = await make_client(
+        settings=dataclasses.replace(SETTINGS, rate_limit_burst=2, rate_limit_per_minute=6)
+    )
 
-    assert page.status_code == 200
-    assert page.headers["content-type"].startswith("text/html")
-    assert 'data-endpoint="/api/messages"' in page.text
-    assert '<script src="/static/chat.js"' in page.text
-    assert script.status_code == 200
-    assert "localStorage" in script.text
-    # Bot and user text are rendered with textContent, never parsed as HTML.
-    assert "innerHTML" not in script.text
+    statuses = [(await post(client, {"sender_id": "u-1", "text": "hi"}))[0] for _ in range(3)]
+    other, _ = await post(client, {"sender_id": "u-2", "text": "hi"})
+    response = await client.post("/api/messages", json={"sender_id": "u-1", "text": "hi"})
+
+    assert statuses == [200, 200, 429]
+    assert other == 200
+    assert response.headers["retry-after"] == "10"
+    assert response.json() == {"error": "too many messages from this sender, retry in 10 s"}
+    assert len(fake_rasa.received) == 3
 
 
-async def test_chat_page_loads_nothing_from_other_hosts(client: httpx.AsyncClient) -> None:
-    page = await client.get("/")
-    style = (await client.get("/static/chat.css")).text
+async def test_client_metadata_cannot_claim_the_staff_role(
+    client: httpx.AsyncClient, fake_rasa: FakeRasa
+) -> None:
+    await post(client, {"sender_id": "u-1", "text": "hi", "metadata": {"role": "staff"}})
 
-    assert "http" not in page.text
-    assert "url(" not in style and "@import" not in style
-    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert fake_rasa.received[0].staff is False

@@ -77,7 +77,10 @@ def fake_rasa_server() -> Iterator[tuple[FakeRasaServer, str]]:
 @pytest.fixture
 async def gateway(fake_rasa_server: tuple[FakeRasaServer, str]) -> AsyncIterator[httpx.AsyncClient]:
     _, url = fake_rasa_server
-    app = create_app(GatewaySettings(rasa_url=url, action_server_url=url), db_check=lambda: True)
+    app = create_app(
+        GatewaySettings(rasa_url=url, action_server_url=url, gateway_db=":memory:"),
+        db_check=lambda: True,
+    )
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw.test") as c,
@@ -105,7 +108,11 @@ async def test_message_round_trip_through_real_rasa_client(
         ]
     }
     assert fake.requests == [
-        {"sender": "u-1", "message": "where is SO-1001?", "metadata": {"channel": "rest"}}
+        {
+            "sender": "u-1",
+            "message": "where is SO-1001?",
+            "metadata": {"channel": "rest", "role": "customer"},
+        }
     ]
 
 
@@ -120,7 +127,9 @@ async def test_rasa_refusing_connections_gives_503() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
-    app = create_app(GatewaySettings(rasa_url=f"http://127.0.0.1:{closed_port}"))
+    app = create_app(
+        GatewaySettings(rasa_url=f"http://127.0.0.1:{closed_port}", gateway_db=":memory:")
+    )
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw.test") as c,

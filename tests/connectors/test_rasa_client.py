@@ -27,7 +27,9 @@ async def test_send_posts_the_rest_channel_payload() -> None:
         seen.append(request)
         return httpx.Response(200, json=[])
 
-    message = IncomingMessage("u-1", "rest", "Grüße 👋", metadata={"lang": "de", "channel": "x"})
+    message = IncomingMessage(
+        "u-1", "rest", "Grüße 👋", metadata={"lang": "de", "channel": "x", "role": "staff"}
+    )
     await rasa_client(handle).send(message)
 
     [request] = seen
@@ -37,8 +39,20 @@ async def test_send_posts_the_rest_channel_payload() -> None:
     assert json.loads(request.content) == {
         "sender": "u-1",
         "message": "Grüße 👋",
-        "metadata": {"lang": "de", "channel": "rest"},
+        "metadata": {"lang": "de", "channel": "rest", "role": "customer"},
     }
+
+
+async def test_only_a_staff_message_is_sent_with_the_staff_role() -> None:
+    seen: list[dict] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        return httpx.Response(200, json=[])
+
+    await rasa_client(handle).send(IncomingMessage("slack:T1:U1", "slack", "hi", staff=True))
+
+    assert seen[0]["metadata"] == {"channel": "slack", "role": "staff"}
 
 
 async def test_send_maps_text_buttons_image_and_custom_in_order() -> None:

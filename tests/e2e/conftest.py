@@ -40,8 +40,9 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
         pytest.fail("no trained model: run `python -m bot train` (make test does)")
     work: Path = tmp_path_factory.mktemp("assistant")
     ports = Ports.free()
-    previous = os.environ.get("RASA_TRACKER_DB")
+    previous = {name: os.environ.get(name) for name in ("RASA_TRACKER_DB", "GATEWAY_DB")}
     os.environ["RASA_TRACKER_DB"] = str(work / "tracker.db")
+    os.environ["GATEWAY_DB"] = str(work / "gateway.db")
     services = build_services(ports, logs_dir=work / "logs")
     try:
         for service in services:
@@ -57,7 +58,8 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
             yield Assistant(ports.gateway_url, services, client)
     finally:
         stop_all(services)
-        if previous is None:
-            os.environ.pop("RASA_TRACKER_DB", None)
-        else:
-            os.environ["RASA_TRACKER_DB"] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

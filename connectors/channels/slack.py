@@ -1,0 +1,336 @@
+"""The Slack channel: Events API (mentions, direct messages), /erp slash command, buttons.
+
+Every request is checked against the v0 signature (HMAC-SHA256 of ``v0:timestamp:body`` with
+the signing secret, timestamps within 5 minutes) before anything else. Events are
+acknowledged at once and answered in the background, exactly once per event_id: Slack
+retries an event it thinks was not acknowledged in time, and a retry must not produce a
+second reply (rasa#3882).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import html
+import logging
+import re
+from typing import Any
+from urllib.parse import parse_qs
+
+import anyio.to_thread
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.signature import Clock, SignatureVerifier
+from slack_sdk.webhook import WebhookClient
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from connectors.errors import GatewayError, InvalidMessage
+from connectors.messages import IncomingMessage, OutgoingMessage
+from connectors.redaction import redact
+from connectors.render import Link, split_links
+from connectors.settings import SlackSettings
+from connectors.turns import Turns, user_notice
+from connectors.validation import MAX_BODY_BYTES, load_json_object, read_body
+
+logger = logging.getLogger("connectors")
+
+COMMAND = "/erp"
+COMMAND_HELP = (
+    "Ask me about an order, stock or an invoice, for example `/erp where is order SO-100123` "
+    "or `/erp is WID-1001 in stock?`"
+)
+DRAIN_SECONDS = 10.0
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+_ANGLE = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
+
+
+def _retry_handlers() -> list[Any]:
+    return [RateLimitErrorRetryHandler(max_retry_count=3), ConnectionErrorRetryHandler(3)]
+
+
+class SlackChannel:
+    """Slack through slack-sdk: signature checks, idempotent events, Block Kit replies.
+
+    Example:
+        >>> slack = SlackChannel(SlackSettings(bot_token="xoxb-…", signing_secret="…"), turns)
+        >>> routes = slack.routes()  # /slack/events, /slack/commands, /slack/interactions
+    """
+
+    name = "slack"
+
+    def __init__(
+        self, settings: SlackSettings, turns: Turns, *, clock: Clock | None = None
+    ) -> None:
+        self.settings = settings
+        self.turns = turns
+        self.verifier = SignatureVerifier(settings.signing_secret, clock=clock or Clock())
+        self.client = WebClient(
+            token=settings.bot_token,
+            base_url=settings.api_url,
+            timeout=10,
+            retry_handlers=_retry_handlers(),
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/slack/events", self.events, methods=["POST"]),
+            Route("/slack/commands", self.commands, methods=["POST"]),
+            Route("/slack/interactions", self.interactions, methods=["POST"]),
+        ]
+
+    async def start(self) -> None:
+        logger.info("slack channel ready (staff users: %d)", len(self.settings.staff_user_ids))
+
+    async def stop(self) -> None:
+        await self.drain(DRAIN_SECONDS)
+
+    async def drain(self, timeout: float = DRAIN_SECONDS) -> None:
+        """Wait for replies still being worked on (tests, and a graceful shutdown)."""
+        with anyio.move_on_after(timeout):
+            while self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # Endpoints.
+
+    async def events(self, request: Request) -> Response:
+        """POST /slack/events: url_verification, and event_callback acknowledged at once."""
+        body = await self._verified_body(request)
+        if isinstance(body, Response):
+            return body
+        try:
+            payload = load_json_object(body)
+        except InvalidMessage as error:
+            return JSONResponse({"error": error.reason}, status_code=400)
+        if payload.get("type") == "url_verification":
+            return JSONResponse({"challenge": str(payload.get("challenge", ""))})
+        event = payload.get("event")
+        if payload.get("type") != "event_callback" or not isinstance(event, dict):
+            return Response(status_code=200)
+        event_id = str(payload.get("event_id") or f"{event.get('channel')}:{event.get('ts')}")
+        if not await self.turns.store.claim_event(f"slack:{event_id}"):
+            logger.info(
+                "slack event %s already taken (retry %s): not answered again",
+                event_id,
+                request.headers.get("X-Slack-Retry-Num", "-"),
+            )
+            return Response(status_code=200, headers={"X-Slack-No-Retry": "1"})
+        self._spawn(self._answer_event(payload, event))
+        return Response(status_code=200)
+
+    async def commands(self, request: Request) -> Response:
+        """POST /slack/commands: the /erp slash command, answered through its response_url."""
+        body = await self._verified_body(request)
+        if isinstance(body, Response):
+            return body
+        form = _form(body)
+        text = form.get("text", "").strip()
+        if not text:
+            return JSONResponse({"response_type": "ephemeral", "text": COMMAND_HELP})
+        trigger = form.get("trigger_id") or f"{form.get('user_id')}:{text}"
+        if not await self.turns.store.claim_event(f"slack-command:{trigger}"):
+            return Response(status_code=200)
+        message = self._message(form.get("team_id", ""), form.get("user_id", ""), text, "command")
+        self._spawn(self._answer_command(message, form.get("response_url", "")))
+        return JSONResponse({"response_type": "ephemeral", "text": "Looking that up…"})
+
+    async def interactions(self, request: Request) -> Response:
+        """POST /slack/interactions: a click on one of the bot's Block Kit buttons."""
+        body = await self._verified_body(request)
+        if isinstance(body, Response):
+            return body
+        try:
+            payload = load_json_object(_form(body).get("payload", ""))
+        except InvalidMessage as error:
+            return JSONResponse({"error": error.reason}, status_code=400)
+        actions = payload.get("actions") or []
+        if payload.get("type") != "block_actions" or not actions:
+            return Response(status_code=200)
+        action = actions[0]
+        key = f"slack-action:{payload.get('trigger_id') or action.get('action_ts')}"
+        if not await self.turns.store.claim_event(key):
+            return Response(status_code=200)
+        team = (payload.get("team") or {}).get("id", "")
+        user = (payload.get("user") or {}).get("id", "")
+        channel = (payload.get("channel") or {}).get("id", "")
+        container = payload.get("container") or {}
+        thread_ts = container.get("thread_ts") or container.get("message_ts")
+        message = self._message(team, user, str(action.get("value", "")), "button")
+        self._spawn(self._answer(message, channel=channel, thread_ts=thread_ts))
+        return Response(status_code=200)
+
+    # Background work.
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer_event(self, payload: dict[str, Any], event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        # Bots (this one included) and edits, joins, deletions are not questions.
+        if event.get("bot_id") or event.get("subtype"):
+            return
+        if kind == "app_mention":
+            thread_ts = event.get("thread_ts") or event.get("ts")
+        elif kind == "message" and event.get("channel_type") == "im":
+            thread_ts = event.get("thread_ts")
+        else:
+            return
+        team = str(payload.get("team_id") or event.get("team") or "")
+        text = from_slack(str(event.get("text", ""))) or "hello"
+        message = self._message(team, str(event.get("user", "")), text, str(kind))
+        await self._answer(message, channel=str(event.get("channel", "")), thread_ts=thread_ts)
+
+    async def _answer(self, message: IncomingMessage, *, channel: str, thread_ts: Any) -> None:
+        replies = await self._replies(message)
+        for reply in replies:
+            text, blocks = render(reply)
+            try:
+                await anyio.to_thread.run_sync(
+                    functools.partial(
+                        self.client.chat_postMessage,
+                        channel=channel,
+                        thread_ts=thread_ts,
+                        text=text,
+                        blocks=blocks,
+                    )
+                )
+            except (SlackApiError, SlackClientError, OSError) as error:
+                logger.error(
+                    "slack chat.postMessage to %s failed after retries: %s; reply not delivered",
+                    channel,
+                    error,
+                )
+                return
+
+    async def _answer_command(self, message: IncomingMessage, response_url: str) -> None:
+        replies = await self._replies(message)
+        blocks: list[dict[str, Any]] = []
+        texts: list[str] = []
+        for reply in replies:
+            text, reply_blocks = render(reply)
+            texts.append(text)
+            blocks += reply_blocks
+        webhook = WebhookClient(response_url, timeout=10, retry_handlers=_retry_handlers())
+        try:
+            response = await anyio.to_thread.run_sync(
+                functools.partial(
+                    webhook.send,
+                    text="\n".join(texts),
+                    blocks=blocks,
+                    response_type="ephemeral",
+                )
+            )
+        except (SlackClientError, OSError) as error:
+            logger.error("slack command reply failed: %s; reply not delivered", error)
+            return
+        if response.status_code != 200:
+            logger.error("slack command reply got HTTP %s; reply not delivered",
+                         response.status_code)  # fmt: skip
+
+    async def _replies(self, message: IncomingMessage) -> list[OutgoingMessage]:
+        try:
+            return await self.turns.handle(message)
+        except GatewayError as error:
+            logger.info("slack turn not answered for %s: %s", redact(message.sender_id), error)
+            return [OutgoingMessage(text=user_notice(error))]
+
+    def _message(self, team: str, user: str, text: str, kind: str) -> IncomingMessage:
+        staff = user in self.settings.staff_user_ids or (
+            f"{team}:{user}" in self.settings.staff_user_ids
+        )
+        return IncomingMessage(
+            sender_id=f"slack:{team}:{user}",
+            channel=self.name,
+            text=text,
+            metadata={"slack": {"kind": kind}},
+            staff=staff,
+        )
+
+    async def _verified_body(self, request: Request) -> bytes | Response:
+        body = await read_body(request, limit=MAX_BODY_BYTES)
+        timestamp = request.headers.get("X-Slack-Request-Timestamp")
+        signature = request.headers.get("X-Slack-Signature")
+        try:
+            valid = self.verifier.is_valid(body, timestamp, signature)
+        except ValueError:  # a timestamp that is not a number
+            valid = False
+        if not valid:
+            logger.warning("slack %s: rejected a request with a bad signature", request.url.path)
+            return JSONResponse({"error": "invalid signature"}, status_code=401)
+        return body
+
+
+def from_slack(text: str) -> str:
+    """Slack's message markup to plain text: mentions dropped, links and emails unwrapped.
+
+    Example:
+        >>> from_slack("<@U0LAN0Z89> my email is <mailto:jo@example.com|jo@example.com>")
+        'my email is jo@example.com'
+    """
+    text = _MENTION.sub("", text)
+
+    def unwrap(match: re.Match[str]) -> str:
+        target, label = match.group(1), match.group(2)
+        if target.startswith(("#C", "!")):
+            return label or target.lstrip("#!")
+        if target.startswith(("mailto:", "tel:")):
+            return label or target.split(":", 1)[1]
+        return target
+
+    return html.unescape(_ANGLE.sub(unwrap, text)).strip()
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def to_mrkdwn(text: str) -> str:
+    """Bot text as Slack mrkdwn: special characters escaped, links as ``<url|label>``."""
+    out = []
+    for part in split_links(text):
+        if isinstance(part, Link):
+            label = _escape(part.label).replace("|", "¦")
+            out.append(f"<{part.url}>" if part.label == part.url else f"<{part.url}|{label}>")
+        else:
+            out.append(_escape(part))
+    return "".join(out)
+
+
+def render(reply: OutgoingMessage) -> tuple[str, list[dict[str, Any]]]:
+    """One reply as chat.postMessage ``text`` (the notification fallback) and Block Kit blocks."""
+    blocks: list[dict[str, Any]] = []
+    text = reply.text or ""
+    if text:
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": to_mrkdwn(text)[:3000]}}
+        )
+    if reply.buttons:
+        elements = [
+            {
+                "type": "button",
+                "text": {"type": "plain_text", "text": button.title[:75], "emoji": True},
+                "value": button.payload[:2000],
+                "action_id": f"erp_button_{index}",
+            }
+            for index, button in enumerate(reply.buttons[:25])
+        ]
+        blocks.append({"type": "actions", "elements": elements})
+    if reply.image is not None:
+        blocks.append({"type": "image", "image_url": reply.image, "alt_text": "image"})
+    fallback = text or ("Please choose: " + ", ".join(b.title for b in reply.buttons)
+                        if reply.buttons else "image")  # fmt: skip
+    return fallback, blocks
+
+
+def _form(body: bytes) -> dict[str, str]:
+    """A form-encoded body as single values (Slack never repeats a field)."""
+    try:
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError:
+        return {}
+    return {key: values[0] for key, values in fields.items()}

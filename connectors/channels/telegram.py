@@ -1,0 +1,413 @@
+"""The Telegram channel (python-telegram-bot 22): webhook behind the gateway, or polling.
+
+Webhook mode checks ``X-Telegram-Bot-Api-Secret-Token`` on every update (a forged update
+gets 403 and is not processed); a failed getMe or setWebhook at startup is logged and
+retried in the background instead of stopping the gateway (rasa#4128). Every Bot API call
+that sends something is retried with backoff on 429 and network errors, and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dtm
+import functools
+import hmac
+import logging
+import warnings
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InlineQueryResultsButton,
+    Update,
+)
+from telegram.constants import ChatAction, MessageLimit
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+from telegram.ext import (
+    Application,
+    CallbackContext,
+    CallbackQueryHandler,
+    ExtBot,
+    InlineQueryHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
+
+from connectors.errors import GatewayError, InvalidMessage
+from connectors.messages import Button, IncomingMessage, OutgoingMessage
+from connectors.redaction import redact
+from connectors.render import chunks, plain_with_urls
+from connectors.settings import TelegramSettings
+from connectors.turns import Turns, user_notice
+from connectors.validation import MAX_BODY_BYTES, load_json_object, read_body
+
+logger = logging.getLogger("connectors")
+
+WEBHOOK_PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+CALLBACK_DATA_BYTES = 64
+SEND_ATTEMPTS = 4
+BACKOFF_SECONDS = 0.5
+MAX_RETRY_AFTER_SECONDS = 30.0
+BOOTSTRAP_MAX_DELAY = 300.0
+
+# Telegram commands and the Rasa intents they stand for.
+COMMANDS = {"start": "/greet", "help": "/help", "human": "/request_human"}
+UNKNOWN_COMMAND = "I know /start, /help and /human. Or just type your question."
+EDITED = (
+    "I only read new messages, so I haven't acted on your edit. "
+    "Please send it again as a new message if it changes your question."
+)
+UNSUPPORTED = {
+    "sticker": "Nice sticker! I can only read text, though: please type your question.",
+    "voice": "I can't listen to voice or audio messages yet. Please type your question.",
+    "document": (
+        "I can't open files or photos here. Please type your question, "
+        "or send /human to reach a colleague who can."
+    ),
+    "other": "I can only read text messages. Please type your question.",
+}
+
+T = TypeVar("T")
+Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]
+
+
+class TelegramChannel:
+    """Telegram through python-telegram-bot's Application, fed by the gateway's webhook.
+
+    Example:
+        >>> channel = TelegramChannel(TelegramSettings(bot_token="123:ABC",
+        ...                                            webhook_secret="s3cret"), turns)
+        >>> await channel.start()  # getMe and setWebhook, retried in the background
+        >>> routes = channel.routes()  # POST /telegram/webhook
+    """
+
+    name = "telegram"
+
+    def __init__(self, settings: TelegramSettings, turns: Turns) -> None:
+        self.settings = settings
+        self.turns = turns
+        api = settings.api_url.rstrip("/")
+        builder = (
+            Application.builder()
+            .token(settings.bot_token)
+            .base_url(f"{api}/bot")
+            .base_file_url(f"{api}/file/bot")
+            .request(HTTPXRequest(connection_pool_size=16, connect_timeout=5.0, read_timeout=10.0))
+        )
+        if settings.mode == "webhook":
+            builder = builder.updater(None)
+        else:
+            builder = builder.get_updates_request(HTTPXRequest(read_timeout=40.0))
+        self.app = builder.build()
+        self.app.add_handler(MessageHandler(filters.UpdateType.EDITED, self._edited))
+        self.app.add_handler(MessageHandler(filters.TEXT, self._text))
+        self.app.add_handler(CallbackQueryHandler(self._callback_query))
+        self.app.add_handler(InlineQueryHandler(self._inline_query))
+        self.app.add_handler(MessageHandler(filters.ALL, self._unsupported))
+        self.app.add_error_handler(self._on_error)
+        self.ready = asyncio.Event()
+        self._bootstrap: asyncio.Task[None] | None = None
+
+    @property
+    def bot(self) -> ExtBot[None]:
+        return self.app.bot
+
+    def routes(self) -> list[BaseRoute]:
+        if self.settings.mode != "webhook":
+            return []
+        return [Route(WEBHOOK_PATH, self.webhook, methods=["POST"])]
+
+    async def start(self) -> None:
+        """Start connecting to Telegram in the background; never raises."""
+        self._bootstrap = asyncio.create_task(self._connect(), name="telegram-bootstrap")
+
+    async def stop(self) -> None:
+        if self._bootstrap is not None:
+            self._bootstrap.cancel()
+            with anyio.CancelScope(shield=True):
+                await asyncio.gather(self._bootstrap, return_exceptions=True)
+        try:
+            if self.app.updater is not None and self.app.updater.running:
+                await self.app.updater.stop()
+            if self.app.running:
+                await self.app.stop()
+            await self.app.shutdown()
+        except TelegramError as error:
+            logger.warning("telegram shutdown: %s", error)
+
+    async def _connect(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                await self.app.initialize()
+                if self.settings.mode == "polling":
+                    await self.app.start()
+                    assert self.app.updater is not None
+                    await self.app.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+                    logger.info("telegram channel polling as @%s", self.bot.username)
+                else:
+                    if self.settings.webhook_url:
+                        await self.bot.set_webhook(
+                            url=self.settings.webhook_url,
+                            secret_token=self.settings.webhook_secret,
+                            allowed_updates=Update.ALL_TYPES,
+                        )
+                    logger.info(
+                        "telegram channel ready as @%s (webhook %s)",
+                        self.bot.username,
+                        self.settings.webhook_url or "registered elsewhere",
+                    )
+                self.ready.set()
+                return
+            except (TelegramError, AssertionError) as error:
+                logger.error(
+                    "telegram startup failed (%s); the gateway runs on, retrying in %.0f s",
+                    error,
+                    delay,
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, BOOTSTRAP_MAX_DELAY)
+
+    async def webhook(self, request: Request) -> Response:
+        """POST /telegram/webhook: check the secret, then process the update before answering."""
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), self.settings.webhook_secret.encode()):
+            logger.warning("telegram webhook: rejected an update with a wrong secret token")
+            return JSONResponse({"error": "invalid secret token"}, status_code=403)
+        try:
+            data = load_json_object(await read_body(request, limit=MAX_BODY_BYTES))
+        except InvalidMessage as error:
+            return JSONResponse({"error": error.reason}, status_code=400)
+        if not self.ready.is_set():
+            # Telegram redelivers on an error status, so nothing is lost while we connect.
+            return JSONResponse({"error": "telegram channel is still connecting"}, 503)
+        try:
+            update = Update.de_json(complete_update(data), self.bot)
+        except (TypeError, ValueError, KeyError) as error:
+            logger.warning(
+                "telegram update %s could not be parsed: %r", data.get("update_id"), error
+            )
+            chat_id = _raw_chat_id(data)
+            if chat_id is not None:
+                await self.deliver(chat_id, [OutgoingMessage(text=UNSUPPORTED["other"])])
+            return Response(status_code=200)
+        await self.app.process_update(update)
+        return Response(status_code=200)
+
+    # Handlers.
+
+    async def _text(self, update: Update, context: Context) -> None:
+        message, chat = update.effective_message, update.effective_chat
+        if message is None or chat is None or message.text is None:
+            return
+        text = message.text
+        # Commands are recognised by their text, not only by a bot_command entity:
+        # Telegram's own sample updates carry "/start" without one.
+        if text.startswith("/"):
+            command = text[1:].split(maxsplit=1)[0].split("@", 1)[0].lower() if text[1:] else ""
+            if command not in COMMANDS:
+                await self.deliver(chat.id, [OutgoingMessage(text=UNKNOWN_COMMAND)])
+                return
+            await self._turn(chat.id, COMMANDS[command], shown=text, chat_type=chat.type)
+            return
+        await self._turn(chat.id, text, chat_type=chat.type)
+
+    async def _callback_query(self, update: Update, context: Context) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        await self._call("answerCallbackQuery", query.answer)
+        payload = await self.payload_of(query.data or "")
+        # A button on an inline message has no chat; in a private chat the user id is the chat.
+        chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+        if not payload:
+            await self.deliver(chat_id, [OutgoingMessage(text=UNSUPPORTED["other"])])
+            return
+        await self._turn(chat_id, payload, chat_type="private" if query.message is None else None)
+
+    async def _edited(self, update: Update, context: Context) -> None:
+        if update.effective_chat is not None:
+            await self.deliver(update.effective_chat.id, [OutgoingMessage(text=EDITED)])
+
+    async def _unsupported(self, update: Update, context: Context) -> None:
+        message, chat = update.effective_message, update.effective_chat
+        if message is None or chat is None:
+            logger.info("telegram update %s of a kind the bot ignores", update.update_id)
+            return
+        if message.sticker is not None:
+            kind = "sticker"
+        elif message.voice is not None or message.audio is not None:
+            kind = "voice"
+        elif message.document is not None or message.photo:
+            kind = "document"
+        else:
+            kind = "other"
+        logger.info("telegram %s message from chat %s answered with a hint", kind, chat.id)
+        await self.deliver(chat.id, [OutgoingMessage(text=UNSUPPORTED[kind])])
+
+    async def _inline_query(self, update: Update, context: Context) -> None:
+        query = update.inline_query
+        if query is None:
+            return
+        button = InlineQueryResultsButton(text="Ask the assistant in a chat", start_parameter="q")
+        await self._call(
+            "answerInlineQuery", lambda: query.answer([], button=button, cache_time=60)
+        )
+
+    async def _on_error(self, update: object, context: Context) -> None:
+        update_id = update.update_id if isinstance(update, Update) else None
+        logger.error("telegram update %s failed: %r", update_id, context.error)
+
+    # The path to Rasa and back.
+
+    async def _turn(
+        self, chat_id: int, text: str, *, shown: str | None = None, chat_type: str | None = None
+    ) -> None:
+        message = IncomingMessage(
+            sender_id=f"telegram:{chat_id}",
+            channel=self.name,
+            text=text,
+            metadata={"telegram": {"chat_type": chat_type}} if chat_type else {},
+            shown=shown,
+        )
+        await self._call(
+            "sendChatAction", lambda: self.bot.send_chat_action(chat_id, ChatAction.TYPING),
+            attempts=1,
+        )  # fmt: skip
+        try:
+            replies = await self.turns.handle(message)
+        except GatewayError as error:
+            logger.info("telegram turn not answered for chat %s: %s", chat_id, error)
+            replies = [OutgoingMessage(text=user_notice(error))]
+        await self.deliver(chat_id, replies)
+
+    async def deliver(self, chat_id: int, replies: list[OutgoingMessage]) -> None:
+        """Send replies to a chat: text (split at Telegram's limit), inline keyboard, photo."""
+        for reply in replies:
+            markup = await self.keyboard(reply.buttons) if reply.buttons else None
+            if reply.text or markup is not None:
+                pieces = chunks(plain_with_urls(reply.text or ""), MessageLimit.MAX_TEXT_LENGTH)
+                pieces = pieces or ["Please choose:"]
+                for index, piece in enumerate(pieces):
+                    send = functools.partial(
+                        self.bot.send_message,
+                        chat_id,
+                        piece,
+                        reply_markup=markup if index == len(pieces) - 1 else None,
+                    )
+                    await self._call("sendMessage", send)
+            if reply.image is not None:
+                photo = functools.partial(self.bot.send_photo, chat_id, reply.image)
+                await self._call("sendPhoto", photo)
+
+    async def keyboard(self, buttons: list[Button]) -> InlineKeyboardMarkup:
+        """One button per row; payloads over Telegram's 64-byte callback_data go by a short key."""
+        rows = []
+        for button in buttons:
+            rows.append(
+                [InlineKeyboardButton(button.title, callback_data=await self._data(button))]
+            )
+        return InlineKeyboardMarkup(rows)
+
+    async def _data(self, button: Button) -> str:
+        data = "p:" + button.payload
+        if len(data.encode()) <= CALLBACK_DATA_BYTES:
+            return data
+        return await self.turns.store.shorten(button.payload)
+
+    async def payload_of(self, data: str) -> str | None:
+        """The button payload behind callback_data (older or foreign buttons: the data itself)."""
+        if data.startswith("p:"):
+            return data[2:]
+        if data.startswith("k:"):
+            return await self.turns.store.expand(data)
+        return data or None
+
+    async def _call(
+        self, method: str, call: Callable[[], Awaitable[T]], *, attempts: int = SEND_ATTEMPTS
+    ) -> T | None:
+        """Run one Bot API call, retrying 429 and network errors with backoff; log every failure.
+
+        Returns the call's result, or None when it failed for good (already logged).
+        """
+        reason: TelegramError
+        for attempt in range(1, attempts + 1):
+            try:
+                return await call()
+            except RetryAfter as error:
+                delay, reason = min(_retry_after_seconds(error), MAX_RETRY_AFTER_SECONDS), error
+            except BadRequest as error:
+                logger.error("telegram %s refused: %s", method, redact(str(error)))
+                return None
+            except NetworkError as error:
+                delay, reason = BACKOFF_SECONDS * 2 ** (attempt - 1), error
+            except TelegramError as error:
+                logger.error("telegram %s failed: %s", method, redact(str(error)))
+                return None
+            if attempt < attempts:
+                logger.warning(
+                    "telegram %s failed (%s); retrying in %.1f s (attempt %d of %d)",
+                    method, reason, delay, attempt, attempts,
+                )  # fmt: skip
+                await asyncio.sleep(delay)
+            else:
+                logger.log(
+                    logging.ERROR if attempts > 1 else logging.WARNING,
+                    "telegram %s failed after %d attempt(s) (%s); not delivered",
+                    method, attempts, reason,
+                )  # fmt: skip
+        return None
+
+
+def _retry_after_seconds(error: RetryAfter) -> float:
+    # RetryAfter.retry_after warns about its type changing in a future release; either is fine.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
+    return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
+
+
+# Fields that Bot API 3.0+ made required but Telegram's own published sample updates predate.
+_USER_KEYS = {"from", "forward_from", "via_bot", "user"}
+_FILE_KEYS = {"audio", "voice", "document", "sticker", "video", "video_note", "animation"}
+
+
+def complete_update(data: dict[str, Any]) -> dict[str, Any]:
+    """Fill fields older clients and Telegram's sample updates omit, so parsing never fails."""
+
+    def walk(value: Any, key: str | None) -> Any:
+        if isinstance(value, list):
+            return [walk(item, key) for item in value]
+        if not isinstance(value, dict):
+            return value
+        value = {k: walk(v, k) for k, v in value.items()}
+        if key in _USER_KEYS:
+            value.setdefault("is_bot", False)
+            value.setdefault("first_name", value.get("title", ""))
+        if key == "chat":
+            value.setdefault("type", "private" if value.get("id", 0) > 0 else "group")
+        if (key in _FILE_KEYS or key == "photo") and "file_id" in value:
+            value.setdefault("file_unique_id", value["file_id"])
+        if key == "callback_query":
+            value.setdefault("chat_instance", "")
+        return value
+
+    completed: dict[str, Any] = walk(data, None)
+    return completed
+
+
+def _raw_chat_id(data: dict[str, Any]) -> int | None:
+    for key in ("message", "edited_message", "channel_post"):
+        chat = data.get(key, {}).get("chat", {}) if isinstance(data.get(key), dict) else {}
+        if isinstance(chat, dict) and isinstance(chat.get("id"), int):
+            return int(chat["id"])
+    return None

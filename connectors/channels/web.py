@@ -1,0 +1,148 @@
+"""The web chat channel: Socket.IO speaking the protocol of Rasa's socketio channel.
+
+Events, as rasa-webchat 1.0.1 and the gateway's own widget use them:
+
+- client ``session_request {session_id}`` → server ``session_confirm <session_id>``, then
+  ``session_history {session_id, messages}`` (the durable transcript, so history survives a
+  page reload and a gateway restart; stock clients ignore the event);
+- client ``user_uttered {message, session_id, customData}`` → server ``bot_typing {typing}``,
+  one ``bot_uttered`` per reply (``text``, ``quick_replies``, ``attachment``), ``bot_typing``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from typing import Any
+
+import socketio
+
+from connectors.errors import GatewayError
+from connectors.messages import IncomingMessage, OutgoingMessage
+from connectors.redaction import redact
+from connectors.turns import Turns, user_notice
+
+logger = logging.getLogger("connectors")
+
+# rasa-webchat makes uuid4 hex ids, the gateway's widget 32 hex characters.
+_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+def new_session_id() -> str:
+    return secrets.token_hex(16)
+
+
+def valid_session_id(value: object) -> str | None:
+    """The session id a client asked for, or None if it is missing or malformed."""
+    if isinstance(value, str) and _SESSION_ID.fullmatch(value):
+        return value
+    return None
+
+
+def render(reply: OutgoingMessage) -> list[dict[str, Any]]:
+    """One reply as bot_uttered payloads, in the shapes Rasa's SocketIOOutput emits."""
+    payloads: list[dict[str, Any]] = []
+    if reply.text is not None or reply.buttons:
+        payload: dict[str, Any] = {"text": reply.text or ""}
+        if reply.buttons:
+            payload["quick_replies"] = [
+                {"content_type": "text", "title": b.title, "payload": b.payload}
+                for b in reply.buttons
+            ]
+        # rasa-webchat opens links in bot text in a new tab when told to.
+        payload["metadata"] = {"linkTarget": "_blank"}
+        payloads.append(payload)
+    if reply.image is not None:
+        payloads.append({"attachment": {"type": "image", "payload": {"src": reply.image}}})
+    if not payloads and reply.custom is not None:
+        payloads.append(dict(reply.custom))
+    return payloads
+
+
+class WebChannel:
+    """The Socket.IO server behind ``/socket.io``.
+
+    Example:
+        >>> web = WebChannel(turns, origins=("*",))
+        >>> routes = [Mount("/socket.io", app=web.asgi_app())]
+    """
+
+    name = "web"
+
+    def __init__(self, turns: Turns, *, origins: tuple[str, ...]) -> None:
+        self.turns = turns
+        cors: str | list[str] = "*" if "*" in origins else list(origins)
+        self.sio = socketio.AsyncServer(
+            async_mode="asgi",
+            cors_allowed_origins=cors,
+            logger=False,
+            engineio_logger=False,
+            # A message is at most a few KB; refuse anything much larger at the transport.
+            max_http_buffer_size=64 * 1024,
+        )
+        self.sio.on("connect", self._connect)
+        self.sio.on("session_request", self._session_request)
+        self.sio.on("user_uttered", self._user_uttered)
+
+    def asgi_app(self) -> socketio.ASGIApp:
+        return socketio.ASGIApp(self.sio, socketio_path="socket.io")
+
+    async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
+        return True
+
+    async def _session_request(self, sid: str, data: Any = None) -> None:
+        requested = data.get("session_id") if isinstance(data, dict) else None
+        session_id = valid_session_id(requested) or new_session_id()
+        await self.sio.save_session(sid, {"session_id": session_id})
+        # One room per session: every open tab of the same visitor sees the replies.
+        await self.sio.enter_room(sid, session_id)
+        await self.sio.emit("session_confirm", session_id, to=sid)
+        history = await self.turns.store.history(_conversation_id(session_id))
+        await self.sio.emit(
+            "session_history", {"session_id": session_id, "messages": history}, to=sid
+        )
+
+    async def _user_uttered(self, sid: str, data: Any = None) -> None:
+        saved = await self.sio.get_session(sid)
+        session_id = saved.get("session_id") if saved else None
+        if session_id is None:
+            # A client that skipped session_request: Rasa's channel accepts it, so do we.
+            session_id = valid_session_id(_get(data, "session_id")) or sid
+            await self.sio.save_session(sid, {"session_id": session_id})
+            await self.sio.enter_room(sid, session_id)
+        text = _get(data, "message")
+        if not isinstance(text, str):
+            await self._say(session_id, "Sorry, I can't read that message: it has no text.")
+            return
+        metadata = _get(data, "customData") or _get(data, "metadata") or {}
+        message = IncomingMessage(
+            sender_id=_conversation_id(session_id),
+            channel=self.name,
+            text=text,
+            metadata=metadata if isinstance(metadata, dict) else {},
+        )
+        await self.sio.emit("bot_typing", {"typing": True}, room=session_id)
+        try:
+            replies = await self.turns.handle(message)
+        except GatewayError as error:
+            logger.info("web turn not answered for %s: %s", redact(session_id), error)
+            replies = [OutgoingMessage(text=user_notice(error))]
+        try:
+            for reply in replies:
+                for payload in render(reply):
+                    await self.sio.emit("bot_uttered", payload, room=session_id)
+        finally:
+            await self.sio.emit("bot_typing", {"typing": False}, room=session_id)
+
+    async def _say(self, session_id: str, text: str) -> None:
+        for payload in render(OutgoingMessage(text=text)):
+            await self.sio.emit("bot_uttered", payload, room=session_id)
+
+
+def _conversation_id(session_id: str) -> str:
+    return f"web:{session_id}"
+
+
+def _get(data: Any, key: str) -> Any:
+    return data.get(key) if isinstance(data, dict) else None

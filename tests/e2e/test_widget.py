@@ -1,0 +1,274 @@
+"""The web chat widget in headless Chromium against the real assistant: the gateway's own
+widget on the demo page, and the stock rasa-webchat 1.0.1 client from npm.
+
+A second gateway process (its own GATEWAY_DB) talks to the session's Rasa, so these tests can
+restart it. Screenshots of failures go to var/results/widget/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.service import Service as DriverService
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.applications import Starlette
+from starlette.responses import FileResponse, HTMLResponse
+from starlette.routing import Route
+
+from bot import paths
+from bot.processes import Service, wait_until_healthy
+from bot.settings import free_port
+from connectors.fake_platforms import serve
+from erp.db import get_engine
+from erp.models import Customer, SalesOrder, Shipment, StockLevel
+from tests.e2e.conftest import Assistant
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
+WEBCHAT_JS = paths.VAR / "npm/webchat/node_modules/rasa-webchat/lib/index.js"
+SCREENSHOTS = paths.VAR / "results" / "widget"
+WAIT = 60
+
+
+@dataclass
+class Gateway:
+    service: Service
+
+    @property
+    def url(self) -> str:
+        return self.service.health_url.removesuffix("/healthz")
+
+    def restart(self) -> None:
+        self.service.stop()
+        self.service.start()
+        wait_until_healthy([self.service], timeout=60)
+
+
+@pytest.fixture(scope="module")
+def gateway(assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    work = tmp_path_factory.mktemp("widget-gateway")
+    port = free_port()
+    env = {**assistant.service("gateway").env, "PORT": str(port),
+           "GATEWAY_DB": str(work / "gateway.db")}  # fmt: skip
+    service = Service(
+        name="widget-gateway",
+        command=[paths.main_python(), "-m", "connectors"],
+        health_url=f"http://127.0.0.1:{port}/healthz",
+        env=env,
+        log_file=work / "gateway.log",
+    )
+    service.start()
+    try:
+        wait_until_healthy([service], timeout=60)
+        yield Gateway(service)
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    for binary in (CHROMIUM, CHROMEDRIVER):
+        if not shutil.which(binary):
+            pytest.fail(f"{binary} not found: `make browser` installs Debian's chromium")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic", "--disable-dev-shm-usage", "--window-size=1280,900",
+                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=DriverService(CHROMEDRIVER))
+    driver.set_page_load_timeout(WAIT)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@contextmanager
+def screenshot_on_failure(driver: WebDriver, name: str) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        try:
+            driver.save_screenshot(str(path))
+            print(f"screenshot of the failure: {path}")
+        except WebDriverException as error:
+            print(f"no screenshot: {error}")
+        raise
+
+
+@pytest.fixture(scope="module")
+def db() -> Iterator[Session]:
+    with Session(get_engine()) as session:
+        yield session
+
+
+def wait(driver: WebDriver, condition, message: str):  # type: ignore[no-untyped-def]
+    return WebDriverWait(driver, WAIT, poll_frequency=0.1).until(condition, message)
+
+
+# --- the gateway's own widget ----------------------------------------------------------
+
+
+def messages(driver: WebDriver) -> list[tuple[str, str]]:
+    """(role, text) of every message in the widget, the greeting left out."""
+    items = driver.find_elements(By.CSS_SELECTOR, ".erpw-log .erpw-msg:not(.erpw-intro)")
+    return [("user" if "erpw-user" in i.get_attribute("class") else "bot", i.text) for i in items]
+
+
+def ready(driver: WebDriver) -> None:
+    wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, ".erpw").get_attribute("data-state")
+         == "ready", "widget did not connect")  # fmt: skip
+
+
+def ask(driver: WebDriver, text: str) -> str:
+    """Type a message, wait for the bot's answer to it, return the answer's text."""
+    before = len(messages(driver))
+    box = driver.find_element(By.CSS_SELECTOR, ".erpw-input")
+    box.send_keys(text, Keys.ENTER)
+    wait(driver, lambda d: len(messages(d)) > before + 1 and
+         d.find_element(By.CSS_SELECTOR, ".erpw-typing").get_attribute("hidden") is not None,
+         f"no answer to {text!r}")  # fmt: skip
+    return "\n".join(t for role, t in messages(driver)[before + 1 :] if role == "bot")
+
+
+def test_widget_answers_an_order_question_and_keeps_history_across_reload_and_restart(
+    browser: WebDriver, gateway: Gateway, db: Session
+) -> None:
+    order = db.scalars(
+        select(SalesOrder).where(SalesOrder.status == "shipped").order_by(SalesOrder.order_number)
+        .offset(2).limit(1)
+    ).one()  # fmt: skip
+    customer = db.get(Customer, order.customer_id)
+    shipment = db.scalars(select(Shipment).where(Shipment.order_number == order.order_number)).one()
+    assert customer is not None
+
+    with screenshot_on_failure(browser, "order-question-history"):
+        browser.get(gateway.url + "/")
+        assert "Northbridge Supply" in browser.title
+        ready(browser)
+        browser.find_element(By.CSS_SELECTOR, ".erpw-launcher").click()
+        assert browser.find_element(By.CSS_SELECTOR, ".erpw-panel").is_displayed()
+
+        first = ask(browser, f"where is my order {order.order_number}")
+        assert "email address or the postcode" in first
+        answer = ask(browser, customer.email)
+        assert order.order_number in answer and shipment.tracking_number in answer
+        before = messages(browser)
+
+        browser.refresh()
+        ready(browser)
+        assert browser.find_element(By.CSS_SELECTOR, ".erpw-panel").is_displayed()
+        assert messages(browser) == before
+
+        gateway.restart()
+        browser.refresh()
+        ready(browser)
+        assert messages(browser) == before
+
+
+def test_widget_buttons_send_their_payload_and_show_their_title(
+    browser: WebDriver, gateway: Gateway
+) -> None:
+    with screenshot_on_failure(browser, "buttons"):
+        browser.get(gateway.url + "/")
+        ready(browser)
+        if not browser.find_element(By.CSS_SELECTOR, ".erpw-panel").is_displayed():
+            browser.find_element(By.CSS_SELECTOR, ".erpw-launcher").click()
+
+        ask(browser, "help")
+        buttons = wait(browser, lambda d: d.find_elements(
+            By.CSS_SELECTOR, ".erpw-log .erpw-msg:last-child .erpw-buttons button:enabled"),
+            "the help answer has no buttons")  # fmt: skip
+        title = buttons[0].text
+        before = len(messages(browser))
+        buttons[0].click()
+        wait(browser, lambda d: len(messages(d)) > before + 1, "no answer to the button")
+
+        assert messages(browser)[before] == ("user", title)
+        assert all(
+            not b.is_enabled()
+            for b in browser.find_elements(By.CSS_SELECTOR, ".erpw-buttons button")[:1]
+        )
+
+
+# --- the stock rasa-webchat client ------------------------------------------------------
+
+WEBCHAT_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>rasa-webchat against the gateway</title></head>
+<body><div id="webchat"></div>
+<script src="/rasa-webchat.js"></script>
+<script>
+  WebChat.default({
+    socketUrl: "%(gateway)s",
+    socketPath: "/socket.io/",
+    customData: {language: "en"},
+    initPayload: "/greet",
+    title: "Northbridge Supply",
+    params: {storage: "local"}
+  }, null);
+</script></body></html>"""
+
+
+@pytest.fixture(scope="module")
+def webchat_site(gateway: Gateway) -> Iterator[str]:
+    """A page on another origin that loads rasa-webchat 1.0.1 from npm, unchanged."""
+    if not WEBCHAT_JS.exists():
+        pytest.fail(f"{WEBCHAT_JS} missing: `make webchat` installs rasa-webchat from npm")
+    page = WEBCHAT_PAGE % {"gateway": gateway.url}
+
+    async def index(request):  # type: ignore[no-untyped-def]
+        return HTMLResponse(page)
+
+    async def script(request):  # type: ignore[no-untyped-def]
+        return FileResponse(WEBCHAT_JS, media_type="text/javascript")
+
+    app = Starlette(routes=[Route("/", index), Route("/rasa-webchat.js", script)])
+    with serve(app) as url:
+        yield url
+
+
+def test_stock_rasa_webchat_client_works_against_the_gateway(
+    browser: WebDriver, webchat_site: str, db: Session
+) -> None:
+    sku = db.scalars(select(StockLevel.sku).order_by(StockLevel.sku).limit(1)).one()
+
+    def responses(driver: WebDriver) -> list[str]:
+        return [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".rw-response")]
+
+    with screenshot_on_failure(browser, "rasa-webchat"):
+        browser.get(webchat_site + "/")
+        wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".rw-launcher"), "no launcher")
+        browser.find_element(By.CSS_SELECTOR, ".rw-launcher").click()
+        # initPayload /greet went through session_request and user_uttered.
+        wait(browser, lambda d: any("order" in r for r in responses(d)), "no greeting")
+
+        before = len(responses(browser))
+        box = browser.find_element(By.CSS_SELECTOR, ".rw-new-message")
+        box.send_keys(f"is {sku} in stock?", Keys.ENTER)
+        wait(browser, lambda d: any(sku in r for r in responses(d)[before:]), "no stock answer")
+
+        before = len(responses(browser))
+        box.send_keys("help", Keys.ENTER)
+        reply = wait(
+            browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".rw-reply"), "no quick replies"
+        )
+        reply[0].click()
+        wait(browser, lambda d: len(responses(d)) > before + 1, "no answer to the quick reply")

@@ -17,6 +17,7 @@ from actions.verification import (
     attempts_exhausted,
     failed_attempt,
     first_text,
+    is_staff,
     verified_customer,
 )
 from erp import customers, invoices
@@ -25,8 +26,9 @@ from erp.ids import find_identity, normalise_email, normalise_postcode, parse_in
 
 INVOICE = RecordKind(
     slot="invoice_number",
+    label="invoice",
     parse=parse_invoice_number,
-    belongs_to=invoices.invoice_belongs_to,
+    owner=invoices.invoice_owner,
     customer_if_identity_matches=invoices.invoice_customer_if_identity_matches,
 )
 
@@ -42,11 +44,14 @@ class ValidateInvoiceForm(RecordVerificationForm):
     async def validate_invoice_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return await self.validate_record_number(value, dispatcher)
+        return await self.validate_record_number(value, dispatcher, tracker)
 
 
 class ValidateUnpaidInvoicesForm(ErpFormValidationAction):
-    """Identifies the customer by email and verifies with the postcode: both must match."""
+    """Identifies the customer by email and verifies with the postcode: both must match.
+
+    Staff (marked by the gateway) give the customer's email only.
+    """
 
     def name(self) -> str:
         return "validate_unpaid_invoices_form"
@@ -58,6 +63,8 @@ class ValidateUnpaidInvoicesForm(ErpFormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[str]:
+        if is_staff(tracker):
+            return ["email"]  # staff may look up any customer: always ask which one
         if attempts_exhausted(tracker) or verified_customer(tracker) is not None:
             return []
         return domain_slots
@@ -66,10 +73,17 @@ class ValidateUnpaidInvoicesForm(ErpFormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         try:
-            return {"email": normalise_email(find_identity(first_text(value)))}
+            email = normalise_email(find_identity(first_text(value)))
         except InvalidIdentifier as error:
             dispatcher.utter_message(text=f"Sorry, {error}.")
             return {"email": None}
+        if is_staff(tracker):
+            customer_id = await erp_call(customers.customer_id_for_email, email)
+            if customer_id is None:
+                dispatcher.utter_message(text=f"No customer has the email address {email}.")
+                return {"email": None}
+            return {"email": email, "verified_customer_id": customer_id}
+        return {"email": email}
 
     async def validate_postcode(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -18,8 +18,9 @@ from erp.ids import parse_order_number
 
 ORDER = RecordKind(
     slot="order_number",
+    label="order",
     parse=parse_order_number,
-    belongs_to=orders.order_belongs_to,
+    owner=orders.order_owner,
     customer_if_identity_matches=orders.order_customer_if_identity_matches,
 )
 
@@ -35,7 +36,7 @@ class ValidateOrderForm(RecordVerificationForm):
     async def validate_order_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return await self.validate_record_number(value, dispatcher)
+        return await self.validate_record_number(value, dispatcher, tracker)
 
 
 class ActionOrderStatus(AnswerAction):

@@ -18,6 +18,7 @@ from actions.verification import (
     attempts_exhausted,
     failed_attempt,
     first_text,
+    is_staff,
     verified_customer,
 )
 from erp.errors import InvalidIdentifier
@@ -29,8 +30,9 @@ class RecordKind:
     """How to read, own-check and verify one kind of customer record (order, invoice)."""
 
     slot: str
+    label: str
     parse: Callable[[str], str]
-    belongs_to: Callable[..., bool]
+    owner: Callable[..., int | None]
     customer_if_identity_matches: Callable[..., int | None]
 
     def number(self, tracker: Tracker) -> str | None:
@@ -46,6 +48,7 @@ class RecordVerificationForm(ErpFormValidationAction, ABC):
 
     A conversation already verified for the record's owner is not asked again; verified for
     anyone else, it is. A wrong identity and an unknown number get the same neutral reply.
+    Staff (marked by the gateway) are not asked: the record's owner becomes the customer.
     """
 
     kind: ClassVar[RecordKind]
@@ -57,25 +60,34 @@ class RecordVerificationForm(ErpFormValidationAction, ABC):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[str]:
+        if is_staff(tracker):
+            return [self.kind.slot]
         if attempts_exhausted(tracker):
             return []
         number = self.kind.number(tracker)
         customer_id = verified_customer(tracker)
         if number and customer_id is not None:
-            owned = await erp_call(self.kind.belongs_to, number, customer_id=customer_id)
-            if owned:
+            owner = await erp_call(self.kind.owner, number)
+            if owner == customer_id:
                 return [self.kind.slot]
         return domain_slots
 
     async def validate_record_number(
-        self, value: Any, dispatcher: CollectingDispatcher
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> dict[str, Any]:
         """Normalise the typed number, or say what is wrong with it and ask again."""
         try:
-            return {self.kind.slot: self.kind.parse(first_text(value))}
+            number = self.kind.parse(first_text(value))
         except InvalidIdentifier as error:
             dispatcher.utter_message(text=f"Sorry, {error}.")
             return {self.kind.slot: None}
+        if is_staff(tracker):
+            owner = await erp_call(self.kind.owner, number)
+            if owner is None:
+                dispatcher.utter_message(text=f"There is no {self.kind.label} {number} in the ERP.")
+                return {self.kind.slot: None}
+            return {self.kind.slot: number, "verified_customer_id": owner}
+        return {self.kind.slot: number}
 
     async def validate_identity(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -56,6 +56,18 @@ def failed_attempt(dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[s
     return {"verification_attempts": count}
 
 
+def is_staff(tracker: Tracker) -> bool:
+    """True when the gateway marked the latest message as sent by a known staff member.
+
+    Only the gateway sets this (from the Slack user id); clients cannot claim it.
+    """
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            metadata = event.get("metadata") or {}
+            return bool(metadata.get("role") == "staff")
+    return False
+
+
 def first_text(value: Any) -> str:
     """A slot value as text: entity slots may hold a list when several were found."""
     if isinstance(value, list):

@@ -44,3 +44,16 @@ def verify_customer(*, email: str, postcode: str, session: Session) -> int | Non
     if customer is None or compact_postcode(customer.postcode) != wanted:
         return None
     return customer.id
+
+
+def customer_id_for_email(email: str, *, session: Session) -> int | None:
+    """Return the id of the customer with this email (any case), or None.
+
+    Only for callers that may look up any customer (staff); customers verify with
+    :func:`verify_customer`.
+    """
+    try:
+        address = normalise_email(email)
+    except (InvalidIdentifier, TypeError):
+        return None
+    return session.scalars(select(Customer.id).where(Customer.email == address)).one_or_none()

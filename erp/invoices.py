@@ -80,17 +80,28 @@ def invoice_customer_if_identity_matches(
     return customer.id
 
 
+def invoice_owner(invoice_number: str, *, session: Session) -> int | None:
+    """Return the id of the invoice's customer, or None when there is no such invoice.
+
+    Only for callers that may see any invoice (staff); customers go through
+    :func:`invoice_customer_if_identity_matches`.
+
+    Raises:
+        InvalidIdentifier: ``invoice_number`` is not shaped like an invoice number.
+    """
+    number = parse_invoice_number(invoice_number)
+    return session.scalars(
+        select(Invoice.customer_id).where(Invoice.invoice_number == number)
+    ).one_or_none()
+
+
 def invoice_belongs_to(invoice_number: str, customer_id: int, *, session: Session) -> bool:
     """Return True when the invoice exists and is this customer's.
 
     Raises:
         InvalidIdentifier: ``invoice_number`` is not shaped like an invoice number.
     """
-    number = parse_invoice_number(invoice_number)
-    owner = session.scalars(
-        select(Invoice.customer_id).where(Invoice.invoice_number == number)
-    ).one_or_none()
-    return owner is not None and owner == customer_id
+    return invoice_owner(invoice_number, session=session) == customer_id
 
 
 def get_invoice_status(

@@ -71,17 +71,28 @@ def order_customer_if_identity_matches(
     return customer.id
 
 
+def order_owner(order_number: str, *, session: Session) -> int | None:
+    """Return the id of the customer who placed the order, or None when there is no such order.
+
+    Only for callers that may see any order (staff); customers go through
+    :func:`order_customer_if_identity_matches`.
+
+    Raises:
+        InvalidIdentifier: ``order_number`` is not shaped like an order number.
+    """
+    number = parse_order_number(order_number)
+    return session.scalars(
+        select(SalesOrder.customer_id).where(SalesOrder.order_number == number)
+    ).one_or_none()
+
+
 def order_belongs_to(order_number: str, customer_id: int, *, session: Session) -> bool:
     """Return True when the order exists and is this customer's.
 
     Raises:
         InvalidIdentifier: ``order_number`` is not shaped like an order number.
     """
-    number = parse_order_number(order_number)
-    owner = session.scalars(
-        select(SalesOrder.customer_id).where(SalesOrder.order_number == number)
-    ).one_or_none()
-    return owner is not None and owner == customer_id
+    return order_owner(order_number, session=session) == customer_id
 
 
 def get_order_status(order_number: str, *, customer_id: int, session: Session) -> OrderStatus:

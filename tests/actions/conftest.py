@@ -91,3 +91,12 @@ def domain() -> dict[str, Any]:
         for key in merged:
             merged[key].update(part.get(key) or {})
     return merged
+
+
+def as_staff(state: Tracker) -> Tracker:
+    """Mark the tracker's latest message as sent by staff, as the gateway does for Slack."""
+    for event in reversed(state.events):
+        if event.get("event") == "user":
+            event["metadata"] = {"channel": "slack", "role": "staff"}
+            break
+    return state

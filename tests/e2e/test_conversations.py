@@ -274,3 +274,18 @@ def test_healthz_names_the_action_server_when_it_is_down(assistant: Assistant) -
     assistant.service("actions").stop()
     response = assistant.client.get("/healthz")
     assert response.status_code == 503 and "actions" in response.json()["down"]
+
+
+def test_a_rest_client_cannot_claim_to_be_staff(assistant: Assistant, db: Session) -> None:
+    order, _ = order_with(db, "shipped", offset=9)
+    response = assistant.client.post(
+        "/api/messages",
+        json={
+            "sender_id": "e2e-fake-staff",
+            "text": f"where is order {order.order_number}",
+            "metadata": {"role": "staff", "channel": "slack"},
+        },
+    )
+    reply = "\n".join(m["text"] or "" for m in response.json()["messages"])
+    assert "email address or the postcode" in reply
+    assert shipment_of(db, order).tracking_number not in reply

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from types import FrameType
 
@@ -29,13 +30,21 @@ def ensure_seeded() -> None:
     print(f"Seeded: {summary}")
 
 
+def ensure_index() -> None:
+    """Build the document index, or update it for changed documents (fast when none changed)."""
+    from retrieval.indexer import update_index
+
+    print(update_index(progress=sys.stderr.isatty()).summary(), flush=True)
+
+
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
 def setup() -> None:
-    """Everything `run` needs before it starts processes: a seeded ERP and a trained model."""
+    """Everything `run` needs before it starts processes: a seeded ERP, an index, a model."""
     ensure_seeded()
+    ensure_index()
     training.train()
 
 

@@ -192,6 +192,8 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/api/messages", post_message, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        # The company documents, so the citations of document answers open in the browser.
+        Mount("/docs", StaticFiles(directory=settings.docs_dir, check_dir=False), name="docs"),
         Mount("/socket.io", app=web.asgi_app()),
     ]
     routes += (

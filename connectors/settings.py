@@ -74,6 +74,7 @@ class GatewaySettings:
     max_message_chars: int = 2000
     rasa_timeout: float = 30.0
     gateway_db: str = "var/gateway.db"
+    docs_dir: str = "data/docs"
     rate_limit_per_minute: int = 60
     rate_limit_burst: int = 20
     widget_origins: tuple[str, ...] = ("*",)
@@ -85,7 +86,7 @@ class GatewaySettings:
         """Build settings from ``environ`` (default ``os.environ``).
 
         Reads RASA_URL, ACTION_SERVER_URL, HOST, PORT, MAX_MESSAGE_CHARS, RASA_TIMEOUT
-        (seconds), GATEWAY_DB, RATE_LIMIT_PER_MINUTE, RATE_LIMIT_BURST, WIDGET_ORIGINS
+        (seconds), GATEWAY_DB, DOCS_DIR, RATE_LIMIT_PER_MINUTE, RATE_LIMIT_BURST, WIDGET_ORIGINS
         (comma-separated, ``*`` for any site), TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET,
         TELEGRAM_WEBHOOK_URL, TELEGRAM_MODE, TELEGRAM_API_URL, SLACK_BOT_TOKEN,
         SLACK_SIGNING_SECRET, SLACK_API_URL and SLACK_STAFF_USER_IDS (comma-separated Slack
@@ -104,6 +105,7 @@ class GatewaySettings:
             max_message_chars=_int(env, "MAX_MESSAGE_CHARS", defaults.max_message_chars, low=1),
             rasa_timeout=_seconds(env, "RASA_TIMEOUT", defaults.rasa_timeout),
             gateway_db=env.get("GATEWAY_DB") or defaults.gateway_db,
+            docs_dir=env.get("DOCS_DIR") or defaults.docs_dir,
             rate_limit_per_minute=_int(
                 env, "RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute, low=1
             ),

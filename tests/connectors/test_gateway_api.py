@@ -231,3 +231,12 @@ async def test_client_metadata_cannot_claim_the_staff_role(
     await post(client, {"sender_id": "u-1", "text": "hi", "metadata": {"role": "staff"}})
 
     assert fake_rasa.received[0].staff is False
+
+
+async def test_cited_documents_are_served_under_docs(make_client: MakeClient, tmp_path) -> None:
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "returns.pdf").write_bytes(b"%PDF-1.4 returns")
+    client = await make_client(settings=dataclasses.replace(SETTINGS, docs_dir=str(tmp_path)))
+    response = await client.get("/docs/policies/returns.pdf")
+    assert response.status_code == 200 and response.content == b"%PDF-1.4 returns"
+    assert (await client.get("/docs/../pyproject.toml")).status_code == 404

@@ -18,11 +18,12 @@ from actions.verification import (
     failed_attempt,
     first_text,
     is_staff,
+    typed_identity,
     verified_customer,
 )
 from erp import customers, invoices
 from erp.errors import InvalidIdentifier
-from erp.ids import find_identity, normalise_email, normalise_postcode, parse_invoice_number
+from erp.ids import normalise_email, normalise_postcode, parse_invoice_number
 
 INVOICE = RecordKind(
     slot="invoice_number",
@@ -73,7 +74,7 @@ class ValidateUnpaidInvoicesForm(ErpFormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         try:
-            email = normalise_email(find_identity(first_text(value)))
+            email = normalise_email(typed_identity(value, tracker))
         except InvalidIdentifier as error:
             dispatcher.utter_message(text=f"Sorry, {error}.")
             return {"email": None}
@@ -89,7 +90,7 @@ class ValidateUnpaidInvoicesForm(ErpFormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         try:
-            postcode = normalise_postcode(find_identity(first_text(value)))
+            postcode = normalise_postcode(typed_identity(value, tracker))
         except InvalidIdentifier as error:
             dispatcher.utter_message(text=f"Sorry, {error}.")
             return {"postcode": None}

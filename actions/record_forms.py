@@ -19,10 +19,10 @@ from actions.verification import (
     failed_attempt,
     first_text,
     is_staff,
+    typed_identity,
     verified_customer,
 )
 from erp.errors import InvalidIdentifier
-from erp.ids import find_identity
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class RecordVerificationForm(ErpFormValidationAction, ABC):
         customer_id = await erp_call(
             self.kind.customer_if_identity_matches,
             number,
-            identity=find_identity(first_text(value)),
+            identity=typed_identity(value, tracker),
         )
         if customer_id is None:
             return {"identity": None, **failed_attempt(dispatcher, tracker)}

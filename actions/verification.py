@@ -8,6 +8,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from erp.ids import extract_identity, find_identity
+
 MAX_ATTEMPTS = 3
 VERIFIED = "verified"
 QUESTION_SLOTS = (
@@ -66,6 +68,15 @@ def is_staff(tracker: Tracker) -> bool:
             metadata = event.get("metadata") or {}
             return bool(metadata.get("role") == "staff")
     return False
+
+
+def typed_identity(value: Any, tracker: Tracker) -> str:
+    """The email or postcode the user typed this turn.
+
+    Read from the message itself first: an entity extractor may have cut an address short.
+    """
+    latest = str(tracker.latest_message.get("text") or "")
+    return extract_identity(latest) or find_identity(first_text(value))
 
 
 def first_text(value: Any) -> str:

@@ -266,21 +266,26 @@ _POSTCODE_IN_TEXT = re.compile(
 )
 
 
-def find_identity(text: str) -> str:
+def extract_identity(text: str) -> str | None:
     """Pick the email address or postcode out of a sentence a customer typed.
 
     Example:
-        >>> find_identity("sure, my postcode is m1 4bt")
+        >>> extract_identity("sure, my postcode is m1 4bt")
         'm1 4bt'
 
     Returns:
-        The first email address found, else the first postcode-shaped part, else ``text``
-        unchanged (so a bare identity or an unrecognised answer still gets checked as typed).
+        The first email address found, else the first postcode-shaped part, else None.
     """
     if not isinstance(text, str) or len(text) > MAX_INPUT_CHARS:
-        return text
+        return None
     email = _EMAIL.search(text.lower())
     if email is not None:
         return email.group(0)
     postcode = _POSTCODE_IN_TEXT.search(text)
-    return postcode.group(0) if postcode is not None else text
+    return postcode.group(0) if postcode is not None else None
+
+
+def find_identity(text: str) -> str:
+    """Like :func:`extract_identity`, but returns ``text`` unchanged when nothing is found,
+    so an unrecognised answer still gets checked (and refused) as typed."""
+    return extract_identity(text) or text

@@ -43,7 +43,7 @@ def test_run_answers_then_ctrl_c_stops_every_process(tmp_path: Path) -> None:
         assert launcher.stdout is not None
         for line in launcher.stdout:
             output.append(line)
-            if line.startswith("Ready in") or time.monotonic() > deadline:
+            if line.startswith("Press Ctrl-C") or time.monotonic() > deadline:
                 break
         assert any(line.startswith("Ready in") for line in output), "".join(output)
         assert "Rasa model is up to date" in "".join(output)  # nothing changed: no training

@@ -83,5 +83,8 @@ def run() -> int:
         print(f"\n{error}", flush=True)
         return 1
     finally:
+        # A second Ctrl-C while stopping must not leave children running.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stop_all(services)
         print("Stopped.", flush=True)

@@ -57,3 +57,17 @@ def customer_id_for_email(email: str, *, session: Session) -> int | None:
     except (InvalidIdentifier, TypeError):
         return None
     return session.scalars(select(Customer.id).where(Customer.email == address)).one_or_none()
+
+
+def id_if_identity_matches(
+    customer_id: int | None, identity: str, *, session: Session
+) -> int | None:
+    """Return ``customer_id`` when ``identity`` is that customer's email or postcode, else None.
+
+    None in, None out: callers pass the owner of a record that may not exist, and get the same
+    answer for "no such record" as for "wrong identity".
+    """
+    customer = session.get(Customer, customer_id) if customer_id is not None else None
+    if customer is None or not identity_matches(identity, customer):
+        return None
+    return customer.id

@@ -9,10 +9,10 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from erp.customers import identity_matches
+from erp.customers import id_if_identity_matches
 from erp.errors import AccessDenied, RecordNotFound
 from erp.ids import parse_invoice_number
-from erp.models import UNPAID_INVOICE_STATUSES, Customer, Invoice
+from erp.models import UNPAID_INVOICE_STATUSES, Invoice
 
 
 @dataclass(frozen=True)
@@ -69,15 +69,8 @@ def invoice_customer_if_identity_matches(
     Raises:
         InvalidIdentifier: ``invoice_number`` is not shaped like an invoice number.
     """
-    number = parse_invoice_number(invoice_number)
-    customer = session.scalars(
-        select(Customer)
-        .join(Invoice, Invoice.customer_id == Customer.id)
-        .where(Invoice.invoice_number == number)
-    ).one_or_none()
-    if customer is None or not identity_matches(identity, customer):
-        return None
-    return customer.id
+    owner = invoice_owner(invoice_number, session=session)
+    return id_if_identity_matches(owner, identity, session=session)
 
 
 def invoice_owner(invoice_number: str, *, session: Session) -> int | None:

@@ -9,10 +9,10 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from erp.customers import identity_matches
+from erp.customers import id_if_identity_matches
 from erp.errors import AccessDenied, RecordNotFound
 from erp.ids import parse_order_number
-from erp.models import Customer, Invoice, OrderLine, SalesOrder, Shipment
+from erp.models import Invoice, OrderLine, SalesOrder, Shipment
 
 
 @dataclass(frozen=True)
@@ -60,15 +60,8 @@ def order_customer_if_identity_matches(
     Raises:
         InvalidIdentifier: ``order_number`` is not shaped like an order number.
     """
-    number = parse_order_number(order_number)
-    customer = session.scalars(
-        select(Customer)
-        .join(SalesOrder, SalesOrder.customer_id == Customer.id)
-        .where(SalesOrder.order_number == number)
-    ).one_or_none()
-    if customer is None or not identity_matches(identity, customer):
-        return None
-    return customer.id
+    owner = order_owner(order_number, session=session)
+    return id_if_identity_matches(owner, identity, session=session)
 
 
 def order_owner(order_number: str, *, session: Session) -> int | None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from bot import paths
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,6 +19,17 @@ def main(argv: list[str] | None = None) -> int:
     bench = commands.add_parser("bench", help="measure start-up, training and NLU quality")
     bench.add_argument("--skip-cv", action="store_true", help="skip NLU cross-validation")
     bench.add_argument("--cold", action="store_true", help="also time `make run` in a fresh clone")
+    bench.add_argument("--skip-train", action="store_true", help="skip the forced retraining")
+    nlu = commands.add_parser(
+        "bench-nlu", help="our NLU pipeline vs Rasa's default on CLINC150 and Banking77"
+    )
+    nlu.add_argument("--quick", action="store_true", help="a few intents and epochs (~2 min)")
+    nlu.add_argument("--datasets", nargs="+", default=["clinc150", "banking77"])
+    nlu.add_argument("--pipelines", nargs="+", default=["rasa-default", "ours"])
+    nlu.add_argument("--report", action="store_true", help="only print the table of past runs")
+    nlu.add_argument("--config", type=Path, default=paths.CONFIG_FILE,
+                     help="the config whose pipeline is `ours` (default config.yml)")  # fmt: skip
+    commands.add_parser("export-encoder", help="export the sentence encoder to ONNX (var/)")
     args = parser.parse_args(argv)
 
     if args.command == "train":
@@ -32,6 +46,16 @@ def main(argv: list[str] | None = None) -> int:
         from bot.launcher import run
 
         return run()
+    if args.command == "bench-nlu":
+        from bot.bench_nlu import main as bench_nlu
+
+        return bench_nlu(args.datasets, args.pipelines, quick=args.quick,
+                         report_only=args.report, config_file=args.config)  # fmt: skip
+    if args.command == "export-encoder":
+        from bot.encoder import ensure_default_encoder
+
+        ensure_default_encoder()
+        return 0
     from bot.bench import bench as run_bench
 
-    return run_bench(skip_cv=args.skip_cv, cold=args.cold)
+    return run_bench(skip_cv=args.skip_cv, cold=args.cold, skip_train=args.skip_train)

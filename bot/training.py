@@ -7,8 +7,16 @@ import subprocess
 import time
 from pathlib import Path
 
+import yaml
+
 from bot import paths
 from bot.processes import rasa_environment
+
+
+def encoder_dirs() -> list[Path]:
+    """The ONNX sentence encoders (`model_dir`) config.yml's pipeline reads (bot/encoder.py)."""
+    config = yaml.safe_load(paths.CONFIG_FILE.read_text()) or {}
+    return [paths.ROOT / c["model_dir"] for c in config.get("pipeline") or [] if "model_dir" in c]
 
 
 def training_inputs() -> list[Path]:
@@ -16,6 +24,8 @@ def training_inputs() -> list[Path]:
     files = [paths.CONFIG_FILE]
     for folder in (paths.DOMAIN_DIR, *paths.TRAINING_DATA_DIRS):
         files.extend(sorted(p for p in folder.rglob("*.yml") if p.is_file()))
+    # An encoder's record holds the digests of its weights and tokenizer.
+    files.extend(d / "encoder.json" for d in encoder_dirs() if (d / "encoder.json").is_file())
     return files
 
 
@@ -39,6 +49,10 @@ def needs_training() -> bool:
 
 def train(*, force: bool = False) -> float | None:
     """Train the model if needed; return the seconds it took, or None when it was skipped."""
+    if encoder_dirs():
+        from bot.encoder import ensure_default_encoder
+
+        ensure_default_encoder()
     if not force and not needs_training():
         print(f"Rasa model is up to date: {paths.MODEL_FILE.relative_to(paths.ROOT)}")
         return None

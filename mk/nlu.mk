@@ -1,0 +1,10 @@
+# NLU pipeline (issue 7): the ONNX sentence encoder it reads, and its benchmark against
+# Rasa's default pipeline on CLINC150 and Banking77 (docs/benchmarks.md).
+
+.PHONY: encoder bench-nlu
+encoder: install ## Export the packaged all-MiniLM-L6-v2 to ONNX in var/encoders (training does it too)
+	$(PY) -m bot export-encoder
+
+# QUICK=1: a few intents, examples and epochs of CLINC150 and Banking77 (a couple of minutes).
+bench-nlu: install ## Our NLU pipeline vs Rasa's default on CLINC150 + Banking77 (hours; QUICK=1 minutes)
+	$(PY) -m bot bench-nlu $(if $(QUICK),--quick)

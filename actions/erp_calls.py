@@ -7,8 +7,6 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy.orm import Session
-
 T = TypeVar("T")
 
 
@@ -29,6 +27,3 @@ async def erp_call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 def today() -> date:
     """The business date the answers are computed for."""
     return date.today()
-
-
-__all__ = ["Session", "erp_call", "today"]

@@ -1,8 +1,10 @@
 """Policy and product questions: answered from the company's documents, with citations.
 
-The action retrieves passages, refuses below the calibrated similarity (offering a person),
-and otherwise builds its reply through one function, `reply_builder`, which a generator can
-replace: it gets the question and the confident passages and returns a DocumentReply.
+The action retrieves passages and refuses below the calibrated similarity (offering a
+person). Above it, the fine-tuned generator writes the answer when it is enabled and its
+answer passes the grounding guard; otherwise `reply_builder` (the extractive answer: the
+best passages themselves) does. Citations always come from the retrieved passages, never
+from the model's text.
 """
 
 from __future__ import annotations
@@ -11,13 +13,18 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.base import AnswerAction
+from actions.generation import generate_grounded
+from actions.handoff import fallback_turn
+from actions.streaming import draft_stream
+from models.answer import SentenceSink, supporting_items
+from models.examples import ContextItem
 from retrieval.errors import InvalidQuery, RetrievalError
 from retrieval.types import Citation, Passage
 
@@ -64,6 +71,10 @@ def _excerpt(text: str) -> str:
     return cut + " …"
 
 
+def _source_lines(citations: Sequence[Citation]) -> str:
+    return "\n".join(f"(Source: {c.label} – {c.url})" for c in citations)
+
+
 def extractive_reply(question: str, passages: Sequence[Passage]) -> DocumentReply:
     """The best passage (and a close second from another section), each with its source."""
     chosen = [passages[0]]
@@ -73,8 +84,42 @@ def extractive_reply(question: str, passages: Sequence[Passage]) -> DocumentRepl
         if passages[0].score - passage.score <= SECOND_PASSAGE_MARGIN:
             chosen.append(passage)
         break
-    parts = [f"{_excerpt(p.text)}\n(Source: {p.citation.label} – {p.citation.url})" for p in chosen]
+    parts = [f"{_excerpt(p.text)}\n{_source_lines([p.citation])}" for p in chosen]
     return DocumentReply(text="\n\n".join(parts), citations=[p.citation for p in chosen])
+
+
+def passage_items(passages: Sequence[Passage]) -> list[ContextItem]:
+    """Retrieved passages as generator context, the way the training data renders them."""
+    return [ContextItem(p.citation.label, p.text, p.chunk_id) for p in passages]
+
+
+Refused = Literal["refused"]
+
+
+async def generated_reply(
+    question: str, passages: Sequence[Passage], on_sentence: SentenceSink | None = None
+) -> DocumentReply | Refused | None:
+    """The generator's grounded answer with the citations of the passages it used.
+
+    Returns "refused" when the model says the passages do not hold the answer, and None
+    when the generator is off, failed, or its answer did not pass the guard.
+    ``on_sentence`` gets the guarded answer so far as it grows (see `actions.streaming`).
+    """
+    result = await generate_grounded(question, passage_items(passages), on_sentence=on_sentence)
+    if result is None:
+        return None
+    if result.outcome == "refusal":
+        return "refused"
+    if not result.usable:
+        logger.info("generated answer not used (%s); answering extractively", result.outcome)
+        return None
+    by_ref = {p.chunk_id: p.citation for p in passages}
+    citations: list[Citation] = []
+    for item in supporting_items(result.text, result.items):
+        citation = by_ref.get(item.ref)
+        if citation is not None and citation not in citations:
+            citations.append(citation)
+    return DocumentReply(text=f"{result.text}\n{_source_lines(citations)}", citations=citations)
 
 
 def _question(tracker: Tracker) -> str:
@@ -118,7 +163,18 @@ class ActionAnswerDocumentQuestion(AnswerAction):
         if not usable:
             best = passages[0].similarity if passages else None
             logger.info("no confident passage (best %s < %s): %r", best, threshold, question)
-            dispatcher.utter_message(response="utter_document_unknown")
-            return []
-        dispatcher.utter_message(**type(self).reply_builder(question, usable).message())
+            # "I don't know" is a fallback: the second in a row hands over to a person.
+            return fallback_turn(dispatcher, tracker, response="utter_document_unknown")
+        stream = draft_stream(tracker.sender_id)
+        try:
+            reply = await generated_reply(question, usable, stream)
+        finally:
+            if stream is not None:
+                stream.close()
+        if reply == "refused":
+            logger.info("the generator found no answer in the passages: %r", question)
+            return fallback_turn(dispatcher, tracker, response="utter_document_unknown")
+        if reply is None:
+            reply = type(self).reply_builder(question, usable)
+        dispatcher.utter_message(**reply.message())
         return []

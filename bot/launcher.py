@@ -53,6 +53,9 @@ def run() -> int:
     started = time.perf_counter()
     ports = Ports.from_env()
     setup()
+    from connectors.agents.cli import demo_agent
+
+    agents = demo_agent()
     services = build_services(ports)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
@@ -63,6 +66,7 @@ def run() -> int:
             f"\nReady in {time.perf_counter() - started:.0f} s.\n"
             f"  Chat:   http://localhost:{ports.gateway}/\n"
             f"  API:    POST http://localhost:{ports.gateway}/api/messages\n"
+            f"  Agents: http://localhost:{ports.gateway}/agent ({agents})\n"
             f"  Health: http://localhost:{ports.gateway}/healthz\n"
             f"  Logs:   {paths.LOGS_DIR.relative_to(paths.ROOT)}/\n"
             "Press Ctrl-C to stop.",

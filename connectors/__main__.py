@@ -1,9 +1,12 @@
-"""``python -m connectors``: serve the gateway with uvicorn on HOST:PORT from the environment."""
+"""``python -m connectors``: serve the gateway on HOST:PORT; ``... agents`` manages agents."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
+from types import FrameType
 
 import uvicorn
 
@@ -19,7 +22,7 @@ def main() -> None:
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("connectors").setLevel(level)
-    uvicorn.run(
+    config = uvicorn.Config(
         "connectors.gateway:create_app",
         factory=True,
         host=settings.host,
@@ -27,8 +30,33 @@ def main() -> None:
         log_level=level.lower(),
         # The sans-I/O WebSocket protocol: the legacy one is deprecated in websockets 14+.
         ws="websockets-sansio",
+        # A request still running this long after a stop signal is cancelled.
+        timeout_graceful_shutdown=5,
     )
+    server = _Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        sys.exit(3)  # uvicorn's STARTUP_FAILURE, as uvicorn.run exits
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, ending the agent console's event streams when a stop begins.
+
+    uvicorn waits for open responses before it stops, and an event stream never ends by
+    itself; without this every open console would hold a shutdown for the whole grace time.
+    """
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        from connectors.agents.console import stop_streams
+
+        stop_streams()
+        super().handle_exit(sig, frame)
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["agents"]:
+        from connectors.agents.cli import main as agents
+
+        sys.exit(agents(sys.argv[2:]))
     main()

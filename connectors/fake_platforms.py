@@ -159,7 +159,8 @@ class FakePlatforms:
                 {"ok": False, "error": "ratelimited"}, status_code=failure.status, headers=headers
             )
         if method == "chat.postMessage":
-            ts = f"{time.time():.6f}"
+            # Unique like Slack's: a message's ts is its id (threads and reactions point at it).
+            ts = f"{int(time.time())}.{next(self._ids):06d}"
             return JSONResponse({"ok": True, "channel": params.get("channel"), "ts": ts})
         if method == "auth.test":
             return JSONResponse({"ok": True, "user_id": "UBOT", "team_id": "T0001"})

@@ -16,10 +16,12 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from connectors.agents.wiring import AgentSide
 from connectors.channels.slack import SlackChannel
 from connectors.channels.telegram import TelegramChannel
 from connectors.channels.web import WebChannel
 from connectors.errors import BodyTooLarge, InvalidMessage, RasaUnavailable, RateLimited
+from connectors.handoff.service import build_handoff
 from connectors.messages import (
     CheckResult,
     HealthReport,
@@ -33,7 +35,7 @@ from connectors.redaction import redact
 from connectors.settings import GatewaySettings
 from connectors.store import GatewayStore
 from connectors.turns import UNAVAILABLE_MESSAGE, Turns
-from connectors.validation import MAX_BODY_BYTES, parse_rest_message, read_body
+from connectors.validation import MAX_BODY_BYTES, parse_rest_message, read_body, sender_id
 
 logger = logging.getLogger("connectors")
 
@@ -88,12 +90,16 @@ def create_app(
     settings = settings or GatewaySettings.from_env()
     check_db = db_check or default_db_check
     store = GatewayStore(settings.gateway_db)
+    handoff = build_handoff(settings.handoff, store)
+    queue = handoff.queue if handoff is not None else None
     turns = Turns(
         store=store,
         limiter=RateLimiter(
             per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
         ),
         max_chars=settings.max_message_chars,
+        queue=queue,
+        detector=handoff.detector if handoff is not None else None,
     )
     web = WebChannel(turns, origins=settings.widget_origins)
     telegram = (
@@ -104,6 +110,14 @@ def create_app(
     slack = (
         SlackChannel(settings.slack, turns) if settings.slack.disabled_reason() is None else None
     )
+    # The agent console and the Slack agent channel work on the queue.
+    agents = AgentSide.build(store, queue, slack=slack) if queue is not None else None
+    if queue is not None:
+        # Agent replies and handoff notices reach each channel through its push; REST
+        # clients fetch theirs (GET /api/messages/{sender_id}/pending, or the next POST).
+        for channel in (web, telegram, slack):
+            if channel is not None:
+                queue.delivery.register(channel.name, channel.push)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -116,6 +130,12 @@ def create_app(
                 health_timeout=HEALTH_TIMEOUT,
             )
             app.state.turns = turns
+            app.state.handoff_queue = queue
+            if handoff is not None:
+                await handoff.start(app.state.rasa)
+            app.state.agents = agents
+            if agents is not None:
+                await agents.start()
             app.state.telegram = telegram
             app.state.slack = slack
             for name, reason in (
@@ -137,6 +157,10 @@ def create_app(
             try:
                 yield
             finally:
+                if agents is not None:
+                    await agents.stop()
+                if handoff is not None:
+                    await handoff.stop()
                 if slack is not None:
                     await slack.stop()
                 if telegram is not None:
@@ -147,7 +171,16 @@ def create_app(
         body = await read_body(request, limit=MAX_BODY_BYTES)
         message = parse_rest_message(body, max_chars=settings.max_message_chars)
         replies = await turns.handle(message)
+        if queue is not None:
+            # An agent's replies since the client's last request come first.
+            replies = [*await queue.delivery.take(message.sender_id), *replies]
         reply: RestReply = {"messages": [_rest_message(r) for r in replies]}
+        return JSONResponse(reply)
+
+    async def pending_messages(request: Request) -> JSONResponse:
+        sender = sender_id(request.path_params["sender_id"])
+        pending = await queue.delivery.take(sender) if queue is not None else []
+        reply: RestReply = {"messages": [_rest_message(r) for r in pending]}
         return JSONResponse(reply)
 
     async def healthz(request: Request) -> JSONResponse:
@@ -191,6 +224,7 @@ def create_app(
         Route("/", index, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/api/messages", post_message, methods=["POST"]),
+        Route("/api/messages/{sender_id:path}/pending", pending_messages, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         # The company documents, so the citations of document answers open in the browser.
         Mount("/docs", StaticFiles(directory=settings.docs_dir, check_dir=False), name="docs"),
@@ -201,6 +235,7 @@ def create_app(
         if telegram
         else _disabled("telegram", ["/telegram/webhook"], settings.telegram.disabled_reason())
     )
+    routes += agents.routes() if agents is not None else []
     routes += slack.routes() if slack else _disabled(
         "slack", ["/slack/events", "/slack/commands", "/slack/interactions"],
         settings.slack.disabled_reason())  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import httpx
 
@@ -14,6 +15,7 @@ from connectors.messages import Button, IncomingMessage, OutgoingMessage, RasaRe
 logger = logging.getLogger("connectors")
 
 WEBHOOK_PATH = "/webhooks/rest/webhook"
+TRACKER_PATH = "/conversations/{conversation_id}/tracker"
 
 
 class AssistantClient(Protocol):
@@ -97,6 +99,62 @@ class RasaClient:
         except httpx.HTTPError:
             return False
         return response.status_code == 200
+
+    async def slots(self, conversation_id: str) -> dict[str, Any]:
+        """The conversation's current slots, from Rasa's HTTP API (``--enable-api``).
+
+        Raises:
+            RasaUnavailable: Rasa is unreachable, or answered with an error or no slots.
+        """
+        url = self._tracker_url(conversation_id)
+        # Read while opening a handoff, which must not wait long on a slow Rasa.
+        data = await self._call(
+            "GET", url, params={"include_events": "NONE"}, timeout=self._health_timeout
+        )
+        slots = data.get("slots") if isinstance(data, dict) else None
+        if not isinstance(slots, dict):
+            raise RasaUnavailable("Rasa answered a tracker without slots", url=url)
+        return slots
+
+    async def append_events(self, conversation_id: str, events: list[dict[str, Any]]) -> None:
+        """Append events (slots, a closed form, a note) to the conversation's tracker.
+
+        Raises:
+            RasaUnavailable: Rasa is unreachable or refused the events.
+        """
+        url = self._tracker_url(conversation_id) + "/events"
+        await self._call("POST", url, params={"include_events": "NONE"}, body=events)
+
+    def _tracker_url(self, conversation_id: str) -> str:
+        return self._base_url + TRACKER_PATH.format(conversation_id=quote(conversation_id, safe=""))
+
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, str],
+        body: Any = None,
+        timeout: float | None = None,
+    ) -> Any:
+        content = None if body is None else json.dumps(body, allow_nan=False).encode("ascii")
+        try:
+            response = await self._http.request(
+                method,
+                url,
+                params=params,
+                content=content,
+                headers={"Content-Type": "application/json"},
+                timeout=self._timeout if timeout is None else timeout,
+            )
+        except httpx.HTTPError as error:
+            raise RasaUnavailable(f"Rasa is unreachable: {error!r}", url=url) from error
+        if response.status_code != 200:
+            raise RasaUnavailable(f"Rasa answered HTTP {response.status_code}", url=url)
+        try:
+            return response.json()
+        except ValueError:
+            raise RasaUnavailable("Rasa answered with a body that is not JSON", url=url) from None
 
 
 def to_outgoing(reply: Any) -> OutgoingMessage | None:

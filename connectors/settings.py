@@ -59,6 +59,29 @@ class SlackSettings:
 
 
 @dataclass(frozen=True)
+class HandoffSettings:
+    """Human handoff: when people work, when the gateway escalates, where its data lives.
+
+    ``frustration_threshold`` escalates on one message scoring at least that much;
+    ``frustration_streak_threshold`` on two consecutive messages both scoring at least that.
+    Hours default to the company's published support hours (Mon-Fri 08:00-18:00 UK time).
+    """
+
+    enabled: bool = True
+    business_days: str = "Mon-Fri"
+    business_hours: str = "08:00-18:00"
+    timezone: str = "Europe/London"
+    holidays: str = ""
+    frustration_threshold: float = 0.65
+    frustration_streak_threshold: float = 0.5
+    frustration_data: str = "data/handoff/frustration.yml"
+    frustration_model: str = "var/handoff/frustration.joblib"
+    sensitive_topics: str = "data/handoff/sensitive_topics.yml"
+    summary: str = "extractive"
+    retry_seconds: float = 2.0
+
+
+@dataclass(frozen=True)
 class GatewaySettings:
     """Where Rasa and the action server live, and the gateway's own limits.
 
@@ -80,6 +103,7 @@ class GatewaySettings:
     widget_origins: tuple[str, ...] = ("*",)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     slack: SlackSettings = field(default_factory=SlackSettings)
+    handoff: HandoffSettings = field(default_factory=HandoffSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewaySettings:
@@ -90,7 +114,8 @@ class GatewaySettings:
         (comma-separated, ``*`` for any site), TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET,
         TELEGRAM_WEBHOOK_URL, TELEGRAM_MODE, TELEGRAM_API_URL, SLACK_BOT_TOKEN,
         SLACK_SIGNING_SECRET, SLACK_API_URL and SLACK_STAFF_USER_IDS (comma-separated Slack
-        user ids); unset or empty variables keep their defaults.
+        user ids), and the HANDOFF_* variables of ``_handoff``; unset or empty variables keep
+        their defaults.
 
         Raises:
             SettingsError: a variable is set to a value that cannot be used.
@@ -113,6 +138,7 @@ class GatewaySettings:
             widget_origins=tuple(_list(env, "WIDGET_ORIGINS")) or defaults.widget_origins,
             telegram=_telegram(env),
             slack=_slack(env),
+            handoff=_handoff(env),
         )
 
 
@@ -147,6 +173,62 @@ def _slack(env: Mapping[str, str]) -> SlackSettings:
         api_url=_url(env, "SLACK_API_URL", defaults.api_url) + "/",
         staff_user_ids=frozenset(_list(env, "SLACK_STAFF_USER_IDS")),
     )
+
+
+def _handoff(env: Mapping[str, str]) -> HandoffSettings:
+    """HANDOFF_ENABLED (true/false), HANDOFF_BUSINESS_DAYS (``Mon-Fri``), HANDOFF_BUSINESS_HOURS
+    (``08:00-18:00``), HANDOFF_TIMEZONE, HANDOFF_HOLIDAYS (ISO dates, comma-separated),
+    HANDOFF_FRUSTRATION_THRESHOLD and HANDOFF_FRUSTRATION_STREAK_THRESHOLD (0-1),
+    HANDOFF_FRUSTRATION_DATA, HANDOFF_FRUSTRATION_MODEL, HANDOFF_SENSITIVE_TOPICS (files),
+    HANDOFF_SUMMARY (extractive or generator) and HANDOFF_RETRY_SECONDS."""
+    from connectors.handoff.errors import InvalidHandoffInput
+    from connectors.handoff.hours import BusinessHours
+
+    defaults = HandoffSettings()
+    enabled = (env.get("HANDOFF_ENABLED") or "true").strip().lower()
+    if enabled not in ("true", "false", "1", "0", "yes", "no"):
+        raise SettingsError(f"HANDOFF_ENABLED must be true or false, got {enabled!r}")
+    summary = (env.get("HANDOFF_SUMMARY") or defaults.summary).strip().lower()
+    if summary not in ("extractive", "generator"):
+        raise SettingsError(f"HANDOFF_SUMMARY must be extractive or generator, got {summary!r}")
+    settings = HandoffSettings(
+        enabled=enabled in ("true", "1", "yes"),
+        business_days=env.get("HANDOFF_BUSINESS_DAYS") or defaults.business_days,
+        business_hours=env.get("HANDOFF_BUSINESS_HOURS") or defaults.business_hours,
+        timezone=env.get("HANDOFF_TIMEZONE") or defaults.timezone,
+        holidays=env.get("HANDOFF_HOLIDAYS") or defaults.holidays,
+        frustration_threshold=_fraction(
+            env, "HANDOFF_FRUSTRATION_THRESHOLD", defaults.frustration_threshold
+        ),
+        frustration_streak_threshold=_fraction(
+            env, "HANDOFF_FRUSTRATION_STREAK_THRESHOLD", defaults.frustration_streak_threshold
+        ),
+        frustration_data=env.get("HANDOFF_FRUSTRATION_DATA") or defaults.frustration_data,
+        frustration_model=env.get("HANDOFF_FRUSTRATION_MODEL") or defaults.frustration_model,
+        sensitive_topics=env.get("HANDOFF_SENSITIVE_TOPICS") or defaults.sensitive_topics,
+        summary=summary,
+        retry_seconds=_seconds(env, "HANDOFF_RETRY_SECONDS", defaults.retry_seconds),
+    )
+    try:
+        BusinessHours.parse(
+            settings.business_days, settings.business_hours, settings.timezone, settings.holidays
+        )
+    except InvalidHandoffInput as error:
+        raise SettingsError(f"HANDOFF_BUSINESS_*: {error.reason}") from None
+    return settings
+
+
+def _fraction(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number from 0 to 1, got {raw!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise SettingsError(f"{name} must be from 0 to 1, got {raw}")
+    return value
 
 
 def _list(env: Mapping[str, str], name: str) -> list[str]:

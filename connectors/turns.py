@@ -2,6 +2,12 @@
 
 Input limits, per-sender rate limiting, the transcript and redacted logging are applied
 here and nowhere else, so a channel only parses its platform's payload and renders replies.
+
+Human handoff routes here too: while a person owns the conversation, the user's messages
+are stored and passed to the agent side and Rasa gets none of them; a rating after a
+hand-back is stored and not sent to Rasa; and the gateway's triggers (a "Talk to a person"
+button, sensitive topics, frustration) are checked before Rasa, the action server's (asking
+for a person in any words, repeated fallbacks) in Rasa's reply.
 """
 
 from __future__ import annotations
@@ -10,7 +16,12 @@ import dataclasses
 import logging
 import time
 
+import anyio.to_thread
+
 from connectors.errors import GatewayError, InvalidMessage, RasaUnavailable, RateLimited
+from connectors.handoff import notices
+from connectors.handoff.queue import HandoffQueue
+from connectors.handoff.triggers import Escalation, TriggerDetector, from_replies
 from connectors.messages import IncomingMessage, OutgoingMessage
 from connectors.rasa_client import AssistantClient
 from connectors.ratelimit import RateLimiter
@@ -37,10 +48,20 @@ class Turns:
 
     rasa: AssistantClient
 
-    def __init__(self, *, store: GatewayStore, limiter: RateLimiter, max_chars: int) -> None:
+    def __init__(
+        self,
+        *,
+        store: GatewayStore,
+        limiter: RateLimiter,
+        max_chars: int,
+        queue: HandoffQueue | None = None,
+        detector: TriggerDetector | None = None,
+    ) -> None:
         self.store = store
         self.limiter = limiter
         self.max_chars = max_chars
+        self.queue = queue
+        self.detector = detector
 
     async def handle(self, message: IncomingMessage) -> list[OutgoingMessage]:
         """Validate, rate-limit, send to Rasa, record both sides and log the turn.
@@ -66,9 +87,17 @@ class Turns:
             raise RateLimited(message.sender_id, wait)
         message = dataclasses.replace(message, text=text)
         shown = message.shown or await self.store.button_title(message.sender_id, text) or text
-        await self.store.append_user(message.sender_id, shown)
+        transcript_id = await self.store.append_user(message.sender_id, shown)
         started = time.perf_counter()
+        handled = await self._before_rasa(message, transcript_id)
+        if handled is not None:
+            await self.store.append_bot(message.sender_id, handled)
+            return handled
         replies = await self.rasa.send(message)
+        if self.queue is not None:
+            escalation, replies = from_replies(replies)
+            if escalation is not None:
+                replies = [*replies, *await self._escalate(message, escalation)]
         await self.store.append_bot(message.sender_id, replies)
         logger.info(
             "turn channel=%s sender=%s chars=%d replies=%d",
@@ -84,6 +113,71 @@ class Turns:
             (time.perf_counter() - started) * 1000,
         )
         return replies
+
+    async def _before_rasa(
+        self, message: IncomingMessage, transcript_id: int
+    ) -> list[OutgoingMessage] | None:
+        """The replies when the handoff path takes the message, or None to ask Rasa."""
+        queue = self.queue
+        if queue is None:
+            return None
+        ownership = await queue.ownership(message.sender_id)
+        if ownership.owner == "human" and ownership.handoff_id is not None:
+            handoff = await queue.get(ownership.handoff_id)
+            if handoff is not None and handoff.open:
+                first = await queue.user_message(handoff, transcript_id)
+                logger.info("turn channel=%s sender=%s held for handoff %d (%s)",
+                            message.channel, redact(message.sender_id), handoff.id,
+                            handoff.status)  # fmt: skip
+                if first and handoff.status == "waiting":
+                    available = await queue.availability()
+                    ack = notices.waiting_ack(available, queue.clock())
+                    return [OutgoingMessage(text=ack)]
+                return []
+        if ownership.csat_handoff_id is not None:
+            score = notices.rating(message.text)
+            if score is not None and await queue.rate(message.sender_id, score) is not None:
+                logger.info("handoff %d rated %d", ownership.csat_handoff_id, score)
+                return [OutgoingMessage(text=notices.rating_thanks(score))]
+            await queue.forget_rating(message.sender_id)
+        escalation = await self._check_triggers(message)
+        if escalation is None:
+            return None
+        return await self._escalate(message, escalation)
+
+    async def _check_triggers(self, message: IncomingMessage) -> Escalation | None:
+        detector = self.detector
+        if detector is None:
+            return None
+        previous = None
+        for entry in reversed((await self.store.history(message.sender_id, limit=20))[:-1]):
+            if entry["role"] == "user":
+                previous = entry["text"]
+                break
+        try:
+            return await anyio.to_thread.run_sync(
+                lambda: detector.before_rasa(message.text, previous=previous)
+            )
+        except Exception:
+            # A broken trigger must never cost the user their answer.
+            logger.exception("handoff triggers failed; the message goes to Rasa")
+            return None
+
+    async def _escalate(
+        self, message: IncomingMessage, escalation: Escalation
+    ) -> list[OutgoingMessage]:
+        queue = self.queue
+        assert queue is not None
+        await queue.escalate(
+            message.sender_id,
+            message.channel,
+            escalation.trigger,
+            slots=escalation.slots,
+            queue="staff" if message.staff else escalation.queue,
+            priority=escalation.priority,
+        )
+        available = await queue.availability()
+        return [OutgoingMessage(text=notices.escalated(available, queue.hours, queue.clock()))]
 
 
 def user_notice(error: GatewayError) -> str:

@@ -104,6 +104,11 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def sender_id(value: object) -> str:
+    """A REST sender id, checked like the one in a POST body (InvalidMessage if unusable)."""
+    return _sender_id(value)
+
+
 def _sender_id(value: object) -> str:
     if value is None:
         raise InvalidMessage("sender_id is required")

@@ -14,7 +14,7 @@ import functools
 import html
 import logging
 import re
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 import anyio.to_thread
@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from connectors.errors import GatewayError, InvalidMessage
+from connectors.errors import ChannelDeliveryFailed, GatewayError, InvalidMessage
 from connectors.messages import IncomingMessage, OutgoingMessage
 from connectors.redaction import redact
 from connectors.render import Link, split_links
@@ -47,6 +47,15 @@ _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 _ANGLE = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
 
 
+class AgentChannelHook(Protocol):
+    """The Slack agent channel (slack_agents.py): takes every event from its own channel."""
+
+    def owns_event(self, event: dict[str, Any]) -> bool: ...
+    def owns_action(self, payload: dict[str, Any]) -> bool: ...
+    async def on_event(self, payload: dict[str, Any], event: dict[str, Any]) -> None: ...
+    async def on_action(self, payload: dict[str, Any]) -> None: ...
+
+
 def _retry_handlers() -> list[Any]:
     return [RateLimitErrorRetryHandler(max_retry_count=3), ConnectionErrorRetryHandler(3)]
 
@@ -60,6 +69,8 @@ class SlackChannel:
     """
 
     name = "slack"
+    # Set by the gateway when SLACK_AGENT_CHANNEL is on; its channel never reaches Rasa.
+    agents: AgentChannelHook | None = None
 
     def __init__(
         self, settings: SlackSettings, turns: Turns, *, clock: Clock | None = None
@@ -118,6 +129,9 @@ class SlackChannel:
                 request.headers.get("X-Slack-Retry-Num", "-"),
             )
             return Response(status_code=200, headers={"X-Slack-No-Retry": "1"})
+        if self.agents is not None and self.agents.owns_event(event):
+            self._spawn(self.agents.on_event(payload, event))
+            return Response(status_code=200)
         self._spawn(self._answer_event(payload, event))
         return Response(status_code=200)
 
@@ -153,6 +167,9 @@ class SlackChannel:
         key = f"slack-action:{payload.get('trigger_id') or action.get('action_ts')}"
         if not await self.turns.store.claim_event(key):
             return Response(status_code=200)
+        if self.agents is not None and self.agents.owns_action(payload):
+            self._spawn(self.agents.on_action(payload))
+            return Response(status_code=200)
         team = (payload.get("team") or {}).get("id", "")
         user = (payload.get("user") or {}).get("id", "")
         channel = (payload.get("channel") or {}).get("id", "")
@@ -186,6 +203,10 @@ class SlackChannel:
         await self._answer(message, channel=str(event.get("channel", "")), thread_ts=thread_ts)
 
     async def _answer(self, message: IncomingMessage, *, channel: str, thread_ts: Any) -> None:
+        # Where an agent's reply must go later, if this conversation is handed to a person.
+        await self.turns.store.remember_address(
+            message.sender_id, self.name, {"channel": channel, "thread_ts": thread_ts}
+        )
         replies = await self._replies(message)
         for reply in replies:
             text, blocks = render(reply)
@@ -206,6 +227,34 @@ class SlackChannel:
                     error,
                 )
                 return
+
+    async def push(self, conversation_id: str, messages: list[OutgoingMessage]) -> None:
+        """Deliver messages the user did not just ask for (an agent's reply) where they last
+        wrote to the bot (the DM or the thread), or in a DM when they only used /erp.
+
+        Raises:
+            ChannelDeliveryFailed: the conversation is not a Slack user, or Slack refused the
+                message after retries; the handoff Delivery keeps it and tries again.
+        """
+        parts = conversation_id.split(":")
+        if len(parts) != 3 or parts[0] != self.name or not parts[2]:
+            raise ChannelDeliveryFailed(self.name, f"not a Slack user: {conversation_id!r}")
+        address = await self.turns.store.address(conversation_id) or {}
+        channel = str(address.get("channel") or parts[2])  # a user id opens the bot's DM
+        for message in messages:
+            text, blocks = render(message)
+            try:
+                await anyio.to_thread.run_sync(
+                    functools.partial(
+                        self.client.chat_postMessage,
+                        channel=channel,
+                        thread_ts=address.get("thread_ts"),
+                        text=text,
+                        blocks=blocks,
+                    )
+                )
+            except (SlackApiError, SlackClientError, OSError) as error:
+                raise ChannelDeliveryFailed(self.name, f"chat.postMessage: {error}") from error
 
     async def _answer_command(self, message: IncomingMessage, response_url: str) -> None:
         replies = await self._replies(message)

@@ -41,7 +41,7 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from connectors.errors import GatewayError, InvalidMessage
+from connectors.errors import ChannelDeliveryFailed, GatewayError, InvalidMessage
 from connectors.messages import Button, IncomingMessage, OutgoingMessage
 from connectors.redaction import redact
 from connectors.render import chunks, plain_with_urls
@@ -290,8 +290,12 @@ class TelegramChannel:
             replies = [OutgoingMessage(text=user_notice(error))]
         await self.deliver(chat_id, replies)
 
-    async def deliver(self, chat_id: int, replies: list[OutgoingMessage]) -> None:
-        """Send replies to a chat: text (split at Telegram's limit), inline keyboard, photo."""
+    async def deliver(self, chat_id: int, replies: list[OutgoingMessage]) -> bool:
+        """Send replies to a chat: text (split at Telegram's limit), inline keyboard, photo.
+
+        Returns whether every call went through (failures are retried, then logged).
+        """
+        delivered = True
         for reply in replies:
             markup = await self.keyboard(reply.buttons) if reply.buttons else None
             if reply.text or markup is not None:
@@ -304,10 +308,29 @@ class TelegramChannel:
                         piece,
                         reply_markup=markup if index == len(pieces) - 1 else None,
                     )
-                    await self._call("sendMessage", send)
+                    delivered = await self._call("sendMessage", send) is not None and delivered
             if reply.image is not None:
                 photo = functools.partial(self.bot.send_photo, chat_id, reply.image)
-                await self._call("sendPhoto", photo)
+                delivered = await self._call("sendPhoto", photo) is not None and delivered
+        return delivered
+
+    async def push(self, conversation_id: str, messages: list[OutgoingMessage]) -> None:
+        """Deliver messages the user did not just ask for (an agent's reply) to their chat.
+
+        Raises:
+            ChannelDeliveryFailed: the conversation is not a Telegram chat, the channel is
+                still connecting, or Telegram refused the message after retries; the
+                handoff Delivery keeps it and tries again.
+        """
+        raw = conversation_id.removeprefix("telegram:")
+        try:
+            chat_id = int(raw)
+        except ValueError:
+            raise ChannelDeliveryFailed(self.name, f"not a Telegram chat: {raw!r}") from None
+        if not self.ready.is_set():
+            raise ChannelDeliveryFailed(self.name, "the channel is still connecting")
+        if not await self.deliver(chat_id, messages):
+            raise ChannelDeliveryFailed(self.name, "Telegram did not accept the message")
 
     async def keyboard(self, buttons: list[Button]) -> InlineKeyboardMarkup:
         """One button per row; payloads over Telegram's 64-byte callback_data go by a short key."""

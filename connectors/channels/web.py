@@ -6,7 +6,10 @@ Events, as rasa-webchat 1.0.1 and the gateway's own widget use them:
   ``session_history {session_id, messages}`` (the durable transcript, so history survives a
   page reload and a gateway restart; stock clients ignore the event);
 - client ``user_uttered {message, session_id, customData}`` → server ``bot_typing {typing}``,
-  one ``bot_uttered`` per reply (``text``, ``quick_replies``, ``attachment``), ``bot_typing``.
+  one ``bot_uttered`` per reply (``text``, ``quick_replies``, ``attachment``), ``bot_typing``;
+- an agent's reply or a handoff notice → ``bot_uttered`` pushed to the session's room at any
+  time (``push``, registered with the handoff Delivery); an agent's carries
+  ``metadata.agent``. With no window open it waits and arrives in ``session_history``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 
 import socketio
 
-from connectors.errors import GatewayError
+from connectors.errors import ChannelDeliveryFailed, GatewayError
 from connectors.messages import IncomingMessage, OutgoingMessage
 from connectors.redaction import redact
 from connectors.turns import Turns, user_notice
@@ -98,10 +101,15 @@ class WebChannel:
         # One room per session: every open tab of the same visitor sees the replies.
         await self.sio.enter_room(sid, session_id)
         await self.sio.emit("session_confirm", session_id, to=sid)
+        delivery = self.turns.queue.delivery if self.turns.queue is not None else None
+        read_at = delivery.clock() if delivery is not None else 0.0
         history = await self.turns.store.history(_conversation_id(session_id))
         await self.sio.emit(
             "session_history", {"session_id": session_id, "messages": history}, to=sid
         )
+        if delivery is not None:
+            # What an agent wrote while no window was open is in that history now.
+            await delivery.mark_delivered(_conversation_id(session_id), created_before=read_at)
 
     async def _user_uttered(self, sid: str, data: Any = None) -> None:
         saved = await self.sio.get_session(sid)
@@ -134,6 +142,23 @@ class WebChannel:
                     await self.sio.emit("bot_uttered", payload, room=session_id)
         finally:
             await self.sio.emit("bot_typing", {"typing": False}, room=session_id)
+
+    async def push(self, conversation_id: str, messages: list[OutgoingMessage]) -> None:
+        """Deliver messages the user did not just ask for (an agent's reply) to every open tab.
+
+        Raises:
+            ChannelDeliveryFailed: no window of the session is connected; the Delivery keeps
+                the message, and a reconnecting widget gets it in ``session_history``.
+        """
+        session_id = conversation_id.removeprefix("web:")
+        if not any(True for _ in self.sio.manager.get_participants("/", session_id)):
+            raise ChannelDeliveryFailed("web", "no chat window is open for this session")
+        for message in messages:
+            agent = (message.custom or {}).get("agent")
+            for payload in render(message):
+                if isinstance(agent, str) and "text" in payload:
+                    payload["metadata"] = {**payload.get("metadata", {}), "agent": agent}
+                await self.sio.emit("bot_uttered", payload, room=session_id)
 
     async def _say(self, session_id: str, text: str) -> None:
         for payload in render(OutgoingMessage(text=text)):

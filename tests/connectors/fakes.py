@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 
@@ -24,6 +25,9 @@ class FakeRasa:
         self.replies = replies or [OutgoingMessage(text="hello")]
         self.received: list[IncomingMessage] = []
         self.up = True
+        # Rasa's tracker API, as the handoff queue uses it.
+        self.slot_values: dict[str, Any] = {}
+        self.appended: list[tuple[str, list[dict[str, Any]]]] = []
 
     async def send(self, message: IncomingMessage) -> list[OutgoingMessage]:
         if not self.up:
@@ -33,6 +37,16 @@ class FakeRasa:
 
     async def healthy(self) -> bool:
         return self.up
+
+    async def slots(self, conversation_id: str) -> dict[str, Any]:
+        if not self.up:
+            raise RasaUnavailable("Rasa is unreachable: ConnectError()", url="http://rasa.test")
+        return dict(self.slot_values)
+
+    async def append_events(self, conversation_id: str, events: list[dict[str, Any]]) -> None:
+        if not self.up:
+            raise RasaUnavailable("Rasa is unreachable: ConnectError()", url="http://rasa.test")
+        self.appended.append((conversation_id, events))
 
 
 def actions_transport(status: int = 200) -> httpx.MockTransport:

@@ -229,10 +229,11 @@ async def test_forged_update_gets_403_and_is_not_processed(
     assert [c.method for c in platforms.calls if c.method != "getMe"] == []
 
 
+# /human escalates in the gateway without asking Rasa: tests/connectors/test_handoff_channels.py.
 @pytest.mark.parametrize(
     ("text", "intent"),
-    [("/help", "/help"), ("/human", "/request_human"), ("/start@nb_erp_bot", "/greet")],
-    ids=["help", "human", "start-addressed-to-bot"],
+    [("/help", "/help"), ("/start@nb_erp_bot", "/greet")],
+    ids=["help", "start-addressed-to-bot"],
 )
 async def test_commands_map_to_intents(
     gateway: httpx.AsyncClient, fake_rasa: FakeRasa, text: str, intent: str

@@ -1,0 +1,151 @@
+"""Handing a conversation to a person: asked for in any words, or after two unanswered turns.
+
+Both end in one custom message, ``{"handoff": {"rule", "score", "detail", "slots"}}`` with a
+short text; the gateway sees it in Rasa's reply, opens the handoff (with the slots, so the
+agent sees the verified customer and the order or invoice) and tells the user who can answer
+and when, in place of this text. The text is what a client talking to Rasa directly sees.
+
+Fallbacks are counted here, not in the gateway: the action server sees every fallback
+(Rasa's core fallback, the document search's "I don't know", "that's outside what I can help
+with") and the NLU confidence, and the count lives in a slot of the tracker, so it survives
+restarts of the gateway and of this server. A turn is a fallback when the bot could not
+answer it; the second in a row escalates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet, UserUtteranceReverted
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.verification import question_reset_events
+
+HANDOFF_TEXT = "I'm getting a colleague from our team for you."
+FALLBACK_HANDOFF_TEXT = (
+    "Sorry, I still can't help with that, so I'm getting a colleague from our team for you."
+)
+LAST_FALLBACK_SLOT = "last_fallback_turn"
+# The slots an agent needs, copied into the handoff before the question is forgotten.
+HANDOFF_SLOTS = (
+    "verified_customer_id",
+    "order_number",
+    "invoice_number",
+    "sku",
+    "product",
+    "quantity",
+)
+
+
+def handoff_payload(
+    rule: str, score: float | None, detail: str, slots: dict[str, Any]
+) -> dict[str, Any]:
+    """The custom message the gateway acts on.
+
+    Example:
+        >>> handoff_payload("user_request", 0.97, "asked", {"order_number": "SO-100123"})
+        {'handoff': {'rule': 'user_request', 'score': 0.97, 'detail': 'asked', 'slots': {'order_number': 'SO-100123'}}}
+    """  # noqa: E501
+    return {"handoff": {"rule": rule, "score": score, "detail": detail, "slots": slots}}
+
+
+def handoff_slots(tracker: Tracker) -> dict[str, Any]:
+    """The slots worth handing to an agent, skipping empty ones."""
+    values = {name: tracker.get_slot(name) for name in HANDOFF_SLOTS}
+    return {name: value for name, value in values.items() if value not in (None, "")}
+
+
+def intent_confidence(tracker: Tracker) -> tuple[str, float | None]:
+    """The latest message's intent and its confidence (None for a button, which has none)."""
+    intent = tracker.latest_message.get("intent") or {}
+    confidence = intent.get("confidence")
+    return str(intent.get("name") or "unknown"), (
+        round(float(confidence), 3) if isinstance(confidence, int | float) else None
+    )
+
+
+def user_turn(tracker: Tracker) -> int:
+    """How many user messages the current session has had, this one included."""
+    turns = 0
+    for event in tracker.events:
+        if event.get("event") == "session_started":
+            turns = 0
+        elif event.get("event") == "user":
+            turns += 1
+    return turns
+
+
+def fallback_turn(
+    dispatcher: CollectingDispatcher, tracker: Tracker, *, response: str
+) -> list[dict[str, Any]]:
+    """Answer a turn the bot could not answer: ``response`` the first time, a handoff the
+    second time in a row. Returns the slot events that keep the count."""
+    turn = user_turn(tracker)
+    last = tracker.get_slot(LAST_FALLBACK_SLOT)
+    if isinstance(last, int | float) and int(last) == turn - 1:
+        intent, confidence = intent_confidence(tracker)
+        shown = "no score" if confidence is None else f"{confidence:.2f}"
+        detail = f"2 turns in a row the bot could not answer (last: {intent} {shown})"
+        dispatcher.utter_message(
+            text=FALLBACK_HANDOFF_TEXT,
+            json_message=handoff_payload(
+                "repeated_fallback", confidence, detail, handoff_slots(tracker)
+            ),
+        )
+        return [SlotSet(LAST_FALLBACK_SLOT, None)]
+    dispatcher.utter_message(response=response)
+    return [SlotSet(LAST_FALLBACK_SLOT, turn)]
+
+
+class ActionHandoff(Action):
+    """The user asked for a person: request the handoff with the intent's confidence."""
+
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        intent, confidence = intent_confidence(tracker)
+        text = str(tracker.latest_message.get("text") or "").strip()
+        detail = f"asked for a person: {text[:80]!r}" if text else "asked for a person"
+        dispatcher.utter_message(
+            text=HANDOFF_TEXT,
+            json_message=handoff_payload(
+                "user_request", confidence, detail, handoff_slots(tracker)
+            ),
+        )
+        return [*question_reset_events(), SlotSet(LAST_FALLBACK_SLOT, None)]
+
+
+class ActionDefaultFallback(Action):
+    """Rasa's core fallback, counted: "Sorry, I didn't get that", then a handoff.
+
+    Like Rasa's own, it forgets the message it could not handle, so the dialogue goes on as
+    if it had not been said; the count is set after that, so it is kept.
+    """
+
+    def name(self) -> str:
+        return "action_default_fallback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        return [
+            UserUtteranceReverted(),
+            *fallback_turn(dispatcher, tracker, response="utter_default"),
+        ]
+
+
+class ActionOutOfScope(Action):
+    """ "That's outside what I can help with", counted: twice in a row, a person takes over."""
+
+    def name(self) -> str:
+        return "action_out_of_scope"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        return fallback_turn(dispatcher, tracker, response="utter_out_of_scope")

@@ -1,0 +1,396 @@
+"""The agent console: a page at /agent and its JSON API under /agent/api, live over SSE.
+
+Every /agent/api route but login needs a session cookie; every state-changing one also needs
+the session's CSRF token in ``X-CSRF-Token`` and, when the browser sends one, a same-site
+``Origin``. The queue reaches the browser as Server-Sent Events from ``HandoffQueue.subscribe()``
+at /agent/api/events: a ``snapshot`` of the open handoffs when the stream opens, then each
+queue event as it happens, and a comment every ``heartbeat`` seconds so a dead connection
+is noticed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from connectors.agents.auth import CSRF_HEADER, SESSION_COOKIE, AgentAuth, AgentSession
+from connectors.agents.canned import CannedReplies
+from connectors.agents.errors import (
+    AgentError,
+    Conflict,
+    InvalidAgentInput,
+    LoginFailed,
+    LoginThrottled,
+    NotFound,
+)
+from connectors.errors import GatewayError, InvalidMessage
+from connectors.handoff.errors import (
+    HandoffConflict,
+    HandoffError,
+    HandoffNotFound,
+    InvalidHandoffInput,
+)
+from connectors.handoff.queue import OPEN_STATUSES, Handoff, HandoffQueue, HandoffStatus
+from connectors.redaction import redact
+from connectors.validation import MAX_MESSAGE_CHARS, clean_text, load_json_object, read_body
+
+logger = logging.getLogger("connectors")
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+HEARTBEAT_SECONDS = 15.0
+STOP_CHECK_SECONDS = 0.5
+MAX_NOTE_CHARS = 1000
+_STATUSES = ("waiting", "assigned", "resolved")
+
+# The console's page loads script and style from /static only; nothing inline.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "img-src 'self' https: data:; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+# Set when the server starts shutting down: open event streams end, so it need not wait on them
+# (the browser reconnects to the next server on its own).
+_STOPPING = threading.Event()
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+AgentEndpoint = Callable[[Request, AgentSession], Awaitable[Response]]
+
+
+def stop_streams() -> None:
+    """End every open console event stream of this process (call it when shutdown begins)."""
+    _STOPPING.set()
+
+
+def handoff_json(handoff: Handoff) -> dict[str, Any]:
+    """A handoff as the console's JSON (the dataclass, trigger included, made JSON-safe)."""
+    data: dict[str, Any] = jsonable(dataclasses.asdict(handoff))
+    return data
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with anything JSON cannot carry (dataclasses, sets, dates) made into JSON."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return jsonable(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(item) for item in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+class AgentConsole:
+    """The console's routes, wired to the agents' auth, the handoff queue and canned replies.
+
+    Example:
+        >>> console = AgentConsole(auth, queue, CannedReplies(store))
+        >>> routes += console.routes()  # /agent, /agent/api/...
+    """
+
+    def __init__(
+        self,
+        auth: AgentAuth,
+        queue: HandoffQueue,
+        canned: CannedReplies,
+        *,
+        heartbeat: float = HEARTBEAT_SECONDS,
+    ) -> None:
+        self.auth = auth
+        self.queue = queue
+        self.canned = canned
+        self.heartbeat = heartbeat
+
+    def routes(self) -> list[BaseRoute]:
+        """The page and the JSON API."""
+        api = self._api
+        return [
+            Route("/agent", self.page, methods=["GET"]),
+            Route("/agent/", self.page, methods=["GET"]),
+            Route("/agent/api/login", self.login, methods=["POST"]),
+            Route("/agent/api/logout", self.logout, methods=["POST"]),
+            Route("/agent/api/me", api(self.me), methods=["GET"]),
+            Route("/agent/api/events", api(self.events), methods=["GET"]),
+            Route("/agent/api/handoffs", api(self.list_handoffs), methods=["GET"]),
+            Route("/agent/api/handoffs/{id:int}", api(self.detail), methods=["GET"]),
+            Route("/agent/api/handoffs/{id:int}/claim", api(self.claim, write=True),
+                  methods=["POST"]),
+            Route("/agent/api/handoffs/{id:int}/reply", api(self.reply, write=True),
+                  methods=["POST"]),
+            Route("/agent/api/handoffs/{id:int}/resolve", api(self.resolve, write=True),
+                  methods=["POST"]),
+            Route("/agent/api/canned", api(self.list_canned), methods=["GET"]),
+            Route("/agent/api/canned", api(self.add_canned, write=True), methods=["POST"]),
+            Route("/agent/api/canned/{id:int}", api(self.remove_canned, write=True),
+                  methods=["DELETE"]),
+        ]  # fmt: skip
+
+    # The page and the session.
+
+    async def page(self, request: Request) -> Response:
+        """GET /agent: the console (it shows the login form until there is a session)."""
+        return FileResponse(STATIC_DIR / "agent.html", media_type="text/html",
+                            headers=PAGE_HEADERS)  # fmt: skip
+
+    async def login(self, request: Request) -> Response:
+        """POST /agent/api/login ``{username, password}``: set the session cookie."""
+        try:
+            if not _same_origin(request):
+                return _error(403, "cross-site login refused")
+            body = load_json_object(await read_body(request))
+            username, password = body.get("username"), body.get("password")
+            if not isinstance(username, str) or not isinstance(password, str):
+                raise InvalidAgentInput("username and password must be strings")
+            client = request.client.host if request.client else "unknown"
+            token, session = await self.auth.login(username, password, client=client)
+        except (AgentError, InvalidMessage) as error:
+            if isinstance(error, LoginFailed | LoginThrottled):
+                logger.warning("agent login refused for %s: %s", redact(str(username)), error)
+            return _error_of(error)
+        logger.info("agent %s logged in", session.username)
+        response = JSONResponse(_session_json(session))
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            max_age=int(self.auth.settings.session_max_seconds),
+            path="/agent",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        """POST /agent/api/logout: end the session (CSRF-checked when there is one)."""
+        token = request.cookies.get(SESSION_COOKIE)
+        session = await self.auth.session(token)
+        if session is not None and not self.auth.csrf_ok(session, request.headers.get(CSRF_HEADER)):
+            return _error(403, "missing or wrong X-CSRF-Token header: reload the console")
+        await self.auth.logout(token)
+        response = JSONResponse({"ok": True})
+        response.delete_cookie(SESSION_COOKIE, path="/agent", httponly=True, samesite="strict")
+        return response
+
+    async def me(self, request: Request, session: AgentSession) -> Response:
+        """GET /agent/api/me: who is logged in, and the CSRF token for writes."""
+        return JSONResponse(_session_json(session))
+
+    # The queue.
+
+    async def list_handoffs(self, request: Request, session: AgentSession) -> Response:
+        """GET /agent/api/handoffs[?status=waiting,assigned,resolved]: priority first."""
+        raw = request.query_params.get("status") or ",".join(OPEN_STATUSES)
+        statuses = tuple(part.strip() for part in raw.split(",") if part.strip())
+        unknown = [s for s in statuses if s not in _STATUSES]
+        if unknown or not statuses:
+            raise InvalidAgentInput(
+                f"status must be a comma-separated list of {', '.join(_STATUSES)}, got {raw!r}"
+            )
+        handoffs = await self.queue.list(cast(tuple[HandoffStatus, ...], statuses))
+        return JSONResponse({"handoffs": [handoff_json(h) for h in handoffs]})
+
+    async def detail(self, request: Request, session: AgentSession) -> Response:
+        """GET /agent/api/handoffs/{id}: the handoff and its conversation's transcript."""
+        handoff = await self._handoff(request)
+        transcript = await self.queue.transcript(handoff.conversation_id)
+        return JSONResponse({"handoff": handoff_json(handoff), "transcript": jsonable(transcript)})
+
+    async def claim(self, request: Request, session: AgentSession) -> Response:
+        """POST /agent/api/handoffs/{id}/claim: 200 if this agent has it now, 409 if not."""
+        handoff = await self._handoff(request)
+        if await self.queue.claim(handoff.id, session.username):
+            logger.info("agent %s claimed handoff %d", session.username, handoff.id)
+        current = await self.queue.get(handoff.id)
+        assert current is not None
+        if current.status != "assigned" or current.agent != session.username:
+            raise Conflict(_not_yours(current))
+        return JSONResponse({"handoff": handoff_json(current)})
+
+    async def reply(self, request: Request, session: AgentSession) -> Response:
+        """POST /agent/api/handoffs/{id}/reply ``{text}``: send it to the customer."""
+        handoff = await self._handoff(request)
+        body = load_json_object(await read_body(request))
+        text = body.get("text")
+        if not isinstance(text, str):
+            raise InvalidAgentInput("text must be a string")
+        text = clean_text(text)
+        if not text:
+            raise InvalidAgentInput("text must not be empty")
+        if len(text) > MAX_MESSAGE_CHARS:
+            raise InvalidAgentInput(
+                f"text is longer than {MAX_MESSAGE_CHARS} characters ({len(text)})"
+            )
+        if handoff.status != "assigned" or handoff.agent != session.username:
+            raise Conflict(_not_yours(handoff, action="reply"))
+        await self.queue.agent_reply(handoff.id, session.username, text)
+        return JSONResponse({"ok": True})
+
+    async def resolve(self, request: Request, session: AgentSession) -> Response:
+        """POST /agent/api/handoffs/{id}/resolve ``{note?}``: hand the conversation back."""
+        handoff = await self._handoff(request)
+        body = load_json_object(await read_body(request) or b"{}")
+        note = body.get("note", "")
+        if not isinstance(note, str):
+            raise InvalidAgentInput("note must be a string")
+        note = clean_text(note)
+        if len(note) > MAX_NOTE_CHARS:
+            raise InvalidAgentInput(f"note is longer than {MAX_NOTE_CHARS} characters "
+                                    f"({len(note)})")  # fmt: skip
+        # An unclaimed handoff may be closed by anyone (spam, a duplicate); a claimed one only
+        # by the agent who has it.
+        if handoff.status == "resolved" or (
+            handoff.status == "assigned" and handoff.agent != session.username
+        ):
+            raise Conflict(_not_yours(handoff, action="resolve"))
+        await self.queue.resolve(handoff.id, session.username, note)
+        logger.info("agent %s resolved handoff %d", session.username, handoff.id)
+        return JSONResponse({"ok": True})
+
+    async def events(self, request: Request, session: AgentSession) -> Response:
+        """GET /agent/api/events: the live queue as Server-Sent Events."""
+        token = request.cookies.get(SESSION_COOKIE, "")
+        return StreamingResponse(
+            self._stream(token, session.username),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    async def _stream(self, token: str, username: str) -> AsyncIterator[str]:
+        # Subscribed before the snapshot is read, so no event falls between the two.
+        with self.auth.live(username):
+            async with self.queue.subscribe() as events:
+                handoffs = await self.queue.list(OPEN_STATUSES)
+                yield _sse("snapshot", {"handoffs": [handoff_json(h) for h in handoffs]})
+                quiet_since = time.monotonic()
+                while not _STOPPING.is_set():
+                    try:
+                        # Short waits, so a stream ends soon after the server starts stopping.
+                        event = await events.get(timeout=min(self.heartbeat, STOP_CHECK_SECONDS))
+                    except TimeoutError:
+                        if time.monotonic() - quiet_since < self.heartbeat:
+                            continue
+                        quiet_since = time.monotonic()
+                        if await self.auth.session(token, touch=False) is None:
+                            yield _sse("expired", {"reason": "the session has expired"})
+                            return
+                        yield ": ping\n\n"
+                        continue
+                    quiet_since = time.monotonic()
+                    yield _sse("queue", jsonable(event))
+
+    # Canned replies.
+
+    async def list_canned(self, request: Request, session: AgentSession) -> Response:
+        """GET /agent/api/canned: every canned reply."""
+        replies = await self.canned.all()
+        return JSONResponse({"replies": [dataclasses.asdict(r) for r in replies]})
+
+    async def add_canned(self, request: Request, session: AgentSession) -> Response:
+        """POST /agent/api/canned ``{title, text}``: an agent's own canned reply."""
+        body = load_json_object(await read_body(request))
+        title, text = body.get("title"), body.get("text")
+        if not isinstance(title, str) or not isinstance(text, str):
+            raise InvalidAgentInput("title and text must be strings")
+        reply = await self.canned.add(title, text, agent=session.username)
+        return JSONResponse({"reply": dataclasses.asdict(reply)}, status_code=201)
+
+    async def remove_canned(self, request: Request, session: AgentSession) -> Response:
+        """DELETE /agent/api/canned/{id}: remove an agent-made reply (defaults stay)."""
+        if not await self.canned.remove(int(request.path_params["id"])):
+            raise NotFound("no agent-made canned reply with that id (defaults live in the file)")
+        return JSONResponse({"ok": True})
+
+    # Plumbing.
+
+    def _api(self, handler: AgentEndpoint, *, write: bool = False) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            try:
+                session = await self.auth.session(request.cookies.get(SESSION_COOKIE))
+                if session is None:
+                    return _error(401, "log in first: no valid agent session")
+                if write and not _same_origin(request):
+                    return _error(403, "cross-site request refused")
+                if write and not self.auth.csrf_ok(session, request.headers.get(CSRF_HEADER)):
+                    return _error(403, "missing or wrong X-CSRF-Token header: reload the console")
+                return await handler(request, session)
+            except (AgentError, InvalidMessage, HandoffError) as error:
+                return _error_of(error)
+            except GatewayError as error:
+                logger.error("agent console %s %s failed: %s", request.method,
+                             request.url.path, error)  # fmt: skip
+                return _error(502, f"could not complete the request: {error}")
+
+        return endpoint
+
+    async def _handoff(self, request: Request) -> Handoff:
+        handoff_id = int(request.path_params["id"])
+        handoff = await self.queue.get(handoff_id)
+        if handoff is None:
+            raise NotFound(f"no handoff with id {handoff_id}")
+        return handoff
+
+
+def _not_yours(handoff: Handoff, *, action: str = "claim") -> str:
+    if handoff.status == "resolved":
+        return f"handoff {handoff.id} is already resolved"
+    if handoff.status == "assigned":
+        return f"{handoff.agent} already claimed handoff {handoff.id}"
+    return f"claim handoff {handoff.id} before you {action}"
+
+
+def _session_json(session: AgentSession) -> dict[str, Any]:
+    return {
+        "username": session.username,
+        "display_name": session.display_name,
+        "csrf_token": session.csrf_token,
+        "expires_at": session.expires_at,
+    }
+
+
+def _sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def _same_origin(request: Request) -> bool:
+    """False when the browser says the request came from another site (Origin header)."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def _error_of(error: Exception) -> JSONResponse:
+    """The one place the agents package's errors become HTTP responses."""
+    if isinstance(error, LoginThrottled):
+        seconds = max(1, round(error.retry_after))
+        return _error(429, str(error), {"Retry-After": str(seconds)})
+    if isinstance(error, LoginFailed):
+        return _error(401, str(error))
+    if isinstance(error, Conflict | HandoffConflict):
+        return _error(409, str(error))
+    if isinstance(error, NotFound | HandoffNotFound):
+        return _error(404, str(error))
+    if isinstance(error, InvalidAgentInput | InvalidMessage | InvalidHandoffInput):
+        return _error(400, error.reason)
+    return _error(400, str(error))

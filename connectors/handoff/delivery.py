@@ -1,0 +1,249 @@
+"""Durable delivery of messages the user did not ask for at that moment: agent replies, notices.
+
+Each channel registers a sender with the ``Delivery`` registry. A message is written to the
+``outbox`` table first and marked delivered only when its channel's sender returned; a sender
+that raises leaves it pending, and it is retried with backoff (``run()``, or ``flush()``)
+until it goes through: never dropped. Messages of one conversation go out in order.
+
+The REST channel has no way to push: its messages stay pending until the client fetches them
+(``GET /api/messages/{sender_id}/pending``, or in the reply to its next POST), via ``take()``.
+
+Usage::
+
+    delivery = Delivery(store)
+    delivery.register("telegram", telegram.push)   # async (conversation_id, messages) -> None
+    await delivery.send("telegram:42", "telegram", [OutgoingMessage(text="Hi, Alice here")])
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from connectors.messages import Button, OutgoingMessage
+from connectors.redaction import redact
+from connectors.store import GatewayStore
+
+logger = logging.getLogger("connectors")
+
+Sender = Callable[[str, list[OutgoingMessage]], Awaitable[None]]
+
+BASE_DELAY_SECONDS = 2.0
+MAX_DELAY_SECONDS = 300.0
+POLL_SECONDS = 1.0
+
+
+class Delivery:
+    """The outbox and the channels' senders.
+
+    Args:
+        store: the gateway's store (the ``outbox`` table).
+        clock: seconds since the epoch.
+        base_delay: the first retry waits this long; each further one twice as long.
+        max_delay: the longest wait between two retries.
+    """
+
+    def __init__(
+        self,
+        store: GatewayStore,
+        *,
+        clock: Callable[[], float] = time.time,
+        base_delay: float = BASE_DELAY_SECONDS,
+        max_delay: float = MAX_DELAY_SECONDS,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self._senders: dict[str, Sender] = {}
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    def register(self, channel: str, sender: Sender) -> None:
+        """Make ``sender`` deliver the messages of ``channel`` (one sender per channel)."""
+        self._senders[channel] = sender
+
+    def can_push(self, channel: str) -> bool:
+        """Whether ``channel`` has a sender (REST does not: its client fetches)."""
+        return channel in self._senders
+
+    async def send(
+        self, conversation_id: str, channel: str, messages: list[OutgoingMessage]
+    ) -> bool:
+        """Store ``messages`` for the user, then try to deliver them now.
+
+        Returns True when every pending message of the conversation went out, False when
+        some wait for a retry or for the client to fetch them.
+        """
+        now = self.clock()
+        await self.store._run(self._insert, conversation_id, channel, messages, now)
+        await self.flush(conversation_id, force=True)
+        return await self.pending(conversation_id) == 0
+
+    async def flush(self, conversation_id: str | None = None, *, force: bool = False) -> int:
+        """Try the pending messages that are due (all of them with ``force``); count delivered."""
+        async with self._lock:
+            rows = await self.store._run(self._due, conversation_id, force)
+            delivered = 0
+            blocked: set[str] = set()
+            for row_id, conversation, channel, body, attempts in rows:
+                sender = self._senders.get(channel)
+                if sender is None or conversation in blocked:
+                    continue
+                try:
+                    await sender(conversation, [_message(body)])
+                except Exception as error:
+                    # Later messages of this conversation wait too, so the order is kept.
+                    blocked.add(conversation)
+                    delay = min(self.max_delay, self.base_delay * 2**attempts)
+                    logger.warning(
+                        "delivery to %s (%s) failed: %s; retry %d in %.0f s",
+                        redact(conversation), channel, error, attempts + 1, delay,
+                    )  # fmt: skip
+                    await self.store._run(
+                        self._failed, row_id, self.clock() + delay, str(error)[:500]
+                    )
+                    continue
+                await self.store._run(self._delivered, [row_id])
+                delivered += 1
+            return delivered
+
+    async def take(self, conversation_id: str) -> list[OutgoingMessage]:
+        """The conversation's pending messages, oldest first, marked delivered (REST fetch)."""
+        rows = await self.store._run(self._take, conversation_id)
+        return [_message(body) for body in rows]
+
+    async def mark_delivered(
+        self, conversation_id: str, *, created_before: float | None = None
+    ) -> int:
+        """Mark pending messages of a conversation delivered without sending them.
+
+        For the web chat: a reconnecting widget gets them in its ``session_history``, so
+        only messages stored before that history was read (``created_before``) count.
+        """
+        limit = self.clock() if created_before is None else created_before
+        count: int = await self.store._run(
+            self.store._execute,
+            "UPDATE outbox SET delivered_at = ? WHERE conversation_id = ? "
+            "AND delivered_at IS NULL AND created_at <= ?",
+            (self.clock(), conversation_id, limit),
+        )
+        return count
+
+    async def pending(self, conversation_id: str | None = None) -> int:
+        """How many messages wait for delivery (of one conversation, or all)."""
+        if conversation_id is None:
+            rows = await self.store._run(
+                self.store._query, "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL", ()
+            )
+        else:
+            rows = await self.store._run(
+                self.store._query,
+                "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL AND conversation_id = ?",
+                (conversation_id,),
+            )
+        return int(rows[0][0])
+
+    def start(self, interval: float = POLL_SECONDS) -> None:
+        """Retry pending messages in the background every ``interval`` seconds."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._retry_forever(interval), name="delivery")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _retry_forever(self, interval: float) -> None:
+        while True:
+            try:
+                await self.flush()
+            except Exception:
+                logger.exception("delivery retry pass failed; trying again")
+            await asyncio.sleep(interval)
+
+    # Blocking parts, run in a worker thread.
+
+    def _insert(
+        self, conversation_id: str, channel: str, messages: list[OutgoingMessage], now: float
+    ) -> None:
+        with self.store.transaction() as db:
+            for message in messages:
+                db.execute(
+                    "INSERT INTO outbox (conversation_id, channel, body, created_at, "
+                    "next_attempt_at) VALUES (?, ?, ?, ?, ?)",
+                    (conversation_id, channel, json.dumps(_body(message)), now, now),
+                )
+
+    def _due(
+        self, conversation_id: str | None, force: bool
+    ) -> list[tuple[int, str, str, str, int]]:
+        sql = (
+            "SELECT id, conversation_id, channel, body, attempts FROM outbox "
+            "WHERE delivered_at IS NULL"
+        )
+        params: list[Any] = []
+        if conversation_id is not None:
+            sql += " AND conversation_id = ?"
+            params.append(conversation_id)
+        if not force:
+            # A conversation waits as a whole: its oldest message decides when it is retried.
+            sql += (
+                " AND conversation_id IN (SELECT conversation_id FROM outbox o "
+                "WHERE o.delivered_at IS NULL GROUP BY conversation_id "
+                "HAVING MIN(o.next_attempt_at) <= ?)"
+            )
+            params.append(self.clock())
+        return self.store._query(sql + " ORDER BY id", tuple(params))
+
+    def _failed(self, row_id: int, next_attempt_at: float, error: str) -> None:
+        self.store._execute(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
+            "WHERE id = ?",
+            (next_attempt_at, error, row_id),
+        )
+
+    def _delivered(self, row_ids: list[int]) -> None:
+        with self.store.transaction() as db:
+            for row_id in row_ids:
+                db.execute(
+                    "UPDATE outbox SET delivered_at = ? WHERE id = ?", (self.clock(), row_id)
+                )
+
+    def _take(self, conversation_id: str) -> list[str]:
+        with self.store.transaction() as db:
+            rows = db.execute(
+                "SELECT id, body FROM outbox WHERE conversation_id = ? AND delivered_at IS NULL "
+                "ORDER BY id",
+                (conversation_id,),
+            ).fetchall()
+            db.execute(
+                "UPDATE outbox SET delivered_at = ? WHERE conversation_id = ? "
+                "AND delivered_at IS NULL",
+                (self.clock(), conversation_id),
+            )
+        return [str(body) for _, body in rows]
+
+
+def _body(message: OutgoingMessage) -> dict[str, Any]:
+    return {
+        "text": message.text,
+        "buttons": [{"title": b.title, "payload": b.payload} for b in message.buttons],
+        "image": message.image,
+        "custom": message.custom,
+    }
+
+
+def _message(body: str) -> OutgoingMessage:
+    data = json.loads(body)
+    return OutgoingMessage(
+        text=data.get("text"),
+        buttons=[Button(title=b["title"], payload=b["payload"]) for b in data.get("buttons", [])],
+        image=data.get("image"),
+        custom=data.get("custom"),
+    )

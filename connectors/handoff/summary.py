@@ -1,0 +1,149 @@
+"""The short summary an agent reads first: the customer's issue, what is known, why escalated.
+
+Extractive by default (the user's key messages, the slots, the trigger), so it is instant and
+never says anything the conversation did not. ``generated_summary`` is the hook for the
+project's generator (models/): used only when HANDOFF_SUMMARY=generator and the package is
+importable, imported lazily, after the handoff exists (the queue then publishes an
+``updated`` event); its sentence is added above the extractive facts, never instead of them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from connectors.store import HistoryEntry
+
+if TYPE_CHECKING:
+    from connectors.handoff.queue import Trigger
+
+logger = logging.getLogger("connectors")
+
+Summarizer = Callable[[Sequence[HistoryEntry], Mapping[str, Any], "Trigger"], str]
+
+MAX_KEY_MESSAGES = 3
+MAX_QUOTE_CHARS = 160
+GENERATOR_PROMPT_CHARS = 1500
+
+# Slots worth telling an agent about, in the order they are shown, with their labels.
+SLOT_LABELS = (
+    ("verified_customer_id", "verified customer"),
+    ("order_number", "order"),
+    ("invoice_number", "invoice"),
+    ("sku", "SKU"),
+    ("product", "product"),
+    ("quantity", "quantity"),
+    ("email", "email given"),
+)
+_SMALL_TALK = re.compile(
+    r"^(hi|hello|hey|thanks?( you)?|thank you|ok(ay)?|yes|no|bye|goodbye|good (morning|afternoon)"
+    r"|cheers|please|help|talk to a (person|human)|agent|human)[ !.?]*$",
+    re.IGNORECASE,
+)
+# What makes a message carry the issue: references, money, problem words.
+_REFERENCE = re.compile(r"\b(SO|INV|RMA|PO)-?\d{3,}\b|\b[A-Z]{2,4}-\d{3,}\b|[£€$]\s?\d", re.I)
+_PROBLEM = re.compile(
+    r"\b(not|never|no|wrong|late|missing|broken|damaged|refund|charged|cancel|complain\w*|"
+    r"still|again|delete|lawyer|legal|sue|urgent|problem|issue|error)\b",
+    re.IGNORECASE,
+)
+
+
+def summarize(history: Sequence[HistoryEntry], slots: Mapping[str, Any], trigger: Trigger) -> str:
+    """An extractive summary: the issue in the user's words, the known facts, the trigger.
+
+    Example:
+        >>> summarize([{"role": "user", "text": "order SO-100123 never arrived", "buttons": [],
+        ...             "image": None, "at": 0.0}], {"order_number": "SO-100123"},
+        ...           Trigger("user_request", 0.93, "asked for a person")).splitlines()
+        ['Issue: "order SO-100123 never arrived"', 'Known: order SO-100123',
+         'Escalated: user_request (0.93): asked for a person']
+    """
+    lines = []
+    quotes = key_messages(history)
+    lines.append(
+        "Issue: " + (" / ".join(f'"{q}"' for q in quotes) if quotes else "(no message yet)")
+    )
+    known = known_facts(slots)
+    if known:
+        lines.append("Known: " + ", ".join(known))
+    score = "" if trigger.score is None else f" ({trigger.score:.2f})"
+    lines.append(f"Escalated: {trigger.rule}{score}: {trigger.detail}")
+    return "\n".join(lines)
+
+
+def key_messages(history: Sequence[HistoryEntry], limit: int = MAX_KEY_MESSAGES) -> list[str]:
+    """Up to ``limit`` user messages that best state the issue, in the order they were said.
+
+    Small talk and button payloads are skipped; messages with references (order, invoice,
+    money) or problem words rank first, then the most recent.
+    """
+    candidates: list[tuple[int, int, str]] = []
+    for index, entry in enumerate(history):
+        text = (entry.get("text") or "").strip()
+        if entry.get("role") != "user" or not text or text.startswith("/"):
+            continue
+        if _SMALL_TALK.match(text):
+            continue
+        weight = 2 * bool(_REFERENCE.search(text)) + bool(_PROBLEM.search(text))
+        weight += min(len(text.split()), 12) // 6
+        candidates.append((weight, index, _quote(text)))
+    best = sorted(candidates, key=lambda c: (c[0], c[1]), reverse=True)[:limit]
+    return [quote for _, _, quote in sorted(best, key=lambda c: c[1])]
+
+
+def known_facts(slots: Mapping[str, Any]) -> list[str]:
+    """The slots an agent needs, as ``label value`` strings, skipping empty ones."""
+    facts = []
+    for slot, label in SLOT_LABELS:
+        value = slots.get(slot)
+        if value not in (None, "", [], {}):
+            facts.append(f"{label} {value}")
+    return facts
+
+
+def generator_available() -> bool:
+    """True when the project's generator package (models/) is importable here."""
+    try:
+        return importlib.util.find_spec("models.generator") is not None
+    except ImportError:
+        return False
+
+
+def generated_summary(history: Sequence[HistoryEntry], extractive: str) -> str | None:
+    """One sentence from the project's generator about the customer's issue, or None.
+
+    Blocking (seconds on a CPU): call it in a worker thread, after the handoff exists.
+    Returns None when the generator is off, missing or fails (logged); never raises.
+    """
+    if not generator_available():
+        return None
+    try:
+        from models.generator import load_generator
+
+        generator = load_generator()
+        if generator is None:
+            return None
+        conversation = "\n".join(
+            f"{e['role']}: {e.get('text') or ''}" for e in history if e.get("text")
+        )[-GENERATOR_PROMPT_CHARS:]
+        prompt = (
+            "Summarise the customer's issue for a support agent in one sentence, using only "
+            f"the conversation.\n\nConversation:\n{conversation}\n\nFacts:\n{extractive}\n\n"
+            "Summary:"
+        )
+        text = generator.generate(prompt).text.strip().split("\n", 1)[0]
+    except Exception as error:
+        logger.warning("handoff summary generator failed, keeping the extractive one: %r", error)
+        return None
+    return text or None
+
+
+def _quote(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) <= MAX_QUOTE_CHARS:
+        return text
+    return text[: MAX_QUOTE_CHARS - 1].rsplit(" ", 1)[0] + "…"

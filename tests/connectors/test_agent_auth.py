@@ -1,0 +1,395 @@
+"""Agent accounts and sessions: scrypt hashes, wrong passwords, idle and absolute expiry,
+CSRF tokens, login limits, presence, the ``agents`` CLI and the agent settings."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+
+from connectors.agents.auth import (
+    DEMO_AGENT,
+    AgentAuth,
+    hash_password,
+    verify_password,
+)
+from connectors.agents.cli import demo_agent, main, read_password
+from connectors.agents.errors import (
+    AgentError,
+    AgentExists,
+    InvalidAgentInput,
+    LoginFailed,
+    LoginThrottled,
+    UnknownAgent,
+)
+from connectors.agents.settings import AgentSettings
+from connectors.errors import SettingsError
+from connectors.store import GatewayStore
+
+PASSWORD = "correct horse battery"
+IDLE = 30 * 60.0
+ABSOLUTE = 12 * 3600.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def auth(clock: Clock) -> AgentAuth:
+    settings = AgentSettings(session_idle_seconds=IDLE, session_max_seconds=ABSOLUTE)
+    agents = AgentAuth(GatewayStore(":memory:"), settings, clock=clock)
+    agents.add_agent("alice", PASSWORD, "Alice Agent")
+    return agents
+
+
+def test_password_is_stored_as_a_salted_scrypt_hash(auth: AgentAuth) -> None:
+    salt, stored = auth.store._query(
+        "SELECT salt, password_hash FROM agents WHERE username = 'alice'", ()
+    )[0]
+
+    assert PASSWORD not in stored and len(salt) == 16
+    algorithm, n, r, p, digest = stored.split("$")
+    assert (algorithm, n, r, p) == ("scrypt", "32768", "8", "1")
+    expected = hashlib.scrypt(
+        PASSWORD.encode(), salt=salt, n=32768, r=8, p=1, maxmem=64 * 2**20, dklen=32
+    )
+    assert digest == expected.hex()
+    assert verify_password(PASSWORD, salt, stored)
+    assert not verify_password(PASSWORD + "!", salt, stored)
+
+
+def test_the_same_password_hashes_differently_with_another_salt() -> None:
+    first = hash_password(PASSWORD, b"a" * 16, n=2**4)
+    second = hash_password(PASSWORD, b"b" * 16, n=2**4)
+
+    assert first != second
+    assert verify_password(PASSWORD, b"a" * 16, first)
+    assert not verify_password(PASSWORD, b"b" * 16, first)
+
+
+@pytest.mark.parametrize(
+    "stored", ["", "!", "bcrypt$1$2$3$00", "scrypt$x$8$1$00"], ids=["empty", "no-password",
+                                                                  "other-algorithm", "bad-cost"]
+)  # fmt: skip
+def test_a_malformed_stored_hash_never_verifies(stored: str) -> None:
+    assert verify_password(PASSWORD, b"s" * 16, stored) is False
+
+
+async def test_login_opens_a_session_that_the_cookie_token_finds(auth: AgentAuth) -> None:
+    token, session = await auth.login("  Alice ", PASSWORD, client="10.0.0.1")
+
+    found = await auth.session(token)
+    assert found is not None and found.username == "alice"
+    assert found.display_name == "Alice Agent"
+    assert found.csrf_token == session.csrf_token and len(session.csrf_token) >= 40
+    # Only a hash of the token is stored: a copy of the database is no login.
+    rows = auth.store._query("SELECT token_hash FROM agent_sessions", ())
+    assert rows == [(hashlib.sha256(token.encode()).hexdigest(),)]
+    assert await auth.session(token + "x") is None
+    assert await auth.session(None) is None
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [("alice", "wrong password"), ("nobody", PASSWORD), ("alice", "")],
+    ids=["wrong-password", "unknown-user", "empty-password"],
+)
+async def test_wrong_credentials_fail_the_same_way(
+    auth: AgentAuth, username: str, password: str
+) -> None:
+    with pytest.raises(LoginFailed, match="wrong username or password"):
+        await auth.login(username, password, client="10.0.0.1")
+
+    assert auth.store._query("SELECT COUNT(*) FROM agent_sessions", ()) == [(0,)]
+
+
+async def test_slack_only_agent_cannot_log_in(auth: AgentAuth) -> None:
+    auth.ensure_agent("slack:U0AGENT1", "Slack user")
+
+    with pytest.raises(LoginFailed):
+        await auth.login("slack:U0AGENT1", "!", client="10.0.0.1")
+
+
+async def test_session_expires_after_idle_time(auth: AgentAuth, clock: Clock) -> None:
+    token, _ = await auth.login("alice", PASSWORD, client="10.0.0.1")
+
+    clock.now += IDLE - 60
+    assert await auth.session(token) is not None  # used: idle time starts again
+    clock.now += IDLE - 60
+    assert await auth.session(token) is not None
+    clock.now += IDLE
+    assert await auth.session(token) is None
+    assert auth.store._query("SELECT COUNT(*) FROM agent_sessions", ()) == [(0,)]
+
+
+async def test_a_check_without_touch_does_not_keep_the_session_alive(
+    auth: AgentAuth, clock: Clock
+) -> None:
+    token, _ = await auth.login("alice", PASSWORD, client="10.0.0.1")
+
+    clock.now += IDLE - 60
+    assert await auth.session(token, touch=False) is not None
+    clock.now += 120
+    assert await auth.session(token) is None
+
+
+async def test_session_expires_at_the_absolute_limit_even_when_used(
+    auth: AgentAuth, clock: Clock
+) -> None:
+    token, session = await auth.login("alice", PASSWORD, client="10.0.0.1")
+    assert session.expires_at == clock.now + ABSOLUTE
+
+    while clock.now + IDLE / 2 < session.expires_at:
+        clock.now += IDLE / 2
+        assert await auth.session(token) is not None
+    clock.now = session.expires_at
+    assert await auth.session(token) is None
+
+
+async def test_logout_ends_the_session(auth: AgentAuth) -> None:
+    token, _ = await auth.login("alice", PASSWORD, client="10.0.0.1")
+
+    await auth.logout(token)
+
+    assert await auth.session(token) is None
+
+
+async def test_csrf_token_must_match_the_session(auth: AgentAuth) -> None:
+    _, session = await auth.login("alice", PASSWORD, client="10.0.0.1")
+    _, other = await auth.login("alice", PASSWORD, client="10.0.0.2")
+
+    assert auth.csrf_ok(session, session.csrf_token)
+    assert not auth.csrf_ok(session, None)
+    assert not auth.csrf_ok(session, "")
+    assert not auth.csrf_ok(session, other.csrf_token)
+    assert not auth.csrf_ok(session, session.csrf_token[:-1])
+
+
+async def test_repeated_failures_lock_the_account_from_that_client_for_the_window(
+    auth: AgentAuth, clock: Clock
+) -> None:
+    for _ in range(5):
+        with pytest.raises(LoginFailed):
+            await auth.login("alice", "guess guess", client="10.0.0.9")
+
+    # Even the right password is not checked while locked.
+    with pytest.raises(LoginThrottled) as locked:
+        await auth.login("alice", PASSWORD, client="10.0.0.9")
+    assert 0 < locked.value.retry_after <= 15 * 60
+    # Alice logging in from her own machine is not locked out by the attacker.
+    assert (await auth.login("alice", PASSWORD, client="10.0.0.1"))[1].username == "alice"
+
+    clock.now += 15 * 60 + 1
+    assert (await auth.login("alice", PASSWORD, client="10.0.0.9"))[1].username == "alice"
+
+
+async def test_one_client_spraying_many_accounts_is_throttled(auth: AgentAuth) -> None:
+    for index in range(20):
+        with pytest.raises(LoginFailed):
+            await auth.login(f"user{index}", "guess guess", client="10.0.0.9")
+
+    with pytest.raises(LoginThrottled):
+        await auth.login("alice", PASSWORD, client="10.0.0.9")
+    assert (await auth.login("alice", PASSWORD, client="10.0.0.1"))[1].username == "alice"
+
+
+async def test_agents_online_counts_recent_sessions_live_consoles_and_slack(
+    auth: AgentAuth, clock: Clock
+) -> None:
+    auth.add_agent("bob", PASSWORD)
+    auth.ensure_agent("slack:U0AGENT1")
+    assert auth.agents_online() == 0
+
+    token, _ = await auth.login("alice", PASSWORD, client="10.0.0.1")
+    assert auth.agents_online() == 1
+    with auth.live("bob"):
+        assert auth.agents_online() == 2
+    auth.note_active("slack:U0AGENT1")
+    assert auth.agents_online() == 2
+
+    clock.now += 5 * 60 + 1  # past AGENT_ONLINE_MINUTES with nothing done
+    assert auth.agents_online() == 0
+    with auth.live("alice"), auth.live("alice"):
+        assert auth.agents_online() == 1
+    await auth.session(token)
+    await auth.logout(token)
+    assert auth.agents_online() == 0
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "error"),
+    [
+        ("a", PASSWORD, "username must be 2-64 characters"),
+        ("alice smith", PASSWORD, "username must be"),
+        ("slack:U0AGENT1", PASSWORD, "username must be"),
+        ("carol", "short", "at least 8 characters, got 5"),
+        ("carol", "        ", "must not be empty"),
+        ("carol", "x" * 1025, "at most 1024 characters"),
+    ],
+    ids=["too-short-name", "space-in-name", "reserved-slack-name", "short-password",
+         "blank-password", "huge-password"],
+)  # fmt: skip
+def test_bad_usernames_and_passwords_are_refused_with_the_reason(
+    auth: AgentAuth, username: str, password: str, error: str
+) -> None:
+    with pytest.raises(InvalidAgentInput, match=error):
+        auth.add_agent(username, password)
+
+
+def test_usernames_are_unique_case_insensitively(auth: AgentAuth) -> None:
+    with pytest.raises(AgentExists):
+        auth.add_agent("ALICE", PASSWORD)
+
+
+async def test_new_password_and_removal_end_sessions(auth: AgentAuth) -> None:
+    token, _ = await auth.login("alice", PASSWORD, client="10.0.0.1")
+    auth.set_password("alice", "a brand new passphrase")
+
+    assert await auth.session(token) is None
+    with pytest.raises(LoginFailed):
+        await auth.login("alice", PASSWORD, client="10.0.0.1")
+    token, _ = await auth.login("alice", "a brand new passphrase", client="10.0.0.1")
+
+    assert auth.remove_agent("alice") is True
+    assert await auth.session(token) is None
+    assert auth.remove_agent("alice") is False
+    with pytest.raises(UnknownAgent):
+        auth.set_password("alice", PASSWORD)
+
+
+async def test_demo_agent_is_created_then_its_password_refreshed(auth: AgentAuth) -> None:
+    auth.ensure_demo_agent("first demo password")
+    token, _ = await auth.login(DEMO_AGENT, "first demo password", client="10.0.0.1")
+
+    auth.ensure_demo_agent("second demo password")
+
+    assert await auth.session(token) is None
+    with pytest.raises(LoginFailed):
+        await auth.login(DEMO_AGENT, "first demo password", client="10.0.0.1")
+    assert (await auth.login(DEMO_AGENT, "second demo password", client="10.0.0.1"))[0]
+
+
+# --- the CLI ------------------------------------------------------------------------------
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(args, env)
+    return code, out.getvalue(), err.getvalue()
+
+
+async def test_cli_adds_lists_and_removes_agents(tmp_path: Path) -> None:
+    env = {"GATEWAY_DB": str(tmp_path / "gateway.db"), "AGENT_PASSWORD": PASSWORD}
+
+    code, out, _ = run_cli(["add", "Carol", "--name", "Carol C."], env)
+    assert code == 0 and "added agent 'carol' (Carol C.)" in out
+    code, _, err = run_cli(["add", "carol"], env)
+    assert code == 1 and "already exists" in err
+    code, out, _ = run_cli(["list"], env)
+    assert code == 0 and "carol" in out and "Carol C." in out and "console" in out
+
+    store = GatewayStore(env["GATEWAY_DB"])
+    auth = AgentAuth(store, AgentSettings())
+    assert (await auth.login("carol", PASSWORD, client="cli-test"))[1].display_name == "Carol C."
+    store.close()
+
+    code, out, _ = run_cli(["remove", "carol"], env)
+    assert code == 0 and "removed" in out
+    code, _, err = run_cli(["remove", "carol"], env)
+    assert code == 1 and "no agent named 'carol'" in err
+
+
+@pytest.mark.parametrize(
+    ("env", "error"),
+    [({}, "set AGENT_PASSWORD or run this in a terminal"),
+     ({"AGENT_PASSWORD": "short"}, "at least 8 characters")],
+    ids=["no-password-no-terminal", "short-password"],
+)  # fmt: skip
+def test_cli_add_without_a_usable_password_fails_clearly(
+    tmp_path: Path, env: dict[str, str], error: str
+) -> None:
+    code, _, err = run_cli(["add", "dave"], {"GATEWAY_DB": str(tmp_path / "g.db"), **env})
+
+    assert code == 1 and error in err
+    assert run_cli(["list"], {"GATEWAY_DB": str(tmp_path / "g.db")})[1].startswith("no agents")
+
+
+def test_password_prompt_asks_twice_and_refuses_a_mismatch() -> None:
+    answers = iter(["a long passphrase", "a long passphrase"])
+    assert read_password({}, prompt=lambda _: next(answers), interactive=True) == (
+        "a long passphrase"
+    )
+    answers = iter(["a long passphrase", "another passphrase"])
+    with pytest.raises(AgentError, match="differ"):
+        read_password({}, prompt=lambda _: next(answers), interactive=True)
+
+
+async def test_demo_agent_for_make_run_only_with_a_password_from_the_environment(
+    tmp_path: Path,
+) -> None:
+    db = str(tmp_path / "gateway.db")
+
+    hint = demo_agent({"GATEWAY_DB": db})
+    assert "python -m connectors agents add" in hint and "AGENT_DEMO_PASSWORD" in hint
+    store = GatewayStore(db)
+    assert AgentAuth(store, AgentSettings()).list_agents() == []
+    store.close()
+
+    short = demo_agent({"GATEWAY_DB": db, "AGENT_DEMO_PASSWORD": "demo"})
+    assert short == "no demo agent: password must be at least 8 characters, got 4"
+
+    line = demo_agent({"GATEWAY_DB": db, "AGENT_DEMO_PASSWORD": "demo passphrase"})
+    assert "log in as 'demo'" in line and "demo passphrase" not in line
+    store = GatewayStore(db)
+    token, _ = await AgentAuth(store, AgentSettings()).login("demo", "demo passphrase", client="t")
+    assert token
+    store.close()
+
+
+# --- settings -----------------------------------------------------------------------------
+
+
+def test_settings_read_minutes_hours_and_slack_users() -> None:
+    settings = AgentSettings.from_env(
+        {
+            "AGENT_SESSION_IDLE_MINUTES": "10",
+            "AGENT_SESSION_MAX_HOURS": "2",
+            "AGENT_ONLINE_MINUTES": "3",
+            "AGENT_LOGIN_MAX_FAILURES": "7",
+            "SLACK_AGENT_CHANNEL": "C0AGENTS",
+            "SLACK_AGENT_USER_IDS": "U0AAA=alice, U0BBB",
+        }
+    )
+
+    assert settings.session_idle_seconds == 600 and settings.session_max_seconds == 7200
+    assert settings.online_seconds == 180 and settings.login_max_failures == 7
+    assert settings.slack_agent_channel == "C0AGENTS"
+    assert settings.slack_agent_users == {"U0AAA": "alice", "U0BBB": ""}
+
+
+@pytest.mark.parametrize(
+    ("env", "error"),
+    [({"AGENT_SESSION_IDLE_MINUTES": "soon"}, "AGENT_SESSION_IDLE_MINUTES must be a number"),
+     ({"AGENT_SESSION_MAX_HOURS": "0"}, "greater than 0"),
+     ({"AGENT_LOGIN_MAX_FAILURES": "2.5"}, "whole number"),
+     ({"SLACK_AGENT_CHANNEL": "#agents"}, "channel id like C0123ABCD"),
+     ({"SLACK_AGENT_USER_IDS": "alice"}, "U123 or U123=username")],
+    ids=["not-a-number", "zero", "fraction", "channel-name", "user-name"],
+)  # fmt: skip
+def test_bad_settings_say_which_variable_and_why(env: dict[str, str], error: str) -> None:
+    with pytest.raises(SettingsError, match=error):
+        AgentSettings.from_env(env)

@@ -1,0 +1,208 @@
+"""The agent console in headless Chromium against the real assistant: a customer in the
+widget asks for a person, the handoff appears live in the console of an agent created with
+the CLI, the agent claims it and replies, the customer's widget shows the reply, the agent
+hands back, and the bot answers the customer's next question.
+
+Two browsers (customer and agent) talk to the session's gateway. Screenshots of failures go
+to var/results/agent-console/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.service import Service as DriverService
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import paths
+from erp.db import get_engine
+from erp.models import StockLevel
+from tests.e2e.conftest import Assistant
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
+SCREENSHOTS = paths.VAR / "results" / "agent-console"
+WAIT = 60
+AGENT = "e2e-agent"
+PASSWORD = "e2e agent passphrase"
+
+
+def chromium(profile: Path) -> WebDriver:
+    """Headless Debian Chromium, set up as in test_widget.py."""
+    for binary in (CHROMIUM, CHROMEDRIVER):
+        if not shutil.which(binary):
+            pytest.fail(f"{binary} not found: `make browser` installs Debian's chromium")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic", "--disable-dev-shm-usage", "--window-size=1280,900",
+                 f"--user-data-dir={profile}"):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=DriverService(CHROMEDRIVER))
+    driver.set_page_load_timeout(WAIT)
+    return driver
+
+
+@pytest.fixture(scope="module")
+def browsers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[WebDriver, WebDriver]]:
+    """One browser for the customer, one for the agent (separate profiles and cookies)."""
+    customer = chromium(tmp_path_factory.mktemp("customer-profile"))
+    try:
+        agent = chromium(tmp_path_factory.mktemp("agent-profile"))
+        try:
+            yield customer, agent
+        finally:
+            agent.quit()
+    finally:
+        customer.quit()
+
+
+@contextmanager
+def screenshots_on_failure(drivers: dict[str, WebDriver], name: str) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        for role, driver in drivers.items():
+            path = SCREENSHOTS / f"{name}-{role}.png"
+            try:
+                driver.save_screenshot(str(path))
+                print(f"screenshot of the failure ({role}): {path}")
+            except WebDriverException as error:
+                print(f"no screenshot of the {role}: {error}")
+        raise
+
+
+def wait(driver: WebDriver, condition: Callable[[WebDriver], Any], message: str) -> Any:
+    return WebDriverWait(driver, WAIT, poll_frequency=0.1).until(condition, message)
+
+
+def add_agent(assistant: Assistant) -> None:
+    """Create the agent the way an administrator would: with the CLI, on the gateway's db."""
+    env = {**assistant.service("gateway").env, "AGENT_PASSWORD": PASSWORD}
+    result = subprocess.run(
+        [paths.main_python(), "-m", "connectors", "agents", "add", AGENT, "--name", "Erin Agent"],
+        env=env, cwd=paths.ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0 or "already exists" in result.stderr, result.stderr
+
+
+# --- the customer's widget ---------------------------------------------------------------
+
+
+def widget_messages(driver: WebDriver) -> list[tuple[str, str]]:
+    items = driver.find_elements(By.CSS_SELECTOR, ".erpw-log .erpw-msg:not(.erpw-intro)")
+    return [("user" if "erpw-user" in i.get_attribute("class") else "bot", i.text) for i in items]
+
+
+def bot_texts_after(driver: WebDriver, index: int) -> str:
+    return "\n".join(text for role, text in widget_messages(driver)[index:] if role == "bot")
+
+
+def customer_says(driver: WebDriver, text: str) -> int:
+    """Type a message in the widget; return how many messages there were before it."""
+    before = len(widget_messages(driver))
+    driver.find_element(By.CSS_SELECTOR, ".erpw-input").send_keys(text, Keys.ENTER)
+    wait(driver, lambda d: len(widget_messages(d)) > before, f"{text!r} not shown")
+    return before
+
+
+# --- the agent's console -----------------------------------------------------------------
+
+
+def queue_item(driver: WebDriver, conversation: str) -> Any:
+    """The queue entry of the customer's conversation, once the console shows it."""
+    for item in driver.find_elements(By.CSS_SELECTOR, "#ac-queue-list li[data-handoff-id]"):
+        if item.get_attribute("data-conversation") == conversation:
+            return item
+    return None
+
+
+def detail_status(driver: WebDriver) -> str | None:
+    return driver.find_element(By.ID, "ac-detail").get_attribute("data-status")
+
+
+def test_escalated_widget_conversation_is_claimed_answered_and_handed_back_in_the_console(
+    assistant: Assistant, browsers: tuple[WebDriver, WebDriver]
+) -> None:
+    customer, agent = browsers
+    add_agent(assistant)
+    with Session(get_engine()) as db:
+        sku = db.scalars(select(StockLevel.sku).order_by(StockLevel.sku).limit(1)).one()
+
+    with screenshots_on_failure({"customer": customer, "agent": agent}, "handoff"):
+        # The agent logs in and the live queue connects.
+        agent.get(assistant.url + "/agent")
+        wait(agent, lambda d: d.find_element(By.ID, "ac-username").is_displayed(), "no login")
+        agent.find_element(By.ID, "ac-username").send_keys(AGENT)
+        agent.find_element(By.ID, "ac-password").send_keys(PASSWORD, Keys.ENTER)
+        wait(agent, lambda d: d.find_element(By.ID, "ac-app").get_attribute("data-stream")
+             == "open", "the console's live queue did not connect")  # fmt: skip
+        assert "Erin Agent" in agent.find_element(By.ID, "ac-who").text
+
+        # The customer asks for a person in the widget.
+        customer.get(assistant.url + "/")
+        wait(customer, lambda d: d.find_element(By.CSS_SELECTOR, ".erpw")
+             .get_attribute("data-state") == "ready", "widget did not connect")  # fmt: skip
+        customer.find_element(By.CSS_SELECTOR, ".erpw-launcher").click()
+        session = customer.find_element(By.CSS_SELECTOR, ".erpw").get_attribute("data-session")
+        conversation = f"web:{session}"
+        asked = time.perf_counter()
+        customer_says(customer, "I want to talk to a human agent please")
+
+        # It appears in the console without a reload, with its trigger.
+        item = wait(agent, lambda d: queue_item(d, conversation), "handoff not in the console")
+        print(f"trigger to console: {time.perf_counter() - asked:.2f} s (incl. Rasa)")
+        assert "user request" in item.text and "web" in item.text
+        item.find_element(By.CSS_SELECTOR, ".ac-item-button").click()
+        wait(agent, lambda d: detail_status(d) == "waiting", "detail not shown")
+        transcript = agent.find_element(By.ID, "ac-transcript").text
+        assert "I want to talk to a human agent please" in transcript
+        assert agent.find_element(By.ID, "ac-trigger").text.startswith("user request")
+
+        # The agent claims it and replies; the customer's widget shows the reply.
+        agent.find_element(By.ID, "ac-claim").click()
+        wait(agent, lambda d: detail_status(d) == "assigned", "claim did not go through")
+        before = len(widget_messages(customer))
+        reply = "Hi, this is Erin from customer service. How can I help?"
+        agent.find_element(By.ID, "ac-reply").send_keys(reply, Keys.ENTER)
+        wait(customer, lambda d: reply in bot_texts_after(d, before), "reply not in the widget")
+        wait(agent, lambda d: reply in d.find_element(By.ID, "ac-transcript").text,
+             "reply not in the console's transcript")  # fmt: skip
+
+        # The customer answers the person, not the bot; the agent sees it live.
+        customer_says(customer, "my delivery is late, can you check")
+        wait(agent, lambda d: "my delivery is late" in d.find_element(By.ID, "ac-transcript").text,
+             "the customer's message did not reach the console")  # fmt: skip
+
+        # The agent hands back with a note.
+        agent.find_element(By.ID, "ac-resolve").click()
+        agent.find_element(By.ID, "ac-note").send_keys("checked the delivery with the carrier")
+        before = len(widget_messages(customer))
+        agent.find_element(By.ID, "ac-resolve-confirm").click()
+        wait(agent, lambda d: detail_status(d) == "resolved", "hand back did not go through")
+        wait(customer, lambda d: "assistant" in bot_texts_after(d, before),
+             "the customer was not told about the hand back")  # fmt: skip
+        wait(agent, lambda d: queue_item(d, conversation) is None, "still in the queue")
+
+        # The bot answers the customer's next question.
+        before = customer_says(customer, f"is {sku} in stock?")
+        wait(customer, lambda d: sku in bot_texts_after(d, before + 1), "the bot did not answer")

@@ -12,8 +12,10 @@ from rasa_sdk.types import DomainDict
 from actions.base import AnswerAction, ErpFormValidationAction
 from actions.erp_calls import erp_call, today
 from actions.formatting import day, money, plural
+from actions.generation import worded
 from actions.verification import first_text
 from erp import inventory
+from models.erp_context import stock_context
 
 MAX_QUERY_CHARS = 100
 # A name match this good, and this far ahead of the next one, is taken without asking.
@@ -85,7 +87,15 @@ class ActionCheckStock(AnswerAction):
             return []
         report = await erp_call(inventory.get_stock, sku=sku, today=today())
         wanted = tracker.get_slot("quantity")
-        dispatcher.utter_message(text=describe_stock(report, int(wanted) if wanted else None))
+        text = describe_stock(report, int(wanted) if wanted else None)
+        if not wanted:  # whether a wanted quantity is there is the template's to say
+            text = await worded(
+                f"Is {report.name} ({report.sku}) in stock?",
+                stock_context(report),
+                [report.sku, str(report.total_available)],
+                text,
+            )
+        dispatcher.utter_message(text=text)
         return []
 
 

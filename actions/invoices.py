@@ -11,6 +11,7 @@ from rasa_sdk.types import DomainDict
 from actions.base import AnswerAction, ErpFormValidationAction
 from actions.erp_calls import erp_call, today
 from actions.formatting import day, money, plural
+from actions.generation import worded
 from actions.record_forms import RecordKind, RecordVerificationForm
 from actions.verification import (
     VERIFIED,
@@ -24,6 +25,7 @@ from actions.verification import (
 from erp import customers, invoices
 from erp.errors import InvalidIdentifier
 from erp.ids import normalise_email, normalise_postcode, parse_invoice_number
+from models.erp_context import amount, invoice_context
 
 INVOICE = RecordKind(
     slot="invoice_number",
@@ -122,7 +124,13 @@ class ActionInvoiceStatus(AnswerAction):
             customer_id=customer_id,
             today=today(),
         )
-        dispatcher.utter_message(text=describe_invoice(status))
+        text = await worded(
+            f"Is invoice {status.invoice_number} paid?",
+            invoice_context(status),
+            [status.invoice_number, amount(status.amount_due, status.currency)],
+            describe_invoice(status),
+        )
+        dispatcher.utter_message(text=text)
         return []
 
 

@@ -11,10 +11,12 @@ from rasa_sdk.types import DomainDict
 from actions.base import AnswerAction
 from actions.erp_calls import erp_call
 from actions.formatting import ORDER_STATUS_TEXT, day, money
+from actions.generation import worded
 from actions.record_forms import RecordKind, RecordVerificationForm
 from actions.verification import verified_customer
 from erp import orders
 from erp.ids import parse_order_number
+from models.erp_context import order_context, status_words
 
 ORDER = RecordKind(
     slot="order_number",
@@ -55,7 +57,16 @@ class ActionOrderStatus(AnswerAction):
         status = await erp_call(
             orders.get_order_status, order_number=order_number, customer_id=customer_id
         )
-        dispatcher.utter_message(text=describe_order(status))
+        required = [status.order_number, status_words(status.status)]
+        if status.shipment is not None:
+            required.append(status.shipment.tracking_number)
+        text = await worded(
+            f"Where is my order {status.order_number}?",
+            order_context(status),
+            required,
+            describe_order(status),
+        )
+        dispatcher.utter_message(text=text)
         return []
 
 

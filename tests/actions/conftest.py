@@ -100,3 +100,25 @@ def as_staff(state: Tracker) -> Tracker:
             event["metadata"] = {"channel": "slack", "role": "staff"}
             break
     return state
+
+
+@pytest.fixture(autouse=True)
+def generator_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Actions answer without the generator unless a test switches a fake one in."""
+    monkeypatch.setenv("GENERATOR_BACKEND", "off")
+
+
+@pytest.fixture()
+def model(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A scripted generator behind the actions' loader, with the generator switched on.
+
+    Set ``model.answer`` to what it should say; ``model.prompts`` records what it was asked.
+    """
+    from actions import generation
+    from tests.models.fakes import ScriptedGenerator
+
+    fake = ScriptedGenerator("")
+    monkeypatch.setenv("GENERATOR_BACKEND", "llama_cpp")
+    monkeypatch.setattr(generation, "load_generator", lambda settings: fake)
+    monkeypatch.setattr(generation, "_product_names_or_empty", lambda: frozenset())
+    return fake

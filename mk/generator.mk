@@ -1,0 +1,16 @@
+# The fine-tuned generator (issue 5): data, LoRA training, GGUF export, evaluation, speed.
+
+GENERATOR_TRAIN_ARGS ?=
+GENERATOR_EVAL_ARGS ?=
+
+.PHONY: train-generator generator-data bench-generator
+generator-data: install ## Build the generator's train/held-out examples in var/generator/data
+	$(PY) -m models build-data
+
+train-generator: generator-data ## Fine-tune the generator (LoRA, resumable), export it to GGUF, evaluate it (~1 h on 2 cores)
+	$(PY) -m models train --resume $(GENERATOR_TRAIN_ARGS)
+	$(PY) -m models export
+	$(PY) -m models evaluate $(GENERATOR_EVAL_ARGS)
+
+bench-generator: install ## Generator speed: tokens/s and time to first token per backend (model card)
+	$(PY) -m models bench

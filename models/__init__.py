@@ -1,0 +1,1 @@
+"""The generator: training data, prompts, LoRA fine-tuning, serving and the grounding guard."""

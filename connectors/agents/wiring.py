@@ -56,6 +56,7 @@ class AgentSide:
         settings = settings or AgentSettings.from_env()
         auth = AgentAuth(store, settings)
         queue.agents_online = auth.agents_online
+        queue.public_name = auth.public_name
         canned = CannedReplies(store)
         agents_channel = None
         if settings.slack_agent_channel and slack is None:

@@ -142,6 +142,11 @@ class TrackerNotes(Protocol):
 AgentsOnline = Callable[[], int]
 
 
+def default_public_name(agent: str) -> str:
+    """An agent's name as customers see it: the username, but never a platform id."""
+    return "A colleague" if agent.startswith("slack:") else agent
+
+
 def no_agents_online() -> int:
     """The default until the agent console is wired: nobody is online."""
     return 0
@@ -261,6 +266,8 @@ class HandoffQueue:
         self.tracker = tracker
         self.hours = hours or BusinessHours()
         self.agents_online = agents_online
+        # How an agent is named to customers (the console wires display names in).
+        self.public_name: Callable[[str], str] = default_public_name
         self.summarizer = summarizer
         self.generate_summary = generate_summary
         self.clock = clock
@@ -367,7 +374,8 @@ class HandoffQueue:
         logger.info("handoff %d claimed by %s (%d messages waiting)", handoff_id, agent,
                     len(pending))  # fmt: skip
         self._publish(QueueEvent(type="claimed", handoff=handoff, pending=pending))
-        await self._tell_user(handoff, OutgoingMessage(text=JOINED.format(agent=agent)))
+        name = await anyio.to_thread.run_sync(self.public_name, agent)
+        await self._tell_user(handoff, OutgoingMessage(text=JOINED.format(agent=name)))
         return True
 
     async def agent_reply(self, handoff_id: int, agent: str, text: str) -> None:
@@ -429,8 +437,9 @@ class HandoffQueue:
         logger.info("handoff %d resolved by %s", handoff_id, agent)
         self._publish(QueueEvent(type="resolved", handoff=handoff))
         name = handoff.agent or agent
+        shown = await anyio.to_thread.run_sync(self.public_name, name)
         await self._tell_user(
-            handoff, OutgoingMessage(text=BACK_TO_BOT.format(agent=name), buttons=CSAT_BUTTONS)
+            handoff, OutgoingMessage(text=BACK_TO_BOT.format(agent=shown), buttons=CSAT_BUTTONS)
         )
         await self._note_in_tracker(handoff, name, note)
 

@@ -377,3 +377,29 @@ async def test_a_subscriber_on_another_event_loop_gets_events() -> None:
     await asyncio.to_thread(thread.join, 10)
 
     assert received == ["created"]
+
+
+async def test_customers_see_the_agents_display_name_never_a_platform_id() -> None:
+    from connectors.agents.auth import AgentAuth
+    from connectors.agents.settings import AgentSettings
+
+    store = GatewayStore(":memory:")
+    delivery = Delivery(store)
+    sent = Recorder()
+    delivery.register("telegram", sent)
+    queue = make_queue(store, delivery=delivery)
+    auth = AgentAuth(store, AgentSettings())
+    auth.add_agent("alice", "a long passphrase", "Alice Moreau")
+    queue.public_name = auth.public_name
+
+    first = await queue.escalate("telegram:42", "telegram", ASKED)
+    await queue.claim(first.id, "alice")
+    second = await queue.escalate("telegram:43", "telegram", ASKED)
+    await queue.claim(second.id, "slack:U024BE7LH")
+    await queue.resolve(second.id, "slack:U024BE7LH")
+
+    texts = [m.text or "" for _, m in sent.sent]
+    assert texts[0].startswith("Alice Moreau from our team has joined")
+    assert texts[1].startswith("A colleague from our team has joined")
+    assert texts[2].startswith("A colleague has handed you back")
+    assert not any("U024BE7LH" in t for t in texts)

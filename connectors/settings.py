@@ -77,7 +77,7 @@ class HandoffSettings:
     frustration_data: str = "data/handoff/frustration.yml"
     frustration_model: str = "var/handoff/frustration.joblib"
     sensitive_topics: str = "data/handoff/sensitive_topics.yml"
-    summary: str = "extractive"
+    summary: str = "generator"
     retry_seconds: float = 2.0
 
 

@@ -1,10 +1,10 @@
 """The short summary an agent reads first: the customer's issue, what is known, why escalated.
 
-Extractive by default (the user's key messages, the slots, the trigger), so it is instant and
-never says anything the conversation did not. ``generated_summary`` is the hook for the
-project's generator (models/): used only when HANDOFF_SUMMARY=generator and the package is
-importable, imported lazily, after the handoff exists (the queue then publishes an
-``updated`` event); its sentence is added above the extractive facts, never instead of them.
+The extractive summary (the user's key messages, the slots, the trigger) is instant and
+never says anything the conversation did not. With HANDOFF_SUMMARY=generator (the default)
+``generated_summary`` asks the project's generator (models/, imported lazily) for one
+grounded sentence after the handoff exists; the queue then publishes an ``updated`` event.
+The sentence is added above the extractive facts, never instead of them.
 """
 
 from __future__ import annotations
@@ -113,33 +113,48 @@ def generator_available() -> bool:
         return False
 
 
+SUMMARY_QUESTION = "In one sentence, what is the customer's problem?"
+
+
 def generated_summary(history: Sequence[HistoryEntry], extractive: str) -> str | None:
     """One sentence from the project's generator about the customer's issue, or None.
 
-    Blocking (seconds on a CPU): call it in a worker thread, after the handoff exists.
-    Returns None when the generator is off, missing or fails (logged); never raises.
+    The conversation and the extractive facts are the generator's context, and its sentence
+    goes through the same grounding guard as every generated answer
+    (`models.answer.grounded_answer`): a sentence naming an order, amount or date the
+    conversation does not contain is dropped. Blocking (seconds on a CPU): call it in a
+    worker thread, after the handoff exists. Returns None when the generator is off,
+    missing, refuses or fails (logged); never raises.
     """
     if not generator_available():
         return None
     try:
+        from models.answer import grounded_answer
+        from models.examples import ContextItem
         from models.generator import load_generator
+        from models.settings import GeneratorSettings
 
-        generator = load_generator()
+        settings = GeneratorSettings.from_env()
+        generator = load_generator(settings)
         if generator is None:
             return None
         conversation = "\n".join(
             f"{e['role']}: {e.get('text') or ''}" for e in history if e.get("text")
         )[-GENERATOR_PROMPT_CHARS:]
-        prompt = (
-            "Summarise the customer's issue for a support agent in one sentence, using only "
-            f"the conversation.\n\nConversation:\n{conversation}\n\nFacts:\n{extractive}\n\n"
-            "Summary:"
+        context = [
+            ContextItem("Conversation with the customer", conversation, "handoff:conversation"),
+            ContextItem("What the assistant knows", extractive, "handoff:facts"),
+        ]
+        result = grounded_answer(
+            SUMMARY_QUESTION, context, generator=generator, prompt_tokens=settings.prompt_tokens
         )
-        text = generator.generate(prompt).text.strip().split("\n", 1)[0]
     except Exception as error:
         logger.warning("handoff summary generator failed, keeping the extractive one: %r", error)
         return None
-    return text or None
+    if not result.usable:
+        logger.info("generated handoff summary not used (%s)", result.outcome)
+        return None
+    return result.text.split("\n", 1)[0].strip() or None
 
 
 def _quote(text: str) -> str:

@@ -73,3 +73,9 @@ async def make_client(fake_rasa: FakeRasa) -> AsyncIterator[MakeClient]:
 @pytest.fixture
 async def client(make_client: MakeClient) -> httpx.AsyncClient:
     return await make_client()
+
+
+@pytest.fixture(autouse=True)
+def generator_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Handoff summaries stay extractive unless a test switches a fake generator in."""
+    monkeypatch.setenv("GENERATOR_BACKEND", "off")

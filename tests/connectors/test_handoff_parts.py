@@ -7,8 +7,6 @@ import asyncio
 import datetime as dt
 import json
 import shutil
-import sys
-import types
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -358,18 +356,15 @@ def test_the_generator_hook_is_off_without_the_package(monkeypatch: pytest.Monke
     assert summary.generated_summary([entry("user", "late order")], "facts") is None
 
 
-async def test_with_the_generator_on_a_sentence_is_added_and_announced(
+async def test_with_the_generator_on_a_grounded_sentence_is_added_and_announced(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    class FakeGenerator:
-        def generate(self, prompt: str) -> Any:
-            assert "late order" in prompt
-            return types.SimpleNamespace(text="Customer's order is late.\nignored line")
+    from models import generator as generator_module
+    from tests.models.fakes import ScriptedGenerator
 
-    fake = types.ModuleType("models.generator")
-    fake.load_generator = FakeGenerator  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "models.generator", fake)
-    monkeypatch.setattr(summary, "generator_available", lambda: True)
+    fake = ScriptedGenerator("The customer's order SO-100123 is late.\nignored line")
+    monkeypatch.setenv("GENERATOR_BACKEND", "llama_cpp")
+    monkeypatch.setattr(generator_module, "load_generator", lambda settings: fake)
     store = GatewayStore(":memory:")
     await store.append_user("web:a", "my late order SO-100123")
     queue = HandoffQueue(store, generate_summary=True)
@@ -379,7 +374,23 @@ async def test_with_the_generator_on_a_sentence_is_added_and_announced(
     created, updated = await events.get(timeout=2), await events.get(timeout=5)
 
     assert (created["type"], updated["type"]) == ("created", "updated")
-    assert updated["handoff"].summary == "Customer's order is late.\n" + handoff.summary
+    assert updated["handoff"].summary == "The customer's order SO-100123 is late.\n" + (
+        handoff.summary
+    )
+    assert "my late order SO-100123" in fake.prompts[0]
+
+
+def test_a_generated_summary_with_an_invented_fact_is_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from models import generator as generator_module
+    from tests.models.fakes import ScriptedGenerator
+
+    fake = ScriptedGenerator("The customer wants a refund of £500 for order SO-999999.")
+    monkeypatch.setenv("GENERATOR_BACKEND", "llama_cpp")
+    monkeypatch.setattr(generator_module, "load_generator", lambda settings: fake)
+
+    assert summary.generated_summary([entry("user", "my order SO-100123 is late")], "") is None
 
 
 # Delivery.

@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
 import time
@@ -113,23 +114,22 @@ def run_bench(
     adapter = settings.adapter_dir
     base = base_path(settings)
     speeds: list[Speed] = []
-    cpu = platform.processor() or platform.machine()
-    cpu_label = f"CPU ({cpu}, {settings.threads} threads)"
+    cpu_label = cpu_name(settings.threads)
     if "llama_cpp" in backends:
         import llama_cpp
 
         lora = None if adapter is None else adapter / LORA_GGUF
-        targets = [("cpu", 0)]
+        # The configured thread count and all cores: on a busy machine they differ a lot.
+        targets = [(cpu_name(threads), threads, 0) for threads in _thread_counts(settings)]
         if llama_cpp.llama_supports_gpu_offload():
-            targets.append(("gpu", -1))
-        for device, layers in targets:
+            targets.append(("GPU (llama.cpp offload)", settings.threads, -1))
+        for label, threads, layers in targets:
             started = time.perf_counter()
             generator = LlamaCppGenerator.load(
-                base, lora, limits, threads=settings.threads, gpu_layers=layers
+                base, lora, limits, threads=threads, gpu_layers=layers
             )
             loaded = time.perf_counter() - started
             texts = _prompts(generator, examples, settings.prompt_tokens)
-            label = cpu_label if device == "cpu" else "GPU (llama.cpp offload)"
             speeds.append(measure("llama_cpp", label, generator, texts, loaded))
             del generator
     if "transformers" in backends:
@@ -155,6 +155,16 @@ def run_bench(
         )
         update_card(card, "speed", f"{note}\n\n{table}")
     return table
+
+
+def cpu_name(threads: int) -> str:
+    """'CPU (x86_64, 2 threads of 2 cores)'."""
+    cpu = platform.processor() or platform.machine()
+    return f"CPU ({cpu}, {threads} thread{'s' if threads > 1 else ''} of {os.cpu_count()} cores)"
+
+
+def _thread_counts(settings: GeneratorSettings) -> list[int]:
+    return sorted({settings.threads, os.cpu_count() or 1})
 
 
 def _prompts(generator: Generator, examples: Sequence[Example], budget: int) -> list[str]:

@@ -102,7 +102,9 @@ class Summary:
             "token F1 and exact-fact match are over answerable examples; faithfulness is the share",
             "of non-refusal answers whose facts all appear in the context; guard pass is the share",
             "of all answers the grounding guard accepts (a refusal always passes); refusal",
-            "precision/recall treat the no-answer examples as positives.",
+            "precision/recall treat the no-answer examples as positives. tokens/s is what the",
+            "evaluation run itself saw (GENERATOR_THREADS threads, other jobs running); the",
+            "Speed section has the benchmark.",
         ]
         gain = self.f1_gain()
         if gain is not None:

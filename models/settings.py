@@ -32,7 +32,7 @@ class GeneratorSettings:
     | GENERATOR_MAX_NEW_TOKENS | 160 | most tokens in one answer |
     | GENERATOR_MAX_SECONDS | 20 | most seconds spent on one answer |
     | GENERATOR_PROMPT_TOKENS | 320 | token budget of a prompt; context items are cut to fit |
-    | GENERATOR_THREADS | all cores | CPU threads for inference |
+    | GENERATOR_THREADS | cores - 1 | CPU threads for inference (and training, when set) |
 
     Example:
         >>> settings = GeneratorSettings.from_env()
@@ -71,8 +71,19 @@ class GeneratorSettings:
             max_new_tokens=_positive_int("GENERATOR_MAX_NEW_TOKENS", DEFAULT_MAX_NEW_TOKENS),
             max_seconds=_positive_float("GENERATOR_MAX_SECONDS", DEFAULT_MAX_SECONDS),
             prompt_tokens=_positive_int("GENERATOR_PROMPT_TOKENS", DEFAULT_PROMPT_TOKENS),
-            threads=_positive_int("GENERATOR_THREADS", os.cpu_count() or 1),
+            threads=_positive_int("GENERATOR_THREADS", default_threads()),
         )
+
+
+def default_threads() -> int:
+    """All cores but one, at least one.
+
+    llama.cpp's threads wait for each other at every layer: when another process holds one
+    of two cores, two threads decode at under 1 token/s where one thread makes 45
+    (measured on the 2-core machine with another process busy), and the bot's Rasa and
+    action servers share the machine.
+    """
+    return max(1, (os.cpu_count() or 1) - 1)
 
 
 def _optional_path(raw: str) -> Path | None:

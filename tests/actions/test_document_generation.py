@@ -78,15 +78,18 @@ async def test_an_answer_with_an_invented_number_is_replaced_by_the_passage(
     assert "14" not in message["text"]
 
 
-async def test_a_refusal_says_it_does_not_know(
+async def test_a_refusal_of_confident_passages_shows_the_passages(
     model: ScriptedGenerator,
     found: list[Passage],
     dispatcher: CollectingDispatcher,
     domain: dict[str, Any],
 ) -> None:
+    # The retrieval threshold decides "I don't know"; the model's refusals are right only
+    # about half the time on held-out data.
     model.answer = REFUSAL
     await ask(dispatcher, domain)
-    assert [m["response"] for m in dispatcher.messages] == ["utter_document_unknown"]
+    [message] = dispatcher.messages
+    assert message["text"].startswith(REFUND_TEXT) and "(Source: Returns" in message["text"]
 
 
 async def test_instructions_inside_a_document_do_not_change_the_answer(

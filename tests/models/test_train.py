@@ -198,3 +198,30 @@ def test_missing_training_data_is_a_clear_error(tiny: Path, tmp_path: Path) -> N
 def test_bad_hyperparameters_are_rejected(field: str, value: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         TrainConfig(**{field: value})  # type: ignore[arg-type]
+
+
+def test_the_model_card_keeps_its_text_and_replaces_one_section(tmp_path: Path) -> None:
+    from models.card import update_card
+
+    card = tmp_path / "README.md"
+    update_card(card, "training", "first run")
+    update_card(card, "evaluation", "| a | b |")
+    update_card(card, "training", "second run")
+
+    text = card.read_text()
+    assert "license: gemma" in text
+    assert "Gemma Terms of Use" in text
+    assert "<!-- training -->\nsecond run\n<!-- /training -->" in text
+    assert "first run" not in text
+    assert "<!-- evaluation -->\n| a | b |\n<!-- /evaluation -->" in text
+
+
+def test_the_model_card_rejects_unknown_or_missing_sections(tmp_path: Path) -> None:
+    from models.card import update_card
+
+    card = tmp_path / "README.md"
+    with pytest.raises(ValueError, match="section must be one of"):
+        update_card(card, "secrets", "x")
+    card.write_text("# a card someone rewrote\n")
+    with pytest.raises(ValueError, match="no <!-- speed -->"):
+        update_card(card, "speed", "x")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
 
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
@@ -128,9 +129,12 @@ class AgentConsole:
             Route("/agent/api/logout", self.logout, methods=["POST"]),
             Route("/agent/api/me", api(self.me), methods=["GET"]),
             Route("/agent/api/events", api(self.events), methods=["GET"]),
+            Route("/agent/api/agents", api(self.list_agents), methods=["GET"]),
             Route("/agent/api/handoffs", api(self.list_handoffs), methods=["GET"]),
             Route("/agent/api/handoffs/{id:int}", api(self.detail), methods=["GET"]),
             Route("/agent/api/handoffs/{id:int}/claim", api(self.claim, write=True),
+                  methods=["POST"]),
+            Route("/agent/api/handoffs/{id:int}/assign", api(self.assign, write=True),
                   methods=["POST"]),
             Route("/agent/api/handoffs/{id:int}/reply", api(self.reply, write=True),
                   methods=["POST"]),
@@ -192,6 +196,13 @@ class AgentConsole:
         """GET /agent/api/me: who is logged in, and the CSRF token for writes."""
         return JSONResponse(_session_json(session))
 
+    async def list_agents(self, request: Request, session: AgentSession) -> Response:
+        """GET /agent/api/agents: colleagues a handoff can be assigned to."""
+        agents = await anyio.to_thread.run_sync(self.auth.list_agents)
+        return JSONResponse(
+            {"agents": [{"username": a.username, "display_name": a.display_name} for a in agents]}
+        )
+
     # The queue.
 
     async def list_handoffs(self, request: Request, session: AgentSession) -> Response:
@@ -221,6 +232,24 @@ class AgentConsole:
         assert current is not None
         if current.status != "assigned" or current.agent != session.username:
             raise Conflict(_not_yours(current))
+        return JSONResponse({"handoff": handoff_json(current)})
+
+    async def assign(self, request: Request, session: AgentSession) -> Response:
+        """POST /agent/api/handoffs/{id}/assign ``{agent}``: give it to a colleague.
+
+        A waiting handoff can be assigned by any agent, an assigned one only by its holder
+        (a transfer); the colleague must have a console account.
+        """
+        handoff = await self._handoff(request)
+        body = load_json_object(await read_body(request))
+        target = body.get("agent")
+        if not isinstance(target, str) or not target.strip():
+            raise InvalidAgentInput("agent must be a username")
+        target = target.strip()
+        if await anyio.to_thread.run_sync(self.auth.get_agent, target) is None:
+            raise InvalidAgentInput(f"no agent is called {target!r}")
+        current = await self.queue.assign(handoff.id, session.username, target)
+        logger.info("agent %s assigned handoff %d to %s", session.username, handoff.id, target)
         return JSONResponse({"handoff": handoff_json(current)})
 
     async def reply(self, request: Request, session: AgentSession) -> Response:

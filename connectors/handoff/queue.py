@@ -378,6 +378,33 @@ class HandoffQueue:
         await self._tell_user(handoff, OutgoingMessage(text=JOINED.format(agent=name)))
         return True
 
+    async def assign(self, handoff_id: int, by: str, to: str) -> Handoff:
+        """Give a handoff to agent ``to``: a waiting one by anyone, an assigned one by its holder.
+
+        The user is told who joined; the ``claimed`` event carries the new agent and the
+        messages left while it was waiting.
+
+        Raises:
+            HandoffNotFound: no handoff has this id.
+            HandoffConflict: it is resolved, or assigned to someone other than ``by``.
+            InvalidHandoffInput: an agent name is empty or too long.
+        """
+        by, to = _agent_name(by), _agent_name(to)
+        moved, pending = await self.store._run(self._assign, handoff_id, by, to)
+        handoff = await self._require(handoff_id)
+        if not moved:
+            reason = (
+                "it is resolved; the bot answers this user again"
+                if handoff.status == "resolved"
+                else f"it is assigned to {handoff.agent}"
+            )
+            raise HandoffConflict(handoff_id, reason)
+        logger.info("handoff %d assigned to %s by %s", handoff_id, to, by)
+        self._publish(QueueEvent(type="claimed", handoff=handoff, pending=pending))
+        name = await anyio.to_thread.run_sync(self.public_name, to)
+        await self._tell_user(handoff, OutgoingMessage(text=JOINED.format(agent=name)))
+        return handoff
+
     async def agent_reply(self, handoff_id: int, agent: str, text: str) -> None:
         """Record an agent's reply (transcript role ``agent``) and deliver it to the user.
 
@@ -586,6 +613,22 @@ class HandoffQueue:
                     return False, []
                 raise HandoffNotFound(handoff_id)
             return True, self._take_inbox(handoff_id)
+
+    def _assign(
+        self, handoff_id: int, by: str, to: str
+    ) -> tuple[bool, builtins.list[HistoryEntry]]:
+        with self.store.transaction() as db:
+            row = db.execute("SELECT status FROM handoffs WHERE id = ?", (handoff_id,)).fetchone()
+            if row is None:
+                raise HandoffNotFound(handoff_id)
+            moved = db.execute(
+                "UPDATE handoffs SET status = 'assigned', agent = ?, assigned_at = ? "
+                "WHERE id = ? AND (status = 'waiting' OR (status = 'assigned' AND agent = ?))",
+                (to, self.clock(), handoff_id, by),
+            ).rowcount
+            if moved != 1:
+                return False, []
+            return True, self._take_inbox(handoff_id) if row[0] == "waiting" else []
 
     def _hold(self, handoff_id: int, transcript_id: int) -> tuple[bool, HistoryEntry]:
         with self.store.transaction() as db:

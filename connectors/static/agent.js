@@ -209,6 +209,7 @@
     state.selected = id;
     $("ac-notice").textContent = "";
     $("ac-resolve-form").hidden = true;
+    $("ac-assign-form").hidden = true;
     renderQueue();
     await refreshDetail();
     $("ac-reply").focus();
@@ -239,6 +240,7 @@
     const mine = handoff.status === "assigned" && handoff.agent === state.me.username;
     $("ac-claim").hidden = handoff.status !== "waiting";
     $("ac-resolve").hidden = handoff.status === "resolved" || (handoff.status === "assigned" && !mine);
+    $("ac-assign").hidden = handoff.status === "resolved" || (handoff.status === "assigned" && !mine);
     $("ac-send").disabled = !mine;
     $("ac-reply").disabled = !mine;
     if (handoff.status === "assigned" && !mine) {
@@ -324,6 +326,36 @@
       event.preventDefault();
       sendReply();
     }
+  });
+
+  $("ac-assign").addEventListener("click", async () => {
+    $("ac-assign-form").hidden = false;
+    const result = await api("GET", "/agents");
+    const list = $("ac-agents");
+    list.replaceChildren();
+    if (result.ok) {
+      for (const agent of result.data.agents) {
+        if (agent.username === state.me.username) continue;
+        const option = el("option", "", agent.display_name);
+        option.value = agent.username;
+        list.append(option);
+      }
+    }
+    $("ac-assign-to").focus();
+  });
+  $("ac-assign-cancel").addEventListener("click", () => { $("ac-assign-form").hidden = true; });
+  $("ac-assign-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const to = $("ac-assign-to").value.trim();
+    if (!to || state.selected === null) return;
+    const result = await api("POST", "/handoffs/" + state.selected + "/assign", { agent: to });
+    if (!result.ok) {
+      notice(result.data.error || "Could not assign (" + result.status + ").");
+      return;
+    }
+    $("ac-assign-form").hidden = true;
+    $("ac-assign-to").value = "";
+    await refreshDetail();
   });
 
   $("ac-resolve").addEventListener("click", () => {

@@ -131,6 +131,8 @@ API_ROUTES = [
     ("GET", "/agent/api/handoffs"),
     ("GET", "/agent/api/handoffs/1"),
     ("POST", "/agent/api/handoffs/1/claim"),
+    ("POST", "/agent/api/handoffs/1/assign"),
+    ("GET", "/agent/api/agents"),
     ("POST", "/agent/api/handoffs/1/reply"),
     ("POST", "/agent/api/handoffs/1/resolve"),
     ("GET", "/agent/api/canned"),
@@ -615,3 +617,61 @@ async def test_open_streams_end_when_the_server_begins_to_stop(
             await stream.next(timeout=3)
     finally:
         console_module._STOPPING.clear()
+
+
+async def test_a_waiting_handoff_can_be_assigned_to_a_colleague(console: Console) -> None:
+    console.queue.public_name = console.auth.public_name
+    alice, bob = await console.agent("alice"), await console.agent("bob")
+    handoff_id = await console.escalate()
+
+    listed = await alice.get("/agents")
+    assert {"username": "bob", "display_name": "Bob"} in listed.json()["agents"]
+    response = await alice.post(f"/handoffs/{handoff_id}/assign", {"agent": "bob"})
+
+    assert response.status_code == 200
+    assert (response.json()["handoff"]["status"], response.json()["handoff"]["agent"]) == (
+        "assigned",
+        "bob",
+    )
+    assert console.customer.texts("web:abc")[-1].startswith("Bob from our team has joined")
+    assert (await bob.post(f"/handoffs/{handoff_id}/reply", {"text": "Bob here."})).is_success
+
+
+async def test_only_the_holder_can_transfer_an_assigned_handoff(console: Console) -> None:
+    alice, bob = await console.agent("alice"), await console.agent("bob")
+    carol = await console.agent("carol")
+    handoff_id = await console.escalate()
+    await alice.post(f"/handoffs/{handoff_id}/claim")
+
+    taken = await bob.post(f"/handoffs/{handoff_id}/assign", {"agent": "bob"})
+    assert taken.status_code == 409 and "assigned to alice" in taken.json()["error"]
+    moved = await alice.post(f"/handoffs/{handoff_id}/assign", {"agent": "carol"})
+    assert moved.status_code == 200 and moved.json()["handoff"]["agent"] == "carol"
+    refused = await alice.post(f"/handoffs/{handoff_id}/reply", {"text": "still me?"})
+    assert refused.status_code == 409
+    assert (await carol.post(f"/handoffs/{handoff_id}/reply", {"text": "Carol here."})).is_success
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [({"agent": "nobody"}, "no agent is called 'nobody'"), ({"agent": 5}, "agent must be")],
+    ids=["unknown-agent", "not-a-string"],
+)
+async def test_assigning_to_someone_who_is_not_an_agent_is_400(
+    console: Console, body: dict[str, Any], reason: str
+) -> None:
+    alice = await console.agent("alice")
+    handoff_id = await console.escalate()
+    response = await alice.post(f"/handoffs/{handoff_id}/assign", body)
+    assert response.status_code == 400 and reason in response.json()["error"]
+    assert (await console.queue.get(handoff_id)).status == "waiting"  # type: ignore[union-attr]
+
+
+async def test_a_resolved_handoff_cannot_be_assigned(console: Console) -> None:
+    alice = await console.agent("alice")
+    await console.agent("bob")
+    handoff_id = await console.escalate()
+    await alice.post(f"/handoffs/{handoff_id}/claim")
+    await alice.post(f"/handoffs/{handoff_id}/resolve", {"note": "done"})
+    response = await alice.post(f"/handoffs/{handoff_id}/assign", {"agent": "bob"})
+    assert response.status_code == 409 and "resolved" in response.json()["error"]

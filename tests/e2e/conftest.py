@@ -44,12 +44,14 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
         "RASA_TRACKER_DB": str(work / "tracker.db"),
         "GATEWAY_DB": str(work / "gateway.db"),
         # Conversation tests assert the ERP templates' exact facts; the generator's wording
-        # is tested with the real model in tests/models and tests/actions (integration).
+        # is tested with fakes in tests/actions and the real model in tests/models.
         "GENERATOR_BACKEND": "off",
     }
     previous = {name: os.environ.get(name) for name in settings}
     os.environ.update(settings)
     services = build_services(ports, logs_dir=work / "logs")
+    # The services have their environment now; later tests see the generator as configured.
+    _restore({"GENERATOR_BACKEND": previous["GENERATOR_BACKEND"]})
     try:
         for service in services:
             service.start()
@@ -64,8 +66,12 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
             yield Assistant(ports.gateway_url, services, client)
     finally:
         stop_all(services)
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        _restore(previous)
+
+
+def _restore(previous: dict[str, str | None]) -> None:
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

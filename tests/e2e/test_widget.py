@@ -278,7 +278,11 @@ def test_stock_rasa_webchat_client_works_against_the_gateway(
     sku = db.scalars(select(StockLevel.sku).order_by(StockLevel.sku).limit(1)).one()
 
     def responses(driver: WebDriver) -> list[str]:
-        return [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".rw-response")]
+        # Read in one script: rasa-webchat re-renders its list, so element handles go stale.
+        texts = driver.execute_script(
+            "return Array.from(document.querySelectorAll('.rw-response'), e => e.innerText);"
+        )
+        return [str(t) for t in texts or []]
 
     with screenshot_on_failure(browser, "rasa-webchat"):
         browser.get(webchat_site + "/")

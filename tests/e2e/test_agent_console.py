@@ -9,56 +9,31 @@ to var/results/agent-console/.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
-from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
-from selenium.webdriver.chrome.service import Service as DriverService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import paths
 from erp.db import get_engine
 from erp.models import StockLevel
+from tests.e2e import browser
+from tests.e2e.browser import chromium, wait
 from tests.e2e.conftest import Assistant
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
 SCREENSHOTS = paths.VAR / "results" / "agent-console"
-WAIT = 60
 AGENT = "e2e-agent"
 PASSWORD = "e2e agent passphrase"
-
-
-def chromium(profile: Path) -> WebDriver:
-    """Headless Debian Chromium, set up as in test_widget.py."""
-    for binary in (CHROMIUM, CHROMEDRIVER):
-        if not shutil.which(binary):
-            pytest.fail(f"{binary} not found: `make browser` installs Debian's chromium")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic", "--disable-dev-shm-usage", "--window-size=1280,900",
-                 f"--user-data-dir={profile}"):  # fmt: skip
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=DriverService(CHROMEDRIVER))
-    driver.set_page_load_timeout(WAIT)
-    return driver
 
 
 @pytest.fixture(scope="module")
@@ -77,22 +52,8 @@ def browsers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[WebDriv
 
 @contextmanager
 def screenshots_on_failure(drivers: dict[str, WebDriver], name: str) -> Iterator[None]:
-    try:
+    with browser.screenshots_on_failure(drivers, SCREENSHOTS, name):
         yield
-    except BaseException:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        for role, driver in drivers.items():
-            path = SCREENSHOTS / f"{name}-{role}.png"
-            try:
-                driver.save_screenshot(str(path))
-                print(f"screenshot of the failure ({role}): {path}")
-            except WebDriverException as error:
-                print(f"no screenshot of the {role}: {error}")
-        raise
-
-
-def wait(driver: WebDriver, condition: Callable[[WebDriver], Any], message: str) -> Any:
-    return WebDriverWait(driver, WAIT, poll_frequency=0.1).until(condition, message)
 
 
 def add_agent(assistant: Assistant) -> None:

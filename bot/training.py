@@ -50,9 +50,9 @@ def needs_training() -> bool:
 def train(*, force: bool = False) -> float | None:
     """Train the model if needed; return the seconds it took, or None when it was skipped."""
     if encoder_dirs():
-        from bot.encoder import ensure_default_encoder
+        from bot.encoder import ensure_encoders
 
-        ensure_default_encoder()
+        ensure_encoders(encoder_dirs())
     if not force and not needs_training():
         print(f"Rasa model is up to date: {paths.MODEL_FILE.relative_to(paths.ROOT)}")
         return None

@@ -2,7 +2,7 @@
 # Rasa's default pipeline on CLINC150 and Banking77 (docs/benchmarks.md).
 
 .PHONY: encoder bench-nlu
-encoder: install ## Export the packaged all-MiniLM-L6-v2 to ONNX in var/encoders (training does it too)
+encoder: install ## Assemble and export config.yml's sentence encoder (all-mpnet-base-v2) to ONNX in var/encoders (training does it too)
 	$(PY) -m bot export-encoder
 
 # QUICK=1: a few intents, examples and epochs of CLINC150 and Banking77 (a couple of minutes).

@@ -8,7 +8,7 @@ and tokenizers, so Rasa never imports torch. Use it in config.yml:
     pipeline:
       - name: WhitespaceTokenizer
       - name: bot.components.sentence_encoder.SentenceEncoderFeaturizer
-        model_dir: var/encoders/all-minilm-l6-v2
+        model_dir: var/encoders/all-mpnet-base-v2
         alias: sentence_encoder
       - name: bot.components.linear_intent.LinearIntentClassifier
         featurizers: [sentence_encoder]
@@ -100,7 +100,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         return {
             **DenseFeaturizer.get_default_config(),
             # A folder with model.onnx and tokenizer.json; relative to the working directory.
-            "model_dir": "var/encoders/all-minilm-l6-v2",
+            "model_dir": "var/encoders/all-mpnet-base-v2",
             # onnxruntime threads; 0 lets it choose (all cores).
             "threads": 0,
             "batch_size": 64,

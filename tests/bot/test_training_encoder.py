@@ -52,10 +52,10 @@ def test_a_new_export_changes_the_fingerprint(project: Path) -> None:
 def test_train_exports_the_encoder_before_it_decides(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    exported: list[bool] = []
-    monkeypatch.setattr(encoder, "ensure_default_encoder", lambda: exported.append(True))
+    exported: list[Path] = []
+    monkeypatch.setattr(encoder, "ensure_encoders", lambda dirs: exported.extend(dirs))
     paths.MODELS_DIR.mkdir(parents=True)
     paths.MODEL_FILE.write_bytes(b"model")
     paths.FINGERPRINT_FILE.write_text(training.fingerprint() + "\n")
     assert training.train() is None  # up to date: no rasa run
-    assert exported == [True]
+    assert exported == [project / "var" / "encoders" / "test-encoder"]

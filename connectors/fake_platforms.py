@@ -3,6 +3,8 @@
 For tests, benchmarks and trying the channels offline: point TELEGRAM_API_URL and
 SLACK_API_URL at a FakePlatforms server and every outgoing call is answered like the real
 API would and kept in ``calls``. Failures can be scripted (``fail``) to exercise retries.
+Telegram's editMessageText answers like the real one: 400 for a message it never sent and
+for an edit that changes nothing.
 
 Usage::
 
@@ -54,6 +56,7 @@ class Failure:
     status: int
     times: int
     retry_after: int = 1
+    description: str | None = None
 
 
 class FakePlatforms:
@@ -63,6 +66,8 @@ class FakePlatforms:
         self.calls: list[Call] = []
         self.failures: list[Failure] = []
         self._ids = itertools.count(1)
+        # Text and keyboard of every Telegram message sent, by (chat id, message id).
+        self._messages: dict[tuple[str, str], tuple[str, Any]] = {}
         self._lock = threading.Lock()
         self._changed = threading.Condition()
         self.app = Starlette(
@@ -73,10 +78,21 @@ class FakePlatforms:
             ]
         )
 
-    def fail(self, method: str, *, status: int, times: int = 1, retry_after: int = 1) -> None:
-        """Answer the next ``times`` calls of ``method`` with HTTP ``status`` (429 or 5xx)."""
+    def fail(
+        self,
+        method: str,
+        *,
+        status: int,
+        times: int = 1,
+        retry_after: int = 1,
+        description: str | None = None,
+    ) -> None:
+        """Answer the next ``times`` calls of ``method`` with HTTP ``status`` (429, 400, 5xx).
+
+        ``description`` is Telegram's error description or Slack's ``error`` code.
+        """
         with self._lock:
-            self.failures.append(Failure(method, status, times, retry_after))
+            self.failures.append(Failure(method, status, times, retry_after, description))
 
     def of(self, method: str) -> list[Call]:
         """The recorded calls of one method, in order."""
@@ -123,11 +139,36 @@ class FakePlatforms:
                      "parameters": {"retry_after": failure.retry_after}},
                     status_code=429,
                 )  # fmt: skip
-            return JSONResponse(
-                {"ok": False, "error_code": failure.status, "description": "Bad Gateway"},
-                status_code=failure.status,
-            )
+            description = failure.description or "Bad Gateway"
+            return _telegram_error(failure.status, description)
+        if method == "editMessageText":
+            return self._telegram_edit(params)
         return JSONResponse({"ok": True, "result": self._telegram_result(method, params)})
+
+    def _telegram_edit(self, params: dict[str, Any]) -> Response:
+        key = (str(params.get("chat_id")), str(params.get("message_id")))
+        new = (str(params.get("text", "")), params.get("reply_markup"))
+        with self._lock:
+            old = self._messages.get(key)
+            if old is None:
+                return _telegram_error(400, "Bad Request: message to edit not found")
+            if old == new:
+                return _telegram_error(
+                    400,
+                    "Bad Request: message is not modified: specified new message content and "
+                    "reply markup are exactly the same as a current content and reply markup "
+                    "of the message",
+                )
+            self._messages[key] = new
+        message = {
+            "message_id": int(key[1]),
+            "date": int(time.time()),
+            "edit_date": int(time.time()),
+            "chat": {"id": int(key[0]), "type": "private"},
+            "from": BOT_USER,
+            "text": new[0],
+        }
+        return JSONResponse({"ok": True, "result": message})
 
     def _telegram_result(self, method: str, params: dict[str, Any]) -> Any:
         if method == "getMe":
@@ -141,6 +182,11 @@ class FakePlatforms:
             }
             if method == "sendMessage":
                 message["text"] = params.get("text", "")
+                with self._lock:
+                    self._messages[(str(params.get("chat_id")), str(message["message_id"]))] = (
+                        str(message["text"]),
+                        params.get("reply_markup"),
+                    )
             else:
                 message["photo"] = [
                     {"file_id": "p1", "file_unique_id": "p1", "width": 1, "height": 1}
@@ -156,7 +202,9 @@ class FakePlatforms:
         if failure is not None:
             headers = {"Retry-After": str(failure.retry_after)} if failure.status == 429 else {}
             return JSONResponse(
-                {"ok": False, "error": "ratelimited"}, status_code=failure.status, headers=headers
+                {"ok": False, "error": failure.description or "ratelimited"},
+                status_code=failure.status,
+                headers=headers,
             )
         if method == "chat.postMessage":
             # Unique like Slack's: a message's ts is its id (threads and reactions point at it).
@@ -169,6 +217,12 @@ class FakePlatforms:
     async def _slack_response(self, request: Request) -> Response:
         self._record(Call("slack-response", request.path_params["hook"], await _params(request)))
         return Response("ok")
+
+
+def _telegram_error(status: int, description: str) -> Response:
+    return JSONResponse(
+        {"ok": False, "error_code": status, "description": description}, status_code=status
+    )
 
 
 async def _params(request: Request) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from connectors.ratelimit import RateLimiter
 from connectors.redaction import redact
 from connectors.settings import GatewaySettings
 from connectors.store import GatewayStore
-from connectors.streaming import stream_route
+from connectors.streaming import route_drafts, stream_route
 from connectors.turns import UNAVAILABLE_MESSAGE, Turns
 from connectors.validation import MAX_BODY_BYTES, parse_rest_message, read_body, sender_id
 
@@ -230,7 +230,10 @@ def create_app(
         # The company documents, so the citations of document answers open in the browser.
         Mount("/docs", StaticFiles(directory=settings.docs_dir, check_dir=False), name="docs"),
         Mount("/socket.io", app=web.asgi_app()),
-        stream_route(settings.internal_token, web.show_draft),
+        stream_route(
+            settings.internal_token,
+            route_drafts(channel for channel in (web, telegram, slack) if channel is not None),
+        ),
     ]
     routes += (
         telegram.routes()

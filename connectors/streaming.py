@@ -2,9 +2,13 @@
 
 The document action posts the guarded answer so far, a sentence at a time, to
 ``POST /internal/stream`` with the token the launcher gave both processes
-(GATEWAY_INTERNAL_TOKEN). The web chat shows it as a growing draft that the final answer
-replaces; other channels get only the final answer, so a draft for them is accepted and
-dropped. Without a token the route answers 404: nothing outside can post drafts.
+(GATEWAY_INTERNAL_TOKEN). ``route_drafts`` hands each draft to the channel its conversation
+id names (``web:…``, ``telegram:…``, ``slack:…``). The web chat shows it as a growing draft
+that the final answer replaces; Telegram and Slack post it as a message, edit it as the
+answer grows and edit the final answer into it (connectors/drafts.py). A draft for another
+channel (REST clients), an unknown conversation or a Telegram or Slack chat whose message is
+not being answered is accepted and dropped. Without a token the route answers 404: nothing
+outside can post drafts.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -30,11 +35,35 @@ MAX_DRAFT_CHARS = 4000
 DraftSink = Callable[[str, str], Awaitable[bool]]
 
 
+class DraftChannel(Protocol):
+    """A channel that can show drafts: its ``name`` is the prefix of its conversation ids."""
+
+    name: str
+
+    async def show_draft(self, conversation_id: str, text: str) -> bool: ...
+
+
+def route_drafts(channels: Iterable[DraftChannel]) -> DraftSink:
+    """One sink for all channels: a draft goes to the channel named before the first ``:``.
+
+    Example:
+        >>> sink = route_drafts([web, telegram])
+        >>> await sink("telegram:42", "We refund returns")  # telegram.show_draft(...)
+    """
+    sinks = {channel.name: channel.show_draft for channel in channels}
+
+    async def route(conversation_id: str, text: str) -> bool:
+        sink = sinks.get(conversation_id.partition(":")[0])
+        return await sink(conversation_id, text) if sink is not None else False
+
+    return route
+
+
 def stream_route(token: str, sink: DraftSink) -> Route:
     """The drafts endpoint, checking ``token`` before passing drafts to ``sink``.
 
     Example:
-        >>> routes.append(stream_route(settings.internal_token, web.show_draft))
+        >>> routes.append(stream_route(settings.internal_token, route_drafts([web, telegram])))
     """
 
     async def receive(request: Request) -> Response:

@@ -5,6 +5,10 @@ the signing secret, timestamps within 5 minutes) before anything else. Events ar
 acknowledged at once and answered in the background, exactly once per event_id: Slack
 retries an event it thinks was not acknowledged in time, and a retry must not produce a
 second reply (rasa#3882).
+
+While a mention or DM is being answered, the answer's drafts (connectors/drafts.py) show as
+one message in the answer's thread, updated as the answer grows; the answer's first text
+replaces it by one more update. /erp answers are ephemeral and show no drafts.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from connectors.drafts import LiveDrafts, draft_text
 from connectors.errors import ChannelDeliveryFailed, GatewayError, InvalidMessage
 from connectors.messages import IncomingMessage, OutgoingMessage
 from connectors.redaction import redact
@@ -43,6 +48,8 @@ COMMAND_HELP = (
     "or `/erp is WID-1001 in stock?`"
 )
 DRAIN_SECONDS = 10.0
+# A section's text is cut at 3000 characters; escaping may lengthen the draft a little.
+DRAFT_CHARS = 2900
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 _ANGLE = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
 
@@ -54,6 +61,12 @@ class AgentChannelHook(Protocol):
     def owns_action(self, payload: dict[str, Any]) -> bool: ...
     async def on_event(self, payload: dict[str, Any], event: dict[str, Any]) -> None: ...
     async def on_action(self, payload: dict[str, Any]) -> None: ...
+
+
+# Where an answer goes: a channel and the thread (None: the channel itself).
+Place = tuple[str, str | None]
+# One sent message: the channel id Slack answered with (a DM's, for a user id) and its ts.
+Posted = tuple[str, str]
 
 
 def _retry_handlers() -> list[Any]:
@@ -85,6 +98,9 @@ class SlackChannel:
             retry_handlers=_retry_handlers(),
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        self.drafts: LiveDrafts[Place, Posted] = LiveDrafts(
+            post=self._post_draft, edit=self._update_draft
+        )
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -207,9 +223,19 @@ class SlackChannel:
         await self.turns.store.remember_address(
             message.sender_id, self.name, {"channel": channel, "thread_ts": thread_ts}
         )
-        replies = await self._replies(message)
+        turn = self.drafts.begin(message.sender_id, (channel, thread_ts))
+        try:
+            replies = await self._replies(message)
+        finally:
+            draft = await self.drafts.finish(turn)
         for reply in replies:
             text, blocks = render(reply)
+            if draft is not None and reply.text:
+                # The answer replaces its draft; if the update fails it is posted anew.
+                replaced = await self._update(draft, text, blocks)
+                draft = None
+                if replaced:
+                    continue
             try:
                 await anyio.to_thread.run_sync(
                     functools.partial(
@@ -227,6 +253,50 @@ class SlackChannel:
                     error,
                 )
                 return
+
+    async def show_draft(self, conversation_id: str, text: str) -> bool:
+        """Show the answer so far where the user's message is being answered.
+
+        Returns False when no mention or DM of that user is being answered (dropped).
+        """
+        return self.drafts.show(conversation_id, text)
+
+    async def _post_draft(self, place: Place, text: str) -> Posted | None:
+        channel, thread_ts = place
+        fallback, blocks = render(OutgoingMessage(text=draft_text(text, DRAFT_CHARS)))
+        try:
+            response = await anyio.to_thread.run_sync(
+                functools.partial(
+                    self.client.chat_postMessage,
+                    channel=channel,
+                    thread_ts=thread_ts,
+                    text=fallback,
+                    blocks=blocks,
+                )
+            )
+        except (SlackApiError, SlackClientError, OSError) as error:
+            logger.warning("slack answer draft not posted to %s: %s", channel, error)
+            return None
+        ts = response.get("ts")
+        return (str(response.get("channel") or channel), str(ts)) if ts else None
+
+    async def _update_draft(self, place: Place, draft: Posted, text: str) -> bool:
+        fallback, blocks = render(OutgoingMessage(text=draft_text(text, DRAFT_CHARS)))
+        return await self._update(draft, fallback, blocks)
+
+    async def _update(self, message: Posted, text: str, blocks: list[dict[str, Any]]) -> bool:
+        """Replace a posted message's text and blocks; returns whether Slack took it."""
+        channel, ts = message
+        try:
+            await anyio.to_thread.run_sync(
+                functools.partial(
+                    self.client.chat_update, channel=channel, ts=ts, text=text, blocks=blocks
+                )
+            )
+        except (SlackApiError, SlackClientError, OSError) as error:
+            logger.warning("slack chat.update in %s failed: %s", channel, error)
+            return False
+        return True
 
     async def push(self, conversation_id: str, messages: list[OutgoingMessage]) -> None:
         """Deliver messages the user did not just ask for (an agent's reply) where they last

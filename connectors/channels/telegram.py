@@ -4,6 +4,9 @@ Webhook mode checks ``X-Telegram-Bot-Api-Secret-Token`` on every update (a forge
 gets 403 and is not processed); a failed getMe or setWebhook at startup is logged and
 retried in the background instead of stopping the gateway (rasa#4128). Every Bot API call
 that sends something is retried with backoff on 429 and network errors, and logged.
+
+While a message is being answered, the answer's drafts (connectors/drafts.py) show as one
+message edited as the answer grows; the answer's first text replaces it by one more edit.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
+from connectors.drafts import LiveDrafts, draft_text
 from connectors.errors import ChannelDeliveryFailed, GatewayError, InvalidMessage
 from connectors.messages import Button, IncomingMessage, OutgoingMessage
 from connectors.redaction import redact
@@ -116,6 +120,8 @@ class TelegramChannel:
         self.app.add_error_handler(self._on_error)
         self.ready = asyncio.Event()
         self._bootstrap: asyncio.Task[None] | None = None
+        # Drafts go to a chat id and are shown in a message id.
+        self.drafts: LiveDrafts[int, int] = LiveDrafts(post=self._post_draft, edit=self._edit_draft)
 
     @property
     def bot(self) -> ExtBot[None]:
@@ -283,15 +289,24 @@ class TelegramChannel:
             "sendChatAction", lambda: self.bot.send_chat_action(chat_id, ChatAction.TYPING),
             attempts=1,
         )  # fmt: skip
+        turn = self.drafts.begin(message.sender_id, chat_id)
         try:
             replies = await self.turns.handle(message)
         except GatewayError as error:
             logger.info("telegram turn not answered for chat %s: %s", chat_id, error)
             replies = [OutgoingMessage(text=user_notice(error))]
-        await self.deliver(chat_id, replies)
+        finally:
+            draft = await self.drafts.finish(turn)
+        await self.deliver(chat_id, replies, draft=draft)
 
-    async def deliver(self, chat_id: int, replies: list[OutgoingMessage]) -> bool:
+    async def deliver(
+        self, chat_id: int, replies: list[OutgoingMessage], *, draft: int | None = None
+    ) -> bool:
         """Send replies to a chat: text (split at Telegram's limit), inline keyboard, photo.
+
+        ``draft`` is the message showing this turn's answer draft: the first text is edited
+        into it, keyboard included, so the answer does not appear twice; if that edit fails
+        the text is sent as a new message.
 
         Returns whether every call went through (failures are retried, then logged).
         """
@@ -302,11 +317,14 @@ class TelegramChannel:
                 pieces = chunks(plain_with_urls(reply.text or ""), MessageLimit.MAX_TEXT_LENGTH)
                 pieces = pieces or ["Please choose:"]
                 for index, piece in enumerate(pieces):
+                    piece_markup = markup if index == len(pieces) - 1 else None
+                    if draft is not None and reply.text:
+                        replaced = await self._edit(chat_id, draft, piece, piece_markup)
+                        draft = None
+                        if replaced:
+                            continue
                     send = functools.partial(
-                        self.bot.send_message,
-                        chat_id,
-                        piece,
-                        reply_markup=markup if index == len(pieces) - 1 else None,
+                        self.bot.send_message, chat_id, piece, reply_markup=piece_markup
                     )
                     delivered = await self._call("sendMessage", send) is not None and delivered
             if reply.image is not None:
@@ -331,6 +349,48 @@ class TelegramChannel:
             raise ChannelDeliveryFailed(self.name, "the channel is still connecting")
         if not await self.deliver(chat_id, messages):
             raise ChannelDeliveryFailed(self.name, "Telegram did not accept the message")
+
+    async def show_draft(self, conversation_id: str, text: str) -> bool:
+        """Show the answer so far in the chat whose message is being answered.
+
+        Returns False when no message of that chat is being answered (the draft is dropped).
+        """
+        return self.drafts.show(conversation_id, text)
+
+    async def _post_draft(self, chat_id: int, text: str) -> int | None:
+        # One attempt: a newer draft follows soon, and the answer waits for no retries.
+        shown = draft_text(plain_with_urls(text), MessageLimit.MAX_TEXT_LENGTH)
+        send = functools.partial(self.bot.send_message, chat_id, shown)
+        sent = await self._call("sendMessage", send, attempts=1)
+        return sent.message_id if sent is not None else None
+
+    async def _edit_draft(self, chat_id: int, message_id: int, text: str) -> bool:
+        shown = draft_text(plain_with_urls(text), MessageLimit.MAX_TEXT_LENGTH)
+        return await self._edit(chat_id, message_id, shown, attempts=1)
+
+    async def _edit(
+        self,
+        chat_id: int,
+        message_id: int,
+        text: str,
+        markup: InlineKeyboardMarkup | None = None,
+        *,
+        attempts: int = SEND_ATTEMPTS,
+    ) -> bool:
+        """Replace a sent message's text and keyboard; returns whether the message shows them."""
+
+        async def edit() -> bool:
+            try:
+                await self.bot.edit_message_text(
+                    text, chat_id=chat_id, message_id=message_id, reply_markup=markup
+                )
+            except BadRequest as error:
+                # Telegram refuses an edit that changes nothing: the message already says it.
+                if "message is not modified" not in error.message.lower():
+                    raise
+            return True
+
+        return await self._call("editMessageText", edit, attempts=attempts) is not None
 
     async def keyboard(self, buttons: list[Button]) -> InlineKeyboardMarkup:
         """One button per row; payloads over Telegram's 64-byte callback_data go by a short key."""

@@ -63,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--modules", default=",".join(defaults.target_modules), help="LoRA target modules"
     )
+    train.add_argument(
+        "--precision",
+        choices=("auto", "bf16", "fp32"),
+        default=defaults.precision,
+        help="bf16 autocast or float32 (auto: bf16 where the CPU or GPU does it natively)",
+    )
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(run=_train)
@@ -130,6 +136,7 @@ def _train(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         seed=args.seed,
         target_modules=tuple(m.strip() for m in args.modules.split(",") if m.strip()),
+        precision=args.precision,
         # torch's own default (all cores) trains faster than the serving default of cores - 1.
         threads=settings.threads if os.environ.get("GENERATOR_THREADS") else 0,
     )
@@ -151,7 +158,8 @@ def _train(args: argparse.Namespace) -> int:
 
         update_card(card, "data", data_markdown(json.loads(stats.read_text())))
     print(
-        f"Trained {result.steps} steps on {result.device} ({result.examples} examples, "
+        f"Trained {result.steps} steps on {result.device} in {result.precision} "
+        f"({result.examples} examples, "
         f"{result.skipped} left out) in {result.seconds:.0f} s, "
         f"{result.seconds_per_step:.1f} s/step; final loss {result.losses[-1]:.3f}"
     )

@@ -26,7 +26,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +51,9 @@ ADAPTER_WEIGHTS = "adapter_model.safetensors"
 # Checkpoints converted from a packaged GGUF, by the model they hold.
 BASE_NAMES = {"gemma-3-270m-q4_k_m-hf": "google/gemma-3-270m"}
 _STEP_DIR = re.compile(r"^step-(\d+)$")
+PRECISIONS = ("auto", "bf16", "fp32")
+# CPU flags of native bfloat16 matrix maths (Intel AMX, AVX-512 BF16 on Intel and AMD Zen 4).
+BF16_CPU_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,9 @@ class TrainConfig:
     seed: int = 0
     target_modules: tuple[str, ...] = ATTENTION_AND_MLP
     threads: int = 0
+    # "bf16": forward and backward under bfloat16 autocast (the LoRA weights and the optimiser
+    # stay float32); "fp32": all float32; "auto": bf16 where the hardware does it natively.
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("rank", "alpha", "steps", "batch_size", "grad_accum", "checkpoint_every"):
@@ -92,6 +98,8 @@ class TrainConfig:
             raise ValueError(f"warmup_steps must not be negative, got {self.warmup_steps}")
         if not self.target_modules:
             raise ValueError("target_modules must name at least one module")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
 
     def hyperparameters(self) -> dict[str, Any]:
         """What determines the result (paths and thread count left out)."""
@@ -107,6 +115,7 @@ class TrainResult:
 
     adapter_dir: Path
     device: str
+    precision: str
     examples: int
     skipped: int
     steps: int
@@ -135,6 +144,31 @@ def select_device() -> torch.device:
     import torch
 
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
+    """The CPU's feature flags (empty where /proc/cpuinfo does not exist)."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return frozenset(line.partition(":")[2].split())
+    return frozenset()
+
+
+def resolve_precision(precision: str, device: torch.device, flags: frozenset[str]) -> str:
+    """``"bf16"`` or ``"fp32"`` for this run: "auto" picks bf16 on a GPU that supports it and
+    on a CPU with native bfloat16 instructions (2.5x faster per step on this project's
+    AMD EPYC), float32 elsewhere."""
+    import torch
+
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if flags & BF16_CPU_FLAGS else "fp32"
 
 
 def encode(example: Example, tokenizer: PreTrainedTokenizerBase, max_length: int) -> Encoded | None:
@@ -216,6 +250,9 @@ def train(
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     device = select_device()
+    precision = resolve_precision(config.precision, device, cpu_flags())
+    if precision != config.precision:
+        config = replace(config, precision=precision)  # the fingerprint names what ran
     _seed(config.seed)
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     encoded = [e for e in (encode(x, tokenizer, config.max_length) for x in examples) if e]
@@ -258,7 +295,8 @@ def train(
         total = 0.0
         for batch in batches:
             input_ids, attention, labels = _collate(batch, pad, device)
-            loss = _answer_loss_sum(peft_model, input_ids, attention, labels) / answer_tokens
+            with torch.autocast(device.type, torch.bfloat16, enabled=precision == "bf16"):
+                loss = _answer_loss_sum(peft_model, input_ids, attention, labels) / answer_tokens
             loss.backward()
             total += float(loss.detach())
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
@@ -278,6 +316,7 @@ def train(
     result = TrainResult(
         adapter_dir=config.out_dir,
         device=str(device),
+        precision=precision,
         examples=len(encoded),
         skipped=skipped,
         steps=config.steps,
@@ -491,9 +530,10 @@ def training_markdown(config: TrainConfig, result: TrainResult, base: Path) -> s
     hyper = config.hyperparameters()
     per_step = config.batch_size * config.grad_accum
     resumed = f", resumed from step {result.resumed_from}" if result.resumed_from else ""
+    maths = "bfloat16 autocast" if result.precision == "bf16" else "float32 maths"
     return "\n".join(
         [
-            f"LoRA (peft) on `{base.name}` converted to float32, {result.device}, "
+            f"LoRA (peft) on `{base.name}` converted to float32, {result.device}, {maths}, "
             f"{result.examples} training examples ({result.skipped} left out: their facts did "
             f"not fit {config.max_length} tokens), {config.steps} steps of {per_step} examples "
             f"(~{config.steps * per_step / max(1, result.examples):.2f} epochs), loss on answer "

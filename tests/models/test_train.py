@@ -16,7 +16,9 @@ from models.train import (
     IGNORE,
     TrainConfig,
     checkpoints,
+    cpu_flags,
     encode,
+    resolve_precision,
     select_device,
     train,
     training_markdown,
@@ -59,6 +61,63 @@ def test_device_is_cuda_when_torch_sees_a_gpu(monkeypatch: pytest.MonkeyPatch, c
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
 
     assert select_device().type == ("cuda" if cuda else "cpu")
+
+
+@pytest.mark.parametrize(
+    ("asked", "flags", "expected"),
+    [
+        ("auto", {"avx2", "avx512f", "avx512_bf16"}, "bf16"),  # AMD Zen 4, Intel Cooper Lake
+        ("auto", {"avx2", "amx_bf16"}, "bf16"),  # Intel Sapphire Rapids
+        ("auto", {"avx2", "avx512f"}, "fp32"),  # no native bfloat16: emulated, slower
+        ("auto", set(), "fp32"),
+        ("fp32", {"avx512_bf16"}, "fp32"),
+        ("bf16", set(), "bf16"),
+    ],
+)
+def test_auto_precision_uses_bf16_where_the_cpu_has_it(
+    asked: str, flags: set[str], expected: str
+) -> None:
+    assert resolve_precision(asked, torch.device("cpu"), frozenset(flags)) == expected
+
+
+@pytest.mark.parametrize("supported", [True, False], ids=["bf16-gpu", "older-gpu"])
+def test_auto_precision_on_a_gpu_asks_torch(
+    monkeypatch: pytest.MonkeyPatch, supported: bool
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: supported)
+
+    precision = resolve_precision("auto", torch.device("cuda"), frozenset())
+
+    assert precision == ("bf16" if supported else "fp32")
+
+
+def test_cpu_flags_are_read_from_cpuinfo(tmp_path: Path) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512_bf16\n\nprocessor\t: 1\n")
+
+    assert cpu_flags(cpuinfo) == frozenset({"fpu", "avx2", "avx512_bf16"})
+    assert cpu_flags(tmp_path / "missing") == frozenset()
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp32"])
+def test_both_precisions_train_and_are_recorded(tiny: Path, tmp_path: Path, precision: str) -> None:
+    cfg = config(
+        tmp_path,
+        steps=20,
+        rank=8,
+        learning_rate=0.02,
+        warmup_steps=0,
+        checkpoint_every=100,
+        precision=precision,
+    )
+
+    result = train(cfg, base_dir=tiny, examples=examples(3), progress=False)
+
+    assert result.precision == precision
+    assert sum(result.losses[-5:]) / 5 < 0.7 * sum(result.losses[:5]) / 5
+    weights = load_file(cfg.out_dir / "adapter_model.safetensors")
+    assert all(t.dtype == torch.float16 and torch.isfinite(t).all() for t in weights.values())
+    assert ("bfloat16 autocast" in training_markdown(cfg, result, tiny)) == (precision == "bf16")
 
 
 def test_loss_is_on_answer_tokens_only_and_ends_with_eos(tokenizer) -> None:  # type: ignore[no-untyped-def]
@@ -192,8 +251,9 @@ def test_missing_training_data_is_a_clear_error(tiny: Path, tmp_path: Path) -> N
         ("learning_rate", 2.0, "learning_rate must be between 0 and 1"),
         ("dropout", 1.0, "dropout must be in"),
         ("target_modules", (), "target_modules must name"),
+        ("precision", "fp8", "precision must be one of"),
     ],
-    ids=["rank", "steps", "max-length", "learning-rate", "dropout", "modules"],
+    ids=["rank", "steps", "max-length", "learning-rate", "dropout", "modules", "precision"],
 )
 def test_bad_hyperparameters_are_rejected(field: str, value: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):

@@ -70,7 +70,7 @@ class TrainConfig:
     alpha: int = 32
     dropout: float = 0.05
     learning_rate: float = 3e-4
-    steps: int = 80
+    steps: int = 240
     batch_size: int = 4
     grad_accum: int = 2
     max_length: int = 384

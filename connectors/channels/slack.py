@@ -237,15 +237,7 @@ class SlackChannel:
                 if replaced:
                     continue
             try:
-                await anyio.to_thread.run_sync(
-                    functools.partial(
-                        self.client.chat_postMessage,
-                        channel=channel,
-                        thread_ts=thread_ts,
-                        text=text,
-                        blocks=blocks,
-                    )
-                )
+                await self._post(channel, thread_ts, text, blocks)
             except (SlackApiError, SlackClientError, OSError) as error:
                 logger.error(
                     "slack chat.postMessage to %s failed after retries: %s; reply not delivered",
@@ -265,15 +257,7 @@ class SlackChannel:
         channel, thread_ts = place
         fallback, blocks = render(OutgoingMessage(text=draft_text(text, DRAFT_CHARS)))
         try:
-            response = await anyio.to_thread.run_sync(
-                functools.partial(
-                    self.client.chat_postMessage,
-                    channel=channel,
-                    thread_ts=thread_ts,
-                    text=fallback,
-                    blocks=blocks,
-                )
-            )
+            response = await self._post(channel, thread_ts, fallback, blocks)
         except (SlackApiError, SlackClientError, OSError) as error:
             logger.warning("slack answer draft not posted to %s: %s", channel, error)
             return None
@@ -283,6 +267,20 @@ class SlackChannel:
     async def _update_draft(self, place: Place, draft: Posted, text: str) -> bool:
         fallback, blocks = render(OutgoingMessage(text=draft_text(text, DRAFT_CHARS)))
         return await self._update(draft, fallback, blocks)
+
+    async def _post(
+        self, channel: str, thread_ts: str | None, text: str, blocks: list[dict[str, Any]]
+    ) -> Any:
+        """chat.postMessage in a worker thread (slack-sdk's client blocks); raises its errors."""
+        return await anyio.to_thread.run_sync(
+            functools.partial(
+                self.client.chat_postMessage,
+                channel=channel,
+                thread_ts=thread_ts,
+                text=text,
+                blocks=blocks,
+            )
+        )
 
     async def _update(self, message: Posted, text: str, blocks: list[dict[str, Any]]) -> bool:
         """Replace a posted message's text and blocks; returns whether Slack took it."""

@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.replies import guarded
-from actions.verification import question_reset_events
+from actions.verification import group_refusal, is_group, question_reset_events
 
 
 class AnswerAction(Action, ABC):
@@ -48,3 +48,19 @@ class ErpFormValidationAction(FormValidationAction, ABC):
 
         ended = [ActiveLoop(None), SlotSet("requested_slot", None), *question_reset_events()]
         return await guarded(dispatcher, work, on_error=ended)
+
+
+class PrivateFormValidationAction(ErpFormValidationAction, ABC):
+    """A form about one customer's orders or invoices: refused where several people read.
+
+    In a group chat (the gateway's ``group`` metadata) the form says once why and where to
+    ask instead, and ends before any number or identity is looked at.
+    """
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        if is_group(tracker):
+            dispatcher.utter_message(text=group_refusal(tracker))
+            return [ActiveLoop(None), SlotSet("requested_slot", None), *question_reset_events()]
+        return await super().run(dispatcher, tracker, domain)

@@ -2,8 +2,9 @@
 
 Both end in one custom message, ``{"handoff": {"rule", "score", "detail", "slots"}}`` with a
 short text; the gateway sees it in Rasa's reply, opens the handoff (with the slots, so the
-agent sees the verified customer and the order or invoice) and tells the user who can answer
-and when, in place of this text. The text is what a client talking to Rasa directly sees.
+agent sees the verified customer and which order or invoice numbers were verified and which
+were not) and tells the user who can answer and when, in place of this text. The text is
+what a client talking to Rasa directly sees.
 
 Fallbacks are counted here, not in the gateway: the action server sees every fallback
 (Rasa's core fallback, the document search's "I don't know", "that's outside what I can help
@@ -14,6 +15,7 @@ answer it; the second in a row escalates.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -21,22 +23,23 @@ from rasa_sdk.events import SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.verification import question_reset_events
+from actions.verification import first_text, question_reset_events, verification
+from erp.errors import InvalidIdentifier
+from erp.ids import parse_invoice_number, parse_order_number
 
 HANDOFF_TEXT = "I'm getting a colleague from our team for you."
 FALLBACK_HANDOFF_TEXT = (
     "Sorry, I still can't help with that, so I'm getting a colleague from our team for you."
 )
 LAST_FALLBACK_SLOT = "last_fallback_turn"
-# The slots an agent needs, copied into the handoff before the question is forgotten.
-HANDOFF_SLOTS = (
-    "verified_customer_id",
-    "order_number",
-    "invoice_number",
-    "sku",
-    "product",
-    "quantity",
+# Record numbers the user mentioned, with the parser that normalises each.
+RECORD_SLOTS: tuple[tuple[str, Callable[[str], str]], ...] = (
+    ("order_number", parse_order_number),
+    ("invoice_number", parse_invoice_number),
 )
+MAX_UNPARSED_CHARS = 40
+# Other slots an agent needs, copied into the handoff before the question is forgotten.
+CONTEXT_SLOTS = ("sku", "product", "quantity")
 
 
 def handoff_payload(
@@ -52,9 +55,36 @@ def handoff_payload(
 
 
 def handoff_slots(tracker: Tracker) -> dict[str, Any]:
-    """The slots worth handing to an agent, skipping empty ones."""
-    values = {name: tracker.get_slot(name) for name in HANDOFF_SLOTS}
-    return {name: value for name, value in values.items() if value not in (None, "")}
+    """What an agent may rely on, skipping empty slots.
+
+    Only what this conversation verified (checked against the signed ``verification``
+    slot, never a plain one): ``verified_customer_id`` and ``verified_records``. An order or
+    invoice number it did not verify goes as ``unverified_order_number`` /
+    ``unverified_invoice_number``, so no agent is invited to disclose it: a conversation
+    verified for customer 42 on SO-100123 that then asked about someone else's SO-100124
+    hands over ``{"verified_customer_id": 42, "verified_records": ["SO-100123"],
+    "unverified_order_number": "SO-100124"}``.
+    """
+    proof = verification(tracker)
+    values: dict[str, Any] = {}
+    if proof is not None:
+        values["verified_customer_id"] = proof.customer_id
+        values["verified_records"] = sorted(proof.records)
+    verified = proof.records if proof is not None else frozenset()
+    for name, parse in RECORD_SLOTS:
+        text = first_text(tracker.get_slot(name)).strip()
+        if not text:
+            continue
+        try:
+            number = parse(text)
+        except InvalidIdentifier:
+            number = text[:MAX_UNPARSED_CHARS]
+        values[name if number in verified else f"unverified_{name}"] = number
+    for name in CONTEXT_SLOTS:
+        value = tracker.get_slot(name)
+        if value not in (None, ""):
+            values[name] = value
+    return values
 
 
 def intent_confidence(tracker: Tracker) -> tuple[str, float | None]:

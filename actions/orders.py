@@ -13,7 +13,7 @@ from actions.erp_calls import erp_call
 from actions.formatting import ORDER_STATUS_TEXT, day, money
 from actions.generation import worded
 from actions.record_forms import RecordKind, RecordVerificationForm
-from actions.verification import verified_customer
+from actions.verification import renewal_events, verification
 from erp import orders
 from erp.ids import parse_order_number
 from models.erp_context import order_context, status_words
@@ -51,11 +51,11 @@ class ActionOrderStatus(AnswerAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         order_number = ORDER.number(tracker)
-        customer_id = verified_customer(tracker)
-        if order_number is None or customer_id is None:
-            return []  # the form already said why (failed verification or an error)
+        proof = verification(tracker)
+        if order_number is None or proof is None:
+            return []  # the form already said why (failed verification, a group, an error)
         status = await erp_call(
-            orders.get_order_status, order_number=order_number, customer_id=customer_id
+            orders.get_order_status, order_number=order_number, customer_id=proof.customer_id
         )
         required = [status.order_number, status_words(status.status)]
         if status.shipment is not None:
@@ -67,7 +67,7 @@ class ActionOrderStatus(AnswerAction):
             describe_order(status),
         )
         dispatcher.utter_message(text=text)
-        return []
+        return renewal_events(tracker, proof, status.order_number)
 
 
 def describe_order(status: orders.OrderStatus) -> str:

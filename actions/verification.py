@@ -1,17 +1,43 @@
-"""Customer verification shared by the order, invoice and unpaid-invoice forms."""
+"""Customer verification shared by the order, invoice and unpaid-invoice forms.
+
+Who a conversation proved to be lives in the slot ``verification`` as a token this server
+signed (erp/access.py), bound to the conversation's sender id: a slot written by anyone
+else (a forged tracker, an injected slot, another conversation's token) reads as "not
+verified". Failed guesses are counted per question here and across conversations in
+actions/lockout.py. In group chats nothing is verified and no record is discussed.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from erp.ids import extract_identity, find_identity
+from actions.formatting import day
+from actions.lockout import RECORD, Lock, lockout_store
+from erp.access import (
+    DEFAULT_TTL_S,
+    EMAIL,
+    POSTCODE,
+    STAFF,
+    Verification,
+    read_verification,
+    sign_verification,
+    verification_secret,
+)
+from erp.ids import extract_identity, find_identity, looks_like_email
 
 MAX_ATTEMPTS = 3
 VERIFIED = "verified"
+VERIFICATION_SLOT = "verification"
 QUESTION_SLOTS = (
     "order_number",
     "invoice_number",
@@ -29,6 +55,36 @@ GIVE_UP = (
     "Sorry, I still can't verify those details, so I can't share anything about it. "
     "If you think our records are wrong, ask me for a colleague."
 )
+GROUP_REFUSAL = (
+    "For your privacy I can't discuss orders or invoices in a group chat, where others can "
+    "read my answers. Please {where} and I'll help you there."
+)
+# Where to go instead, in the words of each channel.
+PRIVATE_PLACE = {
+    "telegram": "message me privately",
+    "slack": "send me a direct message",
+}
+
+
+def now() -> float:
+    """The time verification and lockouts are judged at (a seam for tests)."""
+    return time.time()
+
+
+@lru_cache(maxsize=1)
+def signing_secret() -> bytes:
+    """``VERIFICATION_SECRET``, read once: at warm-up or the first verification."""
+    return verification_secret()
+
+
+def warm_up() -> None:
+    """Read the signing secret and open the lockout store before the first request.
+
+    A bad ``VERIFICATION_SECRET`` or ``ACTIONS_STATE_DB`` then stops the server at start
+    instead of failing a customer's turn.
+    """
+    signing_secret()
+    lockout_store()
 
 
 def question_reset_events() -> list[dict[str, Any]]:
@@ -38,24 +94,21 @@ def question_reset_events() -> list[dict[str, Any]]:
 
 def attempts(tracker: Tracker) -> int:
     """How many verification tries failed for the current question."""
-    return int(tracker.get_slot("verification_attempts") or 0)
+    value = tracker.get_slot("verification_attempts")
+    return int(value) if isinstance(value, int | float) else 0
 
 
 def attempts_exhausted(tracker: Tracker) -> bool:
     return attempts(tracker) >= MAX_ATTEMPTS
 
 
-def verified_customer(tracker: Tracker) -> int | None:
-    """The customer this conversation is verified for, if any."""
-    value = tracker.get_slot("verified_customer_id")
-    return int(value) if value is not None else None
-
-
-def failed_attempt(dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
-    """Count a failed try and say so neutrally: the reply never tells why it failed."""
-    count = attempts(tracker) + 1
-    dispatcher.utter_message(text=GIVE_UP if count >= MAX_ATTEMPTS else NOT_VERIFIED)
-    return {"verification_attempts": count}
+def latest_metadata(tracker: Tracker) -> dict[str, Any]:
+    """The gateway's metadata on the latest user message (set last, so clients can't)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            metadata = event.get("metadata")
+            return metadata if isinstance(metadata, dict) else {}
+    return {}
 
 
 def is_staff(tracker: Tracker) -> bool:
@@ -63,11 +116,164 @@ def is_staff(tracker: Tracker) -> bool:
 
     Only the gateway sets this (from the Slack user id); clients cannot claim it.
     """
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            metadata = event.get("metadata") or {}
-            return bool(metadata.get("role") == "staff")
-    return False
+    return latest_metadata(tracker).get("role") == "staff"
+
+
+def is_group(tracker: Tracker) -> bool:
+    """True when the latest message came from a chat where several people read the replies.
+
+    Any true-ish value counts: when in doubt, no record is discussed.
+    """
+    return bool(latest_metadata(tracker).get("group"))
+
+
+def client_key(tracker: Tracker) -> str:
+    """Who is guessing: the gateway's ``client`` key, else (no gateway) the sender id."""
+    client = latest_metadata(tracker).get("client")
+    if isinstance(client, str) and client:
+        return client
+    return f"sender:{tracker.sender_id}"
+
+
+def group_refusal(tracker: Tracker) -> str:
+    """Why records are not discussed here, and where to ask instead."""
+    channel = latest_metadata(tracker).get("channel")
+    where = PRIVATE_PLACE.get(str(channel), "message me in a private chat")
+    return GROUP_REFUSAL.format(where=where)
+
+
+def verification(tracker: Tracker) -> Verification | None:
+    """What this conversation proved, read from the signed slot; None when unproven.
+
+    None also in a group chat (nothing is shared there) and for a staff lookup when the
+    latest message is not from staff.
+    """
+    if is_group(tracker):
+        return None
+    proof = read_verification(
+        tracker.get_slot(VERIFICATION_SLOT),
+        secret=signing_secret(),
+        conversation_id=tracker.sender_id,
+        now=now(),
+    )
+    if proof is not None and STAFF in proof.factors and not is_staff(tracker):
+        return None
+    return proof
+
+
+def verified_customer(tracker: Tracker) -> int | None:
+    """The customer this conversation is verified for, if any."""
+    proof = verification(tracker)
+    return proof.customer_id if proof is not None else None
+
+
+def verified_slot(
+    tracker: Tracker,
+    customer_id: int,
+    *,
+    factors: Iterable[str] = (),
+    records: Iterable[str] = (),
+) -> dict[str, str]:
+    """The ``verification`` slot after proving ``factors`` of ``customer_id`` for ``records``.
+
+    Adds to what the conversation proved for the same customer; a different customer
+    replaces it (verification is for one customer at a time). Expires an hour from now.
+    """
+    expires_at = now() + DEFAULT_TTL_S
+    current = verification(tracker)
+    if current is not None and current.customer_id == customer_id:
+        proof = current.adding(factors=factors, records=records, expires_at=expires_at)
+    else:
+        proof = Verification(
+            tracker.sender_id, customer_id, frozenset(factors), frozenset(records), expires_at
+        )
+    return {VERIFICATION_SLOT: sign_verification(proof, secret=signing_secret())}
+
+
+def renewal_events(tracker: Tracker, proof: Verification, *records: str) -> list[dict[str, Any]]:
+    """The verification re-signed after an answer: ``records`` (the verified customer's, just
+    answered about) added, and an hour from now, so it lasts while the conversation does."""
+    slot = verified_slot(tracker, proof.customer_id, records=records)
+    return [SlotSet(name, value) for name, value in slot.items()]
+
+
+def factor_of(identity: str) -> str:
+    """Which factor a typed identity is: an email address or (anything else) a postcode."""
+    return EMAIL if looks_like_email(identity) else POSTCODE
+
+
+async def refused_while_locked(
+    dispatcher: CollectingDispatcher, tracker: Tracker, *, record: str | None, subject: str
+) -> dict[str, Any] | None:
+    """When ``record`` or this client is locked out, say until when and end the question.
+
+    Nothing is checked while locked, so a right guess then tells an attacker nothing.
+    Returns the slots that end the question, or None when not locked.
+    """
+    lock = await asyncio.to_thread(
+        lockout_store().lock_on, record=record, client=client_key(tracker), now=now()
+    )
+    if lock is None:
+        return None
+    dispatcher.utter_message(text=locked_text(lock, subject))
+    return {"verification_attempts": MAX_ATTEMPTS}
+
+
+async def checked_guess(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    *,
+    record: str,
+    subject: str,
+    check: Callable[[], Awaitable[int | None]],
+) -> tuple[int | None, dict[str, Any]]:
+    """Check a guessed identity (``check``: the customer it proves, or None) under the limits.
+
+    While ``record`` or this client is locked, ``check`` is not even run and the reply says
+    until when. A wrong guess counts for this question, for the record and for the client,
+    and gets a neutral reply that never tells why it failed (or, when it caused a lock,
+    until when). Returns the customer proven, if any, and the slots to set.
+    """
+    store = lockout_store()
+    attempt = await asyncio.to_thread(
+        store.begin, record=record, client=client_key(tracker), now=now()
+    )
+    if isinstance(attempt, Lock):
+        dispatcher.utter_message(text=locked_text(attempt, subject))
+        return None, {"verification_attempts": MAX_ATTEMPTS}
+    try:
+        customer_id = await check()
+    except Exception:
+        await asyncio.to_thread(store.withdraw, attempt)  # the ERP failed: no guess was judged
+        raise
+    if customer_id is not None:
+        await asyncio.to_thread(store.withdraw, attempt)
+        return customer_id, {}
+    lock = await asyncio.to_thread(store.fail, attempt, now=now())
+    if lock is not None:
+        dispatcher.utter_message(text=locked_text(lock, subject))
+        return None, {"verification_attempts": MAX_ATTEMPTS}
+    count = attempts(tracker) + 1
+    dispatcher.utter_message(text=GIVE_UP if count >= MAX_ATTEMPTS else NOT_VERIFIED)
+    return None, {"verification_attempts": count}
+
+
+def locked_text(lock: Lock, subject: str) -> str:
+    """`Too many unsuccessful attempts for this order. Please try again after 15:42 UTC, ...`"""
+    what = f" for this {subject}" if lock.kind == RECORD else ""
+    return (
+        f"Too many unsuccessful attempts{what}. Please try again after {until(lock.until)}, "
+        "or ask for a colleague."
+    )
+
+
+def until(moment: float) -> str:
+    """A lock's end as "15:42 UTC" (rounded up to the minute), with the day if not today."""
+    end = datetime.fromtimestamp(math.ceil(moment / 60) * 60, UTC)
+    text = f"{end:%H:%M} UTC"
+    if end.date() != datetime.fromtimestamp(now(), UTC).date():
+        text += f" on {day(end)}"
+    return text
 
 
 def typed_identity(value: Any, tracker: Tracker) -> str:

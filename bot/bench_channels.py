@@ -29,6 +29,7 @@ from bot import paths
 from bot.processes import build_services, stop_all, wait_until_healthy
 from bot.settings import Ports
 from connectors.fake_platforms import FakePlatforms, serve
+from connectors.rasa_client import WEBHOOK_PATH
 
 RESULTS = paths.VAR / "results"
 TEXT = "hello"
@@ -71,9 +72,10 @@ def timed(call: Callable[[], Any]) -> float:
 class Runner:
     """One turn on each channel, and the same turn sent straight to Rasa."""
 
-    def __init__(self, ports: Ports, fake: FakePlatforms) -> None:
+    def __init__(self, ports: Ports, fake: FakePlatforms, *, rasa_token: str) -> None:
         self.http = httpx.Client(timeout=60)
         self.ports = ports
+        self.rasa_token = rasa_token
         self.gw = ports.gateway_url
         self.fake = fake
         self.update_id = 0
@@ -81,8 +83,9 @@ class Runner:
 
     def direct(self, sender: str) -> None:
         response = self.http.post(
-            self.ports.rasa_url + "/webhooks/rest/webhook",
+            self.ports.rasa_url + WEBHOOK_PATH,
             json={"sender": sender, "message": TEXT},
+            headers={"Authorization": f"Bearer {self.rasa_token}"},
         )
         assert response.status_code == 200 and response.json(), response.text
 
@@ -236,7 +239,9 @@ def main() -> int:
             wait_until_healthy(services, timeout=300)
             fake.wait_for(lambda calls: any(c.method == "getMe" for c in calls), timeout=30)
             time.sleep(1)
-            turns = measure_turns(Runner(ports, fake), args.turns)
+            turns = measure_turns(
+                Runner(ports, fake, rasa_token=services[0].env["RASA_TOKEN"]), args.turns
+            )
             widget = measure_widget(ports.gateway_url)
         finally:
             stop_all(services)

@@ -8,7 +8,14 @@ import time
 from types import FrameType
 
 from bot import paths, training
-from bot.processes import ServiceFailed, build_services, stop_all, wait_until_healthy
+from bot.processes import (
+    ServiceFailed,
+    Supervisor,
+    build_services,
+    stop_all,
+    wait_until_healthy,
+)
+from bot.secrets import SecretsError, shared_secrets
 from bot.settings import Ports
 
 STARTUP_TIMEOUT_S = 300.0
@@ -68,6 +75,10 @@ def ensure_generator() -> None:
     print(f"Generator ready: {settings.backend}, base {base.name}, adapter {adapter or 'none'}")
 
 
+def _say(line: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
+
+
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -85,11 +96,16 @@ def run() -> int:
     """Start the assistant and keep it running until Ctrl-C (or SIGTERM)."""
     started = time.perf_counter()
     ports = Ports.from_env()
+    try:
+        secrets = shared_secrets()
+    except SecretsError as error:
+        print(f"Cannot start: {error}", flush=True)
+        return 1
     setup()
     from connectors.agents.cli import demo_agent
 
     agents = demo_agent()
-    services = build_services(ports)
+    services = build_services(ports, secrets=secrets)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         for service in services:
@@ -105,19 +121,15 @@ def run() -> int:
             "Press Ctrl-C to stop.",
             flush=True,
         )
+        supervisor = Supervisor(services, report=_say)
         while True:
-            for service in services:
-                code = service.exited()
-                if code is not None:
-                    raise ServiceFailed(
-                        f"{service.name} exited with code {code}: see {service.log_file}"
-                    )
+            supervisor.check()
             time.sleep(1)
     except KeyboardInterrupt:
         print("\nStopping...", flush=True)
         return 0
     except ServiceFailed as error:
-        print(f"\n{error}", flush=True)
+        print(f"\n{error}\nStopping everything.", flush=True)
         return 1
     finally:
         # A second Ctrl-C while stopping must not leave children running.

@@ -13,6 +13,8 @@ LOGS_DIR = VAR / "logs"
 MODEL_NAME = "assistant"
 MODEL_FILE = MODELS_DIR / f"{MODEL_NAME}.tar.gz"
 FINGERPRINT_FILE = MODELS_DIR / f"{MODEL_NAME}.fingerprint"
+# The shared secrets between the processes, generated once (bot/secrets.py).
+SECRETS_FILE = VAR / "secrets.json"
 
 CONFIG_FILE = ROOT / "config.yml"
 DOMAIN_DIR = ROOT / "bot" / "domain"
@@ -24,6 +26,11 @@ TRAINING_DATA_DIRS = (ROOT / "data" / "nlu", ROOT / "data" / "stories", ROOT / "
 def rasa_executable() -> Path:
     """Return the `rasa` command of the Rasa virtualenv (RASA_BIN overrides it)."""
     return Path(os.environ.get("RASA_BIN", ROOT / ".venv-rasa" / "bin" / "rasa"))
+
+
+def rasa_python() -> Path:
+    """Return the interpreter of the Rasa virtualenv (beside its `rasa` command)."""
+    return rasa_executable().parent / "python"
 
 
 def main_python() -> str:

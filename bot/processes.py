@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import secrets
 import signal
 import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from bot import paths
+from bot.secrets import shared_secrets
 from bot.settings import Ports, tracker_db_path
 
 
@@ -38,14 +41,20 @@ class Service:
 
     name: str
     command: list[str]
-    health_url: str
-    env: dict[str, str]
+    # Both may hold shared secrets: kept out of reprs, which end up in test reports and logs.
+    health_url: str = field(repr=False)
+    env: dict[str, str] = field(repr=False)
     log_file: Path
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self) -> None:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_file.open("ab")
+        # One log file across restarts: a line marks where each run begins.
+        log.write(
+            f"--- {self.name} starting at {time.strftime('%Y-%m-%d %H:%M:%S')} ---\n".encode()
+        )
+        log.flush()
         # A session of its own: Ctrl-C reaches only the launcher, which stops children in order.
         self.process = subprocess.Popen(
             self.command,
@@ -67,6 +76,14 @@ class Service:
         except (urllib.error.URLError, OSError, ValueError):
             return False
 
+    def kill_leftovers(self) -> None:
+        """Kill what an exited process left in its session (workers it had started)."""
+        if self.process is None or self.process.poll() is None:
+            return
+        # The session's process group keeps the dead leader's id while any member lives.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+
     def stop(self, timeout: float = 15.0) -> None:
         if self.process is None or self.process.poll() is not None:
             return
@@ -78,36 +95,45 @@ class Service:
             self.process.wait()
 
 
-def build_services(ports: Ports, *, logs_dir: Path = paths.LOGS_DIR) -> list[Service]:
-    """The three processes in start order, wired to each other through `ports`."""
+def build_services(
+    ports: Ports,
+    *,
+    logs_dir: Path = paths.LOGS_DIR,
+    secrets: Mapping[str, str] | None = None,
+) -> list[Service]:
+    """The three processes in start order, wired to each other through `ports`.
+
+    Every process listens on 127.0.0.1 (the gateway and the action server unless HOST or
+    ACTION_SERVER_HOST say otherwise) and gets the shared secrets (`secrets`, default
+    bot.secrets.shared_secrets(): the environment's, else var/secrets.json's), with which each
+    authenticates its callers.
+    """
     shared = {
         "RASA_URL": ports.rasa_url,
         "ACTION_SERVER_URL": ports.action_server_url,
         "RASA_TRACKER_DB": tracker_db_path(),
         "PORT": str(ports.gateway),
-        # The action server posts answer drafts to the gateway with a per-run secret.
+        # The action server posts answer drafts to the gateway (with GATEWAY_INTERNAL_TOKEN).
         "GATEWAY_STREAM_URL": f"{ports.gateway_url}/internal/stream",
-        "GATEWAY_INTERNAL_TOKEN": os.environ.get("GATEWAY_INTERNAL_TOKEN")
-        or secrets.token_urlsafe(32),
+        **(shared_secrets() if secrets is None else secrets),
     }
     env = rasa_environment(shared)
     actions = Service(
         name="actions",
-        command=[paths.main_python(), "-m", "rasa_sdk", "--actions", "actions",
-                 "--port", str(ports.actions)],
+        command=[paths.main_python(), "-m", "actions.server", "--port", str(ports.actions)],
         health_url=f"{ports.action_server_url}/health",
-        # rasa-sdk 3.21 serves rasa 3.6 fine (same webhook protocol); drop its version warning.
-        env={**env, "PYTHONWARNINGS": "ignore:Your versions of rasa and rasa_sdk:UserWarning"},
+        env=env,
         log_file=logs_dir / "actions.log",
-    )  # fmt: skip
+    )
     rasa = Service(
         name="rasa",
-        command=[str(paths.rasa_executable()), "run", "--enable-api",
+        # bot.rasa_server adds --auth-token from RASA_TOKEN, so that `ps` never shows it.
+        command=[str(paths.rasa_python()), "-m", "bot.rasa_server", "run", "--enable-api",
                  "--interface", "127.0.0.1", "--port", str(ports.rasa),
                  "--model", str(paths.MODEL_FILE),
                  "--endpoints", str(paths.ENDPOINTS_FILE),
                  "--credentials", str(paths.CREDENTIALS_FILE)],
-        health_url=f"{ports.rasa_url}/status",
+        health_url=f"{ports.rasa_url}/status?token={quote(shared['RASA_TOKEN'])}",
         env=env,
         log_file=logs_dir / "rasa.log",
     )  # fmt: skip
@@ -149,3 +175,123 @@ def stop_all(services: list[Service]) -> None:
     """Stop the services in reverse start order."""
     for service in reversed(services):
         service.stop()
+
+
+def describe_exit(code: int) -> str:
+    """``exited with code 1``, or for a signal ``exited with code -9 (SIGKILL)``."""
+    if code < 0:
+        try:
+            return f"exited with code {code} ({signal.Signals(-code).name})"
+        except ValueError:
+            pass
+    return f"exited with code {code}"
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """When a crashed service is started again, and when the launcher gives up on it.
+
+    The n-th restart in a row waits ``first_delay * 2**(n-1)`` seconds, at most ``max_delay``;
+    a service that has been healthy for ``stable_after`` seconds starts again from
+    ``first_delay``. More than ``max_restarts`` crashes within ``window`` seconds is a crash
+    loop: restarting it again would not help.
+    """
+
+    first_delay: float = 1.0
+    max_delay: float = 30.0
+    stable_after: float = 60.0
+    max_restarts: int = 5
+    window: float = 120.0
+
+    def delay(self, restarts_in_a_row: int) -> float:
+        """Seconds to wait before the restart that follows ``restarts_in_a_row`` others."""
+        return min(self.first_delay * 2**restarts_in_a_row, self.max_delay)
+
+
+@dataclass
+class _Watch:
+    service: Service
+    healthy_since: float | None
+    restarts_in_a_row: int = 0
+    crashes: deque[float] = field(default_factory=deque)
+    restart_at: float | None = None
+
+
+class Supervisor:
+    """Keeps started services running: one that exits is restarted alone, with backoff.
+
+    Each restart is reported with the exit code and the service's log file. A service in a
+    crash loop (see RestartPolicy) raises ServiceFailed; the caller then stops everything.
+
+    Example:
+        >>> supervisor = Supervisor(services)  # all started and healthy
+        >>> while True:
+        ...     supervisor.check()
+        ...     time.sleep(1)
+    """
+
+    def __init__(
+        self,
+        services: list[Service],
+        *,
+        policy: RestartPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        report: Callable[[str], None] = print,
+    ) -> None:
+        self._policy = policy or RestartPolicy()
+        self._clock = clock
+        self._report = report
+        now = clock()
+        self._watches = [_Watch(service, healthy_since=now) for service in services]
+
+    def check(self) -> None:
+        """Look at every service once: restart those that exited and whose wait is over.
+
+        Raises:
+            ServiceFailed: a service crash-loops, or could not be started again.
+        """
+        now = self._clock()
+        for watch in self._watches:
+            self._check(watch, now)
+
+    def _check(self, watch: _Watch, now: float) -> None:
+        service, policy = watch.service, self._policy
+        if watch.restart_at is not None:
+            if now >= watch.restart_at:
+                watch.restart_at = None
+                self._restart(service)
+            return
+        code = service.exited()
+        if code is None:
+            if watch.healthy_since is None:
+                if service.healthy():
+                    watch.healthy_since = now
+                    self._report(f"{service.name} is back up.")
+            elif watch.restarts_in_a_row and now - watch.healthy_since >= policy.stable_after:
+                watch.restarts_in_a_row = 0
+            return
+        service.kill_leftovers()
+        watch.healthy_since = None
+        watch.crashes.append(now)
+        while watch.crashes and now - watch.crashes[0] > policy.window:
+            watch.crashes.popleft()
+        if len(watch.crashes) > policy.max_restarts:
+            raise ServiceFailed(
+                f"{service.name} {describe_exit(code)}, {len(watch.crashes)} exits within "
+                f"{policy.window:g} s: it keeps crashing, see {service.log_file}"
+            )
+        delay = policy.delay(watch.restarts_in_a_row)
+        watch.restarts_in_a_row += 1
+        watch.restart_at = now + delay
+        self._report(
+            f"{service.name} {describe_exit(code)}: see {service.log_file}; "
+            f"restarting it in {delay:g} s."
+        )
+
+    def _restart(self, service: Service) -> None:
+        try:
+            service.start()
+        except OSError as error:
+            raise ServiceFailed(f"cannot restart {service.name}: {error}") from error
+        pid = service.process.pid if service.process is not None else "?"
+        self._report(f"{service.name} restarted (pid {pid}).")

@@ -46,3 +46,13 @@ class ChannelDeliveryFailed(GatewayError):
         super().__init__(f"{channel}: {reason}")
         self.channel = channel
         self.reason = reason
+
+
+class Unauthorized(GatewayError):
+    """A REST request without the credential its conversations need; ``status`` is 401
+    (no or a wrong API key) or 403 (no keys configured and the caller is not local)."""
+
+    def __init__(self, reason: str, *, status: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status

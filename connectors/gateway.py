@@ -19,8 +19,14 @@ from starlette.staticfiles import StaticFiles
 from connectors.agents.wiring import AgentSide
 from connectors.channels.slack import SlackChannel
 from connectors.channels.telegram import TelegramChannel
-from connectors.channels.web import WebChannel
-from connectors.errors import BodyTooLarge, InvalidMessage, RasaUnavailable, RateLimited
+from connectors.channels.web import DAY_SECONDS, SessionTokens, WebChannel, session_secret
+from connectors.errors import (
+    BodyTooLarge,
+    InvalidMessage,
+    RasaUnavailable,
+    RateLimited,
+    Unauthorized,
+)
 from connectors.handoff.service import build_handoff
 from connectors.messages import (
     CheckResult,
@@ -36,7 +42,13 @@ from connectors.settings import GatewaySettings
 from connectors.store import GatewayStore
 from connectors.streaming import route_drafts, stream_route
 from connectors.turns import UNAVAILABLE_MESSAGE, Turns
-from connectors.validation import MAX_BODY_BYTES, parse_rest_message, read_body, sender_id
+from connectors.validation import (
+    MAX_BODY_BYTES,
+    parse_rest_message,
+    read_body,
+    rest_caller,
+    sender_id,
+)
 
 logger = logging.getLogger("connectors")
 
@@ -102,7 +114,14 @@ def create_app(
         queue=queue,
         detector=handoff.detector if handoff is not None else None,
     )
-    web = WebChannel(turns, origins=settings.widget_origins)
+    web = WebChannel(
+        turns,
+        origins=settings.widget_origins,
+        tokens=SessionTokens(
+            session_secret(settings.web_session_secret),
+            max_age=settings.web_session_days * DAY_SECONDS,
+        ),
+    )
     telegram = (
         TelegramChannel(settings.telegram, turns)
         if settings.telegram.disabled_reason() is None
@@ -127,6 +146,7 @@ def create_app(
             app.state.rasa = turns.rasa = rasa_client or RasaClient(
                 http,
                 base_url=settings.rasa_url,
+                token=settings.rasa_token,
                 timeout=settings.rasa_timeout,
                 health_timeout=HEALTH_TIMEOUT,
             )
@@ -166,11 +186,14 @@ def create_app(
                     await slack.stop()
                 if telegram is not None:
                     await telegram.stop()
+                await web.drain()
                 store.close()
 
     async def post_message(request: Request) -> JSONResponse:
+        # Who is asking decides which conversations it may touch, before the body is read.
+        caller = rest_caller(request, settings.api_keys)
         body = await read_body(request, limit=MAX_BODY_BYTES)
-        message = parse_rest_message(body, max_chars=settings.max_message_chars)
+        message = caller.message(parse_rest_message(body, max_chars=settings.max_message_chars))
         replies = await turns.handle(message)
         if queue is not None:
             # An agent's replies since the client's last request come first.
@@ -179,7 +202,8 @@ def create_app(
         return JSONResponse(reply)
 
     async def pending_messages(request: Request) -> JSONResponse:
-        sender = sender_id(request.path_params["sender_id"])
+        caller = rest_caller(request, settings.api_keys)
+        sender = caller.conversation(sender_id(request.path_params["sender_id"]))
         pending = await queue.delivery.take(sender) if queue is not None else []
         reply: RestReply = {"messages": [_rest_message(r) for r in pending]}
         return JSONResponse(reply)
@@ -251,6 +275,7 @@ def create_app(
             InvalidMessage: _invalid_message,
             RasaUnavailable: _rasa_unavailable,
             RateLimited: _rate_limited,
+            Unauthorized: _unauthorized,
         },
         lifespan=lifespan,
     )
@@ -307,10 +332,18 @@ async def _rate_limited(request: Request, error: Exception) -> Response:
     assert isinstance(error, RateLimited)
     seconds = max(1, round(error.retry_after))
     return JSONResponse(
-        {"error": f"too many messages from this sender, retry in {seconds} s"},
+        {"error": f"too many messages from this client, retry in {seconds} s"},
         status_code=429,
         headers={"Retry-After": str(seconds)},
     )
+
+
+async def _unauthorized(request: Request, error: Exception) -> Response:
+    assert isinstance(error, Unauthorized)
+    # Not the path: the pending endpoint's carries the client's sender id.
+    logger.info("refused a REST %s: %s", request.method, error.reason)
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    return JSONResponse({"error": error.reason}, status_code=error.status, headers=headers)
 
 
 async def _rasa_unavailable(request: Request, error: Exception) -> Response:

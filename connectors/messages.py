@@ -27,11 +27,19 @@ class Attachment:
 class IncomingMessage:
     """A user's message after channel-specific parsing and validation.
 
-    ``sender_id`` is the conversation id, stable across restarts: ``web:<session id>``,
-    ``telegram:<chat id>``, ``slack:<team>:<user>``, or the REST client's own sender id.
+    ``sender_id`` is the conversation id, stable across restarts and always derived from
+    what the channel authenticated, never from a string the client chose alone:
+    ``web:<conversation key>`` (from a signed session token), ``telegram:<chat id>`` (a
+    private chat) or ``telegram:<chat id>:<user id>`` (one person in a group),
+    ``slack:<team>:<user>`` (a DM, /erp) or ``slack:<team>:<channel>:<user>`` (one person in
+    a channel), and ``rest:<api key name>:<sender id>`` (``rest:local:…`` without keys).
+
+    ``client`` names who sent it for rate limits and lockouts (``ip:<addr>``,
+    ``rest:<key name>``, ``telegram:user:<id>``, ``slack:<team>:<user>``); ``group`` is true
+    when other people read the replies (a group chat, a Slack channel or thread).
 
     Example:
-        >>> IncomingMessage(sender_id="u-1", channel="rest", text="stock of SKU-42?").channel
+        >>> IncomingMessage(sender_id="rest:local:u-1", channel="rest", text="SKU-42?").channel
         'rest'
     """
 
@@ -42,6 +50,9 @@ class IncomingMessage:
     metadata: dict[str, Any] = field(default_factory=dict)
     # Set only by a channel that authenticates its users (Slack staff); never from input.
     staff: bool = False
+    # Set by the channel from authenticated facts; never from input. Empty: the sender id.
+    client: str = ""
+    group: bool = False
     # What the transcript shows for this message: a clicked button's title, not its payload.
     shown: str | None = None
 

@@ -1,4 +1,4 @@
-"""Async client for Rasa's REST channel: sends an IncomingMessage, returns OutgoingMessages."""
+"""Async client for Rasa's gateway channel: sends an IncomingMessage, returns OutgoingMessages."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from connectors.messages import Button, IncomingMessage, OutgoingMessage, RasaRe
 
 logger = logging.getLogger("connectors")
 
-WEBHOOK_PATH = "/webhooks/rest/webhook"
+# Rasa's REST channel behind a bearer token (bot/rasa_channel.py), the only one Rasa exposes.
+WEBHOOK_PATH = "/webhooks/gateway/webhook"
 TRACKER_PATH = "/conversations/{conversation_id}/tracker"
 
 
@@ -27,11 +28,14 @@ class AssistantClient(Protocol):
 
 
 class RasaClient:
-    """Talks to a Rasa server over its REST channel through a shared ``httpx.AsyncClient``.
+    """Talks to a Rasa server over its gateway channel through a shared ``httpx.AsyncClient``.
+
+    ``token`` is RASA_TOKEN: the channel's bearer token and the ``--auth-token`` of Rasa's HTTP
+    API (the tracker calls).
 
     Example:
         >>> async with httpx.AsyncClient() as http:
-        ...     rasa = RasaClient(http, base_url="http://127.0.0.1:5005")
+        ...     rasa = RasaClient(http, base_url="http://127.0.0.1:5005", token="…")
         ...     replies = await rasa.send(IncomingMessage("u-1", "rest", "hi"))
     """
 
@@ -40,11 +44,13 @@ class RasaClient:
         http: httpx.AsyncClient,
         *,
         base_url: str,
+        token: str,
         timeout: float = 30.0,
         health_timeout: float = 2.0,
     ) -> None:
         self._http = http
         self._base_url = base_url.rstrip("/")
+        self._token = token
         self._timeout = timeout
         self._health_timeout = health_timeout
 
@@ -64,6 +70,8 @@ class RasaClient:
                 **message.metadata,
                 "channel": message.channel,
                 "role": "staff" if message.staff else "customer",
+                "client": message.client or message.sender_id,
+                "group": message.group,
             },
         }
         # Encoded here rather than with httpx's json=, which uses ensure_ascii=False and
@@ -73,7 +81,7 @@ class RasaClient:
             response = await self._http.post(
                 url,
                 content=body,
-                headers={"Content-Type": "application/json"},
+                headers={"Content-Type": "application/json", **self._bearer()},
                 timeout=self._timeout,
             )
         except httpx.TimeoutException:
@@ -83,7 +91,7 @@ class RasaClient:
         except httpx.HTTPError as error:
             raise RasaUnavailable(f"Rasa is unreachable: {error!r}", url=url) from error
         if response.status_code != 200:
-            raise RasaUnavailable(f"Rasa answered HTTP {response.status_code}", url=url)
+            raise RasaUnavailable(_status_reason(response.status_code), url=url)
         try:
             replies = response.json()
         except ValueError:
@@ -125,6 +133,10 @@ class RasaClient:
         url = self._tracker_url(conversation_id) + "/events"
         await self._call("POST", url, params={"include_events": "NONE"}, body=events)
 
+    def _bearer(self) -> dict[str, str]:
+        # Without a token Rasa answers 401, which _status_reason explains.
+        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
+
     def _tracker_url(self, conversation_id: str) -> str:
         return self._base_url + TRACKER_PATH.format(conversation_id=quote(conversation_id, safe=""))
 
@@ -142,7 +154,8 @@ class RasaClient:
             response = await self._http.request(
                 method,
                 url,
-                params=params,
+                # Rasa's --auth-token is checked on the query string only.
+                params={**params, "token": self._token} if self._token else params,
                 content=content,
                 headers={"Content-Type": "application/json"},
                 timeout=self._timeout if timeout is None else timeout,
@@ -150,11 +163,17 @@ class RasaClient:
         except httpx.HTTPError as error:
             raise RasaUnavailable(f"Rasa is unreachable: {error!r}", url=url) from error
         if response.status_code != 200:
-            raise RasaUnavailable(f"Rasa answered HTTP {response.status_code}", url=url)
+            raise RasaUnavailable(_status_reason(response.status_code), url=url)
         try:
             return response.json()
         except ValueError:
             raise RasaUnavailable("Rasa answered with a body that is not JSON", url=url) from None
+
+
+def _status_reason(status: int) -> str:
+    if status in (401, 403):
+        return f"Rasa answered HTTP {status}: it refused RASA_TOKEN (not the one Rasa was given)"
+    return f"Rasa answered HTTP {status}"
 
 
 def to_outgoing(reply: Any) -> OutgoingMessage | None:

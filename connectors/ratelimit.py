@@ -1,4 +1,8 @@
-"""Per-sender rate limiting: one token bucket per conversation id, shared by every channel."""
+"""Per-client rate limiting: one token bucket per client (an IP, an API key, a platform user).
+
+Keyed on who sends, not on the conversation id, so that a client cannot buy a fresh budget
+by starting new conversations (new REST sender ids, new web sessions).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,12 @@ from collections.abc import Callable
 
 
 class RateLimiter:
-    """Token buckets keyed by sender: ``burst`` messages at once, refilled at ``per_minute``.
+    """Token buckets keyed by client: ``burst`` messages at once, refilled at ``per_minute``.
 
     Example:
         >>> limiter = RateLimiter(per_minute=60, burst=2)
-        >>> limiter.acquire("web:abc"), limiter.acquire("web:abc"), limiter.acquire("web:abc") > 0
-        (0.0, 0.0, True)
+        >>> [limiter.acquire("ip:203.0.113.7") > 0 for _ in range(3)]
+        [False, False, True]
     """
 
     def __init__(
@@ -31,23 +35,23 @@ class RateLimiter:
         self._max_senders = max_senders
         self._buckets: dict[str, tuple[float, float]] = {}
 
-    def acquire(self, sender_id: str) -> float:
-        """Take one token for ``sender_id``: 0.0 if allowed, else seconds until one is free."""
+    def acquire(self, client: str) -> float:
+        """Take one token for ``client``: 0.0 if allowed, else seconds until one is free."""
         now = self._clock()
-        tokens, last = self._buckets.get(sender_id, (self._burst, now))
+        tokens, last = self._buckets.get(client, (self._burst, now))
         tokens = min(self._burst, tokens + (now - last) * self._rate)
         if tokens < 1.0:
-            self._buckets[sender_id] = (tokens, now)
+            self._buckets[client] = (tokens, now)
             return (1.0 - tokens) / self._rate
-        if sender_id not in self._buckets and len(self._buckets) >= self._max_senders:
+        if client not in self._buckets and len(self._buckets) >= self._max_senders:
             self._forget_full_buckets(now)
-        self._buckets[sender_id] = (tokens - 1.0, now)
+        self._buckets[client] = (tokens - 1.0, now)
         return 0.0
 
     def _forget_full_buckets(self, now: float) -> None:
-        """Drop senders whose bucket has refilled: they are indistinguishable from new ones."""
+        """Drop clients whose bucket has refilled: they are indistinguishable from new ones."""
         self._buckets = {
-            sender: (tokens, last)
-            for sender, (tokens, last) in self._buckets.items()
+            client: (tokens, last)
+            for client, (tokens, last) in self._buckets.items()
             if tokens + (now - last) * self._rate < self._burst
         }

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from connectors.errors import SettingsError
 
 _TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_API_KEY_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+MIN_SECRET_CHARS = 16
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,14 @@ class HandoffSettings:
 
 
 @dataclass(frozen=True)
+class ApiKey:
+    """One REST API client: its conversations are ``rest:<name>:<sender id>``."""
+
+    name: str
+    secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class GatewaySettings:
     """Where Rasa and the action server live, and the gateway's own limits.
 
@@ -92,7 +102,8 @@ class GatewaySettings:
 
     rasa_url: str = "http://127.0.0.1:5005"
     action_server_url: str = "http://127.0.0.1:5055"
-    host: str = "0.0.0.0"
+    # Loopback only: to expose the gateway set HOST=0.0.0.0, behind a TLS-terminating proxy.
+    host: str = "127.0.0.1"
     port: int = 8080
     max_message_chars: int = 2000
     rasa_timeout: float = 30.0
@@ -100,9 +111,17 @@ class GatewaySettings:
     docs_dir: str = "data/docs"
     rate_limit_per_minute: int = 60
     rate_limit_burst: int = 20
-    widget_origins: tuple[str, ...] = ("*",)
+    # Sites whose pages may open the web chat besides the gateway's own; ``*`` for any.
+    widget_origins: tuple[str, ...] = ()
+    # Signs web chat session tokens; empty: a random key per process (sessions end with it).
+    web_session_secret: str = field(default="", repr=False)
+    web_session_days: float = 7.0
+    # REST API clients; none: REST answers loopback clients only, as ``rest:local:…``.
+    api_keys: tuple[ApiKey, ...] = ()
     # Shared with the action server by the launcher; answer drafts need it (streaming.py).
     internal_token: str = ""
+    # RASA_TOKEN: the bearer token of Rasa's gateway channel and its HTTP API's --auth-token.
+    rasa_token: str = field(default="", repr=False)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     slack: SlackSettings = field(default_factory=SlackSettings)
     handoff: HandoffSettings = field(default_factory=HandoffSettings)
@@ -113,7 +132,9 @@ class GatewaySettings:
 
         Reads RASA_URL, ACTION_SERVER_URL, HOST, PORT, MAX_MESSAGE_CHARS, RASA_TIMEOUT
         (seconds), GATEWAY_DB, DOCS_DIR, RATE_LIMIT_PER_MINUTE, RATE_LIMIT_BURST, WIDGET_ORIGINS
-        (comma-separated, ``*`` for any site), GATEWAY_INTERNAL_TOKEN, TELEGRAM_BOT_TOKEN,
+        (comma-separated sites allowed besides the gateway's own, ``*`` for any),
+        WEB_SESSION_SECRET (at least 16 characters), WEB_SESSION_DAYS, GATEWAY_API_KEYS
+        (``name:secret,...``), GATEWAY_INTERNAL_TOKEN, RASA_TOKEN, TELEGRAM_BOT_TOKEN,
         TELEGRAM_WEBHOOK_SECRET, TELEGRAM_WEBHOOK_URL, TELEGRAM_MODE, TELEGRAM_API_URL,
         SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_API_URL and SLACK_STAFF_USER_IDS
         (comma-separated Slack user ids), and the HANDOFF_* variables of ``_handoff``; unset
@@ -138,11 +159,61 @@ class GatewaySettings:
             ),
             rate_limit_burst=_int(env, "RATE_LIMIT_BURST", defaults.rate_limit_burst, low=1),
             widget_origins=tuple(_list(env, "WIDGET_ORIGINS")) or defaults.widget_origins,
+            web_session_secret=_secret(env, "WEB_SESSION_SECRET"),
+            web_session_days=_days(env, "WEB_SESSION_DAYS", defaults.web_session_days),
+            api_keys=_api_keys(env),
             internal_token=(env.get("GATEWAY_INTERNAL_TOKEN") or "").strip(),
+            rasa_token=(env.get("RASA_TOKEN") or "").strip(),
             telegram=_telegram(env),
             slack=_slack(env),
             handoff=_handoff(env),
         )
+
+
+def _secret(env: Mapping[str, str], name: str) -> str:
+    value = (env.get(name) or "").strip()
+    if value and len(value) < MIN_SECRET_CHARS:
+        raise SettingsError(
+            f"{name} must be at least {MIN_SECRET_CHARS} characters, got {len(value)}"
+        )
+    return value
+
+
+def _days(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of days, got {raw!r}") from None
+    if not 0 < value <= 366:
+        raise SettingsError(f"{name} must be more than 0 and at most 366 days, got {raw}")
+    return value
+
+
+def _api_keys(env: Mapping[str, str]) -> tuple[ApiKey, ...]:
+    """GATEWAY_API_KEYS: ``name:secret`` pairs, comma-separated; names and secrets unique."""
+    keys: list[ApiKey] = []
+    for item in _list(env, "GATEWAY_API_KEYS"):
+        name, colon, secret = item.partition(":")
+        name, secret = name.strip(), secret.strip()
+        if not colon or not _API_KEY_NAME.fullmatch(name):
+            raise SettingsError(
+                "GATEWAY_API_KEYS entries must be name:secret with a name of 1-64 characters "
+                f"A-Z, a-z, 0-9, '.', '_' or '-', got {name!r}"
+            )
+        if name == "local":
+            raise SettingsError("GATEWAY_API_KEYS: the name 'local' is reserved for loopback")
+        if len(secret) < MIN_SECRET_CHARS:
+            raise SettingsError(
+                f"GATEWAY_API_KEYS: the secret of {name!r} must be at least "
+                f"{MIN_SECRET_CHARS} characters, got {len(secret)}"
+            )
+        if any(key.name == name or key.secret == secret for key in keys):
+            raise SettingsError(f"GATEWAY_API_KEYS: {name!r} repeats a name or a secret")
+        keys.append(ApiKey(name, secret))
+    return tuple(keys)
 
 
 def _telegram(env: Mapping[str, str]) -> TelegramSettings:

@@ -1,4 +1,5 @@
-"""The gateway's durable state in SQLite: transcripts, Slack event ids, buttons, handoffs."""
+"""The gateway's durable state in SQLite: transcripts, Slack event ids, buttons, handoffs,
+web chat session generations."""
 
 from __future__ import annotations
 
@@ -34,6 +35,14 @@ CREATE TABLE IF NOT EXISTS button_payloads (
     key TEXT PRIMARY KEY,
     payload TEXT NOT NULL,
     created_at REAL NOT NULL
+);
+-- A web conversation's token generation: tokens of an older one no longer open it. The
+-- row appears on the first rotation; ``verified`` is what the rotation was for.
+CREATE TABLE IF NOT EXISTS web_sessions (
+    conversation_key TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL,
+    verified TEXT,
+    updated_at REAL NOT NULL
 );
 """
 
@@ -266,6 +275,30 @@ class GatewayStore:
         )
         return str(rows[0][0]) if rows else None
 
+    async def session_generation(self, conversation_key: str) -> int:
+        """The current token generation of a web conversation (0 until its first rotation)."""
+        rows = await self._run(
+            self._query,
+            "SELECT generation FROM web_sessions WHERE conversation_key = ?",
+            (conversation_key,),
+        )
+        return int(rows[0][0]) if rows else 0
+
+    async def rotate_on_verification(
+        self, conversation_key: str, verified: str | None
+    ) -> int | None:
+        """Record what a web conversation is verified as; a new value starts a new generation.
+
+        Args:
+            conversation_key: the web conversation's key.
+            verified: a fingerprint of the conversation's verification, None when it has none.
+
+        Returns:
+            The new generation when ``verified`` is set and differs from the one recorded
+            (the caller issues a token of that generation), else None.
+        """
+        return await self._run(self._rotate, conversation_key, verified)
+
     async def remember_address(
         self, conversation_id: str, channel: str, address: dict[str, Any]
     ) -> None:
@@ -329,6 +362,25 @@ class GatewayStore:
             (conversation_id, limit),
         )
         return [entry_of(role, body, created_at) for role, body, created_at in reversed(rows)]
+
+    def _rotate(self, conversation_key: str, verified: str | None) -> int | None:
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT generation, verified FROM web_sessions WHERE conversation_key = ?",
+                (conversation_key,),
+            ).fetchone()
+            generation, recorded = (int(row[0]), row[1]) if row else (0, None)
+            if recorded == verified:
+                return None
+            if verified is not None:
+                generation += 1
+            db.execute(
+                "INSERT INTO web_sessions VALUES (?, ?, ?, ?) ON CONFLICT (conversation_key) "
+                "DO UPDATE SET generation = excluded.generation, verified = excluded.verified, "
+                "updated_at = excluded.updated_at",
+                (conversation_key, generation, verified, time.time()),
+            )
+        return generation if verified is not None else None
 
     def _claim(self, event_id: str) -> bool:
         now = time.time()

@@ -1,7 +1,8 @@
 """The one path every channel's message takes to Rasa and back.
 
-Input limits, per-sender rate limiting, the transcript and redacted logging are applied
-here and nowhere else, so a channel only parses its platform's payload and renders replies.
+Input limits, per-client rate limiting, the transcript and logging (conversation ids as
+short hashes, never the user's text) are applied here and nowhere else, so a channel only
+parses its platform's payload and renders replies.
 
 Human handoff routes here too: while a person owns the conversation, the user's messages
 are stored and passed to the agent side and Rasa gets none of them; a rating after a
@@ -15,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 
 import anyio.to_thread
 
@@ -25,7 +27,7 @@ from connectors.handoff.triggers import Escalation, TriggerDetector, from_replie
 from connectors.messages import IncomingMessage, OutgoingMessage
 from connectors.rasa_client import AssistantClient
 from connectors.ratelimit import RateLimiter
-from connectors.redaction import redact
+from connectors.redaction import conversation_tag
 from connectors.store import GatewayStore
 from connectors.validation import clean_text
 
@@ -33,11 +35,16 @@ logger = logging.getLogger("connectors")
 
 UNAVAILABLE_MESSAGE = "the assistant is temporarily unavailable, please try again"
 
+# Called with each message Rasa has just answered (the web channel checks for a verification).
+RasaTurnHook = Callable[[IncomingMessage], None]
+
 
 class Turns:
     """Takes one user message through limits, Rasa and the transcript.
 
     ``rasa`` is attached by the app's lifespan, once the shared HTTP client exists.
+    ``after_rasa`` hooks run (synchronously: they start background work, not await it) for
+    each message Rasa answered, so a channel can look at the conversation's new state.
 
     Example:
         >>> turns = Turns(store=GatewayStore(":memory:"), limiter=RateLimiter(per_minute=60,
@@ -62,13 +69,15 @@ class Turns:
         self.max_chars = max_chars
         self.queue = queue
         self.detector = detector
+        self.after_rasa: list[RasaTurnHook] = []
 
     async def handle(self, message: IncomingMessage) -> list[OutgoingMessage]:
         """Validate, rate-limit, send to Rasa, record both sides and log the turn.
 
         Raises:
             InvalidMessage: the text is empty or too long after cleaning.
-            RateLimited: the sender is over the per-sender rate.
+            RateLimited: the message's client is over the per-client rate (whatever
+                conversation it writes in).
             RasaUnavailable: Rasa gave no reply.
         """
         text = clean_text(message.text)
@@ -76,12 +85,12 @@ class Turns:
             raise InvalidMessage("text must not be empty")
         if len(text) > self.max_chars:
             raise InvalidMessage(f"text is longer than {self.max_chars} characters ({len(text)})")
-        wait = self.limiter.acquire(message.sender_id)
+        wait = self.limiter.acquire(message.client or message.sender_id)
         if wait > 0:
             logger.warning(
-                "rate limited channel=%s sender=%s retry_after=%.1fs",
+                "rate limited channel=%s conversation=%s retry_after=%.1fs",
                 message.channel,
-                redact(message.sender_id),
+                conversation_tag(message.sender_id),
                 wait,
             )
             raise RateLimited(message.sender_id, wait)
@@ -94,24 +103,29 @@ class Turns:
             await self.store.append_bot(message.sender_id, handled)
             return handled
         replies = await self.rasa.send(message)
+        rasa_ms = (time.perf_counter() - started) * 1000
         if self.queue is not None:
             escalation, replies = from_replies(replies)
             if escalation is not None:
                 replies = [*replies, *await self._escalate(message, escalation)]
         await self.store.append_bot(message.sender_id, replies)
+        # Neither the conversation id (it may carry a session key or an email) nor the text.
         logger.info(
-            "turn channel=%s sender=%s chars=%d replies=%d",
+            "turn channel=%s conversation=%s chars=%d replies=%d rasa_ms=%.0f",
             message.channel,
-            redact(message.sender_id),
+            conversation_tag(message.sender_id),
             len(text),
             len(replies),
+            rasa_ms,
         )
-        logger.debug(
-            "turn text from %s: %s (%.0f ms in Rasa)",
-            redact(message.sender_id),
-            redact(text),
-            (time.perf_counter() - started) * 1000,
-        )
+        for hook in self.after_rasa:
+            try:
+                hook(message)
+            except Exception:
+                # Follow-up work must never cost the user the answer they already have.
+                logger.exception(
+                    "after-turn hook failed for %s", conversation_tag(message.sender_id)
+                )
         return replies
 
     async def _before_rasa(
@@ -126,8 +140,8 @@ class Turns:
             handoff = await queue.get(ownership.handoff_id)
             if handoff is not None and handoff.open:
                 first = await queue.user_message(handoff, transcript_id)
-                logger.info("turn channel=%s sender=%s held for handoff %d (%s)",
-                            message.channel, redact(message.sender_id), handoff.id,
+                logger.info("turn channel=%s conversation=%s held for handoff %d (%s)",
+                            message.channel, conversation_tag(message.sender_id), handoff.id,
                             handoff.status)  # fmt: skip
                 if first and handoff.status == "waiting":
                     available = await queue.availability()

@@ -1,16 +1,23 @@
-"""Validation of input arriving at the gateway's edge: every check on user input lives here."""
+"""Validation of input arriving at the gateway's edge: every check on user input lives here,
+and the check of who a REST caller is (its API key, or a loopback address)."""
 
 from __future__ import annotations
 
+import dataclasses
+import hmac
+import ipaddress
 import json
 import re
 import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
 
-from connectors.errors import BodyTooLarge, InvalidMessage
+from connectors.errors import BodyTooLarge, InvalidMessage, Unauthorized
 from connectors.messages import IncomingMessage
+from connectors.settings import ApiKey
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_MESSAGE_CHARS = 2000
@@ -53,6 +60,70 @@ def parse_rest_message(
     elif not isinstance(metadata, dict):
         raise InvalidMessage(f"metadata must be an object, got {_json_type(metadata)}")
     return IncomingMessage(sender_id=sender_id, channel=channel, text=text, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class RestCaller:
+    """Who a REST request comes from, established by its credential, never by its body.
+
+    ``key_name`` is the API key's name (``local`` for a loopback caller when no key is
+    configured); every conversation of the caller lives under ``rest:<key_name>:``, so no
+    sender id it sends can name a web, Telegram, Slack or another key's conversation.
+
+    Example:
+        >>> RestCaller("shop", "rest:shop").conversation("web:abc")
+        'rest:shop:web:abc'
+    """
+
+    key_name: str
+    client: str
+
+    def conversation(self, sender: str) -> str:
+        return f"rest:{self.key_name}:{sender}"
+
+    def message(self, message: IncomingMessage) -> IncomingMessage:
+        """The parsed message moved into this caller's namespace, with its client set."""
+        return dataclasses.replace(
+            message, sender_id=self.conversation(message.sender_id), client=self.client
+        )
+
+
+def rest_caller(request: Request, keys: Sequence[ApiKey]) -> RestCaller:
+    """Authenticate a REST request: ``Authorization: Bearer <secret>`` when keys are set,
+    else a loopback peer (the embedded demo). Proxy headers (X-Forwarded-For) are not read.
+
+    Raises:
+        Unauthorized: 401 for a missing or wrong key, 403 for a non-loopback caller
+            when no key is configured; ``reason`` says which.
+    """
+    if keys:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            raise Unauthorized("an API key is required: Authorization: Bearer <key>", status=401)
+        token = given.strip().encode()
+        # Every key is compared, so the time taken does not tell which one came close.
+        matches = [k for k in keys if hmac.compare_digest(token, k.secret.encode())]
+        if not matches:
+            raise Unauthorized("the API key is not valid", status=401)
+        return RestCaller(matches[0].name, f"rest:{matches[0].name}")
+    host = request.client.host if request.client is not None else ""
+    if not is_loopback(host):
+        raise Unauthorized(
+            "the REST API answers only local clients when GATEWAY_API_KEYS is not set",
+            status=403,
+        )
+    return RestCaller("local", f"ip:{host}")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (127.0.0.0/8, ::1, or IPv4-mapped 127.x)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
 
 
 async def read_body(request: Request, *, limit: int = MAX_BODY_BYTES) -> bytes:

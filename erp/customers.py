@@ -46,6 +46,43 @@ def verify_customer(*, email: str, postcode: str, session: Session) -> int | Non
     return customer.id
 
 
+def customer_has(
+    customer_id: int, *, email: str | None = None, postcode: str | None = None, session: Session
+) -> bool:
+    """Return True when the customer exists and has every factor given (email, postcode).
+
+    For a conversation that proved one factor of a customer and now gives the other: the
+    new factor must belong to that same customer.
+
+    Example:
+        >>> customer_has(42, email="Jane@Example.com", session=session)
+        True
+
+    Args:
+        customer_id: The customer the conversation is verified for.
+        email: Email address as typed (any case), or None to not check it.
+        postcode: Postcode as typed (any case and spacing), or None to not check it.
+        session: Open database session.
+
+    Returns:
+        False when nothing is given, the customer does not exist, any given factor is
+        someone else's, or a factor is malformed.
+    """
+    if email is None and postcode is None:
+        return False
+    try:
+        address = normalise_email(email) if email is not None else None
+        wanted = compact_postcode(postcode) if postcode is not None else None
+    except (InvalidIdentifier, TypeError):
+        return False
+    customer = session.scalars(select(Customer).where(Customer.id == customer_id)).one_or_none()
+    if customer is None:
+        return False
+    if address is not None and customer.email.lower() != address:
+        return False
+    return wanted is None or compact_postcode(customer.postcode) == wanted
+
+
 def customer_id_for_email(email: str, *, session: Session) -> int | None:
     """Return the id of the customer with this email (any case), or None.
 

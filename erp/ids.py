@@ -259,8 +259,10 @@ def compact_postcode(text: str) -> str:
 
 
 # UK (M1 4BT, SW1A 1AA), Dutch (1012 AB) and German (10115) postcodes inside a sentence.
+# Any run of spaces or tabs may split the two halves: people type "SW1A  1AA" too.
 _POSTCODE_IN_TEXT = re.compile(
-    r"(?<![A-Za-z0-9])(?:[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}|[1-9][0-9]{3} ?[A-Z]{2}|[0-9]{5})"
+    r"(?<![A-Za-z0-9])"
+    r"(?:[A-Z]{1,2}[0-9][A-Z0-9]?[ \t]*[0-9][A-Z]{2}|[1-9][0-9]{3}[ \t]*[A-Z]{2}|[0-9]{5})"
     r"(?![A-Za-z0-9])",
     re.ASCII | re.IGNORECASE,
 )
@@ -274,15 +276,18 @@ def extract_identity(text: str) -> str | None:
         'm1 4bt'
 
     Returns:
-        The first email address found, else the first postcode-shaped part, else None.
+        The first email address found, else the first postcode-shaped part with its spaces
+        collapsed to one, else None.
     """
     if not isinstance(text, str) or len(text) > MAX_INPUT_CHARS:
         return None
+    # NFKC turns non-breaking, thin and full-width spaces into plain ones.
+    text = unicodedata.normalize("NFKC", text)
     email = _EMAIL.search(text.lower())
     if email is not None:
         return email.group(0)
     postcode = _POSTCODE_IN_TEXT.search(text)
-    return postcode.group(0) if postcode is not None else None
+    return " ".join(postcode.group(0).split()) if postcode is not None else None
 
 
 def find_identity(text: str) -> str:

@@ -7,6 +7,12 @@ it is decoded (for channels that show typing); `Generator.generate` returns it w
 its timings. Nothing is loaded at import: `load_generator` builds the configured backend
 once and caches it.
 
+One instance runs one request at a time: neither llama.cpp's context nor a torch model with
+its cache survives two threads decoding at once (three concurrent handoff summaries ended
+the gateway with SIGABRT). Each backend holds its own lock for a whole answer, a stream
+included (released when the stream ends, is closed or raises), and a caller waits at most
+``wait_seconds`` for it before a `GeneratorError` says the model is busy.
+
 Example:
     >>> generator = load_generator()  # GENERATOR_* from the environment
     >>> if generator is not None:
@@ -16,11 +22,13 @@ Example:
 from __future__ import annotations
 
 import codecs
-import functools
+import importlib
 import logging
+import threading
 import time
 from collections.abc import Generator as Stepper
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -38,6 +46,9 @@ log = logging.getLogger(__name__)
 StopReason = Literal["eos", "stop", "max_tokens", "time"]
 LORA_GGUF = "adapter_model.gguf"  # the GGUF LoRA inside an adapter folder (models.export)
 LLAMA_CONTEXT = 2048
+# How long a request waits for a model another thread is using before it gives up.
+WAIT_SECONDS = 120.0
+CACHE_SIZE = 4
 
 
 @dataclass(frozen=True)
@@ -82,7 +93,7 @@ class Generation:
 
 
 class Generator(Protocol):
-    """What callers need from a backend."""
+    """What callers need from a backend: safe to share between threads, one request at a time."""
 
     name: str
     limits: Limits
@@ -101,16 +112,45 @@ class Generator(Protocol):
 
 
 class _Decoder:
-    """The limits and stop-sequence handling shared by the backends.
+    """The limits, stop-sequence handling and model lock shared by the backends.
 
     Subclasses yield the text of each new token from `_token_texts` ("" while a character
-    is incomplete) and return when the model emits an end-of-sequence token.
+    is incomplete) and return when the model emits an end-of-sequence token; whatever
+    touches the model runs inside `_exclusive`.
     """
 
     name = "decoder"
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, *, wait_seconds: float = WAIT_SECONDS) -> None:
+        if wait_seconds <= 0:
+            raise ValueError(f"wait_seconds must be greater than 0, got {wait_seconds}")
         self.limits = limits
+        self.wait_seconds = wait_seconds
+        # A plain Lock, not an RLock: a stream may be resumed from another thread than the
+        # one that started it (an event loop's worker threads), and must release from there.
+        self._lock = threading.Lock()
+        self._holder: int | None = None
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Hold the model for the calling thread; wait at most ``wait_seconds`` for it.
+
+        Raises:
+            GeneratorError: The model stayed busy, or this thread already holds it (a
+                stream it has not finished): waiting would never end.
+        """
+        if self._holder == threading.get_ident():
+            raise GeneratorError(
+                "this thread is already using the model (finish or close its stream first)"
+            )
+        if not self._lock.acquire(timeout=self.wait_seconds):
+            raise GeneratorError(f"the model stayed busy for {self.wait_seconds:g} s")
+        self._holder = threading.get_ident()
+        try:
+            yield
+        finally:
+            self._holder = None
+            self._lock.release()
 
     def _token_texts(self, prompt: str) -> Stepper[str, None, None]:
         raise NotImplementedError
@@ -128,13 +168,23 @@ class _Decoder:
                 result: Generation = done.value
                 return result
 
-    def stream(self, prompt: str) -> Iterator[str]:
-        """The answer to ``prompt`` piece by piece; stop sequences are never yielded."""
+    def stream(self, prompt: str) -> Stepper[str, None, None]:
+        """The answer to ``prompt`` piece by piece; stop sequences are never yielded.
+
+        The model stays held until the stream ends: a consumer that stops early should
+        ``close()`` it (dropping the last reference does the same).
+        """
         yield from self._run(prompt)
 
     def _run(self, prompt: str) -> Stepper[str, None, Generation]:
         if not prompt.strip():
             raise GeneratorError("prompt must not be empty")
+        # Held across every yield: a consumer that stops early closes this generator,
+        # which releases the model (GeneratorExit passes through the ``with``).
+        with self._exclusive():
+            return (yield from self._decode(prompt))
+
+    def _decode(self, prompt: str) -> Stepper[str, None, Generation]:
         limits = self.limits
         start = self._clock()
         first: float | None = None
@@ -206,9 +256,14 @@ class TransformersGenerator(_Decoder):
     name = "transformers"
 
     def __init__(
-        self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, limits: Limits
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        limits: Limits,
+        *,
+        wait_seconds: float = WAIT_SECONDS,
     ) -> None:
-        super().__init__(limits)
+        super().__init__(limits, wait_seconds=wait_seconds)
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.device = next(model.parameters()).device
@@ -246,7 +301,8 @@ class TransformersGenerator(_Decoder):
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` without special tokens."""
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        with self._exclusive():
+            return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def _token_texts(self, prompt: str) -> Stepper[str, None, None]:
         import torch
@@ -296,8 +352,8 @@ class LlamaCppGenerator(_Decoder):
 
     name = "llama_cpp"
 
-    def __init__(self, llama: Any, limits: Limits) -> None:
-        super().__init__(limits)
+    def __init__(self, llama: Any, limits: Limits, *, wait_seconds: float = WAIT_SECONDS) -> None:
+        super().__init__(limits, wait_seconds=wait_seconds)
         self.llama = llama
 
     @classmethod
@@ -326,6 +382,7 @@ class LlamaCppGenerator(_Decoder):
             if path is not None and not path.is_file():
                 raise ModelNotFound(f"no such GGUF file: {path}")
         options: dict[str, Any] = {"n_threads": threads, "n_threads_batch": threads}
+        _keep_process_output()
         try:
             llama = Llama(
                 model_path=str(model_path),
@@ -341,7 +398,8 @@ class LlamaCppGenerator(_Decoder):
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` without special tokens."""
-        return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        with self._exclusive():
+            return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def _token_texts(self, prompt: str) -> Stepper[str, None, None]:
         llama = self.llama
@@ -366,23 +424,68 @@ class LlamaCppGenerator(_Decoder):
             previous.append(token)
 
 
+class _NoRedirection:
+    """Stands in for llama-cpp-python's ``suppress_stdout_stderr``: leaves fd 1 and 2 alone."""
+
+    def __init__(self, disable: bool = True) -> None:
+        self.disable = disable
+
+    def __enter__(self) -> _NoRedirection:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+def _keep_process_output() -> None:
+    """Stop llama-cpp-python from pointing the whole process's stdout and stderr at /dev/null.
+
+    With ``verbose=False`` it dup2()s /dev/null over fd 1 and 2 while a model loads: every
+    thread's log lines are lost meanwhile, and two overlapping loads restore each other's
+    /dev/null, which silenced the gateway's log for good. llama.cpp's own messages already
+    go through its log callback (errors only when not verbose); the few lines it prints
+    directly while loading are a fair price for a log that keeps working.
+    """
+    for name in ("llama_cpp.llama", "llama_cpp._internals", "llama_cpp.llama_chat_format"):
+        try:
+            module: Any = importlib.import_module(name)
+        except ImportError:  # another llama-cpp-python layout: nothing of ours to undo there
+            continue
+        if hasattr(module, "suppress_stdout_stderr"):
+            module.suppress_stdout_stderr = _NoRedirection
+
+
 def _is_end(llama: Any, token: int) -> bool:
     import llama_cpp
 
     return bool(llama_cpp.llama_vocab_is_eog(llama._model.vocab, token))
 
 
+_cache: dict[GeneratorSettings, Generator | None] = {}
+_cache_lock = threading.Lock()
+
+
 def load_generator(settings: GeneratorSettings | None = None) -> Generator | None:
     """The configured generator, built on first use and cached; None when it is off.
+
+    Threads asking at once for a generator not loaded yet get the same instance: one loads
+    it while the others wait (two instances would double the memory and the load time).
+    A failed load is not cached, so the next call tries again.
 
     Raises:
         ModelNotFound: If the base model or adapter is missing.
         GeneratorError: If the backend cannot load them.
     """
-    return _load(settings or GeneratorSettings.from_env())
+    settings = settings or GeneratorSettings.from_env()
+    with _cache_lock:
+        if settings not in _cache:
+            generator = _load(settings)
+            if len(_cache) >= CACHE_SIZE:
+                del _cache[next(iter(_cache))]
+            _cache[settings] = generator
+        return _cache[settings]
 
 
-@functools.lru_cache(maxsize=4)
 def _load(settings: GeneratorSettings) -> Generator | None:
     if not settings.enabled:
         return None

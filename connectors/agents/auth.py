@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
 import time
 import unicodedata
 from collections import Counter, deque
@@ -25,6 +26,7 @@ from typing import Any
 from connectors.agents.errors import (
     AgentExists,
     InvalidAgentInput,
+    LoginBusy,
     LoginFailed,
     LoginThrottled,
     UnknownAgent,
@@ -163,12 +165,15 @@ def _token_hash(token: str) -> str:
 class LoginLimiter:
     """Failed logins per key in a sliding window; a key over the limit waits for the window.
 
-    Keys are ``user:<name>|ip:<address>`` (guessing one account from one place) and
-    ``ip:<address>`` (spraying many accounts, with four times the allowance).
+    Keys are ``user:<name>|ip:<address>`` (guessing one account from one place),
+    ``ip:<address>`` (spraying many accounts, with four times the allowance) and
+    ``user:<name>`` (guessing one account from many places: a lockout a new address does
+    not reset).
 
     Example:
         >>> limiter = LoginLimiter(max_failures=2, window=60, clock=lambda: 0.0)
-        >>> limiter.fail(["k"]); limiter.fail(["k"]); limiter.retry_after(["k"])
+        >>> first, second = limiter.fail(["k"]), limiter.fail(["k"])
+        >>> limiter.retry_after(["k"])
         60.0
     """
 
@@ -191,11 +196,19 @@ class LoginLimiter:
                 wait = max(wait, times[len(times) - limit] + self.window - now)
         return wait
 
-    def fail(self, keys: list[str]) -> None:
-        """Count one failed login against each key."""
+    def fail(self, keys: list[str]) -> float:
+        """Count one failed login against each key; returns its time (for ``forgive``)."""
         now = self._clock()
         for key in keys:
             self._prune(key, now).append(now)
+        return now
+
+    def forgive(self, keys: list[str], at: float) -> None:
+        """Take back one failure counted at ``at`` (an attempt that turned out right)."""
+        for key in keys:
+            times = self._failures.get(key)
+            if times is not None and at in times:
+                times.remove(at)
 
     def clear(self, key: str) -> None:
         """Forget the failures of ``key`` (a successful login)."""
@@ -241,6 +254,9 @@ class AgentAuth:
             window=settings.login_window_seconds,
             clock=clock,
         )
+        # Each password check costs 32 MiB and ~0.1 s of a core: a few at a time, and the
+        # rest are told to retry instead of queueing without bound.
+        self._hashing = threading.BoundedSemaphore(settings.login_max_hashing)
         self._live: Counter[str] = Counter()
         self._dummy: tuple[bytes, str] | None = None
         for statement in _SCHEMA:
@@ -359,21 +375,37 @@ class AgentAuth:
             The session token (for the cookie only) and the session.
 
         Raises:
-            LoginThrottled: too many recent failures for this account from this client, or
-                from this client overall; nothing is checked.
+            LoginThrottled: too many recent failures for this account from this client,
+                from this client overall, or for this account from anywhere; nothing is
+                checked.
+            LoginBusy: ``login_max_hashing`` password checks are already running; nothing
+                is checked.
             LoginFailed: wrong username or password (the same error and about the same time
                 for an unknown username).
         """
         name = username.strip().lower()[:64]
-        keys = [f"user:{name}|ip:{client}", f"ip:{client}"]
-        limits = [self.settings.login_max_failures, 4 * self.settings.login_max_failures]
+        settings = self.settings
+        keys = [f"user:{name}|ip:{client}", f"ip:{client}", f"user:{name}"]
+        limits = [
+            settings.login_max_failures,
+            4 * settings.login_max_failures,
+            settings.login_account_max_failures,
+        ]
         wait = self.limiter.retry_after(keys, limits)
         if wait > 0:
             raise LoginThrottled(wait)
-        ok = await self.store._run(self._check, name, password[:MAX_PASSWORD_CHARS])
+        if not self._hashing.acquire(blocking=False):
+            raise LoginBusy()
+        # Counted as a failure until it proves right, so attempts running at the same time
+        # cannot get past the limits together.
+        attempt = self.limiter.fail(keys)
+        try:
+            ok = await self.store._run(self._check, name, password[:MAX_PASSWORD_CHARS])
+        finally:
+            self._hashing.release()
         if not ok:
-            self.limiter.fail(keys)
             raise LoginFailed()
+        self.limiter.forgive(keys, attempt)
         self.limiter.clear(keys[0])
         return await self.store._run(self._open_session, name)
 

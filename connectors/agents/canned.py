@@ -2,7 +2,8 @@
 
 The defaults (data/handoff/canned_replies.yml) are loaded at startup and replace the previous
 defaults, so editing the file and restarting updates them; replies agents add in the console
-are kept. ``{agent}`` in a reply's text stands for the agent's display name.
+are kept, and only the agent who added one can delete it. ``{agent}`` in a reply's text
+stands for the agent's display name.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from connectors.agents.errors import InvalidAgentInput
+from connectors.agents.errors import Forbidden, InvalidAgentInput, NotFound
 from connectors.store import GatewayStore
 
 MAX_TITLE_CHARS = 60
@@ -141,11 +142,25 @@ class CannedReplies:
         )
         return CannedReply(int(rows[0][0]), title, text, "agent", agent)
 
-    async def remove(self, reply_id: int) -> bool:
-        """Delete an agent-made reply; False if there is none (defaults live in the file)."""
+    async def remove(self, reply_id: int, *, agent: str) -> None:
+        """Delete one of ``agent``'s own replies (owner check and delete in one statement).
+
+        Raises:
+            NotFound: no canned reply has this id.
+            Forbidden: it is a company default (they live in the file) or another agent's.
+        """
         removed: int = await self.store._run(
             self.store._execute,
-            "DELETE FROM canned_replies WHERE id = ? AND source = 'agent'",
-            (reply_id,),
+            "DELETE FROM canned_replies WHERE id = ? AND source = 'agent' AND created_by = ?",
+            (reply_id, agent),
         )
-        return removed == 1
+        if removed == 1:
+            return
+        rows = await self.store._run(
+            self.store._query, "SELECT source FROM canned_replies WHERE id = ?", (reply_id,)
+        )
+        if not rows:
+            raise NotFound(f"no canned reply with id {reply_id}")
+        if rows[0][0] == "file":
+            raise Forbidden("company canned replies cannot be deleted here; they live in the file")
+        raise Forbidden("only the agent who added a canned reply can delete it")

@@ -30,7 +30,9 @@ from connectors.agents.canned import CannedReplies
 from connectors.agents.errors import (
     AgentError,
     Conflict,
+    Forbidden,
     InvalidAgentInput,
+    LoginBusy,
     LoginFailed,
     LoginThrottled,
     NotFound,
@@ -42,6 +44,7 @@ from connectors.handoff.errors import (
     HandoffNotFound,
     InvalidHandoffInput,
 )
+from connectors.handoff.facts import context_facts
 from connectors.handoff.queue import OPEN_STATUSES, Handoff, HandoffQueue, HandoffStatus
 from connectors.redaction import redact
 from connectors.validation import MAX_MESSAGE_CHARS, clean_text, load_json_object, read_body
@@ -80,8 +83,14 @@ def stop_streams() -> None:
 
 
 def handoff_json(handoff: Handoff) -> dict[str, Any]:
-    """A handoff as the console's JSON (the dataclass, trigger included, made JSON-safe)."""
+    """A handoff as the console's JSON (the dataclass, trigger included, made JSON-safe).
+
+    ``context`` is what the page shows as known: one ``{label, value, note, status}`` per
+    fact, ``status`` ``verified`` or ``unverified`` for customer records
+    (`connectors.handoff.facts.context_facts`).
+    """
     data: dict[str, Any] = jsonable(dataclasses.asdict(handoff))
+    data["context"] = [dataclasses.asdict(fact) for fact in context_facts(handoff.slots)]
     return data
 
 
@@ -165,7 +174,7 @@ class AgentConsole:
             client = request.client.host if request.client else "unknown"
             token, session = await self.auth.login(username, password, client=client)
         except (AgentError, InvalidMessage) as error:
-            if isinstance(error, LoginFailed | LoginThrottled):
+            if isinstance(error, LoginFailed | LoginThrottled | LoginBusy):
                 logger.warning("agent login refused for %s: %s", redact(str(username)), error)
             return _error_of(error)
         logger.info("agent %s logged in", session.username)
@@ -283,7 +292,9 @@ class AgentConsole:
             raise InvalidAgentInput(f"note is longer than {MAX_NOTE_CHARS} characters "
                                     f"({len(note)})")  # fmt: skip
         # An unclaimed handoff may be closed by anyone (spam, a duplicate); a claimed one only
-        # by the agent who has it.
+        # by the agent who has it. Checked here for a clear message; the queue's conditional
+        # update is what holds when another agent claims or resolves at the same moment
+        # (HandoffConflict, 409 too).
         if handoff.status == "resolved" or (
             handoff.status == "assigned" and handoff.agent != session.username
         ):
@@ -315,14 +326,17 @@ class AgentConsole:
                     except TimeoutError:
                         if time.monotonic() - quiet_since < self.heartbeat:
                             continue
-                        quiet_since = time.monotonic()
-                        if await self.auth.session(token, touch=False) is None:
-                            yield _sse("expired", {"reason": "the session has expired"})
-                            return
-                        yield ": ping\n\n"
-                        continue
+                        message = ": ping\n\n"
+                    else:
+                        message = _sse("queue", jsonable(event))
                     quiet_since = time.monotonic()
-                    yield _sse("queue", jsonable(event))
+                    # Before every event and heartbeat: a busy queue must not keep feeding a
+                    # session that expired or logged out (without touching it: an open but
+                    # unused console still goes idle).
+                    if await self.auth.session(token, touch=False) is None:
+                        yield _sse("expired", {"reason": "the session has expired or ended"})
+                        return
+                    yield message
 
     # Canned replies.
 
@@ -341,9 +355,11 @@ class AgentConsole:
         return JSONResponse({"reply": dataclasses.asdict(reply)}, status_code=201)
 
     async def remove_canned(self, request: Request, session: AgentSession) -> Response:
-        """DELETE /agent/api/canned/{id}: remove an agent-made reply (defaults stay)."""
-        if not await self.canned.remove(int(request.path_params["id"])):
-            raise NotFound("no agent-made canned reply with that id (defaults live in the file)")
+        """DELETE /agent/api/canned/{id}: remove one of this agent's own replies.
+
+        404 when there is no such reply, 403 for a company default or another agent's.
+        """
+        await self.canned.remove(int(request.path_params["id"]), agent=session.username)
         return JSONResponse({"ok": True})
 
     # Plumbing.
@@ -414,8 +430,12 @@ def _error_of(error: Exception) -> JSONResponse:
     if isinstance(error, LoginThrottled):
         seconds = max(1, round(error.retry_after))
         return _error(429, str(error), {"Retry-After": str(seconds)})
+    if isinstance(error, LoginBusy):
+        return _error(503, str(error), {"Retry-After": str(max(1, round(error.retry_after)))})
     if isinstance(error, LoginFailed):
         return _error(401, str(error))
+    if isinstance(error, Forbidden):
+        return _error(403, str(error))
     if isinstance(error, Conflict | HandoffConflict):
         return _error(409, str(error))
     if isinstance(error, NotFound | HandoffNotFound):

@@ -39,11 +39,27 @@ class LoginFailed(AgentError):
 
 
 class LoginThrottled(AgentError):
-    """Too many failed logins from this client or for this account; retry later."""
+    """Too many failed logins for this account or from this client; retry later."""
 
     def __init__(self, retry_after: float) -> None:
         super().__init__(f"too many failed logins, retry in {max(1, round(retry_after))} s")
         self.retry_after = retry_after
+
+
+class LoginBusy(AgentError):
+    """Too many password checks are running at once; retry in a moment (nothing was checked)."""
+
+    def __init__(self, retry_after: float = 1.0) -> None:
+        super().__init__("the login service is busy, retry in a moment")
+        self.retry_after = retry_after
+
+
+class Forbidden(AgentError):
+    """The agent may not do this (another agent's canned reply, a company default ...)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class Conflict(AgentError):

@@ -31,7 +31,9 @@ class AgentSettings:
     session_max_seconds: float = 12 * 3600
     online_seconds: float = 5 * 60
     login_max_failures: int = 5
+    login_account_max_failures: int = 10
     login_window_seconds: float = 15 * 60
+    login_max_hashing: int = 2
     demo_password: str = ""
     canned_replies_file: str = "data/handoff/canned_replies.yml"
     slack_agent_channel: str = ""
@@ -42,7 +44,9 @@ class AgentSettings:
         """Build settings from ``environ`` (default ``os.environ``).
 
         Reads AGENT_SESSION_IDLE_MINUTES, AGENT_SESSION_MAX_HOURS, AGENT_ONLINE_MINUTES,
-        AGENT_LOGIN_MAX_FAILURES, AGENT_LOGIN_WINDOW_MINUTES, AGENT_DEMO_PASSWORD,
+        AGENT_LOGIN_MAX_FAILURES (per account and client), AGENT_LOGIN_ACCOUNT_MAX_FAILURES
+        (per account from anywhere), AGENT_LOGIN_WINDOW_MINUTES, AGENT_LOGIN_MAX_HASHING
+        (password checks at once; more get 503), AGENT_DEMO_PASSWORD,
         AGENT_CANNED_REPLIES (a YAML file), SLACK_AGENT_CHANNEL (a channel id such as
         C0123ABCD) and SLACK_AGENT_USER_IDS (comma-separated ``U123`` or ``U123=username``).
 
@@ -65,8 +69,19 @@ class AgentSettings:
             login_max_failures=int(
                 _number(env, "AGENT_LOGIN_MAX_FAILURES", defaults.login_max_failures, whole=True)
             ),
+            login_account_max_failures=int(
+                _number(
+                    env,
+                    "AGENT_LOGIN_ACCOUNT_MAX_FAILURES",
+                    defaults.login_account_max_failures,
+                    whole=True,
+                )
+            ),
             login_window_seconds=60
             * _number(env, "AGENT_LOGIN_WINDOW_MINUTES", defaults.login_window_seconds / 60),
+            login_max_hashing=int(
+                _number(env, "AGENT_LOGIN_MAX_HASHING", defaults.login_max_hashing, whole=True)
+            ),
             demo_password=env.get("AGENT_DEMO_PASSWORD") or "",
             canned_replies_file=env.get("AGENT_CANNED_REPLIES") or defaults.canned_replies_file,
             slack_agent_channel=channel,

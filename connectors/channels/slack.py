@@ -9,6 +9,11 @@ second reply (rasa#3882).
 While a mention or DM is being answered, the answer's drafts (connectors/drafts.py) show as
 one message in the answer's thread, updated as the answer grows; the answer's first text
 replaces it by one more update. /erp answers are ephemeral and show no drafts.
+
+Who is writing comes only from the signed request. A DM (and /erp, whose answer only the
+user sees) is the conversation ``slack:<team>:<user>``; a mention in a channel or thread,
+where everyone in it reads the answer, is that person's own conversation in that channel,
+``slack:<team>:<channel>:<user>``, marked ``group`` for Rasa.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from starlette.routing import BaseRoute, Route
 from connectors.drafts import LiveDrafts, draft_text
 from connectors.errors import ChannelDeliveryFailed, GatewayError, InvalidMessage
 from connectors.messages import IncomingMessage, OutgoingMessage
-from connectors.redaction import redact
+from connectors.redaction import conversation_tag
 from connectors.render import Link, split_links
 from connectors.settings import SlackSettings
 from connectors.turns import Turns, user_notice
@@ -186,12 +191,14 @@ class SlackChannel:
         if self.agents is not None and self.agents.owns_action(payload):
             self._spawn(self.agents.on_action(payload))
             return Response(status_code=200)
-        team = (payload.get("team") or {}).get("id", "")
-        user = (payload.get("user") or {}).get("id", "")
-        channel = (payload.get("channel") or {}).get("id", "")
+        team = str((payload.get("team") or {}).get("id", ""))
+        user = str((payload.get("user") or {}).get("id", ""))
+        channel = str((payload.get("channel") or {}).get("id", ""))
         container = payload.get("container") or {}
         thread_ts = container.get("thread_ts") or container.get("message_ts")
-        message = self._message(team, user, str(action.get("value", "")), "button")
+        # The click is the clicker's, in the place it happened (a DM or a shared channel).
+        shared = None if is_direct(channel) else channel
+        message = self._message(team, user, str(action.get("value", "")), "button", shared)
         self._spawn(self._answer(message, channel=channel, thread_ts=thread_ts))
         return Response(status_code=200)
 
@@ -207,16 +214,20 @@ class SlackChannel:
         # Bots (this one included) and edits, joins, deletions are not questions.
         if event.get("bot_id") or event.get("subtype"):
             return
+        channel = str(event.get("channel", ""))
         if kind == "app_mention":
             thread_ts = event.get("thread_ts") or event.get("ts")
         elif kind == "message" and event.get("channel_type") == "im":
             thread_ts = event.get("thread_ts")
         else:
             return
+        direct = event.get("channel_type") == "im" or is_direct(channel)
         team = str(payload.get("team_id") or event.get("team") or "")
         text = from_slack(str(event.get("text", ""))) or "hello"
-        message = self._message(team, str(event.get("user", "")), text, str(kind))
-        await self._answer(message, channel=str(event.get("channel", "")), thread_ts=thread_ts)
+        message = self._message(
+            team, str(event.get("user", "")), text, str(kind), None if direct else channel
+        )
+        await self._answer(message, channel=channel, thread_ts=thread_ts)
 
     async def _answer(self, message: IncomingMessage, *, channel: str, thread_ts: Any) -> None:
         # Where an agent's reply must go later, if this conversation is handed to a person.
@@ -304,11 +315,12 @@ class SlackChannel:
             ChannelDeliveryFailed: the conversation is not a Slack user, or Slack refused the
                 message after retries; the handoff Delivery keeps it and tries again.
         """
-        parts = conversation_id.split(":")
-        if len(parts) != 3 or parts[0] != self.name or not parts[2]:
+        place = place_of(conversation_id)
+        if place is None:
             raise ChannelDeliveryFailed(self.name, f"not a Slack user: {conversation_id!r}")
         address = await self.turns.store.address(conversation_id) or {}
-        channel = str(address.get("channel") or parts[2])  # a user id opens the bot's DM
+        # A user id opens the bot's DM; a shared channel's conversation goes back to it.
+        channel = str(address.get("channel") or place)
         for message in messages:
             text, blocks = render(message)
             try:
@@ -353,19 +365,26 @@ class SlackChannel:
         try:
             return await self.turns.handle(message)
         except GatewayError as error:
-            logger.info("slack turn not answered for %s: %s", redact(message.sender_id), error)
+            logger.info(
+                "slack turn not answered for %s: %s", conversation_tag(message.sender_id), error
+            )
             return [OutgoingMessage(text=user_notice(error))]
 
-    def _message(self, team: str, user: str, text: str, kind: str) -> IncomingMessage:
+    def _message(
+        self, team: str, user: str, text: str, kind: str, shared: str | None = None
+    ) -> IncomingMessage:
+        """A message from ``user``, in a DM (or /erp) or in the ``shared`` channel."""
         staff = user in self.settings.staff_user_ids or (
             f"{team}:{user}" in self.settings.staff_user_ids
         )
         return IncomingMessage(
-            sender_id=f"slack:{team}:{user}",
+            sender_id=conversation_id(team, user, shared),
             channel=self.name,
             text=text,
             metadata={"slack": {"kind": kind}},
             staff=staff,
+            client=f"slack:{team}:{user}",
+            group=shared is not None,
         )
 
     async def _verified_body(self, request: Request) -> bytes | Response:
@@ -380,6 +399,35 @@ class SlackChannel:
             logger.warning("slack %s: rejected a request with a bad signature", request.url.path)
             return JSONResponse({"error": "invalid signature"}, status_code=401)
         return body
+
+
+def is_direct(channel: str) -> bool:
+    """Whether a channel id is a direct message with the bot (Slack's ids start with D)."""
+    return channel.startswith("D")
+
+
+def conversation_id(team: str, user: str, shared: str | None = None) -> str:
+    """``slack:<team>:<user>`` for a DM, ``slack:<team>:<channel>:<user>`` in a shared channel.
+
+    Example:
+        >>> conversation_id("T1", "U1"), conversation_id("T1", "U1", "C9")
+        ('slack:T1:U1', 'slack:T1:C9:U1')
+    """
+    return f"slack:{team}:{user}" if shared is None else f"slack:{team}:{shared}:{user}"
+
+
+def place_of(conversation: str) -> str | None:
+    """Where a push to a Slack conversation goes without a remembered address: the user
+    (their DM with the bot) or the shared channel; None if it is not a Slack conversation.
+
+    Example:
+        >>> place_of("slack:T1:U1"), place_of("slack:T1:C9:U1"), place_of("telegram:1")
+        ('U1', 'C9', None)
+    """
+    parts = conversation.split(":")
+    if parts[0] != "slack" or len(parts) not in (3, 4) or not all(parts[1:]):
+        return None
+    return parts[2]
 
 
 def from_slack(text: str) -> str:

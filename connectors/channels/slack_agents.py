@@ -34,7 +34,8 @@ from connectors.agents.auth import AgentAuth
 from connectors.agents.errors import AgentError
 from connectors.agents.settings import AgentSettings
 from connectors.channels.slack import from_slack, to_mrkdwn
-from connectors.handoff.errors import HandoffError
+from connectors.handoff.errors import HandoffConflict, HandoffError
+from connectors.handoff.facts import context_facts
 from connectors.handoff.queue import Handoff, HandoffQueue, QueueEvent
 from connectors.store import GatewayStore, HistoryEntry
 
@@ -45,12 +46,6 @@ CLAIM_ACTION = "handoff_claim"
 RESOLVE_ACTION = "handoff_resolve"
 SENT_REACTION = "white_check_mark"
 RESYNC_SECONDS = 60.0
-SLOT_LABELS = {
-    "verified_customer_id": "Verified customer",
-    "order_number": "Order",
-    "invoice_number": "Invoice",
-    "sku": "SKU",
-}
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS slack_handoff_threads (
     handoff_id INTEGER PRIMARY KEY,
@@ -75,10 +70,13 @@ def handoff_blocks(handoff: Handoff, *, claimed_by: str | None = None) -> list[d
         f"*Priority:* {handoff.priority}",
         f"*Queue:* {to_mrkdwn(handoff.queue)}",
     ]
-    for slot, label in SLOT_LABELS.items():
-        value = handoff.slots.get(slot)
-        if value not in (None, ""):
-            fields.append(f"*{label}:* {to_mrkdwn(str(value))}")
+    # Only what the conversation verified reads as verified; other numbers say not to
+    # disclose them (connectors.handoff.facts).
+    for fact in context_facts(handoff.slots):
+        note = f" ({to_mrkdwn(fact.note)})" if fact.note else ""
+        warn = ":warning: " if fact.status == "unverified" else ""
+        label = fact.label[:1].upper() + fact.label[1:]
+        fields.append(f"*{label}:* {warn}{to_mrkdwn(fact.value)}{note}")
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": f"Handoff #{handoff.id}"}},
         {"type": "section", "text": {"type": "mrkdwn",
@@ -349,17 +347,17 @@ class SlackAgentChannel:
         if agent is None:
             await self._ephemeral(user, thread_ts, _NOT_AN_AGENT)
             return
-        handoff = await self.queue.get(handoff_id)
-        if handoff is None or handoff.status == "resolved":
-            await self._ephemeral(user, thread_ts, f"Handoff #{handoff_id} is already resolved.")
-            return
-        if handoff.status == "assigned" and handoff.agent != agent:
-            await self._ephemeral(
-                user, thread_ts,
-                f"Only {self._who(handoff.agent)}, who has handoff #{handoff_id}, can resolve it.",
-            )  # fmt: skip
-            return
-        await self.queue.resolve(handoff_id, agent, note)
+        try:
+            # The queue checks who holds it in the same update that resolves it.
+            await self.queue.resolve(handoff_id, agent, note)
+        except HandoffConflict:
+            handoff = await self.queue.get(handoff_id)
+            if handoff is None or handoff.status == "resolved":
+                text = f"Handoff #{handoff_id} is already resolved."
+            else:
+                text = (f"Only {self._who(handoff.agent)}, who has handoff #{handoff_id}, "
+                        "can resolve it.")  # fmt: skip
+            await self._ephemeral(user, thread_ts, text)
 
     async def _reply(self, handoff_id: int, user: str, text: str, event: dict[str, Any]) -> None:
         agent = await self._agent_for(user)

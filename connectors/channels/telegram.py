@@ -7,6 +7,12 @@ that sends something is retried with backoff on 429 and network errors, and logg
 
 While a message is being answered, the answer's drafts (connectors/drafts.py) show as one
 message edited as the answer grows; the answer's first text replaces it by one more edit.
+
+Who a message is from comes only from the update Telegram sent (checked by the secret):
+a private chat is the conversation ``telegram:<chat id>``; in a group or supergroup each
+person has their own, ``telegram:<chat id>:<user id>``, marked ``group`` for Rasa, because
+everyone in the group reads the replies. Posts made as the group or a channel name nobody
+and are not answered.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import datetime as dtm
 import functools
 import hmac
 import logging
+import re
 import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -47,7 +54,7 @@ from telegram.warnings import PTBDeprecationWarning
 from connectors.drafts import LiveDrafts, draft_text
 from connectors.errors import ChannelDeliveryFailed, GatewayError, InvalidMessage
 from connectors.messages import Button, IncomingMessage, OutgoingMessage
-from connectors.redaction import redact
+from connectors.redaction import conversation_tag, redact
 from connectors.render import chunks, plain_with_urls
 from connectors.settings import TelegramSettings
 from connectors.turns import Turns, user_notice
@@ -70,6 +77,12 @@ EDITED = (
     "I only read new messages, so I haven't acted on your edit. "
     "Please send it again as a new message if it changes your question."
 )
+ANONYMOUS = (
+    "I can't tell who is writing when a message is sent on behalf of the group or a channel. "
+    "Please write as yourself, or message me privately."
+)
+GROUP_CHATS = ("group", "supergroup")
+_CONVERSATION = re.compile(r"telegram:(-?[0-9]{1,20})(?::[0-9]{1,20})?")
 UNSUPPORTED = {
     "sticker": "Nice sticker! I can only read text, though: please type your question.",
     "voice": "I can't listen to voice or audio messages yet. Please type your question.",
@@ -186,7 +199,9 @@ class TelegramChannel:
     async def webhook(self, request: Request) -> Response:
         """POST /telegram/webhook: check the secret, then process the update before answering."""
         given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), self.settings.webhook_secret.encode()):
+        expected = self.settings.webhook_secret
+        # An empty secret would accept a missing header; the settings refuse it, so does this.
+        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
             logger.warning("telegram webhook: rejected an update with a wrong secret token")
             return JSONResponse({"error": "invalid secret token"}, status_code=403)
         try:
@@ -215,6 +230,15 @@ class TelegramChannel:
         message, chat = update.effective_message, update.effective_chat
         if message is None or chat is None or message.text is None:
             return
+        if chat.type == "channel":
+            logger.info("telegram channel post ignored: nobody to answer")
+            return
+        if chat.type in GROUP_CHATS and (
+            message.sender_chat is not None or update.effective_user is None
+        ):
+            await self.deliver(chat.id, [OutgoingMessage(text=ANONYMOUS)])
+            return
+        user_id = update.effective_user.id if update.effective_user is not None else chat.id
         text = message.text
         # Commands are recognised by their text, not only by a bot_command entity:
         # Telegram's own sample updates carry "/start" without one.
@@ -223,9 +247,9 @@ class TelegramChannel:
             if command not in COMMANDS:
                 await self.deliver(chat.id, [OutgoingMessage(text=UNKNOWN_COMMAND)])
                 return
-            await self._turn(chat.id, COMMANDS[command], shown=text, chat_type=chat.type)
+            await self._turn(chat.id, user_id, COMMANDS[command], shown=text, chat_type=chat.type)
             return
-        await self._turn(chat.id, text, chat_type=chat.type)
+        await self._turn(chat.id, user_id, text, chat_type=chat.type)
 
     async def _callback_query(self, update: Update, context: Context) -> None:
         query = update.callback_query
@@ -233,12 +257,15 @@ class TelegramChannel:
             return
         await self._call("answerCallbackQuery", query.answer)
         payload = await self.payload_of(query.data or "")
-        # A button on an inline message has no chat; in a private chat the user id is the chat.
-        chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+        # A button on an inline message has no chat: the answer goes to the clicker privately.
+        # In a group the click is the clicker's, whoever the button was first shown to.
+        chat = query.message.chat if query.message is not None else None
+        chat_id = chat.id if chat is not None else query.from_user.id
         if not payload:
             await self.deliver(chat_id, [OutgoingMessage(text=UNSUPPORTED["other"])])
             return
-        await self._turn(chat_id, payload, chat_type="private" if query.message is None else None)
+        chat_type = chat.type if chat is not None else "private"
+        await self._turn(chat_id, query.from_user.id, payload, chat_type=chat_type)
 
     async def _edited(self, update: Update, context: Context) -> None:
         if update.effective_chat is not None:
@@ -257,7 +284,7 @@ class TelegramChannel:
             kind = "document"
         else:
             kind = "other"
-        logger.info("telegram %s message from chat %s answered with a hint", kind, chat.id)
+        logger.info("telegram %s message answered with a hint", kind)
         await self.deliver(chat.id, [OutgoingMessage(text=UNSUPPORTED[kind])])
 
     async def _inline_query(self, update: Update, context: Context) -> None:
@@ -276,14 +303,23 @@ class TelegramChannel:
     # The path to Rasa and back.
 
     async def _turn(
-        self, chat_id: int, text: str, *, shown: str | None = None, chat_type: str | None = None
+        self,
+        chat_id: int,
+        user_id: int,
+        text: str,
+        *,
+        chat_type: str,
+        shown: str | None = None,
     ) -> None:
+        group = chat_type in GROUP_CHATS
         message = IncomingMessage(
-            sender_id=f"telegram:{chat_id}",
+            sender_id=conversation_id(chat_id, user_id if group else None),
             channel=self.name,
             text=text,
-            metadata={"telegram": {"chat_type": chat_type}} if chat_type else {},
+            metadata={"telegram": {"chat_type": chat_type}},
             shown=shown,
+            client=f"telegram:user:{user_id}",
+            group=group,
         )
         await self._call(
             "sendChatAction", lambda: self.bot.send_chat_action(chat_id, ChatAction.TYPING),
@@ -293,7 +329,11 @@ class TelegramChannel:
         try:
             replies = await self.turns.handle(message)
         except GatewayError as error:
-            logger.info("telegram turn not answered for chat %s: %s", chat_id, error)
+            logger.info(
+                "telegram turn not answered for %s: %s",
+                conversation_tag(message.sender_id),
+                error,
+            )
             replies = [OutgoingMessage(text=user_notice(error))]
         finally:
             draft = await self.drafts.finish(turn)
@@ -340,11 +380,9 @@ class TelegramChannel:
                 still connecting, or Telegram refused the message after retries; the
                 handoff Delivery keeps it and tries again.
         """
-        raw = conversation_id.removeprefix("telegram:")
-        try:
-            chat_id = int(raw)
-        except ValueError:
-            raise ChannelDeliveryFailed(self.name, f"not a Telegram chat: {raw!r}") from None
+        chat_id = chat_of(conversation_id)
+        if chat_id is None:
+            raise ChannelDeliveryFailed(self.name, f"not a Telegram chat: {conversation_id!r}")
         if not self.ready.is_set():
             raise ChannelDeliveryFailed(self.name, "the channel is still connecting")
         if not await self.deliver(chat_id, messages):
@@ -449,6 +487,28 @@ class TelegramChannel:
                     method, attempts, reason,
                 )  # fmt: skip
         return None
+
+
+def conversation_id(chat_id: int, user_id: int | None = None) -> str:
+    """``telegram:<chat id>`` for a private chat, ``telegram:<chat id>:<user id>`` for one
+    person in a group.
+
+    Example:
+        >>> conversation_id(-100123, 42)
+        'telegram:-100123:42'
+    """
+    return f"telegram:{chat_id}" if user_id is None else f"telegram:{chat_id}:{user_id}"
+
+
+def chat_of(conversation: str) -> int | None:
+    """The chat a Telegram conversation id writes to, or None if it is not one.
+
+    Example:
+        >>> chat_of("telegram:-100123:42"), chat_of("telegram:1111111"), chat_of("slack:T:U")
+        (-100123, 1111111, None)
+    """
+    match = _CONVERSATION.fullmatch(conversation)
+    return int(match.group(1)) if match else None
 
 
 def _retry_after_seconds(error: RetryAfter) -> float:

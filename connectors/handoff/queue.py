@@ -32,6 +32,7 @@ import anyio.to_thread
 
 from connectors.handoff.delivery import Delivery
 from connectors.handoff.errors import HandoffConflict, HandoffNotFound, InvalidHandoffInput
+from connectors.handoff.facts import Source, handoff_slots
 from connectors.handoff.hours import Availability, BusinessHours, availability
 from connectors.handoff.summary import Summarizer, generated_summary, summarize
 from connectors.messages import Button, OutgoingMessage
@@ -83,6 +84,8 @@ class Trigger:
 class Handoff:
     """One escalation of a conversation to a person, as stored.
 
+    ``slots`` are what the agent may know (`connectors.handoff.facts.handoff_slots`): the
+    verified customer and records, and the numbers asked about without proof.
     ``available`` says whether an agent could answer when it was created (in business hours
     with someone online); ``note`` and ``resolved_by`` are set when it is resolved.
     """
@@ -246,6 +249,8 @@ class HandoffQueue:
         generate_summary: also ask the project's generator (models/) for a one-sentence
             summary after the handoff is created (HANDOFF_SUMMARY=generator); an
             ``updated`` event follows when it arrives.
+        secret: the key of the signed verification records in the tracker (or a function
+            returning it); by default ``VERIFICATION_SECRET``, shared with the action server.
         clock: seconds since the epoch (tests pass a fixed clock).
     """
 
@@ -259,6 +264,7 @@ class HandoffQueue:
         agents_online: AgentsOnline = no_agents_online,
         summarizer: Summarizer = summarize,
         generate_summary: bool = False,
+        secret: bytes | Callable[[], bytes] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -270,6 +276,7 @@ class HandoffQueue:
         self.public_name: Callable[[str], str] = default_public_name
         self.summarizer = summarizer
         self.generate_summary = generate_summary
+        self.secret = secret if secret is not None else _verification_secret
         self.clock = clock
         self._subscribers: set[Subscription] = set()
         self._background: set[asyncio.Task[None]] = set()
@@ -289,14 +296,21 @@ class HandoffQueue:
         """Open a handoff and make the conversation human-owned, in one transaction.
 
         Idempotent: when the conversation already has an open handoff, that one is returned
-        and nothing is created. ``slots`` default to the conversation's slots in Rasa (when
-        Rasa answers; an escalation never waits on, or fails because of, Rasa).
+        and nothing is created. ``slots`` are the action server's handoff payload; without
+        them the conversation's slots are read from Rasa (when Rasa answers; an escalation
+        never waits on, or fails because of, Rasa). Either way only what the conversation
+        verified is kept as verified (`connectors.handoff.facts.handoff_slots`).
         """
         existing = await self.open_for(conversation_id)
         if existing is not None:
             return existing
+        source: Source = "action"
         if slots is None:
-            slots = await self._rasa_slots(conversation_id)
+            slots, source = await self._rasa_slots(conversation_id), "tracker"
+        slots = handoff_slots(
+            slots, conversation_id=conversation_id, source=source, secret=self.secret,
+            now=self.clock(),
+        )  # fmt: skip
         history = await self.store.history(conversation_id, limit=SUMMARY_HISTORY)
         summary = self.summarizer(history, slots, trigger)
         now_available = await self.availability()
@@ -445,10 +459,14 @@ class HandoffQueue:
 
         The owner becomes the bot again, the note goes to the Rasa tracker (slot
         ``handoff_note``; best effort: Rasa being down does not stop the hand-back), and the
-        user is told and asked to rate the help from 1 to 5. Resolving twice is a no-op.
+        user is told and asked to rate the help from 1 to 5. A waiting handoff may be
+        resolved by any agent (spam, a duplicate), an assigned one only by its agent; the
+        check and the change are one conditional UPDATE, so a resolve racing a claim or
+        another resolve never closes a handoff someone else holds.
 
         Raises:
             HandoffNotFound: no handoff has this id.
+            HandoffConflict: it is already resolved, or another agent holds it.
             InvalidHandoffInput: a bad agent name or an over-long note.
         """
         agent = _agent_name(agent)
@@ -460,7 +478,12 @@ class HandoffQueue:
         changed = await self.store._run(self._resolve, handoff_id, agent, note)
         handoff = await self._require(handoff_id)
         if not changed:
-            return
+            reason = (
+                "it is already resolved"
+                if handoff.status == "resolved"
+                else f"it is assigned to {handoff.agent}"
+            )
+            raise HandoffConflict(handoff_id, reason)
         logger.info("handoff %d resolved by %s", handoff_id, agent)
         self._publish(QueueEvent(type="resolved", handoff=handoff))
         name = handoff.agent or agent
@@ -663,18 +686,19 @@ class HandoffQueue:
         now = self.clock()
         with self.store.transaction() as db:
             row = db.execute(
-                "SELECT conversation_id, status FROM handoffs WHERE id = ?", (handoff_id,)
+                "SELECT conversation_id FROM handoffs WHERE id = ?", (handoff_id,)
             ).fetchone()
             if row is None:
                 raise HandoffNotFound(handoff_id)
-            conversation_id, status = row
-            if status == "resolved":
-                return False
-            db.execute(
+            conversation_id = row[0]
+            changed = db.execute(
                 "UPDATE handoffs SET status = 'resolved', resolved_at = ?, resolved_by = ?, "
-                "note = ?, agent = COALESCE(agent, ?) WHERE id = ?",
-                (now, agent, note, agent, handoff_id),
-            )
+                "note = ?, agent = COALESCE(agent, ?) WHERE id = ? "
+                "AND (status = 'waiting' OR (status = 'assigned' AND agent = ?))",
+                (now, agent, note, agent, handoff_id, agent),
+            ).rowcount
+            if changed != 1:
+                return False
             db.execute(
                 "UPDATE conversation_owner SET owner = 'bot', handoff_id = NULL, "
                 "csat_handoff_id = ?, updated_at = ? WHERE conversation_id = ?",
@@ -721,16 +745,22 @@ class HandoffQueue:
         await self.delivery.send(handoff.conversation_id, handoff.channel, [message])
 
     async def _refine_summary(self, handoff: Handoff, history: builtins.list[HistoryEntry]) -> None:
-        sentence = await anyio.to_thread.run_sync(generated_summary, history, handoff.summary)
-        if not sentence:
-            return
-        summary = f"{sentence}\n{handoff.summary}"
-        await self.store._run(
-            self.store._execute,
-            "UPDATE handoffs SET summary = ? WHERE id = ?",
-            (summary, handoff.id),
-        )
-        self._publish(QueueEvent(type="updated", handoff=await self._require(handoff.id)))
+        try:
+            sentence = await anyio.to_thread.run_sync(
+                generated_summary, history, handoff.summary, handoff.slots
+            )
+            if not sentence:
+                return
+            summary = f"{sentence}\n{handoff.summary}"
+            await self.store._run(
+                self.store._execute,
+                "UPDATE handoffs SET summary = ? WHERE id = ?",
+                (summary, handoff.id),
+            )
+            self._publish(QueueEvent(type="updated", handoff=await self._require(handoff.id)))
+        except Exception:
+            # The summary is optional: the handoff stands with the extractive one.
+            logger.exception("handoff %d: the generated summary could not be added", handoff.id)
 
     async def _rasa_slots(self, conversation_id: str) -> dict[str, Any]:
         if self.tracker is None:
@@ -800,3 +830,10 @@ def _agent_name(agent: str) -> str:
             f"an agent name must be at most {MAX_AGENT_NAME} characters, got {len(name)}"
         )
     return name
+
+
+def _verification_secret() -> bytes:
+    """The shared verification secret; erp is imported at first use, not with the gateway."""
+    from erp.access import verification_secret
+
+    return verification_secret()

@@ -1,10 +1,15 @@
 """The short summary an agent reads first: the customer's issue, what is known, why escalated.
 
-The extractive summary (the user's key messages, the slots, the trigger) is instant and
-never says anything the conversation did not. With HANDOFF_SUMMARY=generator (the default)
+The extractive summary (the user's key messages, the known facts, the trigger) is instant
+and never says anything the conversation did not. Facts come from the handoff's stored
+slots (`connectors.handoff.facts`): a customer and records are "verified" only when the
+conversation proved them, and every other order or invoice number, in the facts and in the
+quoted messages, is marked as not verified. With HANDOFF_SUMMARY=generator (the default)
 ``generated_summary`` asks the project's generator (models/, imported lazily) for one
 grounded sentence after the handoff exists; the queue then publishes an ``updated`` event.
-The sentence is added above the extractive facts, never instead of them.
+The sentence is added above the extractive facts, never instead of them, and is dropped
+when it names a record the conversation did not verify. Summaries are optional: at most
+``MAX_GENERATING`` are generated at a time per process; the others keep the extractive one.
 """
 
 from __future__ import annotations
@@ -12,9 +17,16 @@ from __future__ import annotations
 import importlib.util
 import logging
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from connectors.handoff.facts import (
+    context_facts,
+    mark_unverified,
+    unverified_numbers,
+    verified_records,
+)
 from connectors.store import HistoryEntry
 
 if TYPE_CHECKING:
@@ -27,17 +39,10 @@ Summarizer = Callable[[Sequence[HistoryEntry], Mapping[str, Any], "Trigger"], st
 MAX_KEY_MESSAGES = 3
 MAX_QUOTE_CHARS = 160
 GENERATOR_PROMPT_CHARS = 1500
-
-# Slots worth telling an agent about, in the order they are shown, with their labels.
-SLOT_LABELS = (
-    ("verified_customer_id", "verified customer"),
-    ("order_number", "order"),
-    ("invoice_number", "invoice"),
-    ("sku", "SKU"),
-    ("product", "product"),
-    ("quantity", "quantity"),
-    ("email", "email given"),
-)
+# Handoff summaries generated at once in this process; more would only queue worker threads
+# behind the one model (each waiting seconds), so the rest keep the extractive summary.
+MAX_GENERATING = 1
+_generating = threading.BoundedSemaphore(MAX_GENERATING)
 _SMALL_TALK = re.compile(
     r"^(hi|hello|hey|thanks?( you)?|thank you|ok(ay)?|yes|no|bye|goodbye|good (morning|afternoon)"
     r"|cheers|please|help|talk to a (person|human)|agent|human)[ !.?]*$",
@@ -55,15 +60,21 @@ _PROBLEM = re.compile(
 def summarize(history: Sequence[HistoryEntry], slots: Mapping[str, Any], trigger: Trigger) -> str:
     """An extractive summary: the issue in the user's words, the known facts, the trigger.
 
+    ``slots`` are the handoff's stored slots (`connectors.handoff.facts.handoff_slots`).
+    Order and invoice numbers the conversation did not verify are marked in the quotes.
+
     Example:
         >>> summarize([{"role": "user", "text": "order SO-100123 never arrived", "buttons": [],
-        ...             "image": None, "at": 0.0}], {"order_number": "SO-100123"},
+        ...             "image": None, "at": 0.0}], {"verified_customer_id": 42,
+        ...           "verified_records": ["SO-100123"]},
         ...           Trigger("user_request", 0.93, "asked for a person")).splitlines()
-        ['Issue: "order SO-100123 never arrived"', 'Known: order SO-100123',
+        ['Issue: "order SO-100123 never arrived"',
+         'Known: verified customer 42, order SO-100123 (verified)',
          'Escalated: user_request (0.93): asked for a person']
     """
     lines = []
-    quotes = key_messages(history)
+    verified = verified_records(slots)
+    quotes = [mark_unverified(quote, verified) for quote in key_messages(history)]
     lines.append(
         "Issue: " + (" / ".join(f'"{q}"' for q in quotes) if quotes else "(no message yet)")
     )
@@ -96,13 +107,8 @@ def key_messages(history: Sequence[HistoryEntry], limit: int = MAX_KEY_MESSAGES)
 
 
 def known_facts(slots: Mapping[str, Any]) -> list[str]:
-    """The slots an agent needs, as ``label value`` strings, skipping empty ones."""
-    facts = []
-    for slot, label in SLOT_LABELS:
-        value = slots.get(slot)
-        if value not in (None, "", [], {}):
-            facts.append(f"{label} {value}")
-    return facts
+    """What an agent may rely on, as ``label value (note)`` strings (see `context_facts`)."""
+    return [fact.text for fact in context_facts(slots)]
 
 
 def generator_available() -> bool:
@@ -116,18 +122,40 @@ def generator_available() -> bool:
 SUMMARY_QUESTION = "In one sentence, what is the customer's problem?"
 
 
-def generated_summary(history: Sequence[HistoryEntry], extractive: str) -> str | None:
+def generated_summary(
+    history: Sequence[HistoryEntry], extractive: str, slots: Mapping[str, Any] | None = None
+) -> str | None:
     """One sentence from the project's generator about the customer's issue, or None.
 
     The conversation and the extractive facts are the generator's context, and its sentence
     goes through the same grounding guard as every generated answer
     (`models.answer.grounded_answer`): a sentence naming an order, amount or date the
-    conversation does not contain is dropped. Blocking (seconds on a CPU): call it in a
-    worker thread, after the handoff exists. Returns None when the generator is off,
-    missing, refuses or fails (logged); never raises.
+    conversation does not contain is dropped, and so is one naming an order or invoice
+    number that ``slots`` (the handoff's stored slots) do not list as verified. Blocking
+    (seconds on a CPU): call it in a worker thread, after the handoff exists. Returns None
+    at once when ``MAX_GENERATING`` summaries are already being generated, and None when
+    the generator is off, missing, busy, refuses or fails (logged); never raises.
     """
     if not generator_available():
         return None
+    if not _generating.acquire(blocking=False):
+        logger.info("a handoff summary is already being generated; keeping the extractive one")
+        return None
+    try:
+        sentence = _generate(history, extractive)
+    finally:
+        _generating.release()
+    if sentence is None:
+        return None
+    named = unverified_numbers(sentence, verified_records(slots or {}))
+    if named:
+        logger.info("generated handoff summary not used: it names unverified %s",
+                    ", ".join(named))  # fmt: skip
+        return None
+    return sentence
+
+
+def _generate(history: Sequence[HistoryEntry], extractive: str) -> str | None:
     try:
         from models.answer import grounded_answer
         from models.examples import ContextItem

@@ -7,15 +7,6 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const API = "/agent/api";
-  const SLOT_LABELS = {
-    verified_customer_id: "Verified customer",
-    customer_id: "Customer",
-    customer_name: "Customer name",
-    order_number: "Order",
-    invoice_number: "Invoice",
-    sku: "Product (SKU)",
-    email: "Email",
-  };
   const ROLE_LABELS = { user: "Customer", bot: "Assistant", agent: "Agent", system: "Notice" };
 
   const state = {
@@ -276,15 +267,18 @@
     $("ac-summary").textContent = handoff.summary || "(no summary)";
     $("ac-trigger").textContent = triggerText(handoff.trigger) +
       (handoff.trigger && handoff.trigger.detail ? " — " + handoff.trigger.detail : "");
-    const slots = $("ac-slots");
-    slots.replaceChildren();
-    const entries = Object.entries(handoff.slots || {}).filter(
-      ([, value]) => value !== null && value !== "" && value !== undefined
-    );
-    if (!entries.length) slots.append(el("dd", "ac-muted", "No details collected."));
-    for (const [name, value] of entries) {
-      slots.append(el("dt", "", SLOT_LABELS[name] || name.replace(/_/g, " ")));
-      slots.append(el("dd", "", typeof value === "object" ? JSON.stringify(value) : value));
+    // The server decides what counts as verified (handoff.context); raw slots are never
+    // shown, so nothing the customer merely typed can look verified.
+    const facts = $("ac-slots");
+    facts.replaceChildren();
+    const context = handoff.context || [];
+    if (!context.length) facts.append(el("dd", "ac-muted", "No details collected."));
+    for (const fact of context) {
+      const label = fact.label.charAt(0).toUpperCase() + fact.label.slice(1);
+      facts.append(el("dt", "", label));
+      const value = el("dd", fact.status ? "ac-fact-" + fact.status : "", fact.value);
+      if (fact.note) value.append(el("span", "ac-fact-note", " (" + fact.note + ")"));
+      facts.append(value);
     }
   }
 

@@ -1,6 +1,7 @@
 // The Northbridge assistant widget. Embed with one <div id="erp-assistant"> and one <script>;
 // it speaks Socket.IO (Engine.IO v4 over WebSocket) in the protocol of Rasa's socketio channel.
 // Text from the user and the bot is set with textContent, never parsed as HTML.
+// The session id is a token the gateway issues (session_confirm); the widget only keeps it.
 "use strict";
 
 (function () {
@@ -24,14 +25,7 @@
     },
   };
 
-  function newSessionId() {
-    const bytes = new Uint8Array(16);
-    crypto.getRandomValues(bytes);
-    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-  }
-
-  let sessionId = storage.get(SESSION_KEY) || newSessionId();
-  storage.set(SESSION_KEY, sessionId);
+  let sessionId = storage.get(SESSION_KEY) || "";
 
   // --- the page ------------------------------------------------------------------------
 
@@ -185,7 +179,8 @@
   function onEvent(event, data) {
     if (event === "session_confirm") {
       const confirmed = typeof data === "string" ? data : data && data.session_id;
-      if (confirmed && confirmed !== sessionId) {
+      // Also mid-conversation: after a verification the gateway rotates the token.
+      if (confirmed) {
         sessionId = confirmed;
         storage.set(SESSION_KEY, sessionId);
       }
@@ -233,6 +228,8 @@
       } else if (packet.startsWith("40")) {
         connected = true;
         retryDelay = 500;
+        // Another tab may hold a newer token of this conversation (a rotation).
+        sessionId = storage.get(SESSION_KEY) || sessionId;
         emit("session_request", { session_id: sessionId });
       } else if (packet.startsWith("42")) {
         const [event, data] = JSON.parse(packet.slice(2));

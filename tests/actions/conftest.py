@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -43,6 +44,58 @@ def dispatcher() -> CollectingDispatcher:
     return CollectingDispatcher()
 
 
+SENDER = "test-user"
+SECRET = "s" * 32
+
+
+@pytest.fixture(autouse=True)
+def verification_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A known signing secret and an empty lockout store of the test's own."""
+    from actions.lockout import lockout_store
+    from actions.verification import signing_secret
+
+    monkeypatch.setenv("VERIFICATION_SECRET", SECRET)
+    monkeypatch.setenv("ACTIONS_STATE_DB", str(tmp_path / "actions-state.db"))
+    signing_secret.cache_clear()
+    lockout_store.cache_clear()
+    yield
+    signing_secret.cache_clear()
+    lockout_store.cache_clear()
+
+
+def verified(
+    customer_id: int,
+    *factors: str,
+    records: tuple[str, ...] = (),
+    sender_id: str = SENDER,
+    secret: str = SECRET,
+    expires_at: float | None = None,
+) -> dict[str, str]:
+    """The ``verification`` slot of a conversation that proved ``factors`` of a customer."""
+    from erp.access import Verification, sign_verification
+
+    proof = Verification(
+        sender_id,
+        customer_id,
+        frozenset(factors or ("email",)),
+        frozenset(records),
+        time.time() + 3600 if expires_at is None else expires_at,
+    )
+    return {"verification": sign_verification(proof, secret=secret.encode())}
+
+
+def proof_in(slots: dict[str, Any], sender_id: str = SENDER, now: float | None = None) -> Any:
+    """The Verification a validation's or action's ``verification`` slot proves, or None."""
+    from erp.access import read_verification
+
+    return read_verification(
+        slots.get("verification"),
+        secret=SECRET.encode(),
+        conversation_id=sender_id,
+        now=time.time() if now is None else now,
+    )
+
+
 def tracker(
     slots: dict[str, Any] | None = None,
     *,
@@ -50,16 +103,26 @@ def tracker(
     intent: str = "inform",
     active_loop: str | None = None,
     requested_slot: str | None = None,
+    sender_id: str = SENDER,
+    metadata: dict[str, Any] | None = None,
 ) -> Tracker:
-    """A tracker as the action server receives it, with `slots` set this turn."""
+    """A tracker as the action server receives it, with `slots` set this turn.
+
+    ``metadata`` is what the gateway put on the user's message (channel, role, client, group).
+    """
     all_slots: dict[str, Any] = {"verification_attempts": 0, "requested_slot": requested_slot}
     all_slots.update(slots or {})
-    events: list[dict[str, Any]] = [
-        {"event": "user", "text": text, "parse_data": {"intent": {"name": intent}}}
-    ]
+    user: dict[str, Any] = {
+        "event": "user",
+        "text": text,
+        "parse_data": {"intent": {"name": intent}},
+    }
+    if metadata is not None:
+        user["metadata"] = metadata
+    events: list[dict[str, Any]] = [user]
     events += [{"event": "slot", "name": k, "value": v} for k, v in (slots or {}).items()]
     return Tracker(
-        sender_id="test-user",
+        sender_id=sender_id,
         slots=all_slots,
         latest_message={"text": text, "intent": {"name": intent}, "entities": []},
         events=events,

@@ -6,19 +6,19 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import ActionResetQuestion, ActionRouteInform
-from tests.actions.conftest import slot_events, tracker
+from tests.actions.conftest import slot_events, tracker, verified
 
 
 async def test_reset_forgets_the_question_but_not_the_verified_customer(domain: dict) -> None:
     events = await ActionResetQuestion().run(
         CollectingDispatcher(),
-        tracker({"order_number": "SO-100123", "identity": "verified", "verified_customer_id": 4}),
+        tracker({"order_number": "SO-100123", "identity": "verified", **verified(4)}),
         domain,
     )
     slots = slot_events(events)
     assert slots["order_number"] is None and slots["identity"] is None
     assert slots["verification_attempts"] == 0
-    assert "verified_customer_id" not in slots
+    assert "verification" not in slots
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from actions.orders import ActionOrderStatus, describe_order
 from erp import orders
 from erp.models import SalesOrder
-from tests.actions.conftest import texts, tracker
+from tests.actions.conftest import texts, tracker, verified
 from tests.models.fakes import ScriptedGenerator
 
 OWNERS: dict[str, int] = {}
@@ -24,7 +24,7 @@ def shipped(db: Session) -> orders.OrderStatus:
 async def answer(status: orders.OrderStatus, domain: dict) -> str:
     dispatcher = CollectingDispatcher()
     owner = OWNERS[status.order_number]
-    slots = {"order_number": status.order_number, "verified_customer_id": owner}
+    slots = {"order_number": status.order_number, **verified(owner)}
     await ActionOrderStatus().run(dispatcher, tracker(slots), domain)
     return texts(dispatcher)
 

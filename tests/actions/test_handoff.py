@@ -19,7 +19,7 @@ from actions.handoff import (
     ActionOutOfScope,
     user_turn,
 )
-from tests.actions.conftest import slot_events, tracker
+from tests.actions.conftest import slot_events, tracker, verified
 
 
 def conversation(
@@ -60,7 +60,11 @@ async def test_asking_for_a_person_requests_a_handoff_with_the_confidence_and_sl
         text="get me a human, the bot doesn't understand",
         intent="request_human",
         confidence=0.934,
-        slots={"order_number": "SO-100123", "verified_customer_id": 42, "sku": None},
+        slots={
+            "order_number": "SO-100123",
+            **verified(42, "postcode", records=("SO-100123",)),
+            "sku": None,
+        },
     )
 
     events = await ActionHandoff().run(dispatcher, state, domain)
@@ -72,12 +76,16 @@ async def test_asking_for_a_person_requests_a_handoff_with_the_confidence_and_sl
             "rule": "user_request",
             "score": 0.934,
             "detail": 'asked for a person: "get me a human, the bot doesn\'t understand"',
-            "slots": {"verified_customer_id": 42, "order_number": "SO-100123"},
+            "slots": {
+                "verified_customer_id": 42,
+                "verified_records": ["SO-100123"],
+                "order_number": "SO-100123",
+            },
         }
     }
     slots = slot_events(events)
     assert slots["order_number"] is None and slots[LAST_FALLBACK_SLOT] is None
-    assert "verified_customer_id" not in slots
+    assert "verification" not in slots  # the conversation stays verified
 
 
 async def test_a_button_click_has_no_confidence(domain: dict[str, Any]) -> None:
@@ -178,3 +186,44 @@ async def test_out_of_scope_twice_in_a_row_requests_a_handoff(domain: dict[str, 
     request = second.messages[0]["custom"]["handoff"]
     assert (request["rule"], request["score"]) == ("repeated_fallback", 0.67)
     assert "out_of_scope 0.67" in request["detail"]
+
+
+async def test_numbers_the_conversation_did_not_verify_are_marked(domain: dict[str, Any]) -> None:
+    dispatcher = CollectingDispatcher()
+    state = conversation(
+        3,
+        text="talk to a person",
+        intent="request_human",
+        slots={
+            "order_number": "so 100124",
+            "invoice_number": "INV-200123",
+            **verified(42, "postcode", records=("SO-100123", "INV-200123")),
+        },
+    )
+
+    await ActionHandoff().run(dispatcher, state, domain)
+
+    assert dispatcher.messages[0]["custom"]["handoff"]["slots"] == {
+        "verified_customer_id": 42,
+        "verified_records": ["INV-200123", "SO-100123"],
+        "unverified_order_number": "SO-100124",
+        "invoice_number": "INV-200123",
+    }
+
+
+@pytest.mark.parametrize(
+    "proof",
+    [{"verified_customer_id": 42}, verified(42, "email", sender_id="web:someone-else")],
+    ids=["plain-slot", "other-conversations-token"],
+)
+async def test_an_unproven_customer_never_reaches_the_agent(
+    proof: dict[str, Any], domain: dict[str, Any]
+) -> None:
+    dispatcher = CollectingDispatcher()
+    state = conversation(2, intent="request_human", slots={"order_number": "SO-100123", **proof})
+
+    await ActionHandoff().run(dispatcher, state, domain)
+
+    assert dispatcher.messages[0]["custom"]["handoff"]["slots"] == {
+        "unverified_order_number": "SO-100123"
+    }

@@ -16,7 +16,7 @@ from actions.invoices import (
 )
 from actions.verification import NOT_VERIFIED
 from erp.models import Customer, Invoice
-from tests.actions.conftest import slot_events, texts, tracker
+from tests.actions.conftest import proof_in, slot_events, texts, tracker, verified
 
 UNPAID = ("open", "overdue", "partially_paid")
 
@@ -41,7 +41,9 @@ async def test_postcode_verifies_the_invoices_customer(erp_db: Session, domain: 
         tracker({"invoice_number": invoice.invoice_number}),
         domain,
     )
-    assert result == {"identity": "verified", "verified_customer_id": customer.id}
+    assert result["identity"] == "verified"
+    assert proof_in(result).customer_id == customer.id
+    assert proof_in(result).records == {invoice.invoice_number}
 
 
 async def test_overdue_invoice_answer_has_amount_due_and_days(
@@ -50,7 +52,7 @@ async def test_overdue_invoice_answer_has_amount_due_and_days(
     invoice, customer = an_invoice(erp_db, "overdue")
     await ActionInvoiceStatus().run(
         dispatcher,
-        tracker({"invoice_number": invoice.invoice_number, "verified_customer_id": customer.id}),
+        tracker({"invoice_number": invoice.invoice_number, **verified(customer.id)}),
         domain,
     )
     reply = texts(dispatcher)
@@ -66,7 +68,7 @@ async def test_void_invoice_says_nothing_is_due(
     invoice, customer = an_invoice(erp_db, "void")
     await ActionInvoiceStatus().run(
         dispatcher,
-        tracker({"invoice_number": invoice.invoice_number, "verified_customer_id": customer.id}),
+        tracker({"invoice_number": invoice.invoice_number, **verified(customer.id)}),
         domain,
     )
     assert "voided" in texts(dispatcher)
@@ -88,7 +90,8 @@ async def test_email_and_postcode_of_one_customer_verify(erp_db: Session, domain
     result = await ValidateUnpaidInvoicesForm().validate_postcode(
         customer.postcode, CollectingDispatcher(), tracker({"email": customer.email}), domain
     )
-    assert result["verified_customer_id"] == customer.id
+    assert proof_in(result).customer_id == customer.id
+    assert proof_in(result).factors == {"email", "postcode"}
 
 
 async def test_malformed_email_is_refused_with_the_reason(
@@ -116,7 +119,7 @@ async def test_unpaid_list_has_exactly_the_customers_unpaid_invoices(
         erp_db.scalars(select(Invoice.invoice_number).where(Invoice.customer_id != customer.id))
     )
     events = await ActionListUnpaidInvoices().run(
-        dispatcher, tracker({"verified_customer_id": customer.id}), domain
+        dispatcher, tracker(verified(customer.id, "email", "postcode")), domain
     )
     reply = texts(dispatcher)
     assert all(number in reply for number in expected)
@@ -124,8 +127,11 @@ async def test_unpaid_list_has_exactly_the_customers_unpaid_invoices(
     assert slot_events(events)["email"] is None
 
 
-async def test_already_verified_customer_is_not_asked_for_email(domain: dict) -> None:
+async def test_customer_verified_with_both_factors_is_not_asked_again(domain: dict) -> None:
     required = await ValidateUnpaidInvoicesForm().required_slots(
-        ["email", "postcode"], CollectingDispatcher(), tracker({"verified_customer_id": 7}), domain
+        ["email", "postcode"],
+        CollectingDispatcher(),
+        tracker(verified(7, "email", "postcode")),
+        domain,
     )
     assert required == []

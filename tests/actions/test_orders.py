@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from actions.orders import ActionOrderStatus, ValidateOrderForm
 from actions.verification import GIVE_UP, NOT_VERIFIED
 from erp.models import Customer, SalesOrder, Shipment
-from tests.actions.conftest import slot_events, texts, tracker
+from tests.actions.conftest import proof_in, slot_events, texts, tracker, verified
 
 
 def an_order(db: Session, status: str) -> tuple[SalesOrder, Customer]:
@@ -54,7 +54,13 @@ async def test_right_email_verifies_the_orders_customer(
         tracker({"order_number": order.order_number}),
         domain,
     )
-    assert result == {"identity": "verified", "verified_customer_id": customer.id}
+    assert result["identity"] == "verified"
+    proof = proof_in(result)
+    assert (proof.customer_id, proof.factors, proof.records) == (
+        customer.id,
+        {"email"},
+        {order.order_number},
+    )
     assert dispatcher.messages == []
 
 
@@ -95,7 +101,7 @@ async def test_verified_owner_is_not_asked_again(erp_db: Session, domain: dict) 
     required = await ValidateOrderForm().required_slots(
         ["order_number", "identity"],
         CollectingDispatcher(),
-        tracker({"order_number": order.order_number, "verified_customer_id": customer.id}),
+        tracker({"order_number": order.order_number, **verified(customer.id)}),
         domain,
     )
     assert required == ["order_number"]
@@ -107,7 +113,7 @@ async def test_verified_for_another_customer_is_asked_again(erp_db: Session, dom
     required = await ValidateOrderForm().required_slots(
         ["order_number", "identity"],
         CollectingDispatcher(),
-        tracker({"order_number": order.order_number, "verified_customer_id": other.id}),
+        tracker({"order_number": order.order_number, **verified(other.id)}),
         domain,
     )
     assert required == ["order_number", "identity"]
@@ -122,7 +128,7 @@ async def test_status_of_a_shipped_order_has_carrier_tracking_and_eta(
     ).one()
     events = await ActionOrderStatus().run(
         dispatcher,
-        tracker({"order_number": order.order_number, "verified_customer_id": customer.id}),
+        tracker({"order_number": order.order_number, **verified(customer.id)}),
         domain,
     )
     reply = texts(dispatcher)
@@ -132,7 +138,8 @@ async def test_status_of_a_shipped_order_has_carrier_tracking_and_eta(
     assert f"{eta.day} {eta:%b %Y}" in reply
     slots = slot_events(events)
     assert slots["order_number"] is None and slots["identity"] is None
-    assert "verified_customer_id" not in slots  # verification outlives the question
+    # verification outlives the question, now with the order among its records
+    assert proof_in(slots).records == {order.order_number}
 
 
 async def test_unverified_conversation_gets_no_order_facts(
@@ -150,7 +157,7 @@ async def test_unreachable_database_gets_a_clear_reply_and_ends_the_form(
 
     monkeypatch.setenv("ERP_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
     reset_engine_cache()
-    state = tracker({"order_number": "SO-100123", "verified_customer_id": 1},
+    state = tracker({"order_number": "SO-100123", **verified(1)},
                     active_loop="order_form", requested_slot="order_number")  # fmt: skip
     events = await ValidateOrderForm().run(dispatcher, state, domain)
     reset_engine_cache()
@@ -166,4 +173,5 @@ async def test_identity_inside_a_sentence_verifies(erp_db: Session, domain: dict
         tracker({"order_number": order.order_number}),
         domain,
     )
-    assert result["verified_customer_id"] == customer.id
+    assert proof_in(result).customer_id == customer.id
+    assert proof_in(result).factors == {"postcode"}

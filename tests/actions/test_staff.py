@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from actions.invoices import ValidateInvoiceForm, ValidateUnpaidInvoicesForm
 from actions.orders import ValidateOrderForm
 from erp.models import Customer, Invoice, SalesOrder
-from tests.actions.conftest import as_staff, texts, tracker
+from tests.actions.conftest import as_staff, proof_in, texts, tracker, verified
 
 
 async def test_staff_are_not_asked_to_verify_an_order(erp_db: Session, domain: dict) -> None:
@@ -22,7 +22,9 @@ async def test_staff_are_not_asked_to_verify_an_order(erp_db: Session, domain: d
     result = await form.validate_order_number(
         order.order_number, CollectingDispatcher(), state, domain
     )
-    assert result == {"order_number": order.order_number, "verified_customer_id": order.customer_id}
+    assert result["order_number"] == order.order_number
+    proof = proof_in(result)
+    assert (proof.customer_id, proof.factors) == (order.customer_id, {"staff"})
 
 
 async def test_customers_still_are(erp_db: Session, domain: dict) -> None:
@@ -54,11 +56,12 @@ async def test_staff_hear_when_an_invoice_does_not_exist(
 async def test_staff_list_unpaid_invoices_by_email_only(erp_db: Session, domain: dict) -> None:
     customer = erp_db.scalars(select(Customer).limit(1)).one()
     form = ValidateUnpaidInvoicesForm()
-    state = as_staff(tracker({"verified_customer_id": customer.id + 1}))
+    state = as_staff(tracker(verified(customer.id + 1, "email", "postcode")))
     assert await form.required_slots(
         ["email", "postcode"], CollectingDispatcher(), state, domain
     ) == ["email"]
     result = await form.validate_email(
         customer.email.upper(), CollectingDispatcher(), state, domain
     )
-    assert result == {"email": customer.email, "verified_customer_id": customer.id}
+    assert result["email"] == customer.email
+    assert proof_in(result).customer_id == customer.id

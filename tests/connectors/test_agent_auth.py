@@ -3,8 +3,10 @@ CSRF tokens, login limits, presence, the ``agents`` CLI and the agent settings."
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
+import time
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from connectors.agents.errors import (
     AgentError,
     AgentExists,
     InvalidAgentInput,
+    LoginBusy,
     LoginFailed,
     LoginThrottled,
     UnknownAgent,
@@ -206,6 +209,98 @@ async def test_one_client_spraying_many_accounts_is_throttled(auth: AgentAuth) -
     assert (await auth.login("alice", PASSWORD, client="10.0.0.1"))[1].username == "alice"
 
 
+async def test_guesses_from_many_addresses_lock_the_account_everywhere(
+    auth: AgentAuth, clock: Clock
+) -> None:
+    for index in range(10):  # AGENT_LOGIN_ACCOUNT_MAX_FAILURES, one guess per address
+        with pytest.raises(LoginFailed):
+            await auth.login("alice", "guess guess", client=f"10.1.0.{index}")
+
+    # A new address does not reset it, and not even the right password is checked.
+    with pytest.raises(LoginThrottled) as locked:
+        await auth.login("alice", PASSWORD, client="10.9.9.9")
+    assert 0 < locked.value.retry_after <= 15 * 60
+    assert "retry in" in str(locked.value)
+    # Other accounts are not affected.
+    auth.add_agent("bob", PASSWORD)
+    assert (await auth.login("bob", PASSWORD, client="10.9.9.9"))[1].username == "bob"
+
+    clock.now += 15 * 60 + 1
+    assert (await auth.login("alice", PASSWORD, client="10.9.9.9"))[1].username == "alice"
+
+
+async def test_successful_logins_do_not_count_as_failures(auth: AgentAuth) -> None:
+    for index in range(15):
+        token, _ = await auth.login("alice", PASSWORD, client=f"10.2.0.{index}")
+        assert token
+
+
+def slow_checks(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Count password checks and the most running at once; each takes 0.2 s."""
+    import threading
+    import time
+
+    from connectors.agents import auth as auth_module
+
+    seen = {"checks": 0, "inside": 0, "most": 0}
+    lock = threading.Lock()
+    real = auth_module.verify_password
+
+    def counted(password: str, salt: bytes, stored: str) -> bool:
+        with lock:
+            seen["checks"] += 1
+            seen["inside"] += 1
+            seen["most"] = max(seen["most"], seen["inside"])
+        time.sleep(0.2)
+        try:
+            return real(password, salt, stored)
+        finally:
+            with lock:
+                seen["inside"] -= 1
+
+    monkeypatch.setattr(auth_module, "verify_password", counted)
+    return seen
+
+
+async def test_concurrent_logins_hash_at_most_the_cap_and_the_rest_are_told_to_retry(
+    auth: AgentAuth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = slow_checks(monkeypatch)
+    started = time.perf_counter()
+
+    results = await asyncio.gather(
+        *[auth.login("alice", PASSWORD, client=f"10.3.0.{i}") for i in range(20)],
+        return_exceptions=True,
+    )
+
+    busy = [r for r in results if isinstance(r, LoginBusy)]
+    opened = [r for r in results if isinstance(r, tuple)]
+    assert len(opened) == 2 and len(busy) == 18  # AGENT_LOGIN_MAX_HASHING = 2
+    assert seen == {"checks": 2, "inside": 0, "most": 2}
+    assert busy[0].retry_after >= 1
+    assert time.perf_counter() - started < 2  # nobody queued behind the hashes
+    # Once they finished, a login is checked again.
+    assert (await auth.login("alice", PASSWORD, client="10.3.1.1"))[1].username == "alice"
+
+
+async def test_concurrent_guesses_cannot_get_past_the_account_limit_together(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = AgentSettings(login_max_hashing=64)
+    auth = AgentAuth(GatewayStore(":memory:"), settings, clock=clock)
+    auth.add_agent("alice", PASSWORD)
+    seen = slow_checks(monkeypatch)
+
+    results = await asyncio.gather(
+        *[auth.login("alice", f"guess {i}", client=f"10.4.0.{i}") for i in range(30)],
+        return_exceptions=True,
+    )
+
+    assert seen["checks"] == 10  # AGENT_LOGIN_ACCOUNT_MAX_FAILURES
+    assert sum(isinstance(r, LoginFailed) for r in results) == 10
+    assert sum(isinstance(r, LoginThrottled) for r in results) == 20
+
+
 async def test_agents_online_counts_recent_sessions_live_consoles_and_slack(
     auth: AgentAuth, clock: Clock
 ) -> None:
@@ -370,6 +465,8 @@ def test_settings_read_minutes_hours_and_slack_users() -> None:
             "AGENT_SESSION_MAX_HOURS": "2",
             "AGENT_ONLINE_MINUTES": "3",
             "AGENT_LOGIN_MAX_FAILURES": "7",
+            "AGENT_LOGIN_ACCOUNT_MAX_FAILURES": "20",
+            "AGENT_LOGIN_MAX_HASHING": "3",
             "SLACK_AGENT_CHANNEL": "C0AGENTS",
             "SLACK_AGENT_USER_IDS": "U0AAA=alice, U0BBB",
         }
@@ -377,6 +474,7 @@ def test_settings_read_minutes_hours_and_slack_users() -> None:
 
     assert settings.session_idle_seconds == 600 and settings.session_max_seconds == 7200
     assert settings.online_seconds == 180 and settings.login_max_failures == 7
+    assert settings.login_account_max_failures == 20 and settings.login_max_hashing == 3
     assert settings.slack_agent_channel == "C0AGENTS"
     assert settings.slack_agent_users == {"U0AAA": "alice", "U0BBB": ""}
 
@@ -386,9 +484,10 @@ def test_settings_read_minutes_hours_and_slack_users() -> None:
     [({"AGENT_SESSION_IDLE_MINUTES": "soon"}, "AGENT_SESSION_IDLE_MINUTES must be a number"),
      ({"AGENT_SESSION_MAX_HOURS": "0"}, "greater than 0"),
      ({"AGENT_LOGIN_MAX_FAILURES": "2.5"}, "whole number"),
+     ({"AGENT_LOGIN_MAX_HASHING": "0"}, "AGENT_LOGIN_MAX_HASHING must be greater than 0"),
      ({"SLACK_AGENT_CHANNEL": "#agents"}, "channel id like C0123ABCD"),
      ({"SLACK_AGENT_USER_IDS": "alice"}, "U123 or U123=username")],
-    ids=["not-a-number", "zero", "fraction", "channel-name", "user-name"],
+    ids=["not-a-number", "zero", "fraction", "no-hashing", "channel-name", "user-name"],
 )  # fmt: skip
 def test_bad_settings_say_which_variable_and_why(env: dict[str, str], error: str) -> None:
     with pytest.raises(SettingsError, match=error):

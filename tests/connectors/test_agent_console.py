@@ -194,6 +194,26 @@ async def test_wrong_password_is_401_and_repeated_failures_get_429(console: Cons
     assert "too many failed logins" in response.json()["error"]
 
 
+async def test_a_login_over_the_hashing_cap_is_503_at_once(console: Console) -> None:
+    console.auth.add_agent("alice", PASSWORD)
+    client = await console.client()
+    held = 0
+    while console.auth._hashing.acquire(blocking=False):  # the cap's worth of checks running
+        held += 1
+    try:
+        response = await client.post(
+            "/agent/api/login", json={"username": "alice", "password": PASSWORD}
+        )
+    finally:
+        for _ in range(held):
+            console.auth._hashing.release()
+
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+    assert response.json() == {"error": "the login service is busy, retry in a moment"}
+    again = await client.post("/agent/api/login", json={"username": "alice", "password": PASSWORD})
+    assert again.status_code == 200
+
+
 @pytest.mark.parametrize(
     "body", [b"not json", b'{"username": "alice"}', b'{"username": 1, "password": 2}'],
     ids=["not-json", "no-password", "not-strings"],
@@ -280,7 +300,11 @@ async def test_detail_has_the_transcript_slots_trigger_and_summary(console: Cons
 
     assert response.status_code == 200
     data = response.json()
-    assert data["handoff"]["slots"] == {"order_number": "SO-100123"}
+    assert data["handoff"]["slots"] == {"unverified_order_number": "SO-100123"}
+    assert data["handoff"]["context"] == [
+        {"label": "order", "value": "SO-100123", "note": "NOT verified: do not disclose",
+         "status": "unverified"},
+    ]  # fmt: skip
     assert data["handoff"]["trigger"]["rule"] == "user_request" and data["handoff"]["summary"]
     assert [(e["role"], e["text"]) for e in data["transcript"]][:3] == [
         ("user", "where is my order SO-100123"),
@@ -396,11 +420,71 @@ async def test_canned_replies_are_the_file_defaults_plus_agents_own(console: Con
                            "text": "Your tracking link: {agent}",
                            "created_by": "alice"}  # fmt: skip
 
-    assert (await alice.delete(f"/canned/{defaults[0]['id']}")).status_code == 404
+    assert (await alice.delete(f"/canned/{defaults[0]['id']}")).status_code == 403
+    assert (await alice.delete("/canned/99999")).status_code == 404
     assert (await alice.delete(f"/canned/{reply_id}")).status_code == 200
     assert len((await alice.get("/canned")).json()["replies"]) == len(defaults)
     empty = await alice.post("/canned", {"title": "", "text": "x"})
     assert empty.status_code == 400 and empty.json() == {"error": "title must not be empty"}
+
+
+async def test_only_the_agent_who_added_a_canned_reply_can_delete_it(console: Console) -> None:
+    alice, bob = await console.agent("alice"), await console.agent("bob")
+    defaults = (await bob.get("/canned")).json()["replies"]
+    added = await alice.post("/canned", {"title": "Mine", "text": "Alice's own words"})
+    reply_id = added.json()["reply"]["id"]
+
+    by_bob = await bob.delete(f"/canned/{reply_id}")
+    company = await bob.delete(f"/canned/{defaults[0]['id']}")
+
+    assert by_bob.status_code == 403
+    assert by_bob.json() == {"error": "only the agent who added a canned reply can delete it"}
+    assert company.status_code == 403 and "company canned replies" in company.json()["error"]
+    titles = [r["title"] for r in (await alice.get("/canned")).json()["replies"]]
+    assert "Mine" in titles and defaults[0]["title"] in titles
+    assert (await alice.delete(f"/canned/{reply_id}")).status_code == 200
+
+
+async def test_two_agents_resolving_at_once_close_it_once_and_the_other_gets_409(
+    console: Console,
+) -> None:
+    alice, bob = await console.agent("alice"), await console.agent("bob")
+    for index in range(5):
+        handoff_id = await console.escalate(f"web:resolve{index}")
+
+        responses = await asyncio.gather(
+            alice.post(f"/handoffs/{handoff_id}/resolve", {"note": "alice"}),
+            bob.post(f"/handoffs/{handoff_id}/resolve", {"note": "bob"}),
+        )
+
+        assert sorted(r.status_code for r in responses) == [200, 409]
+        winner = "alice" if responses[0].status_code == 200 else "bob"
+        handoff = await console.queue.get(handoff_id)
+        assert handoff is not None and (handoff.resolved_by, handoff.note) == (winner, winner)
+        told = [t for t in console.customer.texts(f"web:resolve{index}") if "handed you back" in t]
+        assert len(told) == 1
+
+
+async def test_a_resolve_racing_a_claim_never_closes_the_other_agents_handoff(
+    console: Console,
+) -> None:
+    alice, bob = await console.agent("alice"), await console.agent("bob")
+    for index in range(8):
+        handoff_id = await console.escalate(f"web:claimrace{index}")
+
+        claim, resolve = await asyncio.gather(
+            bob.post(f"/handoffs/{handoff_id}/claim"),
+            alice.post(f"/handoffs/{handoff_id}/resolve"),
+        )
+
+        handoff = await console.queue.get(handoff_id)
+        assert handoff is not None
+        if claim.status_code == 200:
+            assert resolve.status_code == 409
+            assert (handoff.status, handoff.agent) == ("assigned", "bob")
+        else:
+            assert (claim.status_code, resolve.status_code) == (409, 200)
+            assert (handoff.status, handoff.resolved_by) == ("resolved", "alice")
 
 
 def test_the_default_canned_replies_file_is_valid() -> None:
@@ -556,6 +640,39 @@ async def test_stream_tells_the_page_when_the_session_expires(
         await stream.next()
 
 
+async def test_a_busy_stream_ends_as_soon_as_its_session_expires(
+    console: Console, open_stream: OpenStream
+) -> None:
+    alice = await console.agent("alice")
+    stream = await open_stream(token_of(alice))
+    await stream.next()
+    await console.escalate("web:busy0")
+    assert (await stream.next())[1]["type"] == "created"
+
+    console.clock.now += 1801  # expired, while the queue keeps producing events
+    for index in range(1, 4):
+        await console.escalate(f"web:busy{index}")
+
+    name, data = await stream.next()
+    assert name == "expired" and "expired" in data["reason"]
+    with pytest.raises(EOFError):
+        await stream.next()
+
+
+async def test_logging_out_ends_the_open_stream(console: Console, open_stream: OpenStream) -> None:
+    alice = await console.agent("alice")
+    stream = await open_stream(token_of(alice))
+    await stream.next()
+
+    await alice.post("/logout")
+    await console.escalate("web:after-logout")
+
+    name, _ = await stream.next()
+    assert name == "expired"
+    with pytest.raises(EOFError):
+        await stream.next()
+
+
 # --- through the gateway ------------------------------------------------------------------
 
 
@@ -585,7 +702,7 @@ async def test_gateway_serves_the_console_on_the_real_turn_path(
         assert asked.status_code == 200
         handoffs = (await gw.get("/agent/api/handoffs")).json()["handoffs"]
         assert [(h["conversation_id"], h["trigger"]["rule"]) for h in handoffs] == [
-            ("rest-1", "user_request")
+            ("rest:local:rest-1", "user_request")
         ]
         handoff_id = handoffs[0]["id"]
         assert (await gw.post(f"/agent/api/handoffs/{handoff_id}/claim", headers=csrf)).is_success

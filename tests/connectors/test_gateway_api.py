@@ -1,4 +1,5 @@
-"""POST /api/messages and GET / through the whole gateway app, with a fake Rasa client."""
+"""POST /api/messages and GET / through the whole gateway app, with a fake Rasa client: input
+checks, API keys and loopback-only REST, conversation namespacing, limits, logs."""
 
 from __future__ import annotations
 
@@ -7,14 +8,20 @@ import json
 import logging
 import unicodedata
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 
-from connectors.gateway import UNAVAILABLE_MESSAGE
+from connectors.gateway import UNAVAILABLE_MESSAGE, create_app
 from connectors.messages import Button, OutgoingMessage
+from connectors.redaction import conversation_tag
+from connectors.settings import ApiKey, GatewaySettings
 from connectors.validation import MAX_BODY_BYTES
-from tests.connectors.fakes import SETTINGS, FakeRasa, MakeClient
+from tests.connectors.fakes import SETTINGS, FakeRasa, MakeClient, actions_transport
+
+SHOP_KEY = "shop-secret-0123456789"
+KEYS = (ApiKey("shop", SHOP_KEY), ApiKey("other", "other-secret-0123456789"))
 
 
 async def post(client: httpx.AsyncClient, body: object) -> tuple[int, dict]:
@@ -51,7 +58,12 @@ async def test_reply_with_buttons_and_image_is_returned_in_order(
         ]
     }
     [sent] = fake_rasa.received
-    assert (sent.sender_id, sent.channel, sent.text) == ("u-1", "rest", "where is my order?")
+    assert (sent.sender_id, sent.channel, sent.text) == (
+        "rest:local:u-1",
+        "rest",
+        "where is my order?",
+    )
+    assert (sent.client, sent.group) == ("ip:127.0.0.1", False)
 
 
 async def test_metadata_is_passed_to_rasa(client: httpx.AsyncClient, fake_rasa: FakeRasa) -> None:
@@ -59,6 +71,132 @@ async def test_metadata_is_passed_to_rasa(client: httpx.AsyncClient, fake_rasa: 
 
     assert status == 200
     assert fake_rasa.received[0].metadata == {"lang": "de"}
+
+
+@asynccontextmanager
+async def gateway_from(
+    fake_rasa: FakeRasa, peer: str, settings: GatewaySettings = SETTINGS
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway as seen by a client at ``peer`` (the address the connection comes from)."""
+    app = create_app(
+        settings, db_check=lambda: True, rasa_client=fake_rasa, transport=actions_transport()
+    )
+    transport = httpx.ASGITransport(app=app, client=(peer, 40000))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://gw.test") as client,
+    ):
+        yield client
+
+
+@pytest.mark.parametrize("peer", ["127.0.0.1", "127.5.6.7", "::1", "::ffff:127.0.0.1"])
+async def test_without_api_keys_loopback_clients_are_answered(
+    fake_rasa: FakeRasa, peer: str
+) -> None:
+    async with gateway_from(fake_rasa, peer) as client:
+        status, _ = await post(client, {"sender_id": "u-1", "text": "hi"})
+
+    assert status == 200
+    assert fake_rasa.received[0].sender_id == "rest:local:u-1"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"X-Forwarded-For": "127.0.0.1"}, {"X-Real-IP": "127.0.0.1", "Forwarded": "for=::1"}],
+    ids=["plain", "forwarded-for-loopback", "other-proxy-headers"],
+)
+async def test_without_api_keys_remote_clients_are_refused_whatever_their_headers_say(
+    fake_rasa: FakeRasa, headers: dict[str, str]
+) -> None:
+    async with gateway_from(fake_rasa, "203.0.113.9") as client:
+        response = await client.post(
+            "/api/messages", json={"sender_id": "u-1", "text": "hi"}, headers=headers
+        )
+        pending = await client.get("/api/messages/u-1/pending", headers=headers)
+
+    assert response.status_code == pending.status_code == 403
+    assert "only local clients" in response.json()["error"]
+    assert "GATEWAY_API_KEYS" in response.json()["error"]
+    assert fake_rasa.received == []
+
+
+@pytest.mark.parametrize(
+    ("authorization", "reason"),
+    [
+        (None, "an API key is required"),
+        ("Bearer wrong-secret-0123456789", "the API key is not valid"),
+        (f"Basic {SHOP_KEY}", "an API key is required"),
+        (f"Bearer {SHOP_KEY}x", "the API key is not valid"),
+        ("Bearer ", "an API key is required"),
+    ],
+    ids=["missing", "wrong", "not-bearer", "longer", "empty"],
+)
+async def test_with_api_keys_a_missing_or_wrong_key_gets_401_even_from_loopback(
+    fake_rasa: FakeRasa, authorization: str | None, reason: str
+) -> None:
+    headers = {"Authorization": authorization} if authorization is not None else {}
+    settings = dataclasses.replace(SETTINGS, api_keys=KEYS)
+    async with gateway_from(fake_rasa, "127.0.0.1", settings) as client:
+        response = await client.post(
+            "/api/messages", json={"sender_id": "u-1", "text": "hi"}, headers=headers
+        )
+        pending = await client.get("/api/messages/u-1/pending", headers=headers)
+
+    assert response.status_code == pending.status_code == 401
+    assert response.json()["error"].startswith(reason)
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert fake_rasa.received == []
+
+
+async def test_with_an_api_key_conversations_are_namespaced_by_the_key(
+    fake_rasa: FakeRasa,
+) -> None:
+    settings = dataclasses.replace(SETTINGS, api_keys=KEYS)
+    async with gateway_from(fake_rasa, "198.51.100.4", settings) as client:
+        response = await client.post(
+            "/api/messages",
+            json={"sender_id": "u-1", "text": "hi"},
+            headers={"Authorization": f"Bearer {SHOP_KEY}"},
+        )
+
+    assert response.status_code == 200
+    [sent] = fake_rasa.received
+    assert (sent.sender_id, sent.client) == ("rest:shop:u-1", "rest:shop")
+
+
+SPOOFED = [
+    "web:0123456789abcdef0123456789abcdef",
+    "telegram:1111111",
+    "telegram:-100123:42",
+    "slack:T0001:U061F7AUR",
+    "rest:other:x",
+    "rest:local:x",
+    "\uff57\uff45\uff42:abc",  # fullwidth "web"
+    "web\u200b:abc",
+    "../web:abc",
+    "/../../telegram:1",
+    " web:abc",
+]
+
+
+@pytest.mark.parametrize("sender", SPOOFED, ids=lambda s: s.encode("unicode_escape").decode())
+async def test_no_sender_id_reaches_another_channels_or_keys_conversation(
+    fake_rasa: FakeRasa, sender: str
+) -> None:
+    settings = dataclasses.replace(SETTINGS, api_keys=KEYS)
+    async with gateway_from(fake_rasa, "198.51.100.4", settings) as client:
+        await client.post(
+            "/api/messages",
+            json={"sender_id": sender, "text": "hi"},
+            headers={"Authorization": f"Bearer {SHOP_KEY}"},
+        )
+    async with gateway_from(fake_rasa, "127.0.0.1") as local:
+        await post(local, {"sender_id": sender, "text": "hi"})
+
+    assert [m.sender_id for m in fake_rasa.received] == [
+        f"rest:shop:{sender}",
+        f"rest:local:{sender}",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -158,6 +296,35 @@ async def test_accepted_text_reaches_rasa_cleaned(
     assert unicodedata.is_normalized("NFC", sent.text)
 
 
+async def test_pending_messages_of_other_conversations_are_neither_shown_nor_taken(
+    fake_rasa: FakeRasa,
+) -> None:
+    app = create_app(
+        SETTINGS, db_check=lambda: True, rasa_client=fake_rasa, transport=actions_transport()
+    )
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as c,
+    ):
+        delivery = app.state.handoff_queue.delivery
+        for conversation, channel in [
+            ("web:abc", "web"),
+            ("rest:other:x", "rest"),
+            ("rest:local:x", "rest"),
+        ]:
+            await delivery.send(conversation, channel, [OutgoingMessage(text=f"to {conversation}")])
+
+        stolen = [
+            (await c.get(f"/api/messages/{sender}/pending")).json()["messages"]
+            for sender in ("web:abc", "rest:other:x", "..%2Fweb:abc")
+        ]
+        own = (await c.get("/api/messages/x/pending")).json()["messages"]
+
+        assert stolen == [[], [], []]
+        assert [m["text"] for m in own] == ["to rest:local:x"]
+        assert await delivery.pending("web:abc") == await delivery.pending("rest:other:x") == 1
+
+
 async def test_oversized_body_is_rejected_before_parsing(client: httpx.AsyncClient) -> None:
     body = b'{"sender_id": "u-1", "text": "' + b"a" * MAX_BODY_BYTES + b'"}'
 
@@ -202,9 +369,10 @@ async def test_turn_is_logged_with_sender_and_length_but_no_personal_data(
         await post(client, {"sender_id": "jo@example.com", "text": text})
 
     [turn] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("turn channel")]
-    assert turn == f"turn channel=rest sender=[email] chars={len(text)} replies=1"
+    tag = conversation_tag("rest:local:jo@example.com")
+    assert turn.startswith(f"turn channel=rest conversation={tag} chars={len(text)} replies=1 ")
     assert "jo@example.com" not in caplog.text
-    assert "7946" not in caplog.text
+    assert "7946" not in caplog.text and "invoice to" not in caplog.text
 
 
 async def test_over_the_rate_limit_gets_429_with_retry_after(
@@ -215,14 +383,38 @@ async def test_over_the_rate_limit_gets_429_with_retry_after(
     )
 
     statuses = [(await post(client, {"sender_id": "u-1", "text": "hi"}))[0] for _ in range(3)]
+    # A new sender id is a new conversation of the same client: no new budget.
     other, _ = await post(client, {"sender_id": "u-2", "text": "hi"})
     response = await client.post("/api/messages", json={"sender_id": "u-1", "text": "hi"})
 
     assert statuses == [200, 200, 429]
-    assert other == 200
+    assert other == 429
     assert response.headers["retry-after"] == "10"
-    assert response.json() == {"error": "too many messages from this sender, retry in 10 s"}
-    assert len(fake_rasa.received) == 3
+    assert response.json() == {"error": "too many messages from this client, retry in 10 s"}
+    assert len(fake_rasa.received) == 2
+
+
+async def test_each_api_key_has_its_own_rate_budget(fake_rasa: FakeRasa) -> None:
+    settings = dataclasses.replace(
+        SETTINGS, api_keys=KEYS, rate_limit_burst=1, rate_limit_per_minute=1
+    )
+    async with gateway_from(fake_rasa, "198.51.100.4", settings) as client:
+
+        async def say(key: str, sender: str) -> int:
+            response = await client.post(
+                "/api/messages",
+                json={"sender_id": sender, "text": "hi"},
+                headers={"Authorization": f"Bearer {key}"},
+            )
+            return response.status_code
+
+        statuses = [
+            await say(SHOP_KEY, "a"),
+            await say(SHOP_KEY, "b"),
+            await say(KEYS[1].secret, "a"),
+        ]
+
+    assert statuses == [200, 429, 200]
 
 
 async def test_client_metadata_cannot_claim_the_staff_role(

@@ -30,14 +30,14 @@ REPLIES = [
 
 
 class FakeRasaServer:
-    """Rasa's REST webhook and root, plus the action server's /health, on one local port."""
+    """Rasa's gateway channel and root, plus the action server's /health, on one local port."""
 
     def __init__(self) -> None:
         self.requests: list[dict] = []
         self.app = Starlette(
             routes=[
                 Route("/", self.root),
-                Route("/webhooks/rest/webhook", self.webhook, methods=["POST"]),
+                Route("/webhooks/gateway/webhook", self.webhook, methods=["POST"]),
                 Route("/health", self.health),
             ]
         )
@@ -109,9 +109,14 @@ async def test_message_round_trip_through_real_rasa_client(
     }
     assert fake.requests == [
         {
-            "sender": "u-1",
+            "sender": "rest:local:u-1",
             "message": "where is SO-1001?",
-            "metadata": {"channel": "rest", "role": "customer"},
+            "metadata": {
+                "channel": "rest",
+                "role": "customer",
+                "client": "ip:127.0.0.1",
+                "group": False,
+            },
         }
     ]
 

@@ -12,7 +12,7 @@ def test_defaults_when_nothing_is_set() -> None:
     assert GatewaySettings.from_env({}) == GatewaySettings(
         rasa_url="http://127.0.0.1:5005",
         action_server_url="http://127.0.0.1:5055",
-        host="0.0.0.0",
+        host="127.0.0.1",
         port=8080,
         max_message_chars=2000,
         rasa_timeout=30.0,
@@ -23,19 +23,21 @@ def test_environment_overrides_every_field() -> None:
     env = {
         "RASA_URL": "http://rasa:5005/",
         "ACTION_SERVER_URL": "https://actions:5055",
-        "HOST": "127.0.0.1",
+        "HOST": "0.0.0.0",
         "PORT": "18080",
         "MAX_MESSAGE_CHARS": "500",
         "RASA_TIMEOUT": "2.5",
+        "RASA_TOKEN": " rasa-token ",
     }
 
     assert GatewaySettings.from_env(env) == GatewaySettings(
         rasa_url="http://rasa:5005",
         action_server_url="https://actions:5055",
-        host="127.0.0.1",
+        host="0.0.0.0",
         port=18080,
         max_message_chars=500,
         rasa_timeout=2.5,
+        rasa_token="rasa-token",
     )
 
 

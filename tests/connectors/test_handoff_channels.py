@@ -36,7 +36,6 @@ from tests.connectors.fakes import SETTINGS, FakeRasa, actions_transport
 ALWAYS_OPEN = BusinessHours(days=frozenset(range(7)), opens=dt.time(0), closes=dt.time.max)
 TELEGRAM_SECRET = "handoff-secret"
 SLACK_SECRET = "slack-signing-secret"
-SESSION = "fedcba9876543210fedcba9876543210"
 
 
 def open_queue(app: Starlette) -> HandoffQueue:
@@ -274,13 +273,15 @@ def web_url(fake_rasa: FakeRasa, tmp_path: Path) -> Iterator[str]:
 
 
 @contextmanager
-def widget(url: str) -> Iterator[socketio.SimpleClient]:
+def widget(url: str, token: str | None = None) -> Iterator[tuple[socketio.SimpleClient, str]]:
+    """A chat window: a new session, or the one ``token`` (the server issued it) opens."""
     client = socketio.SimpleClient()
     client.connect(url, transports=["websocket"])
-    client.emit("session_request", {"session_id": SESSION})
-    assert client.receive(timeout=5)[0] == "session_confirm"
+    client.emit("session_request", {"session_id": token})
+    confirm = client.receive(timeout=5)
+    assert confirm[0] == "session_confirm"
     try:
-        yield client
+        yield client, confirm[1]
     finally:
         client.disconnect()
 
@@ -303,12 +304,14 @@ def bot_texts(client: socketio.SimpleClient) -> list[str]:
 
 
 def test_web_agent_reply_is_shown_live_and_after_a_reload(web_url: str) -> None:
-    with widget(web_url) as client:
+    with widget(web_url) as (client, token):
+        # The conversation key is the token's first part.
+        conversation = "web:" + token.split(".")[0]
         until(client, "session_history")
-        client.emit("user_uttered", {"message": "/request_human", "session_id": SESSION})
+        client.emit("user_uttered", {"message": "/request_human"})
         escalated = bot_texts(client)
         httpx.post(f"{web_url}/test/agent", json={
-            "conversation_id": f"web:{SESSION}", "action": "reply", "text": "Hi, Alice here",
+            "conversation_id": conversation, "action": "reply", "text": "Hi, Alice here",
         })  # fmt: skip
         joined = until(client, "bot_uttered")
         live = until(client, "bot_uttered")
@@ -319,13 +322,13 @@ def test_web_agent_reply_is_shown_live_and_after_a_reload(web_url: str) -> None:
 
     # The tab is closed: the next reply waits, then comes with the history on reload.
     response = httpx.post(f"{web_url}/test/agent", json={
-        "conversation_id": f"web:{SESSION}", "action": "reply", "text": "Are you still there?",
+        "conversation_id": conversation, "action": "reply", "text": "Are you still there?",
     })  # fmt: skip
     assert response.json() == {"pending": 1}
-    with widget(web_url) as client:
+    with widget(web_url, token) as (client, _):
         history = until(client, "session_history")[1]["messages"]
         after = httpx.post(f"{web_url}/test/agent", json={
-            "conversation_id": f"web:{SESSION}", "action": "status",
+            "conversation_id": conversation, "action": "status",
         }).json()  # fmt: skip
 
     assert [(m["role"], m["text"]) for m in history][-1] == ("agent", "Are you still there?")

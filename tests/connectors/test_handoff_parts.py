@@ -338,15 +338,33 @@ def test_the_summary_quotes_the_issue_not_the_small_talk() -> None:
     ]
 
     text = summary.summarize(
-        history, {"order_number": "SO-100123", "identity": "verified"},
+        history, {"verified_customer_id": 42, "verified_records": ["SO-100123"]},
         Trigger("frustration", 0.9, "frustration 0.90 >= 0.65"),
     )  # fmt: skip
 
     assert text.splitlines() == [
         'Issue: "SO-100123 arrived damaged and half the boxes are missing" / '
         '"can you ask the warehouse?"',
-        "Known: order SO-100123",
+        "Known: verified customer 42, order SO-100123 (verified)",
         "Escalated: frustration (0.90): frustration 0.90 >= 0.65",
+    ]
+
+
+def test_the_summary_marks_every_number_the_conversation_did_not_verify() -> None:
+    history = [
+        entry("user", "SO-100123 is late and so is order 100999"),
+        entry("user", "also invoice INV-200777 is wrong"),
+    ]
+    slots = {"verified_customer_id": 42, "verified_records": ["SO-100123"],
+             "unverified_order_number": "SO-100999"}  # fmt: skip
+
+    text = summary.summarize(history, slots, Trigger("user_request", 1.0, "asked"))
+
+    assert text.splitlines()[:2] == [
+        'Issue: "SO-100123 is late and so is order 100999 [NOT verified]" / '
+        '"also invoice INV-200777 [NOT verified] is wrong"',
+        "Known: verified customer 42, order SO-100123 (verified), "
+        "order SO-100999 (NOT verified: do not disclose)",
     ]
 
 
@@ -369,8 +387,11 @@ async def test_with_the_generator_on_a_grounded_sentence_is_added_and_announced(
     await store.append_user("web:a", "my late order SO-100123")
     queue = HandoffQueue(store, generate_summary=True)
     events = queue.subscribe()
+    verified = {"verified_customer_id": 42, "verified_records": ["SO-100123"]}
 
-    handoff = await queue.escalate("web:a", "web", Trigger("user_request", 1.0, "asked"))
+    handoff = await queue.escalate(
+        "web:a", "web", Trigger("user_request", 1.0, "asked"), slots=verified
+    )
     created, updated = await events.get(timeout=2), await events.get(timeout=5)
 
     assert (created["type"], updated["type"]) == ("created", "updated")
@@ -473,7 +494,9 @@ async def test_the_retry_loop_delivers_in_the_background() -> None:
 
 def rasa(handle: Any) -> RasaClient:
     return RasaClient(
-        httpx.AsyncClient(transport=httpx.MockTransport(handle)), base_url="http://rasa.test"
+        httpx.AsyncClient(transport=httpx.MockTransport(handle)),
+        base_url="http://rasa.test",
+        token="rasa-token",
     )
 
 
@@ -487,7 +510,9 @@ async def test_slots_are_read_from_the_tracker_of_the_escaped_conversation_id() 
     slots = await rasa(handle).slots("slack:T1:U1")
 
     assert slots == {"sku": "WID-1001"}
-    assert seen[0].url.raw_path == b"/conversations/slack%3AT1%3AU1/tracker?include_events=NONE"
+    assert seen[0].url.raw_path == (
+        b"/conversations/slack%3AT1%3AU1/tracker?include_events=NONE&token=rasa-token"
+    )
 
 
 async def test_events_are_appended_with_a_post() -> None:

@@ -76,8 +76,10 @@ async def test_escalate_creates_a_waiting_handoff_and_makes_the_conversation_hum
     handoff = await queue.escalate("web:a", "web", ASKED)
 
     assert handoff.status == "waiting" and handoff.trigger == ASKED
-    assert handoff.slots == {"order_number": "SO-100123"}
-    assert "SO-100123 never arrived" in handoff.summary and "user_request" in handoff.summary
+    # Nothing verified it: the number is kept, marked, never as a verified fact.
+    assert handoff.slots == {"unverified_order_number": "SO-100123"}
+    assert "SO-100123 [NOT verified] never arrived" in handoff.summary
+    assert "user_request" in handoff.summary
     assert (await queue.ownership("web:a")).owner == "human"
     assert (await queue.ownership("web:a")).handoff_id == handoff.id
     assert [e["type"] for e in await drain(events)] == ["created"]
@@ -237,7 +239,8 @@ async def test_resolve_hands_back_notes_rasa_and_asks_for_a_rating() -> None:
     events = queue.subscribe()
 
     await queue.resolve(handoff.id, "alice", note="refund approved")
-    await queue.resolve(handoff.id, "alice", note="twice")
+    with pytest.raises(HandoffConflict, match="already resolved"):
+        await queue.resolve(handoff.id, "alice", note="twice")
 
     resolved = await queue.get(handoff.id)
     assert resolved is not None and resolved.status == "resolved"
@@ -265,6 +268,64 @@ async def test_resolve_still_hands_back_when_rasa_is_down() -> None:
     assert (await queue.ownership("web:a")).owner == "bot"
     with pytest.raises(HandoffNotFound):
         await queue.resolve(404, "alice")
+
+
+async def test_only_the_agent_holding_a_handoff_can_resolve_it() -> None:
+    queue = make_queue(GatewayStore(":memory:"))
+    handoff = await queue.escalate("web:a", "web", ASKED)
+    await queue.claim(handoff.id, "alice")
+
+    with pytest.raises(HandoffConflict, match="assigned to alice"):
+        await queue.resolve(handoff.id, "bob", note="not mine")
+
+    current = await queue.get(handoff.id)
+    assert current is not None and (current.status, current.agent) == ("assigned", "alice")
+    assert (await queue.ownership("web:a")).owner == "human"
+
+
+async def test_two_agents_resolving_at_once_close_the_handoff_exactly_once() -> None:
+    queue = make_queue(GatewayStore(":memory:"))
+    for index in range(10):
+        handoff = await queue.escalate(f"web:{index}", "web", ASKED)
+        events = queue.subscribe()
+
+        results = await asyncio.gather(
+            queue.resolve(handoff.id, "alice", note="a"),
+            queue.resolve(handoff.id, "bob", note="b"),
+            return_exceptions=True,
+        )
+
+        assert sorted(type(r).__name__ for r in results) == ["HandoffConflict", "NoneType"]
+        winner = "alice" if results[0] is None else "bob"
+        resolved = await queue.get(handoff.id)
+        assert resolved is not None and resolved.resolved_by == winner
+        assert resolved.note == winner[0]
+        assert [e["type"] for e in await drain(events)] == ["resolved"]
+        events.close()
+
+
+async def test_a_resolve_racing_a_claim_never_closes_the_claimers_handoff() -> None:
+    queue = make_queue(GatewayStore(":memory:"))
+    outcomes = set()
+    for index in range(20):
+        handoff = await queue.escalate(f"web:{index}", "web", ASKED)
+
+        claimed, resolved = await asyncio.gather(
+            queue.claim(handoff.id, "bob"),
+            queue.resolve(handoff.id, "alice"),
+            return_exceptions=True,
+        )
+
+        current = await queue.get(handoff.id)
+        assert current is not None
+        if claimed is True:
+            assert isinstance(resolved, HandoffConflict)
+            assert (current.status, current.agent) == ("assigned", "bob")
+        else:
+            assert claimed is False and resolved is None
+            assert (current.status, current.resolved_by) == ("resolved", "alice")
+        outcomes.add(current.status)
+    assert outcomes <= {"assigned", "resolved"}
 
 
 async def test_a_rating_is_stored_once_for_the_handoff_it_was_asked_about() -> None:

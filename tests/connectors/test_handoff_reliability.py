@@ -70,7 +70,7 @@ async def test_restart_while_waiting_keeps_the_handoff_and_every_message_for_the
 
     async with gateway(settings, rasa) as (client, _, queue):
         after = await say(client, "hello? I'm still waiting")
-        handoff = await queue.open_for("rest-7")
+        handoff = await queue.open_for("rest:local:rest-7")
         assert handoff is not None and handoff.status == "waiting"
         events = queue.subscribe()
         assert await queue.claim(handoff.id, "alice")
@@ -90,7 +90,7 @@ async def test_restart_while_assigned_delivers_the_agents_waiting_reply(
     rasa = FakeRasa()
     async with gateway(settings, rasa) as (client, _, queue):
         await say(client, "/request_human")
-        handoff = await queue.open_for("rest-7")
+        handoff = await queue.open_for("rest:local:rest-7")
         assert handoff is not None
         await queue.agent_reply(handoff.id, "alice", "I've found your order.")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -23,6 +24,7 @@ from connectors.ratelimit import RateLimiter
 from connectors.settings import GatewaySettings, HandoffSettings
 from connectors.store import GatewayStore
 from connectors.turns import Turns
+from erp.access import Verification, sign_verification
 from tests.connectors.fakes import SETTINGS, FakeRasa, actions_transport
 
 ALWAYS_OPEN = BusinessHours(days=frozenset(range(7)), opens=dt.time(0), closes=dt.time.max)
@@ -35,11 +37,18 @@ HANDOFF_REQUEST = OutgoingMessage(
             "rule": "user_request",
             "score": 0.934,
             "detail": "asked for a person: 'get me a human'",
-            "slots": {"order_number": "SO-100123"},
+            # The action server sends what the conversation verified, already decoded.
+            "slots": {
+                "verified_customer_id": 42,
+                "verified_records": ["SO-100123"],
+                "unverified_order_number": "SO-100999",
+            },
         }
     },
 )
 
+# The conversation of REST sender "rest-1" from a loopback client (no API keys configured).
+REST_1 = "rest:local:rest-1"
 Gateway = tuple[httpx.AsyncClient, Starlette]
 MakeGateway = Callable[..., Awaitable[Gateway]]
 
@@ -92,7 +101,9 @@ async def test_rasas_handoff_request_opens_a_handoff_and_the_gateway_tells_the_u
     assert replies == [notices.ESCALATED_OPEN]
     handoff = (await events.get(timeout=2))["handoff"]
     assert (handoff.trigger.rule, handoff.trigger.score) == ("user_request", 0.934)
-    assert handoff.slots == {"order_number": "SO-100123"}
+    assert handoff.slots == {"verified_customer_id": 42, "verified_records": ["SO-100123"],
+                             "unverified_order_number": "SO-100999"}  # fmt: skip
+    assert "order SO-100999 (NOT verified: do not disclose)" in handoff.summary
     assert handoff.channel == "rest" and handoff.status == "waiting"
     assert '"get me a human"' in handoff.summary
 
@@ -118,7 +129,7 @@ async def test_while_a_person_owns_the_conversation_rasa_gets_none_of_the_messag
         "it's about SO-100123, it never arrived",
         "hello?",
     ]
-    transcript = await queue_of(app).transcript("rest-1")
+    transcript = await queue_of(app).transcript(REST_1)
     assert [e["text"] for e in transcript if e["role"] == "user"][-1] == "where is my order"
 
 
@@ -128,7 +139,7 @@ async def test_no_acknowledgement_once_an_agent_has_joined(
     client, app = await make_gateway()
     fake_rasa.replies = [HANDOFF_REQUEST]
     await say(client, "get me a human")
-    handoff = await queue_of(app).open_for("rest-1")
+    handoff = await queue_of(app).open_for(REST_1)
     assert handoff is not None and await queue_of(app).claim(handoff.id, "alice")
 
     assert await say(client, "hi alice") == [
@@ -163,24 +174,50 @@ async def test_talk_to_a_person_button_escalates_without_rasa_even_when_rasa_is_
     replies = await say(client, "/request_human")
 
     assert replies == [notices.ESCALATED_OPEN]
-    handoff = await queue_of(app).open_for("rest-1")
+    handoff = await queue_of(app).open_for(REST_1)
     assert handoff is not None
     assert (handoff.trigger.rule, handoff.trigger.score) == ("user_request", 1.0)
     assert fake_rasa.received == []
 
 
 async def test_slots_of_a_gateway_escalation_come_from_rasas_tracker(
-    make_gateway: MakeGateway, fake_rasa: FakeRasa
+    make_gateway: MakeGateway, fake_rasa: FakeRasa, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    secret = "a-verification-secret-for-tests"
+    monkeypatch.setenv("VERIFICATION_SECRET", secret)
+    verified = Verification(REST_1, 7, frozenset({"email"}), frozenset({"INV-200341"}),
+                            time.time() + 600)  # fmt: skip
     client, app = await make_gateway()
-    fake_rasa.slot_values = {"invoice_number": "INV-200341", "verified_customer_id": 7}
+    fake_rasa.slot_values = {
+        "verification": sign_verification(verified, secret=secret.encode()),
+        "invoice_number": "INV-200341",
+        "order_number": "SO-100999",
+    }
 
     await say(client, "/request_human")
 
-    handoff = await queue_of(app).open_for("rest-1")
+    handoff = await queue_of(app).open_for(REST_1)
     assert handoff is not None
-    assert handoff.slots == {"invoice_number": "INV-200341", "verified_customer_id": 7}
-    assert "invoice INV-200341" in handoff.summary and "verified customer 7" in handoff.summary
+    assert handoff.slots == {"verified_customer_id": 7, "verified_records": ["INV-200341"],
+                             "unverified_order_number": "SO-100999"}  # fmt: skip
+    assert "verified customer 7, invoice INV-200341 (verified)" in handoff.summary
+    assert "order SO-100999 (NOT verified: do not disclose)" in handoff.summary
+
+
+async def test_a_plain_verified_customer_slot_in_the_tracker_is_not_believed(
+    make_gateway: MakeGateway, fake_rasa: FakeRasa
+) -> None:
+    client, app = await make_gateway()
+    # What `/intent{"verified_customer_id": 7}` would leave in the tracker.
+    fake_rasa.slot_values = {"verified_customer_id": 7, "invoice_number": "INV-200341"}
+
+    await say(client, "/request_human")
+
+    handoff = await queue_of(app).open_for(REST_1)
+    assert handoff is not None
+    assert handoff.slots == {"unverified_invoice_number": "INV-200341"}
+    assert "verified customer" not in handoff.summary
+    assert "invoice INV-200341 (NOT verified: do not disclose)" in handoff.summary
 
 
 @pytest.mark.parametrize(
@@ -208,7 +245,7 @@ async def test_sensitive_topics_escalate_before_rasa_with_rule_and_score(
 
     replies = await say(client, text)
 
-    handoff = await queue_of(app).open_for("rest-1")
+    handoff = await queue_of(app).open_for(REST_1)
     assert handoff is not None
     assert (handoff.trigger.rule, handoff.trigger.score) == (rule, score)
     assert (handoff.queue, handoff.priority) == (queue, priority)
@@ -227,7 +264,7 @@ async def test_near_misses_of_sensitive_topics_go_to_rasa(
 
     await say(client, text)
 
-    assert await queue_of(app).open_for("rest-1") is None
+    assert await queue_of(app).open_for(REST_1) is None
     assert [m.text for m in fake_rasa.received] == [text]
 
 
@@ -239,7 +276,7 @@ async def test_an_angry_message_escalates_with_the_classifiers_score(
     await say(client, "thanks, where is order SO-100123?")
     await say(client, "This is the THIRD time I've asked, you are completely useless!!")
 
-    handoff = await queue_of(app).open_for("rest-1")
+    handoff = await queue_of(app).open_for(REST_1)
     assert handoff is not None and handoff.trigger.rule == "frustration"
     assert handoff.trigger.score is not None and handoff.trigger.score >= 0.65
     assert "frustration" in handoff.trigger.detail and "THIRD time" in handoff.trigger.detail
@@ -252,7 +289,7 @@ async def test_hand_back_asks_for_a_rating_stores_it_and_the_bot_answers_again(
     client, app = await make_gateway()
     queue = queue_of(app)
     await say(client, "/request_human")
-    handoff = await queue.open_for("rest-1")
+    handoff = await queue.open_for(REST_1)
     assert handoff is not None
     await queue.agent_reply(handoff.id, "alice", "Your order ships today.")
     await queue.resolve(handoff.id, "alice", note="order chased with the warehouse")
@@ -273,7 +310,7 @@ async def test_hand_back_asks_for_a_rating_stores_it_and_the_bot_answers_again(
     assert [m.text for m in fake_rasa.received] == ["is WID-1001 in stock?"]  # not the "4"
     [(conversation, events)] = fake_rasa.appended
     note = next(e for e in events if e.get("name") == "handoff_note")
-    assert conversation == "rest-1" and note["value"].endswith(
+    assert conversation == REST_1 and note["value"].endswith(
         "resolved by alice: order chased with the warehouse"
     )
 
@@ -290,7 +327,7 @@ async def test_a_question_instead_of_a_rating_goes_to_rasa_and_ends_the_rating(
     client, app = await make_gateway()
     queue = queue_of(app)
     await say(client, "/request_human")
-    handoff = await queue.open_for("rest-1")
+    handoff = await queue.open_for(REST_1)
     assert handoff is not None
     await queue.resolve(handoff.id, "alice")
 
@@ -320,7 +357,7 @@ async def test_out_of_hours_the_user_is_told_when_the_team_is_back_and_can_leave
     ]
     assert ack == [notices.WAITING_ACK_CLOSED.format(back="on Monday at 08:00")]
     assert quiet == []
-    handoff = await queue.open_for("rest-1")
+    handoff = await queue.open_for(REST_1)
     assert handoff is not None and handoff.available is False
     # Monday: an agent claims and answers; the reply waits for the REST client.
     await queue.agent_reply(handoff.id, "alice", "Sorry about that, a replacement is on its way.")
@@ -341,7 +378,7 @@ async def test_pending_agent_replies_come_first_in_the_reply_to_the_next_post(
     client, app = await make_gateway()
     queue = queue_of(app)
     await say(client, "/request_human")
-    handoff = await queue.open_for("rest-1")
+    handoff = await queue.open_for(REST_1)
     assert handoff is not None
     await queue.agent_reply(handoff.id, "alice", "Hi, Alice here.")
 

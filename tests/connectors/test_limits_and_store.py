@@ -1,4 +1,4 @@
-"""The per-sender rate limiter, the gateway's SQLite store and the text helpers."""
+"""The per-client rate limiter, the gateway's SQLite store, settings and the text helpers."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from connectors.errors import SettingsError
-from connectors.messages import Button, OutgoingMessage
+from connectors.errors import RateLimited, SettingsError
+from connectors.messages import Button, IncomingMessage, OutgoingMessage
 from connectors.ratelimit import RateLimiter
 from connectors.render import Link, chunks, plain_with_urls, split_links
-from connectors.settings import GatewaySettings, SlackSettings, TelegramSettings
+from connectors.settings import ApiKey, GatewaySettings, SlackSettings, TelegramSettings
 from connectors.store import GatewayStore
+from connectors.turns import Turns
+from tests.connectors.fakes import FakeRasa
 
 
 class Clock:
@@ -43,6 +45,37 @@ def test_limiter_forgets_refilled_senders_when_full() -> None:
 
     assert limiter.acquire("c") == 0.0
     assert len(limiter._buckets) == 1
+
+
+async def test_turns_are_limited_per_client_whatever_conversation_they_name() -> None:
+    turns = Turns(
+        store=GatewayStore(":memory:"), limiter=RateLimiter(per_minute=1, burst=2), max_chars=100
+    )
+    turns.rasa = rasa = FakeRasa()
+
+    for conversation in ("rest:local:a", "rest:local:b"):
+        await turns.handle(IncomingMessage(conversation, "rest", "hi", client="ip:203.0.113.7"))
+    with pytest.raises(RateLimited):
+        await turns.handle(IncomingMessage("rest:local:c", "rest", "hi", client="ip:203.0.113.7"))
+    await turns.handle(IncomingMessage("rest:local:c", "rest", "hi", client="ip:203.0.113.8"))
+
+    assert [m.sender_id for m in rasa.received] == ["rest:local:a", "rest:local:b", "rest:local:c"]
+
+
+async def test_web_session_generations_move_only_on_a_new_verification(tmp_path: Path) -> None:
+    store = GatewayStore(tmp_path / "gateway.db")
+
+    assert await store.session_generation("k1") == 0
+    assert await store.rotate_on_verification("k1", None) is None
+    assert await store.rotate_on_verification("k1", "customer-42") == 1
+    assert await store.rotate_on_verification("k1", "customer-42") is None
+    assert await store.rotate_on_verification("k1", None) is None  # the verification expired
+    assert await store.rotate_on_verification("k1", "customer-42") == 2
+    assert await store.rotate_on_verification("k1", "customer-7") == 3
+    assert await store.session_generation("k2") == 0
+    store.close()
+
+    assert await GatewayStore(tmp_path / "gateway.db").session_generation("k1") == 3
 
 
 async def test_transcript_survives_reopening_and_keeps_order(tmp_path: Path) -> None:
@@ -129,6 +162,29 @@ def test_channel_settings_from_the_environment() -> None:
     assert settings.slack.disabled_reason() is None
 
 
+def test_security_settings_from_the_environment() -> None:
+    settings = GatewaySettings.from_env({
+        "GATEWAY_API_KEYS": "shop:shop-secret-0123456789, crm.v2:crm-secret-0123456789",
+        "WEB_SESSION_SECRET": "w" * 32, "WEB_SESSION_DAYS": "1.5",
+    })  # fmt: skip
+
+    assert settings.api_keys == (
+        ApiKey("shop", "shop-secret-0123456789"),
+        ApiKey("crm.v2", "crm-secret-0123456789"),
+    )
+    assert (settings.web_session_secret, settings.web_session_days) == ("w" * 32, 1.5)
+    # Secrets stay out of reprs (and so out of logged settings).
+    assert "shop-secret" not in repr(settings) and "w" * 32 not in repr(settings)
+
+
+def test_security_defaults_are_closed() -> None:
+    defaults = GatewaySettings.from_env({})
+
+    assert defaults.widget_origins == ()  # the gateway's own origin only
+    assert defaults.api_keys == ()  # REST from loopback only
+    assert defaults.web_session_days == 7.0
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -136,8 +192,32 @@ def test_channel_settings_from_the_environment() -> None:
         ({"TELEGRAM_WEBHOOK_URL": "http://x"}, "TELEGRAM_WEBHOOK_URL must start with https://"),
         ({"TELEGRAM_WEBHOOK_SECRET": "has space"}, "TELEGRAM_WEBHOOK_SECRET must be 1-256"),
         ({"RATE_LIMIT_BURST": "0"}, "RATE_LIMIT_BURST must be at least 1, got 0"),
+        ({"GATEWAY_API_KEYS": "no-colon"}, "GATEWAY_API_KEYS entries must be name:secret"),
+        ({"GATEWAY_API_KEYS": "sh/op:" + "c" * 20}, "GATEWAY_API_KEYS entries must be name:secret"),
+        ({"GATEWAY_API_KEYS": "shop:short"}, "the secret of 'shop' must be at least 16"),
+        ({"GATEWAY_API_KEYS": "local:" + "s" * 20}, "the name 'local' is reserved"),
+        (
+            {"GATEWAY_API_KEYS": f"a:{'s' * 20},b:{'s' * 20}"},
+            "GATEWAY_API_KEYS: 'b' repeats a name or a secret",
+        ),
+        ({"WEB_SESSION_SECRET": "short"}, "WEB_SESSION_SECRET must be at least 16 characters"),
+        ({"WEB_SESSION_DAYS": "0"}, "WEB_SESSION_DAYS must be more than 0"),
+        ({"WEB_SESSION_DAYS": "a week"}, "WEB_SESSION_DAYS must be a number of days"),
     ],
-    ids=["bad-mode", "plain-http-webhook", "bad-secret", "zero-burst"],
+    ids=[
+        "bad-mode",
+        "plain-http-webhook",
+        "bad-secret",
+        "zero-burst",
+        "key-without-secret",
+        "key-name-with-slash",
+        "short-key-secret",
+        "reserved-key-name",
+        "repeated-key-secret",
+        "short-session-secret",
+        "zero-session-days",
+        "session-days-not-a-number",
+    ],
 )
 def test_bad_channel_settings_are_refused(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message.replace("(", r"\(")):

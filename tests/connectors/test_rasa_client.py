@@ -1,4 +1,4 @@
-"""RasaClient against a scripted Rasa (httpx.MockTransport): payload, reply mapping, failures."""
+"""RasaClient against a scripted Rasa (httpx.MockTransport): payload, auth, replies, failures."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from connectors.messages import Button, IncomingMessage, OutgoingMessage
 from connectors.rasa_client import RasaClient
 
 RASA = "http://rasa.test:5005"
+TOKEN = "rasa-token-1"
 
 
 def rasa_client(handle: Callable[[httpx.Request], httpx.Response]) -> RasaClient:
     http = httpx.AsyncClient(transport=httpx.MockTransport(handle))
-    return RasaClient(http, base_url=RASA + "/", timeout=1.5)
+    return RasaClient(http, base_url=RASA + "/", token=TOKEN, timeout=1.5)
 
 
 async def test_send_posts_the_rest_channel_payload() -> None:
@@ -27,20 +28,73 @@ async def test_send_posts_the_rest_channel_payload() -> None:
         seen.append(request)
         return httpx.Response(200, json=[])
 
-    message = IncomingMessage(
-        "u-1", "rest", "Grüße 👋", metadata={"lang": "de", "channel": "x", "role": "staff"}
-    )
+    # Client metadata claiming a channel, a role, a client or a group is overridden.
+    claims = {"channel": "x", "role": "staff", "client": "ip:10.0.0.1", "group": True}
+    message = IncomingMessage("u-1", "rest", "Grüße 👋", metadata={"lang": "de", **claims})
     await rasa_client(handle).send(message)
 
     [request] = seen
     assert request.method == "POST"
-    assert str(request.url) == RASA + "/webhooks/rest/webhook"
+    assert str(request.url) == RASA + "/webhooks/gateway/webhook"
     assert request.headers["content-type"] == "application/json"
     assert json.loads(request.content) == {
         "sender": "u-1",
         "message": "Grüße 👋",
-        "metadata": {"lang": "de", "channel": "rest", "role": "customer"},
+        "metadata": {
+            "lang": "de",
+            "channel": "rest",
+            "role": "customer",
+            "client": "u-1",
+            "group": False,
+        },
     }
+
+
+async def test_send_authenticates_with_a_bearer_header_not_the_url() -> None:
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=[])
+
+    await rasa_client(handle).send(IncomingMessage("u-1", "rest", "hi"))
+
+    assert seen[0].headers["authorization"] == f"Bearer {TOKEN}"
+    # The channel checks the header; a token in the URL would end up in access logs.
+    assert TOKEN not in str(seen[0].url)
+
+
+async def test_tracker_calls_carry_the_api_token_as_rasa_expects() -> None:
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"slots": {"sku": None}})
+
+    client = rasa_client(handle)
+    await client.slots("web:a")
+    await client.append_events("web:a", [{"event": "slot", "name": "sku", "value": None}])
+
+    assert [dict(request.url.params) for request in seen] == [
+        {"include_events": "NONE", "token": TOKEN},
+        {"include_events": "NONE", "token": TOKEN},
+    ]
+
+
+@pytest.mark.parametrize("status", [401, 403], ids=["401", "403"])
+async def test_a_refused_token_is_named_in_the_error(status: int) -> None:
+    client = rasa_client(lambda _: httpx.Response(status, json={"error": "no"}))
+
+    with pytest.raises(RasaUnavailable) as sent:
+        await client.send(IncomingMessage("u-1", "rest", "hi"))
+    with pytest.raises(RasaUnavailable) as read:
+        await client.slots("web:a")
+
+    for raised in (sent, read):
+        assert raised.value.reason == (
+            f"Rasa answered HTTP {status}: it refused RASA_TOKEN (not the one Rasa was given)"
+        )
+        assert TOKEN not in str(raised.value)
 
 
 async def test_only_a_staff_message_is_sent_with_the_staff_role() -> None:
@@ -52,7 +106,7 @@ async def test_only_a_staff_message_is_sent_with_the_staff_role() -> None:
 
     await rasa_client(handle).send(IncomingMessage("slack:T1:U1", "slack", "hi", staff=True))
 
-    assert seen[0]["metadata"] == {"channel": "slack", "role": "staff"}
+    assert seen[0]["metadata"]["role"] == "staff"
 
 
 async def test_send_maps_text_buttons_image_and_custom_in_order() -> None:
@@ -132,7 +186,7 @@ async def test_send_raises_rasa_unavailable(
         await rasa_client(handle).send(IncomingMessage("u-1", "rest", "hi"))
 
     assert raised.value.reason.startswith(reason)
-    assert raised.value.url == RASA + "/webhooks/rest/webhook"
+    assert raised.value.url == RASA + "/webhooks/gateway/webhook"
 
 
 @pytest.mark.parametrize(

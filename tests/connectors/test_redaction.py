@@ -1,10 +1,11 @@
-"""redact(): personal data never reaches the logs, business identifiers do."""
+"""redact(): personal data never reaches the logs, business identifiers do; conversation ids
+are logged as short stable tags."""
 
 from __future__ import annotations
 
 import pytest
 
-from connectors.redaction import redact
+from connectors.redaction import conversation_tag, redact
 
 
 @pytest.mark.parametrize(
@@ -68,3 +69,16 @@ def test_mixed_text_redacts_every_kind() -> None:
     text = "I'm jo@example.com, +1 (555) 123-4567, SW1A 1AA; order SO-1001"
 
     assert redact(text) == "I'm [email], [phone], [postcode]; order SO-1001"
+
+
+@pytest.mark.parametrize(
+    "conversation",
+    ["web:q2Vx5P0Zt8Kx1lC3nX9yAw", "rest:local:jo@example.com", "telegram:-100123:42", "\ud800"],
+    ids=["web-session-key", "rest-email", "telegram-group-person", "lone-surrogate"],
+)
+def test_conversation_tags_are_short_stable_and_reveal_nothing(conversation: str) -> None:
+    tag = conversation_tag(conversation)
+
+    assert tag == conversation_tag(conversation) and len(tag) == 12 and tag.startswith("c-")
+    assert not any(part in tag for part in conversation.split(":") if len(part) > 2)
+    assert conversation_tag(conversation + "x") != tag

@@ -21,6 +21,7 @@ from slack_sdk.signature import Clock
 from starlette.applications import Starlette
 
 from connectors.channels.slack import COMMAND_HELP, SlackChannel, from_slack, render, to_mrkdwn
+from connectors.errors import ChannelDeliveryFailed
 from connectors.fake_platforms import FakePlatforms
 from connectors.gateway import create_app
 from connectors.messages import Button, OutgoingMessage
@@ -205,7 +206,7 @@ async def test_mention_sent_three_times_is_acknowledged_fast_and_answered_once_i
     assert [status for status, _ in acks] == [200, 200, 200]
     assert max(seconds for _, seconds in acks) < 0.5  # well inside Slack's 3 s
     assert [(m.sender_id, m.text) for m in rasa.received] == [
-        ("slack:T0001:U061F7AUR", "is it everything a river should be?")
+        ("slack:T0001:C123ABC456:U061F7AUR", "is it everything a river should be?")
     ]
     [post] = platforms.of("chat.postMessage")
     assert post.params["channel"] == "C123ABC456"
@@ -265,7 +266,81 @@ async def test_staff_identity_comes_from_the_slack_user_id(
 
     [message] = fake_rasa.received
     assert message.staff is staff
-    assert message.sender_id == f"slack:T0001:{user}"
+    assert message.sender_id == f"slack:T0001:C123ABC456:{user}"
+    assert message.client == f"slack:T0001:{user}"
+
+
+async def test_a_dm_is_the_users_private_conversation(
+    gateway: tuple[httpx.AsyncClient, SlackChannel], fake_rasa: FakeRasa
+) -> None:
+    client, slack = gateway
+    dm = {"type": "message", "channel_type": "im", "channel": "D0001", "user": "U0CUST01",
+          "text": "where is my order?", "ts": "1.000100"}  # fmt: skip
+
+    await post_event(client, mention_event("Ev0DMID", **dm))
+    await slack.drain()
+
+    [message] = fake_rasa.received
+    assert (message.sender_id, message.client, message.group) == (
+        "slack:T0001:U0CUST01",
+        "slack:T0001:U0CUST01",
+        False,
+    )
+
+
+async def test_each_person_in_a_channel_has_their_own_group_conversation(
+    gateway: tuple[httpx.AsyncClient, SlackChannel], fake_rasa: FakeRasa, platforms: FakePlatforms
+) -> None:
+    client, slack = gateway
+
+    await post_event(client, mention_event("Ev0A", user="U0AAA"))
+    await post_event(client, mention_event("Ev0B", user="U0BBB", thread_ts="1515449522.000016"))
+    await slack.drain()
+
+    # Answered in the background, in either order.
+    assert sorted((m.sender_id, m.client, m.group) for m in fake_rasa.received) == [
+        ("slack:T0001:C123ABC456:U0AAA", "slack:T0001:U0AAA", True),
+        ("slack:T0001:C123ABC456:U0BBB", "slack:T0001:U0BBB", True),
+    ]
+    # Neither shares the DM conversation (slack:T0001:<user>) and its verification.
+    assert all(m.sender_id.count(":") == 3 for m in fake_rasa.received)
+
+
+async def test_agent_replies_reach_the_thread_of_a_group_conversation(
+    gateway: tuple[httpx.AsyncClient, SlackChannel], platforms: FakePlatforms
+) -> None:
+    client, slack = gateway
+    await post_event(client, mention_event("Ev0THREAD", user="U0AAA"))
+    await slack.drain()
+
+    await slack.push("slack:T0001:C123ABC456:U0AAA", [OutgoingMessage(text="Alice here")])
+    await slack.push("slack:T0001:U0NEW", [OutgoingMessage(text="Bob here")])
+
+    *_, group, dm = platforms.of("chat.postMessage")
+    assert (group.params["channel"], group.params["thread_ts"]) == (
+        "C123ABC456",
+        "1515449522.000016",
+    )
+    assert group.params["text"] == "Alice here"
+    assert (dm.params["channel"], dm.params["text"]) == ("U0NEW", "Bob here")
+    for bad in ("slack:T0001", "slack:T0001::U1", "slack:a:b:c:d", "telegram:1"):
+        with pytest.raises(ChannelDeliveryFailed):
+            await slack.push(bad, [OutgoingMessage(text="x")])
+
+
+@pytest.mark.parametrize("path", ["/slack/events", "/slack/commands", "/slack/interactions"])
+async def test_every_endpoint_refuses_a_request_signed_with_another_secret(
+    gateway: tuple[httpx.AsyncClient, SlackChannel], fake_rasa: FakeRasa, path: str
+) -> None:
+    client, slack = gateway
+    body = json.dumps(mention_event("Ev0FORGED")).encode()
+    headers = {"Content-Type": "application/json", **signed(body, secret="not-the-secret")}
+
+    response = await client.post(path, content=body, headers=headers)
+    await slack.drain()
+
+    assert response.status_code == 401
+    assert fake_rasa.received == []
 
 
 async def test_slash_command_acknowledges_then_answers_through_the_response_url(
@@ -330,6 +405,9 @@ async def test_buttons_render_as_block_kit_and_a_click_sends_the_payload(
 
     assert response.status_code == 200
     assert fake_rasa.received[-1].text == "/order_status"
+    # The click in the channel is the clicker's own conversation there.
+    assert fake_rasa.received[-1].sender_id == "slack:T0001:C123ABC456:U0CUST01"
+    assert fake_rasa.received[-1].group is True
     assert platforms.of("chat.postMessage")[-1].params["thread_ts"] == "1515449522.000016"
 
 

@@ -23,10 +23,15 @@ from starlette.applications import Starlette
 from connectors.agents.auth import AgentAuth
 from connectors.agents.settings import AgentSettings
 from connectors.channels.slack import SlackChannel
-from connectors.channels.slack_agents import CLAIM_ACTION, RESOLVE_ACTION, SlackAgentChannel
+from connectors.channels.slack_agents import (
+    CLAIM_ACTION,
+    RESOLVE_ACTION,
+    SlackAgentChannel,
+    handoff_blocks,
+)
 from connectors.fake_platforms import Call, FakePlatforms
 from connectors.gateway import create_app
-from connectors.handoff.queue import HandoffQueue, Trigger
+from connectors.handoff.queue import Handoff, HandoffQueue, Trigger
 from connectors.messages import OutgoingMessage
 from connectors.ratelimit import RateLimiter
 from connectors.settings import SlackSettings
@@ -308,6 +313,49 @@ async def test_resolve_button_by_someone_else_than_the_claimer_is_refused(setup:
     assert (await setup.queue.get(handoff_id)).status == "resolved"  # type: ignore[union-attr]
 
 
+async def test_resolving_an_already_resolved_handoff_says_so(setup: Setup) -> None:
+    handoff_id = await setup.escalate()
+    await setup.click(handoff_id, RESOLVE_ACTION, AGENT)
+
+    await setup.click(handoff_id, RESOLVE_ACTION, OTHER)
+
+    assert "already resolved" in setup.platforms.of("chat.postEphemeral")[-1].params["text"]
+    handoff = await setup.queue.get(handoff_id)
+    assert handoff is not None and handoff.resolved_by == f"slack:{AGENT}"
+
+
+def test_the_posted_context_marks_what_was_verified_and_what_was_not() -> None:
+    handoff = Handoff(
+        id=7, conversation_id="web:a", channel="web", queue="customers", priority=0,
+        status="waiting", trigger=ASKED, summary="Issue: late", agent=None, created_at=0.0,
+        assigned_at=None, resolved_at=None,
+        slots={"verified_customer_id": 42, "verified_records": ["SO-100123"],
+               "unverified_order_number": "SO-100999", "sku": "WID-1001"},
+    )  # fmt: skip
+
+    fields = [f["text"] for f in handoff_blocks(handoff)[2]["fields"]]
+
+    assert fields[4:] == [
+        "*Verified customer:* 42",
+        "*Order:* SO-100123 (verified)",
+        "*Order:* :warning: SO-100999 (NOT verified: do not disclose)",
+        "*SKU:* WID-1001",
+    ]
+
+
+def test_a_plain_verified_customer_slot_is_never_shown_as_verified() -> None:
+    handoff = Handoff(
+        id=8, conversation_id="web:a", channel="web", queue="customers", priority=0,
+        status="waiting", trigger=ASKED, summary="", agent=None, created_at=0.0,
+        assigned_at=None, resolved_at=None,
+        slots={"verified_customer_id": "7", "order_number": "SO-100123"},
+    )  # fmt: skip
+
+    fields = [f["text"] for f in handoff_blocks(handoff)[2]["fields"]]
+
+    assert fields[4:] == ["*Order:* :warning: SO-100123 (NOT verified: do not disclose)"]
+
+
 async def test_the_customers_messages_appear_in_the_thread(setup: Setup) -> None:
     handoff_id = await setup.escalate()
     root = await setup.root_ts(handoff_id)
@@ -417,7 +465,7 @@ async def test_through_the_gateway_a_rest_handoff_is_answered_from_its_slack_thr
                       app.state.turns.store, rasa, Customer([]), platforms)  # fmt: skip
 
         await gw.post("/api/messages", json={"sender_id": "rest-7", "text": "/request_human"})
-        handoff = await setup.queue.open_for("rest-7")
+        handoff = await setup.queue.open_for("rest:local:rest-7")
         assert handoff is not None
         root = await setup.root_ts(handoff.id)
         await gw.post("/api/messages", json={"sender_id": "rest-7", "text": "hello, anyone?"})

@@ -11,10 +11,13 @@ from connectors.fake_platforms import serve
 from connectors.gateway import create_app
 from connectors.streaming import STREAM_PATH
 from tests.connectors.fakes import SETTINGS, FakeRasa, MakeClient, actions_transport
-from tests.connectors.test_web_channel import SESSION, chat, start_session
+from tests.connectors.test_web_channel import chat, start_session
 
 TOKEN = "per-run-secret"
-DRAFT = {"conversation_id": f"web:{SESSION}", "text": "We refund returns within 5 days."}
+DRAFT = {
+    "conversation_id": "web:q2Vx5P0Zt8Kx1lC3nX9yAw",
+    "text": "We refund returns within 5 days.",
+}
 
 
 async def test_drafts_are_refused_without_the_token(make_client: MakeClient) -> None:
@@ -53,9 +56,11 @@ def test_the_web_chat_receives_the_draft(fake_rasa: FakeRasa, tmp_path: Path) ->
         settings, db_check=lambda: True, rasa_client=fake_rasa, transport=actions_transport()
     )
     with serve(app, lifespan=True) as url, chat(url) as client:
-        start_session(client)
+        session, _ = start_session(client)
+        # The conversation key is the session token's first part.
+        draft = {**DRAFT, "conversation_id": "web:" + session.split(".")[0]}
         response = httpx.post(
-            url + STREAM_PATH, json=DRAFT, headers={"Authorization": f"Bearer {TOKEN}"}
+            url + STREAM_PATH, json=draft, headers={"Authorization": f"Bearer {TOKEN}"}
         )
         assert response.status_code == 204
         assert client.receive(timeout=5) == ["bot_streaming", {"text": DRAFT["text"]}]

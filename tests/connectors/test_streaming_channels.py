@@ -29,7 +29,8 @@ INTERNAL_TOKEN = "per-run-secret"
 AUTH = {"Authorization": f"Bearer {INTERNAL_TOKEN}"}
 CHAT = "1111111"
 TELEGRAM = f"telegram:{CHAT}"
-SLACK = "slack:T0001:U061F7AUR"
+# A mention in channel C123ABC456: that person's own conversation in the channel.
+SLACK = "slack:T0001:C123ABC456:U061F7AUR"
 FIRST = "We refund returns."
 SECOND = "We refund returns. Refunds take 5 working days."
 FINAL = "We refund returns. Refunds take 5 working days from receipt."

@@ -19,13 +19,16 @@ from starlette.applications import Starlette
 
 from connectors.channels import telegram as telegram_channel
 from connectors.channels.telegram import (
+    ANONYMOUS,
     CALLBACK_DATA_BYTES,
     EDITED,
     SECRET_HEADER,
     UNKNOWN_COMMAND,
     UNSUPPORTED,
     TelegramChannel,
+    chat_of,
 )
+from connectors.errors import ChannelDeliveryFailed
 from connectors.fake_platforms import FakePlatforms
 from connectors.gateway import create_app
 from connectors.messages import Button, OutgoingMessage
@@ -211,6 +214,112 @@ async def test_callback_query_is_answered_and_its_data_sent_to_rasa(
         (f"telegram:{CHAT}", "Data from button callback")
     ]
     assert sent(platforms) == [{"chat_id": CHAT, "text": "hello"}]
+
+
+GROUP = "-1001234567890"
+
+
+def in_group(update: dict[str, Any], user_id: int, *, chat_type: str = "supergroup") -> dict:
+    """A sample update moved into a group chat, sent by ``user_id``."""
+    message = update["message"]
+    message["chat"] = {"id": int(GROUP), "type": chat_type, "title": "Northbridge buyers"}
+    message["from"] = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
+    return update
+
+
+async def test_private_chat_is_one_conversation_with_the_user_as_client(
+    gateway: httpx.AsyncClient, fake_rasa: FakeRasa
+) -> None:
+    await post_update(gateway, sample("02_message_text.json"))
+
+    [message] = fake_rasa.received
+    assert (message.sender_id, message.client, message.group) == (
+        f"telegram:{CHAT}",
+        f"telegram:user:{CHAT}",
+        False,
+    )
+
+
+@pytest.mark.parametrize("chat_type", ["group", "supergroup"])
+async def test_each_person_in_a_group_has_their_own_conversation(
+    gateway: httpx.AsyncClient, platforms: FakePlatforms, fake_rasa: FakeRasa, chat_type: str
+) -> None:
+    for user_id in (111, 222):
+        await post_update(gateway, in_group(sample("02_message_text.json"), user_id,
+                                            chat_type=chat_type))  # fmt: skip
+
+    assert [(m.sender_id, m.client, m.group) for m in fake_rasa.received] == [
+        (f"telegram:{GROUP}:111", "telegram:user:111", True),
+        (f"telegram:{GROUP}:222", "telegram:user:222", True),
+    ]
+    assert [m.metadata["telegram"]["chat_type"] for m in fake_rasa.received] == [chat_type] * 2
+    assert [p["chat_id"] for p in sent(platforms)] == [GROUP, GROUP]
+
+
+async def test_a_button_click_in_a_group_is_the_clickers_own(
+    gateway: httpx.AsyncClient, fake_rasa: FakeRasa
+) -> None:
+    click = sample("13_callback_query.json")
+    click["callback_query"]["from"] = {"id": 333, "is_bot": False, "first_name": "Clicker"}
+    click["callback_query"]["message"] = {
+        "message_id": 9, "date": 1441645532, "text": "Which order?",
+        "chat": {"id": int(GROUP), "type": "supergroup", "title": "Northbridge buyers"},
+    }  # fmt: skip
+
+    await post_update(gateway, click)
+
+    [message] = fake_rasa.received
+    assert (message.sender_id, message.group) == (f"telegram:{GROUP}:333", True)
+
+
+async def test_posts_made_as_the_group_are_not_answered_as_anyone(
+    gateway: httpx.AsyncClient, platforms: FakePlatforms, fake_rasa: FakeRasa
+) -> None:
+    update = in_group(sample("02_message_text.json"), 1087968824)  # GroupAnonymousBot
+    update["message"]["sender_chat"] = {"id": int(GROUP), "type": "supergroup", "title": "x"}
+
+    await post_update(gateway, update)
+
+    assert fake_rasa.received == []
+    assert sent(platforms) == [{"chat_id": GROUP, "text": ANONYMOUS}]
+
+
+async def test_channel_posts_are_ignored(
+    gateway: httpx.AsyncClient, platforms: FakePlatforms, fake_rasa: FakeRasa
+) -> None:
+    post = sample("02_message_text.json")["message"]
+    post["chat"] = {"id": -1009, "type": "channel", "title": "News"}
+    del post["from"]
+
+    response = await post_update(gateway, {"update_id": 7, "channel_post": post})
+
+    assert response.status_code == 200
+    assert fake_rasa.received == [] and sent(platforms) == []
+
+
+async def test_agent_replies_reach_the_group_of_a_per_person_conversation(
+    make_gateway: MakeGateway, platforms: FakePlatforms
+) -> None:
+    _, app = await make_gateway()
+    with anyio.fail_after(10):
+        await app.state.telegram.ready.wait()
+
+    await app.state.telegram.push(f"telegram:{GROUP}:111", [OutgoingMessage(text="Alice here")])
+    await app.state.telegram.push(f"telegram:{CHAT}", [OutgoingMessage(text="Bob here")])
+
+    assert sent(platforms) == [
+        {"chat_id": GROUP, "text": "Alice here"},
+        {"chat_id": CHAT, "text": "Bob here"},
+    ]
+    for bad in ("telegram:", "telegram:1:2:3", "telegram:1_000", "telegram: 1", "slack:T:U"):
+        with pytest.raises(ChannelDeliveryFailed):
+            await app.state.telegram.push(bad, [OutgoingMessage(text="x")])
+
+
+def test_conversation_ids_name_their_chat() -> None:
+    assert chat_of(f"telegram:{GROUP}:111") == int(GROUP)
+    assert chat_of("telegram:42") == 42
+    assert chat_of("telegram:+42") is None and chat_of("rest:local:telegram:42") is None
 
 
 @pytest.mark.parametrize(
@@ -401,3 +510,15 @@ async def test_channel_without_secrets_is_disabled_with_one_log_line(
 def test_channel_module_needs_no_network_to_build() -> None:
     channel = TelegramChannel(TelegramSettings(bot_token=TOKEN, webhook_secret=SECRET), None)  # type: ignore[arg-type]
     assert [route.path for route in channel.routes()] == ["/telegram/webhook"]
+
+
+async def test_a_webhook_with_no_secret_configured_refuses_every_update() -> None:
+    channel = TelegramChannel(TelegramSettings(bot_token=TOKEN, webhook_secret=""), None)  # type: ignore[arg-type]
+    app = Starlette(routes=channel.routes())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gw.test"
+    ) as client:
+        missing = await post_update(client, sample("02_message_text.json"), secret=None)
+        empty = await post_update(client, sample("02_message_text.json"), secret="")
+
+    assert missing.status_code == empty.status_code == 403

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -12,6 +12,7 @@ import pytest
 
 from bot import paths
 from bot.processes import Service, build_services, stop_all, wait_until_healthy
+from bot.secrets import shared_secrets
 from bot.settings import Ports
 
 
@@ -20,6 +21,8 @@ class Assistant:
     url: str
     services: list[Service]
     client: httpx.Client
+    # The shared secrets the processes were given (RASA_TOKEN, ACTION_SERVER_TOKEN, ...).
+    secrets: dict[str, str] = field(repr=False)
 
     def say(self, sender: str, text: str) -> list[dict]:
         response = self.client.post("/api/messages", json={"sender_id": sender, "text": text})
@@ -43,13 +46,20 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
     settings = {
         "RASA_TRACKER_DB": str(work / "tracker.db"),
         "GATEWAY_DB": str(work / "gateway.db"),
+        # Verification lockouts of this run only, not those left in var/ by earlier runs.
+        "ACTIONS_STATE_DB": str(work / "actions-state.db"),
         # Conversation tests assert the ERP templates' exact facts; the generator's wording
         # is tested with fakes in tests/actions and the real model in tests/models.
         "GENERATOR_BACKEND": "off",
+        # Every test talks from 127.0.0.1, one client to the gateway's per-client rate limit.
+        "RATE_LIMIT_PER_MINUTE": "100000",
+        "RATE_LIMIT_BURST": "100000",
     }
     previous = {name: os.environ.get(name) for name in settings}
     os.environ.update(settings)
-    services = build_services(ports, logs_dir=work / "logs")
+    # The test run's own secrets, so that nothing depends on the developer's var/secrets.json.
+    secrets = shared_secrets(work / "secrets.json")
+    services = build_services(ports, logs_dir=work / "logs", secrets=secrets)
     # The services have their environment now; later tests see the generator as configured.
     _restore({"GENERATOR_BACKEND": previous["GENERATOR_BACKEND"]})
     try:
@@ -63,7 +73,7 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
                 print(service.log_file.read_text(errors="replace")[-4000:])
             raise
         with httpx.Client(base_url=ports.gateway_url, timeout=60) as client:
-            yield Assistant(ports.gateway_url, services, client)
+            yield Assistant(ports.gateway_url, services, client, secrets)
     finally:
         stop_all(services)
         _restore(previous)

@@ -19,6 +19,11 @@ from tests.e2e.conftest import Assistant
 pytestmark = pytest.mark.e2e
 
 
+def conversation(sender: str) -> str:
+    """The conversation id the gateway gives a loopback REST client's sender id."""
+    return f"rest:local:{sender}"
+
+
 def handoff_row(sender: str) -> tuple[Any, ...] | None:
     """The conversation's open handoff as the gateway stored it: rule, score, slots, status."""
     store = GatewayStore(os.environ["GATEWAY_DB"])
@@ -26,7 +31,7 @@ def handoff_row(sender: str) -> tuple[Any, ...] | None:
         rows = store._query(
             "SELECT trigger_rule, trigger_score, slots, status FROM handoffs "
             "WHERE conversation_id = ? AND status != 'resolved'",
-            (sender,),
+            (conversation(sender),),
         )
     finally:
         store.close()
@@ -35,7 +40,11 @@ def handoff_row(sender: str) -> tuple[Any, ...] | None:
 
 def rasa_user_events(assistant: Assistant, sender: str) -> int:
     rasa = assistant.service("rasa").health_url.rsplit("/", 1)[0]
-    tracker = httpx.get(f"{rasa}/conversations/{sender}/tracker", timeout=30).json()
+    tracker = httpx.get(
+        f"{rasa}/conversations/{conversation(sender)}/tracker",
+        params={"token": assistant.secrets["RASA_TOKEN"]},
+        timeout=30,
+    ).json()
     return sum(1 for event in tracker["events"] if event["event"] == "user")
 
 
@@ -72,7 +81,9 @@ def test_rasa_gets_nothing_while_a_person_owns_the_conversation(assistant: Assis
     assert second == ""
     assert rasa_user_events(assistant, sender) == before
     row = handoff_row(sender)
-    assert row is not None and '"order_number": "SO-100123"' in row[2]
+    # Asked about, never verified: the agent sees it marked as such.
+    assert row is not None and '"unverified_order_number": "SO-100123"' in row[2]
+    assert "verified_customer_id" not in row[2]
 
 
 def test_two_unanswered_questions_in_a_row_open_a_handoff(assistant: Assistant) -> None:
@@ -96,8 +107,9 @@ def test_after_the_hand_back_the_bot_answers_and_rasa_has_the_note(
     async def resolve() -> None:
         store = GatewayStore(os.environ["GATEWAY_DB"])
         async with httpx.AsyncClient() as http:
-            queue = HandoffQueue(store, tracker=RasaClient(http, base_url=rasa_url))
-            handoff = await queue.open_for(sender)
+            rasa = RasaClient(http, base_url=rasa_url, token=assistant.secrets["RASA_TOKEN"])
+            queue = HandoffQueue(store, tracker=rasa)
+            handoff = await queue.open_for(conversation(sender))
             assert handoff is not None
             await queue.agent_reply(handoff.id, "alice", "Sorted, your order ships today.")
             await queue.resolve(handoff.id, "alice", note="order chased")
@@ -110,5 +122,9 @@ def test_after_the_hand_back_the_bot_answers_and_rasa_has_the_note(
     assert "Sorted, your order ships today." in pending
     assert notices.rating_thanks(5) in pending
     assert "WID-1001" in answer
-    tracker = httpx.get(f"{rasa_url}/conversations/{sender}/tracker", timeout=30).json()
+    tracker = httpx.get(
+        f"{rasa_url}/conversations/{conversation(sender)}/tracker",
+        params={"token": assistant.secrets["RASA_TOKEN"]},
+        timeout=30,
+    ).json()
     assert "resolved by alice: order chased" in tracker["slots"]["handoff_note"]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+import socketio
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -109,6 +110,24 @@ def ready(driver: WebDriver) -> None:
          == "ready", "widget did not connect")  # fmt: skip
 
 
+def session_token(driver: WebDriver) -> str:
+    return str(driver.find_element(By.CSS_SELECTOR, ".erpw").get_attribute("data-session"))
+
+
+def replayed_history(url: str, token: str) -> list[dict]:
+    """What a client presenting ``token`` gets to see, as an attacker with a copy would."""
+    client = socketio.SimpleClient()
+    client.connect(url, transports=["websocket"])
+    try:
+        client.emit("session_request", {"session_id": token})
+        while True:
+            event, data = client.receive(timeout=10)
+            if event == "session_history":
+                return list(data["messages"])
+    finally:
+        client.disconnect()
+
+
 def ask(driver: WebDriver, text: str) -> str:
     """Type a message, wait for the bot's answer to it, return the answer's text."""
     before = len(messages(driver))
@@ -140,9 +159,16 @@ def test_widget_answers_an_order_question_and_keeps_history_across_reload_and_re
 
         first = ask(browser, f"where is my order {order.order_number}")
         assert "email address or the postcode" in first
+        unverified = session_token(browser)
         answer = ask(browser, customer.email)
         assert order.order_number in answer and shipment.tracking_number in answer
         before = messages(browser)
+        # The verification rotated the session token: same conversation, newer generation.
+        wait(browser, lambda d: session_token(d) != unverified, "the token was not rotated")
+        rotated = session_token(browser)
+        assert rotated.split(".")[0] == unverified.split(".")[0]
+        # A copy of the token from before the verification opens an empty conversation.
+        assert replayed_history(gateway.url, unverified) == []
 
         browser.refresh()
         ready(browser)
@@ -190,10 +216,12 @@ def test_widget_shows_an_answer_draft_until_the_answer_arrives(
         if not browser.find_element(By.CSS_SELECTOR, ".erpw-panel").is_displayed():
             browser.find_element(By.CSS_SELECTOR, ".erpw-launcher").click()
         session = browser.find_element(By.CSS_SELECTOR, ".erpw").get_attribute("data-session")
+        # The session token's first part is the conversation key.
+        conversation = "web:" + str(session).split(".")[0]
         draft = "We refund returns within 5 working days."
         response = httpx.post(
             gateway.url + "/internal/stream",
-            json={"conversation_id": f"web:{session}", "text": draft},
+            json={"conversation_id": conversation, "text": draft},
             headers={"Authorization": f"Bearer {token}"},
         )
         assert response.status_code == 204
@@ -237,6 +265,9 @@ def webchat_site(gateway: Gateway) -> Iterator[str]:
 
     app = Starlette(routes=[Route("/", index), Route("/rasa-webchat.js", script)])
     with serve(app) as url:
+        # Only the gateway's own origin may open the chat unless WIDGET_ORIGINS lists others.
+        gateway.service.env["WIDGET_ORIGINS"] = url
+        gateway.restart()
         yield url
 
 

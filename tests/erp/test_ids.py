@@ -213,8 +213,12 @@ def test_bad_emails_are_rejected(text: str) -> None:
         ("1012ab", "1012AB"),
         ("1012 ab", "1012 AB"),
         ("04109", "04109"),
+        ("SW1A  1AA", "SW1A 1AA"),
+        ("sw1a\t1aa", "SW1A 1AA"),
+        ("SW1A\u00a01AA", "SW1A 1AA"),
+        ("1012\u2009\u2009AB", "1012 AB"),
     ],
-    ids=["uk", "uk-spaces", "nl-compact", "nl", "de"],
+    ids=["uk", "uk-spaces", "nl-compact", "nl", "de", "two-spaces", "tab", "nbsp", "thin-spaces"],
 )
 def test_postcodes_are_normalised(text: str, expected: str) -> None:
     assert normalise_postcode(text) == expected
@@ -245,6 +249,10 @@ def test_non_text_is_a_type_error() -> None:
         ("SW1A 1AA", "SW1A 1AA"),
         ("order SO-100123", "order SO-100123"),
         ("no idea", "no idea"),
+        ("SW1A  1AA", "SW1A 1AA"),
+        ("sw1a\t1aa", "sw1a 1aa"),
+        ("my postcode is SW1A\u00a0\u00a01AA.", "SW1A 1AA"),
+        ("it's 1012   AB", "1012 AB"),
     ],
     ids=[
         "email-in-sentence",
@@ -254,6 +262,10 @@ def test_non_text_is_a_type_error() -> None:
         "bare-uk",
         "no-5-digits-in-6",
         "none",
+        "uk-two-spaces",
+        "uk-tab",
+        "uk-nbsp-in-sentence",
+        "nl-three-spaces",
     ],
 )
 def test_find_identity_picks_the_email_or_postcode(typed: str, found: str) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
+from collections.abc import Callable, Iterator
 from collections.abc import Generator as Stepper
 from pathlib import Path
 
@@ -128,6 +131,136 @@ def test_an_empty_prompt_is_refused() -> None:
 def test_bad_limits_are_rejected(limits: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Limits(**limits)  # type: ignore[arg-type]
+
+
+# --- one thread inside a model at a time -------------------------------------------------
+
+
+class Exclusive(_Decoder):
+    """A backend that records every moment two threads are inside the model at once."""
+
+    name = "exclusive"
+
+    def __init__(self, *, seconds_per_token: float = 0.002, wait_seconds: float = 60) -> None:
+        super().__init__(Limits(max_new_tokens=50), wait_seconds=wait_seconds)
+        self.seconds_per_token = seconds_per_token
+        self.overlaps = 0
+        self._inside = 0
+        self._guard = threading.Lock()
+
+    def _enter(self) -> None:
+        with self._guard:
+            self._inside += 1
+            self.overlaps += self._inside > 1
+
+    def _leave(self) -> None:
+        with self._guard:
+            self._inside -= 1
+
+    def count_tokens(self, text: str) -> int:
+        with self._exclusive():
+            self._enter()
+            time.sleep(self.seconds_per_token)
+            self._leave()
+            return len(text.split())
+
+    def _token_texts(self, prompt: str) -> Stepper[str, None, None]:
+        self._enter()
+        try:
+            for word in ("One", " answer", " at", " a", " time."):
+                time.sleep(self.seconds_per_token)
+                yield word
+        finally:
+            self._leave()
+
+
+def test_twenty_threads_never_run_one_model_at_once() -> None:
+    model = Exclusive()
+    results: list[str] = []
+    failures: list[BaseException] = []
+
+    def use(index: int) -> None:
+        try:
+            kind = index % 4
+            if kind == 0:
+                results.append(model.generate("Q").text)
+            elif kind == 1:
+                results.append("".join(model.stream("Q")))
+            elif kind == 2:
+                stream = model.stream("Q")
+                next(stream)
+                stream.close()  # a consumer that stops after the first piece
+                results.append(str(model.count_tokens("three small words")))
+            else:
+                try:
+                    for _ in model.stream("Q"):
+                        raise RuntimeError("the consumer failed")
+                except RuntimeError:
+                    results.append("raised")
+        except BaseException as error:  # noqa: BLE001 - reported below, in the test thread
+            failures.append(error)
+
+    threads = [threading.Thread(target=use, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert failures == []
+    assert model.overlaps == 0
+    assert sorted(results) == sorted(["One answer at a time."] * 10 + ["3"] * 5 + ["raised"] * 5)
+    assert model._lock.acquire(blocking=False)  # every stream released the model
+
+
+def test_an_abandoned_stream_releases_the_model() -> None:
+    model = Exclusive(wait_seconds=1)
+    stream = model.stream("Q")
+    assert next(stream) == "One"
+
+    del stream  # dropped mid-answer without close(): closed when collected
+
+    assert model.generate("Q").text == "One answer at a time."
+
+
+def test_a_busy_model_makes_the_caller_give_up_after_its_wait() -> None:
+    model = Exclusive(wait_seconds=0.2)
+    stream = model.stream("Q")
+    next(stream)  # another caller holds the model mid-answer
+    outcome: list[BaseException] = []
+    thread = threading.Thread(target=lambda: _catch(outcome, lambda: model.generate("Q")))
+
+    thread.start()
+    thread.join(5)
+    stream.close()
+
+    assert len(outcome) == 1 and isinstance(outcome[0], GeneratorError)
+    assert "busy for 0.2 s" in str(outcome[0])
+    assert model.generate("Q").text == "One answer at a time."
+
+
+def test_using_the_model_inside_ones_own_open_stream_fails_instead_of_hanging() -> None:
+    model = Exclusive(wait_seconds=30)
+    stream = model.stream("Q")
+    next(stream)
+
+    started = time.perf_counter()
+    with pytest.raises(GeneratorError, match="already using the model"):
+        model.generate("Q")
+
+    assert time.perf_counter() - started < 1
+    stream.close()
+
+
+def _catch(into: list[BaseException], call: Callable[[], object]) -> None:
+    try:
+        call()
+    except BaseException as error:  # noqa: BLE001 - the test inspects it
+        into.append(error)
+
+
+def test_a_bad_wait_is_rejected() -> None:
+    with pytest.raises(ValueError, match="wait_seconds must be greater than 0"):
+        Exclusive(wait_seconds=0)
 
 
 # --- transformers backend on a tiny random Gemma-3 -------------------------------------
@@ -281,6 +414,52 @@ def test_factory_builds_once_and_caches(tiny: Path, tiny_adapter: Path) -> None:
     assert first.limits.max_new_tokens == 8
 
 
+def test_threads_loading_at_once_share_one_instance(monkeypatch: pytest.MonkeyPatch) -> None:
+    from models import generator as generator_module
+
+    builds: list[GeneratorSettings] = []
+
+    def slow_build(configured: GeneratorSettings) -> Exclusive:
+        builds.append(configured)
+        time.sleep(0.2)
+        return Exclusive()
+
+    monkeypatch.setattr(generator_module, "_cache", {})
+    monkeypatch.setattr(generator_module, "_load", slow_build)
+    configured = settings(base_model=Path("/nowhere/model.gguf"))
+    loaded: list[object] = []
+    threads = [
+        threading.Thread(target=lambda: loaded.append(load_generator(configured))) for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+
+    assert len(builds) == 1
+    assert len(loaded) == 8 and all(g is loaded[0] for g in loaded)
+
+
+def test_a_failed_load_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from models import generator as generator_module
+
+    attempts: Iterator[ModelNotFound | Exclusive] = iter([ModelNotFound("not yet"), Exclusive()])
+
+    def build(configured: GeneratorSettings) -> Exclusive:
+        outcome = next(attempts)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    monkeypatch.setattr(generator_module, "_cache", {})
+    monkeypatch.setattr(generator_module, "_load", build)
+    configured = settings(base_model=Path("/nowhere/model.gguf"))
+
+    with pytest.raises(ModelNotFound, match="not yet"):
+        load_generator(configured)
+    assert isinstance(load_generator(configured), Exclusive)
+
+
 def test_factory_names_the_missing_gguf_lora(tmp_path: Path) -> None:
     gguf = tmp_path / "base.gguf"
     gguf.write_bytes(b"GGUF")
@@ -382,6 +561,107 @@ def test_llama_cpp_generate_and_stream_agree(base_gguf: Path) -> None:
     assert streamed.strip() == generation.text
     assert generator.count_tokens("") == 0
     assert 0 < generator.count_tokens("Refunds") < generator.count_tokens("Refunds are paid")
+
+
+SHARED_MODEL = """
+import json, sys, threading
+from pathlib import Path
+from models.generator import Limits, LlamaCppGenerator
+
+model = LlamaCppGenerator.load(Path(sys.argv[1]), None, Limits(max_new_tokens=10, max_seconds=120),
+                               threads=1)
+prompt = "Refunds are paid within 5 working days of the return arriving. Refunds take"
+expected = model.generate(prompt).text
+results = []
+
+def ask(index):
+    if index % 2:
+        results.append(model.generate(prompt).text)
+    else:
+        results.append("".join(model.stream(prompt)).strip())
+
+threads = [threading.Thread(target=ask, args=(i,)) for i in range(6)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(json.dumps({"expected": expected, "results": results}))
+"""
+
+
+@pytest.mark.integration
+def test_llama_cpp_shared_by_threads_answers_each_as_if_alone(base_gguf: Path) -> None:
+    # In a child process: without the lock llama.cpp aborts the whole process (SIGABRT).
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", SHARED_MODEL, str(base_gguf)],
+        cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    answers = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answers["expected"]
+    assert answers["results"] == [answers["expected"]] * 6
+
+
+LOGS_AFTER_LOADING = """
+import logging, sys, threading, time
+from pathlib import Path
+from models.generator import Limits, LlamaCppGenerator
+
+logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
+log = logging.getLogger("gateway")
+loading = threading.Event()
+
+def tick():
+    count = 0
+    while not loading.is_set():
+        log.info("tick %d", count)
+        count += 1
+        time.sleep(0.01)
+
+ticker = threading.Thread(target=tick)
+ticker.start()
+models = []
+loads = [threading.Thread(target=lambda: models.append(
+    LlamaCppGenerator.load(Path(sys.argv[1]), None, Limits(max_new_tokens=4), threads=1)))
+    for _ in range(2)]
+for thread in loads:
+    thread.start()
+for thread in loads:
+    thread.join()
+loading.set()
+ticker.join()
+models[0].generate("Refunds take")
+log.info("after the model")
+"""
+
+
+@pytest.mark.integration
+def test_logging_keeps_working_while_and_after_llama_cpp_loads(
+    base_gguf: Path, tmp_path: Path
+) -> None:
+    # llama-cpp-python's verbose=False used to point fd 1 and 2 at /dev/null while loading;
+    # two loads at once left them there, and the gateway's log file got nothing more.
+    import subprocess
+    import sys
+
+    log_file = tmp_path / "gateway.log"
+    with log_file.open("w") as sink:
+        done = subprocess.run(
+            [sys.executable, "-c", LOGS_AFTER_LOADING, str(base_gguf)],
+            cwd=Path(__file__).resolve().parents[2], stdout=sink, stderr=subprocess.STDOUT,
+            timeout=600,
+        )  # fmt: skip
+
+    written = log_file.read_text()
+    assert done.returncode == 0, written[-2000:]
+    assert "after the model" in written
+    ticks = [int(line.split()[1]) for line in written.splitlines() if line.startswith("tick ")]
+    assert ticks == list(range(len(ticks)))  # none lost while the models were loading
 
 
 @pytest.mark.integration

@@ -1,0 +1,37 @@
+"""`python -m bot.rasa_server run ...`: `rasa run` with its API token from RASA_TOKEN (Rasa's env).
+
+`rasa run` takes the token of its HTTP API only as ``--auth-token`` on the command line,
+where every local user can read it (`ps`, /proc/<pid>/cmdline). This adds the argument
+inside the process instead, from the environment the launcher gives it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+TOKEN_ENV = "RASA_TOKEN"
+
+
+def main() -> int:
+    """Run `rasa` with the given arguments plus ``--auth-token $RASA_TOKEN``; 2 without it."""
+    if sys.argv[1:2] != ["run"]:
+        print("usage: python -m bot.rasa_server run [rasa run options]", file=sys.stderr)
+        return 2
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        print(
+            f"{TOKEN_ENV} is not set: Rasa's HTTP API would answer anyone, so it does not "
+            "start without one. `python -m bot run` sets it (var/secrets.json).",
+            file=sys.stderr,
+        )
+        return 2
+    sys.argv = ["rasa", *sys.argv[1:], "--auth-token", token]
+    from rasa.__main__ import main as rasa_main
+
+    rasa_main()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

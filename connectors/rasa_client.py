@@ -11,6 +11,7 @@ import httpx
 
 from connectors.errors import RasaUnavailable
 from connectors.messages import Button, IncomingMessage, OutgoingMessage, RasaRequest
+from connectors.validation import PATH_SAFE_CHARS
 
 logger = logging.getLogger("connectors")
 
@@ -138,7 +139,9 @@ class RasaClient:
         return {"Authorization": f"Bearer {self._token}"} if self._token else {}
 
     def _tracker_url(self, conversation_id: str) -> str:
-        return self._base_url + TRACKER_PATH.format(conversation_id=quote(conversation_id, safe=""))
+        return self._base_url + TRACKER_PATH.format(
+            conversation_id=quote(conversation_id, safe=PATH_SAFE_CHARS)
+        )
 
     async def _call(
         self,

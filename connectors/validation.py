@@ -4,6 +4,7 @@ and the check of who a REST caller is (its API key, or a loopback address)."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import hmac
 import ipaddress
 import json
@@ -62,6 +63,25 @@ def parse_rest_message(
     return IncomingMessage(sender_id=sender_id, channel=channel, text=text, metadata=metadata)
 
 
+# Characters Rasa's HTTP API takes as they are in a conversation's URL path: its router
+# (Sanic) does not percent-decode path parameters, so an id with any other character would
+# name a different tracker there than in the channel webhook's JSON body.
+_PATH_SAFE = re.compile(r"[A-Za-z0-9._~@:-]+")
+PATH_SAFE_CHARS = "._~@:-"
+
+
+def path_safe(sender: str) -> str:
+    """``sender`` itself when it is URL-path safe, else ``h-`` and a digest of it (stable).
+
+    Example:
+        >>> path_safe("u-1"), path_safe("jane doe/1")
+        ('u-1', 'h-11970099c228342126f8999d4de11f6a')
+    """
+    if _PATH_SAFE.fullmatch(sender):
+        return sender
+    return "h-" + hashlib.sha256(sender.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
 @dataclass(frozen=True)
 class RestCaller:
     """Who a REST request comes from, established by its credential, never by its body.
@@ -79,7 +99,7 @@ class RestCaller:
     client: str
 
     def conversation(self, sender: str) -> str:
-        return f"rest:{self.key_name}:{sender}"
+        return f"rest:{self.key_name}:{path_safe(sender)}"
 
     def message(self, message: IncomingMessage) -> IncomingMessage:
         """The parsed message moved into this caller's namespace, with its client set."""

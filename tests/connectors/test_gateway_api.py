@@ -17,7 +17,7 @@ from connectors.gateway import UNAVAILABLE_MESSAGE, create_app
 from connectors.messages import Button, OutgoingMessage
 from connectors.redaction import conversation_tag
 from connectors.settings import ApiKey, GatewaySettings
-from connectors.validation import MAX_BODY_BYTES
+from connectors.validation import MAX_BODY_BYTES, path_safe
 from tests.connectors.fakes import SETTINGS, FakeRasa, MakeClient, actions_transport
 
 SHOP_KEY = "shop-secret-0123456789"
@@ -194,8 +194,8 @@ async def test_no_sender_id_reaches_another_channels_or_keys_conversation(
         await post(local, {"sender_id": sender, "text": "hi"})
 
     assert [m.sender_id for m in fake_rasa.received] == [
-        f"rest:shop:{sender}",
-        f"rest:local:{sender}",
+        f"rest:shop:{path_safe(sender)}",
+        f"rest:local:{path_safe(sender)}",
     ]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import re
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -500,7 +501,9 @@ def rasa(handle: Any) -> RasaClient:
     )
 
 
-async def test_slots_are_read_from_the_tracker_of_the_escaped_conversation_id() -> None:
+async def test_slots_are_read_from_the_tracker_named_as_rasa_names_it() -> None:
+    # Rasa's router does not percent-decode path parameters: an escaped id names another
+    # (empty) tracker, so the id's colons must reach it as they are.
     seen: list[httpx.Request] = []
 
     def handle(request: httpx.Request) -> httpx.Response:
@@ -511,7 +514,7 @@ async def test_slots_are_read_from_the_tracker_of_the_escaped_conversation_id() 
 
     assert slots == {"sku": "WID-1001"}
     assert seen[0].url.raw_path == (
-        b"/conversations/slack%3AT1%3AU1/tracker?include_events=NONE&token=rasa-token"
+        b"/conversations/slack:T1:U1/tracker?include_events=NONE&token=rasa-token"
     )
 
 
@@ -527,6 +530,26 @@ async def test_events_are_appended_with_a_post() -> None:
 
     assert seen[0].method == "POST" and seen[0].url.path == "/conversations/web:a/tracker/events"
     assert json.loads(seen[0].content) == events
+
+
+@pytest.mark.parametrize(
+    ("sender", "expected"),
+    [("u-1", "rest:local:u-1"), ("a@b.example", "rest:local:a@b.example"),
+     ("jane doe/../x", None), ("ü", None), ("a%3Ab", None), ("a?b#c", None)],
+    ids=["plain", "email", "space-slash", "unicode", "percent", "query"],
+)  # fmt: skip
+def test_rest_conversation_ids_are_url_path_safe(sender: str, expected: str | None) -> None:
+    from connectors.validation import RestCaller
+
+    conversation = RestCaller("local", "ip:127.0.0.1").conversation(sender)
+
+    assert re.fullmatch(r"[A-Za-z0-9._~@:-]+", conversation)
+    if expected is not None:
+        assert conversation == expected
+    else:  # a stable digest, different for different senders
+        assert conversation.startswith("rest:local:h-")
+        assert conversation == RestCaller("local", "x").conversation(sender)
+        assert conversation != RestCaller("local", "x").conversation(sender + "!")
 
 
 @pytest.mark.parametrize(

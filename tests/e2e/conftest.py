@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,11 +38,14 @@ class Assistant:
         return next(s for s in self.services if s.name == name)
 
 
-@pytest.fixture(scope="session")
-def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
+@contextmanager
+def start_assistant(work: Path, overrides: Mapping[str, str]) -> Iterator[Assistant]:
+    """Run Rasa, actions and the gateway on free ports with state in ``work``; stop on exit.
+
+    ``overrides`` are environment settings for the processes on top of the defaults here.
+    """
     if not paths.MODEL_FILE.exists():
         pytest.fail("no trained model: run `python -m bot train` (make test does)")
-    work: Path = tmp_path_factory.mktemp("assistant")
     ports = Ports.free()
     settings = {
         "RASA_TRACKER_DB": str(work / "tracker.db"),
@@ -54,6 +58,7 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
         # Every test talks from 127.0.0.1, one client to the gateway's per-client rate limit.
         "RATE_LIMIT_PER_MINUTE": "100000",
         "RATE_LIMIT_BURST": "100000",
+        **overrides,
     }
     previous = {name: os.environ.get(name) for name in settings}
     os.environ.update(settings)
@@ -77,6 +82,12 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
     finally:
         stop_all(services)
         _restore(previous)
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
+    with start_assistant(tmp_path_factory.mktemp("assistant"), {}) as running:
+        yield running
 
 
 def _restore(previous: dict[str, str | None]) -> None:

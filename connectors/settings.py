@@ -180,16 +180,7 @@ def _secret(env: Mapping[str, str], name: str) -> str:
 
 
 def _days(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number of days, got {raw!r}") from None
-    if not 0 < value <= 366:
-        raise SettingsError(f"{name} must be more than 0 and at most 366 days, got {raw}")
-    return value
+    return _bounded(env, name, default, low=0.0, high=366.0, low_open=True, unit=" days")
 
 
 def _api_keys(env: Mapping[str, str]) -> tuple[ApiKey, ...]:
@@ -293,15 +284,32 @@ def _handoff(env: Mapping[str, str]) -> HandoffSettings:
 
 
 def _fraction(env: Mapping[str, str], name: str, default: float) -> float:
+    return _bounded(env, name, default, low=0.0, high=1.0)
+
+
+def _bounded(
+    env: Mapping[str, str],
+    name: str,
+    default: float,
+    *,
+    low: float,
+    high: float,
+    low_open: bool = False,
+    unit: str = "",
+) -> float:
+    """A number from ``low`` (excluded when ``low_open``) to ``high``; SettingsError if not."""
     raw = env.get(name)
     if not raw:
         return default
     try:
         value = float(raw)
     except ValueError:
-        raise SettingsError(f"{name} must be a number from 0 to 1, got {raw!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise SettingsError(f"{name} must be from 0 to 1, got {raw}")
+        raise SettingsError(
+            f"{name} must be a number{' of' + unit if unit else ''}, got {raw!r}"
+        ) from None
+    if (value <= low if low_open else value < low) or value > high:
+        above = "more than" if low_open else "from"
+        raise SettingsError(f"{name} must be {above} {low:g} and at most {high:g}{unit}, got {raw}")
     return value
 
 

@@ -186,7 +186,6 @@ def create_app(
                     await slack.stop()
                 if telegram is not None:
                     await telegram.stop()
-                await web.drain()
                 store.close()
 
     async def post_message(request: Request) -> JSONResponse:

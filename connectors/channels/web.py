@@ -21,7 +21,6 @@ generation gets a new, empty conversation. The conversation id is ``web:<convers
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextvars
 import hashlib
@@ -220,7 +219,6 @@ class WebChannel:
         self._verification_secret = (
             verifications if verifications is not None else verification_secret()
         )
-        self._tasks: set[asyncio.Task[None]] = set()
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
             cors_allowed_origins=origin_check(origins),
@@ -236,11 +234,6 @@ class WebChannel:
 
     def asgi_app(self) -> socketio.ASGIApp:
         return socketio.ASGIApp(self.sio, socketio_path="socket.io")
-
-    async def drain(self, timeout: float = 10.0) -> None:
-        """Wait for background verification checks (before the store closes at shutdown)."""
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=timeout)
 
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
         # engine.io's ASGI environ has REMOTE_ADDR fixed at 127.0.0.1; the peer is in the scope.
@@ -265,6 +258,7 @@ class WebChannel:
         async with self.sio.session(sid) as session:
             previous = session.get("key")
             session["key"] = key
+            session["generation"] = generation
         if previous is not None and previous != key:
             await self.sio.leave_room(sid, previous)
         # One room per conversation: every open tab of the same visitor sees the replies.
@@ -293,6 +287,13 @@ class WebChannel:
             # A client that skipped session_request: Rasa's channel accepts it, so do we,
             # with the same check of the token it sends.
             key, _ = await self._open(sid, _get(data, "session_id"))
+        elif saved.get("generation") != await self.turns.store.session_generation(key):
+            # This window's token was retired by a verification in another window: it is a
+            # copy from before the customer proved who they are, and gets nothing more.
+            logger.info("web message on a retired token of %s: disconnected",
+                        conversation_tag(_conversation_id(key)))  # fmt: skip
+            await self.sio.disconnect(sid)
+            return
         text = _get(data, "message")
         if not isinstance(text, str):
             await self._say(key, "Sorry, I can't read that message: it has no text.")
@@ -315,24 +316,20 @@ class WebChannel:
                 "web turn not answered for %s: %s", conversation_tag(message.sender_id), error
             )
             replies = [OutgoingMessage(text=user_notice(error))]
+        if _answered_by_rasa.get():
+            # Before the replies: the answer that follows a verification must reach only the
+            # window that verified, never a copy of the old token (one loopback call to Rasa).
+            await self._check_verification(sid, key)
         try:
             for reply in replies:
                 for payload in render(reply):
                     await self.sio.emit("bot_uttered", payload, room=key)
         finally:
             await self.sio.emit("bot_typing", {"typing": False}, room=key)
-        if _answered_by_rasa.get():
-            # After the replies, so the answer is never held up by the check.
-            self._spawn(self._check_verification(sid, key))
 
     def _after_rasa(self, message: IncomingMessage) -> None:
         if message.channel == self.name:
             _answered_by_rasa.set(True)
-
-    def _spawn(self, work: Any) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _check_verification(self, sid: str, key: str) -> None:
         """Rotate the session when Rasa's tracker shows a new verification.
@@ -364,6 +361,8 @@ class WebChannel:
             return
         others = [other for other, _ in self.sio.manager.get_participants("/", key) if other != sid]
         if self.sio.manager.is_connected(sid, "/"):
+            async with self.sio.session(sid) as session:
+                session["generation"] = generation
             await self.sio.emit("session_confirm", self.tokens.issue(key, generation), to=sid)
         for other in others:
             await self.sio.disconnect(other)

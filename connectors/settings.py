@@ -180,7 +180,10 @@ def _secret(env: Mapping[str, str], name: str) -> str:
 
 
 def _days(env: Mapping[str, str], name: str, default: float) -> float:
-    return _bounded(env, name, default, low=0.0, high=366.0, low_open=True, unit=" days")
+    return _bounded(
+        env, name, default, low=0.0, high=366.0, low_open=True,
+        kind="a number of days", bounds="more than 0 and at most 366 days",
+    )  # fmt: skip
 
 
 def _api_keys(env: Mapping[str, str]) -> tuple[ApiKey, ...]:
@@ -284,7 +287,9 @@ def _handoff(env: Mapping[str, str]) -> HandoffSettings:
 
 
 def _fraction(env: Mapping[str, str], name: str, default: float) -> float:
-    return _bounded(env, name, default, low=0.0, high=1.0)
+    return _bounded(
+        env, name, default, low=0.0, high=1.0, kind="a number from 0 to 1", bounds="from 0 to 1"
+    )
 
 
 def _bounded(
@@ -294,8 +299,9 @@ def _bounded(
     *,
     low: float,
     high: float,
+    kind: str,
+    bounds: str,
     low_open: bool = False,
-    unit: str = "",
 ) -> float:
     """A number from ``low`` (excluded when ``low_open``) to ``high``; SettingsError if not."""
     raw = env.get(name)
@@ -304,12 +310,9 @@ def _bounded(
     try:
         value = float(raw)
     except ValueError:
-        raise SettingsError(
-            f"{name} must be a number{' of' + unit if unit else ''}, got {raw!r}"
-        ) from None
+        raise SettingsError(f"{name} must be {kind}, got {raw!r}") from None
     if (value <= low if low_open else value < low) or value > high:
-        above = "more than" if low_open else "from"
-        raise SettingsError(f"{name} must be {above} {low:g} and at most {high:g}{unit}, got {raw}")
+        raise SettingsError(f"{name} must be {bounds}, got {raw}")
     return value
 
 

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from connectors.turns import UNAVAILABLE_MESSAGE
 from tests.e2e.conftest import Assistant, start_assistant
 
 pytestmark = pytest.mark.e2e
@@ -30,11 +31,10 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
         yield assistant
 
 
-def _turn(url: str, sender: str, text: str) -> tuple[int, list[dict]]:
+def _turn(url: str, sender: str, text: str) -> tuple[int, dict]:
     with httpx.Client(base_url=url, timeout=180) as client:
         response = client.post("/api/messages", json={"sender_id": sender, "text": text})
-        body = response.json() if response.status_code == 200 else {}
-        return response.status_code, body.get("messages", [])
+        return response.status_code, response.json()
 
 
 def test_twenty_handoffs_and_document_questions_at_once_crash_nothing(
@@ -51,8 +51,18 @@ def test_twenty_handoffs_and_document_questions_at_once_crash_nothing(
     with ThreadPoolExecutor(max_workers=len(turns)) as pool:
         results = list(pool.map(lambda turn: _turn(loaded.url, *turn), turns))
 
-    assert [status for status, _ in results] == [200] * len(turns)
-    assert all(any(m.get("text") for m in messages) for _, messages in results), results
+    handoffs, documents = results[:HANDOFFS], results[HANDOFFS:]
+    # A handoff turn never waits for the model (its summary is written afterwards).
+    assert [status for status, _ in handoffs] == [200] * HANDOFFS
+    assert all(any(m.get("text") for m in body["messages"]) for _, body in handoffs)
+    # Document answers queue behind the one model in the action server (issue 13 takes it
+    # off their path): each gets its answer, or past the gateway's Rasa timeout the clear
+    # "please try again" error, never a dropped connection.
+    for status, body in documents:
+        if status == 200:
+            assert any(m.get("text") for m in body["messages"]), body
+        else:
+            assert (status, body) == (503, {"error": UNAVAILABLE_MESSAGE})
     # The summaries are written after the handoffs exist: give them time to run (or crash).
     gateway_db = loaded.service("gateway").env["GATEWAY_DB"]
     deadline = time.monotonic() + 60

@@ -17,6 +17,7 @@ import random
 import re
 import sys
 import tempfile
+import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -86,6 +87,7 @@ class Result:
     offered: int
     wrong: int
     missed: int
+    seconds: float
     per_kind: dict[str, dict[str, int]]
     failures: list[dict[str, str]]
 
@@ -231,6 +233,7 @@ def evaluate(items: Sequence[Question], *, session: Session) -> Result:
     counts: Counter[str] = Counter()
     per_kind: dict[str, Counter[str]] = defaultdict(Counter)
     failures = []
+    started = time.perf_counter()
     for item in items:
         lookup = lookup_products(item.text, session=session)
         if lookup.product is not None:
@@ -256,6 +259,7 @@ def evaluate(items: Sequence[Question], *, session: Session) -> Result:
         offered=counts["offered"],
         wrong=counts["wrong"],
         missed=counts["missed"],
+        seconds=time.perf_counter() - started,
         per_kind={kind: dict(c) for kind, c in per_kind.items()},
         failures=failures,
     )
@@ -291,6 +295,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  right product among the choices:  {result.offered}")
     print(f"  answer or choices right:          {result.found_rate:.1%}")
     print(f"  wrong: {result.wrong}, nothing found: {result.missed}")
+    per_question = 1000 * result.seconds / result.questions
+    print(f"  {per_question:.1f} ms per question (name index built on the first)")
     for kind, c in result.per_kind.items():
         answered, offered = c.get("resolved", 0), c.get("offered", 0)
         print(f"  {kind:<11} {answered:>3}/{c['questions']:<3} answered, {offered} offered")

@@ -360,8 +360,11 @@ def _terms(index: _NameIndex, words: list[str]) -> list[tuple[str, bool]]:
     position = 0
     while position < len(words):
         if position + 1 < len(words):
-            pair = words[position] + words[position + 1]
-            if len(index.keys.get(_singular(pair), index.keys.get(pair, ()))) == 1:
+            first, second = words[position], words[position + 1]
+            pair = first + second
+            # "size m 10 pairs" is not "M10": words that are catalogue words stay apart.
+            apart = first in index.keys and second in index.keys
+            if not apart and len(index.keys.get(_singular(pair), index.keys.get(pair, ()))) == 1:
                 terms.append((pair, True))
                 position += 2
                 continue

@@ -56,6 +56,7 @@ def answer(lookup: ProductLookup) -> str | None:
         ("any x200 controlers", "X200 Controller"),
         ("usb c cable 2 metre", "USB-C Cable 2m"),
         ("gray steel widget mini", "Grey Steel Widget Mini"),
+        ("cut resistant gloves size m (10 pairs)", "Cut-Resistant Gloves Size M (10 pairs)"),
     ],
     ids=[
         "issue-steel",
@@ -68,6 +69,7 @@ def answer(lookup: ProductLookup) -> str | None:
         "plural-typo",
         "units-written-out",
         "synonym",
+        "size-letter-before-a-number",
     ],
 )
 def test_a_named_product_is_the_single_answer(demo: Session, message: str, name: str) -> None:

@@ -130,7 +130,7 @@ class _NameIndex:
     idf: dict[str, float]
     postings: dict[str, tuple[int, ...]]
     # Every key a message word can match: a name word, or two adjacent ones written
-    # together ("usbc", "x200"), with the name words it stands for.
+    # together ("hivis" for "Hi-Vis"), with the name words it stands for.
     keys: dict[str, tuple[str, ...]]
     key_list: tuple[str, ...]
     built_at: float
@@ -192,7 +192,7 @@ def normalise(text: str) -> str:
 
 
 def words_of(text: str) -> list[str]:
-    """The product words of normalised ``text``: stop words dropped, plurals folded, unique."""
+    """The product words of normalised ``text``: question words dropped, variants folded."""
     for pattern, replacement in _PHRASES:
         text = pattern.sub(replacement, text)
     words: list[str] = []

@@ -14,25 +14,11 @@ from actions.erp_calls import erp_call, today
 from actions.formatting import day, money, plural
 from actions.generation import worded
 from actions.verification import first_text
-from erp import inventory
+from erp import inventory, product_names
 from models.erp_context import stock_context
 
-MAX_QUERY_CHARS = 100
-# A name match this good, and this far ahead of the next one, is taken without asking.
-CONFIDENT_SCORE = 88.0
-CLEAR_LEAD = 5.0
+MAX_QUERY_CHARS = product_names.MAX_MESSAGE_CHARS
 MAX_CHOICES = 4
-
-
-def choose(matches: list[inventory.ProductMatch]) -> inventory.ProductMatch | None:
-    """The match to take without asking, or None when the user should pick."""
-    if not matches:
-        return None
-    best = matches[0]
-    runner_up = matches[1].score if len(matches) > 1 else 0.0
-    if best.score >= CONFIDENT_SCORE and best.score - runner_up >= CLEAR_LEAD:
-        return best
-    return None
 
 
 class ValidateStockForm(ErpFormValidationAction):
@@ -40,6 +26,22 @@ class ValidateStockForm(ErpFormValidationAction):
 
     def name(self) -> str:
         return "validate_stock_form"
+
+    async def extract_sku(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Offer the whole question as the candidate when it names a product the NLU missed.
+
+        "is Steel Widget in stock" has no entity; without this the form would ask "Which
+        product?". A question that names nothing is left to the form to ask.
+        """
+        if tracker.get_slot("sku") is not None or tracker.get_slot("requested_slot") == "sku":
+            return {}
+        message = latest_text(tracker)
+        if not message:
+            return {}
+        lookup = await erp_call(product_names.lookup_products, text=message, limit=MAX_CHOICES)
+        return {"sku": message} if lookup.matches else {}
 
     async def validate_sku(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -50,10 +52,10 @@ class ValidateStockForm(ErpFormValidationAction):
                 text="Please tell me the product's name or its SKU (like WID-1001)."
             )
             return {"sku": None}
-        matches = await erp_call(inventory.find_products, query=query, limit=MAX_CHOICES)
-        chosen = choose(matches)
-        if chosen is not None:
-            return {"sku": chosen.sku}
+        lookup = await find_named_product(query, latest_text(tracker))
+        if lookup.product is not None:
+            return {"sku": lookup.product.sku}
+        matches = lookup.matches
         if not matches:
             dispatcher.utter_message(
                 text=f'Sorry, I couldn\'t find a product matching "{query}". '
@@ -71,6 +73,23 @@ class ValidateStockForm(ErpFormValidationAction):
             ],
         )
         return {"sku": None}
+
+
+def latest_text(tracker: Tracker) -> str:
+    """The user's latest message with its whitespace collapsed."""
+    return " ".join(first_text(tracker.latest_message.get("text")).split())
+
+
+async def find_named_product(value: str, message: str) -> product_names.ProductLookup:
+    """Look up the slot's value; when that is not decisive, the whole message it came from.
+
+    The NLU's entity may be only part of the name ("Widget" of "White Titanium Widget").
+    """
+    lookup = await erp_call(product_names.lookup_products, text=value, limit=MAX_CHOICES)
+    if lookup.product is not None or not message or message == value:
+        return lookup
+    whole = await erp_call(product_names.lookup_products, text=message, limit=MAX_CHOICES)
+    return whole if whole.product is not None or not lookup.matches else lookup
 
 
 class ActionCheckStock(AnswerAction):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from actions.inventory import ActionCheckStock, ValidateStockForm
 from erp.models import Product, PurchaseOrder, StockLevel
-from tests.actions.conftest import texts, tracker
+from tests.actions.conftest import slot_events, texts, tracker
 
 
 async def test_misspelt_name_finds_the_product(erp_db: Session, domain: dict) -> None:
@@ -94,3 +95,58 @@ async def test_requested_quantity_is_compared_with_stock(
         dispatcher, tracker({"sku": sku, "quantity": available + 1}), domain
     )
     assert "not enough" in texts(dispatcher)
+
+
+async def run_form(message: str, dispatcher: CollectingDispatcher, domain: dict) -> dict:
+    """The stock form's validation as Rasa runs it when a question opens the form."""
+    events = await ValidateStockForm().run(
+        dispatcher, tracker(text=message, intent="check_stock"), domain
+    )
+    return slot_events(events)
+
+
+async def test_a_product_named_in_the_question_fills_the_form(
+    erp_db: Session, dispatcher: CollectingDispatcher, domain: dict
+) -> None:
+    sku = erp_db.scalar(select(Product.sku).where(Product.name == "Blue Titanium Widget"))
+    slots = await run_form("got any blue titanum widgets left?", dispatcher, domain)
+    assert slots == {"sku": sku}
+    assert dispatcher.messages == []
+
+
+async def test_a_question_naming_no_product_is_left_to_the_form(
+    erp_db: Session, dispatcher: CollectingDispatcher, domain: dict
+) -> None:
+    assert await run_form("is it in stock?", dispatcher, domain) == {}
+    assert dispatcher.messages == []
+
+
+async def test_several_products_in_the_question_offer_buttons(
+    erp_db: Session, dispatcher: CollectingDispatcher, domain: dict
+) -> None:
+    slots = await run_form("do you have black widgets", dispatcher, domain)
+    assert slots == {"sku": None}
+    titles = [button["title"] for button in dispatcher.messages[0]["buttons"]]
+    assert len(titles) >= 2 and all("Black" in title for title in titles)
+
+
+async def test_a_partial_entity_is_completed_from_the_message(
+    erp_db: Session, dispatcher: CollectingDispatcher, domain: dict
+) -> None:
+    sku = erp_db.scalar(select(Product.sku).where(Product.name == "Blue Titanium Widget"))
+    result = await ValidateStockForm().validate_sku(
+        "widget", dispatcher, tracker(text="is the blue titanium widget in stock"), domain
+    )
+    assert result == {"sku": sku}
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["'; DROP TABLE products; --", "widget " * 300, "🦄📦🔥", "\x00\x1b[2J\x07"],
+    ids=["sql", "2100-chars", "emoji", "control"],
+)
+async def test_hostile_questions_are_left_to_the_form(
+    erp_db: Session, dispatcher: CollectingDispatcher, domain: dict, message: str
+) -> None:
+    assert await run_form(message, dispatcher, domain) == {}
+    assert dispatcher.messages == []

@@ -1,10 +1,11 @@
 """Policy and product questions: answered from the company's documents, with citations.
 
 The action retrieves passages and refuses below the calibrated similarity (offering a
-person). Above it, the fine-tuned generator writes the answer when it is enabled and its
-answer passes the grounding guard; otherwise `reply_builder` (the extractive answer: the
-best passages themselves) does. Citations always come from the retrieved passages, never
-from the model's text.
+person). Above it, the extractive answer (`reply_builder`: the best passages themselves,
+with their sources) is shown at once as a draft, and the answering service
+(`actions.answering`) lets the fine-tuned generator replace it when the model is free in
+time and its answer passes the grounding guard. Citations always come from the retrieved
+passages, never from the model's text.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.answering import Worded, answering_service
 from actions.base import AnswerAction
-from actions.generation import generate_grounded
 from actions.handoff import fallback_turn
 from actions.streaming import draft_stream
-from models.answer import SentenceSink, supporting_items
+from models.answer import supporting_items
 from models.examples import ContextItem
 from retrieval.errors import InvalidQuery, RetrievalError
 from retrieval.types import Citation, Passage
@@ -93,31 +94,25 @@ def passage_items(passages: Sequence[Passage]) -> list[ContextItem]:
     return [ContextItem(p.citation.label, p.text, p.chunk_id) for p in passages]
 
 
-async def generated_reply(
-    question: str, passages: Sequence[Passage], on_sentence: SentenceSink | None = None
-) -> DocumentReply | None:
-    """The generator's grounded answer with the citations of the passages it used.
+def cited_reply(
+    worded: Worded, passages: Sequence[Passage], extractive: DocumentReply
+) -> DocumentReply:
+    """The reply to send: the generated answer with the sources of the passages it drew on.
 
-    Returns None when the generator is off or failed, its answer did not pass the guard,
-    or it refused. A refusal is not taken at its word: the passages already cleared the
+    A refusal by the model is not taken at its word: the passages already cleared the
     retrieval threshold (calibrated: 97.9% of answerable questions answered, 90.8% of
     off-topic ones refused), while the model's refusals are right about half the time on
     held-out data (precision 52.6%, docs/benchmarks.md), so the passages are shown instead.
-    ``on_sentence`` gets the guarded answer so far as it grows (see `actions.streaming`).
     """
-    result = await generate_grounded(question, passage_items(passages), on_sentence=on_sentence)
-    if result is None:
-        return None
-    if not result.usable:
-        logger.info("generated answer not used (%s); answering extractively", result.outcome)
-        return None
+    if worded.wording != "generated" or worded.answer is None:
+        return extractive
     by_ref = {p.chunk_id: p.citation for p in passages}
     citations: list[Citation] = []
-    for item in supporting_items(result.text, result.items):
+    for item in supporting_items(worded.text, worded.answer.items):
         citation = by_ref.get(item.ref)
         if citation is not None and citation not in citations:
             citations.append(citation)
-    return DocumentReply(text=f"{result.text}\n{_source_lines(citations)}", citations=citations)
+    return DocumentReply(text=f"{worded.text}\n{_source_lines(citations)}", citations=citations)
 
 
 def _question(tracker: Tracker) -> str:
@@ -126,11 +121,10 @@ def _question(tracker: Tracker) -> str:
 
 
 def _search(question: str) -> tuple[list[Passage], float]:
-    from retrieval.service import default_retriever
     from retrieval.settings import RetrievalSettings
 
     threshold = RetrievalSettings.from_env().min_similarity
-    return default_retriever().search(question, top_k=TOP_K), threshold
+    return answering_service().search(question, TOP_K), threshold
 
 
 class ActionAnswerDocumentQuestion(AnswerAction):
@@ -163,13 +157,14 @@ class ActionAnswerDocumentQuestion(AnswerAction):
             logger.info("no confident passage (best %s < %s): %r", best, threshold, question)
             # "I don't know" is a fallback: the second in a row hands over to a person.
             return fallback_turn(dispatcher, tracker, response="utter_document_unknown")
+        extractive = type(self).reply_builder(question, usable)
         stream = draft_stream(tracker.sender_id)
         try:
-            reply = await generated_reply(question, usable, stream)
+            worded = await answering_service().document_answer(
+                question, passage_items(usable), extractive.text, show=stream
+            )
         finally:
             if stream is not None:
                 stream.close()
-        if reply is None:
-            reply = type(self).reply_builder(question, usable)
-        dispatcher.utter_message(**reply.message())
+        dispatcher.utter_message(**cited_reply(worded, usable, extractive).message())
         return []

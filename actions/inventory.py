@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.answering import answering_service
 from actions.base import AnswerAction, ErpFormValidationAction
 from actions.erp_calls import erp_call, today
-from actions.formatting import day, money, plural
-from actions.generation import worded
 from actions.verification import first_text
 from erp import inventory, product_names
-from models.erp_context import stock_context
+from models.erp_facts import describe_stock, stock_context
 
 MAX_QUERY_CHARS = product_names.MAX_MESSAGE_CHARS
 MAX_CHOICES = 4
+# More than any order a customer could place; a larger "quantity" is not one.
+MAX_QUANTITY = 1_000_000
+_LEADING_NUMBER = re.compile(r"\s*(\d{1,7})(?:\.0+)?(?![\d.,])")
 
 
 class ValidateStockForm(ErpFormValidationAction):
@@ -105,42 +109,36 @@ class ActionCheckStock(AnswerAction):
         if not sku:
             return []
         report = await erp_call(inventory.get_stock, sku=sku, today=today())
-        wanted = tracker.get_slot("quantity")
-        text = describe_stock(report, int(wanted) if wanted else None)
-        if not wanted:  # whether a wanted quantity is there is the template's to say
-            text = await worded(
+        wanted = wanted_quantity(tracker.get_slot("quantity"))
+        text = describe_stock(report, wanted)
+        if wanted is None:  # whether a wanted quantity is there is the template's to say
+            reply = await answering_service().erp_answer(
                 f"Is {report.name} ({report.sku}) in stock?",
                 stock_context(report),
                 [report.sku, str(report.total_available)],
                 text,
             )
+            text = reply.text
         dispatcher.utter_message(text=text)
         return []
 
 
-def describe_stock(report: inventory.StockReport, wanted: int | None = None) -> str:
-    """Availability per warehouse, whether `wanted` units can be had, and the next delivery."""
-    head = f"{report.name} ({report.sku}, {money(report.unit_price, None)} each)"
-    if report.total_available > 0:
-        where = ", ".join(
-            f"{level.city} {level.available}" for level in report.warehouses if level.available > 0
-        )
-        text = f"{head}: {report.total_available} available ({where})."
+def wanted_quantity(value: Any) -> int | None:
+    """The whole number of units a customer asked for, or None when they named none usable.
+
+    The slot holds what the NLU extracted, which is not always a number: "20 FAS" from
+    "can I order 20 FAS 1045 today", "2.5", "-3", "1e9". Only a positive whole number up to
+    MAX_QUANTITY counts; anything else gets the plain availability answer.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        if not math.isfinite(value) or value != int(value):
+            return None
+        number = int(value)
     else:
-        text = f"{head} is out of stock in all our warehouses."
-    if wanted:
-        if wanted <= report.total_available:
-            text += f" Yes, we can supply {wanted}."
-        else:
-            text += f" That's not enough for {plural(wanted, 'unit')}."
-    short = report.total_available == 0 or (wanted is not None and wanted > report.total_available)
-    if short:
-        incoming = report.next_incoming
-        if incoming is None:
-            text += " No delivery is scheduled yet; ask me for a colleague to check lead times."
-        else:
-            text += (
-                f" Next delivery: {incoming.quantity} expected on {day(incoming.eta)} "
-                f"({incoming.warehouse_name})."
-            )
-    return text
+        match = _LEADING_NUMBER.match(first_text(value))
+        if match is None:
+            return None
+        number = int(match.group(1))
+    return number if 0 < number <= MAX_QUANTITY else None

@@ -8,10 +8,9 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.answering import answering_service
 from actions.base import AnswerAction, PrivateFormValidationAction
 from actions.erp_calls import erp_call, today
-from actions.formatting import day, money, plural
-from actions.generation import worded
 from actions.record_forms import RecordKind, RecordVerificationForm
 from actions.verification import (
     VERIFIED,
@@ -28,7 +27,7 @@ from erp import customers, invoices
 from erp.access import EMAIL, POSTCODE, STAFF, Verification
 from erp.errors import InvalidIdentifier
 from erp.ids import normalise_email, normalise_postcode, parse_invoice_number
-from models.erp_context import amount, invoice_context
+from models.erp_facts import amount, describe_invoice, describe_unpaid, invoice_context
 
 INVOICE = RecordKind(
     slot="invoice_number",
@@ -182,13 +181,13 @@ class ActionInvoiceStatus(AnswerAction):
             customer_id=proof.customer_id,
             today=today(),
         )
-        text = await worded(
+        reply = await answering_service().erp_answer(
             f"Is invoice {status.invoice_number} paid?",
             invoice_context(status),
             [status.invoice_number, amount(status.amount_due, status.currency)],
             describe_invoice(status),
         )
-        dispatcher.utter_message(text=text)
+        dispatcher.utter_message(text=reply.text)
         return renewal_events(tracker, proof, status.invoice_number)
 
 
@@ -212,41 +211,3 @@ class ActionListUnpaidInvoices(AnswerAction):
         )
         dispatcher.utter_message(text=describe_unpaid(unpaid))
         return renewal_events(tracker, proof)
-
-
-def describe_invoice(status: invoices.InvoiceStatus) -> str:
-    """One message with the invoice's status and what is still due."""
-    head = f"Invoice {status.invoice_number} (order {status.order_number})"
-    total = money(status.total, status.currency)
-    due = money(status.amount_due, status.currency)
-    if status.status == "void":
-        return f"{head} has been voided, so nothing is due on it."
-    if status.status == "paid":
-        return f"{head} is paid in full: {total}. Thank you!"
-    text = (
-        f"{head} is {status.status.replace('_', ' ')}: total {total}, "
-        f"{due} still due, due date {day(status.due_date)}"
-    )
-    if status.days_overdue > 0:
-        text += f", {plural(status.days_overdue, 'day')} overdue"
-    return text + "."
-
-
-def describe_unpaid(unpaid: list[invoices.InvoiceStatus]) -> str:
-    """A list of unpaid invoices with the total due per currency."""
-    if not unpaid:
-        return "You have no unpaid invoices. Thank you!"
-    totals: dict[str, Any] = {}
-    for invoice in unpaid:
-        totals[invoice.currency] = totals.get(invoice.currency, 0) + invoice.amount_due
-    owed = " and ".join(money(amount, currency) for currency, amount in totals.items())
-    lines = [f"You have {plural(len(unpaid), 'unpaid invoice')}, {owed} due in total:"]
-    for invoice in unpaid:
-        line = (
-            f"- {invoice.invoice_number}: {money(invoice.amount_due, invoice.currency)} due "
-            f"{day(invoice.due_date)}"
-        )
-        if invoice.days_overdue > 0:
-            line += f" ({plural(invoice.days_overdue, 'day')} overdue)"
-        lines.append(line)
-    return "\n".join(lines)

@@ -8,15 +8,14 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.answering import answering_service
 from actions.base import AnswerAction
 from actions.erp_calls import erp_call
-from actions.formatting import ORDER_STATUS_TEXT, day, money
-from actions.generation import worded
 from actions.record_forms import RecordKind, RecordVerificationForm
 from actions.verification import renewal_events, verification
 from erp import orders
 from erp.ids import parse_order_number
-from models.erp_context import order_context, status_words
+from models.erp_facts import describe_order, order_context, status_words
 
 ORDER = RecordKind(
     slot="order_number",
@@ -60,34 +59,11 @@ class ActionOrderStatus(AnswerAction):
         required = [status.order_number, status_words(status.status)]
         if status.shipment is not None:
             required.append(status.shipment.tracking_number)
-        text = await worded(
+        reply = await answering_service().erp_answer(
             f"Where is my order {status.order_number}?",
             order_context(status),
             required,
             describe_order(status),
         )
-        dispatcher.utter_message(text=text)
+        dispatcher.utter_message(text=reply.text)
         return renewal_events(tracker, proof, status.order_number)
-
-
-def describe_order(status: orders.OrderStatus) -> str:
-    """One message with every fact of the order the customer needs."""
-    text = (
-        f"Order {status.order_number}, placed on {day(status.order_date)} "
-        f"({money(status.total, status.currency)}), is {ORDER_STATUS_TEXT[status.status]}."
-    )
-    shipment = status.shipment
-    if shipment is None:
-        if status.status in ("pending", "confirmed", "picking", "on_hold"):
-            text += " It hasn't shipped yet; I'll have tracking details once it has."
-        return text
-    if shipment.delivered_at is not None:
-        return (
-            f"{text} It was delivered on {day(shipment.delivered_at)} by {shipment.carrier} "
-            f"(tracking number {shipment.tracking_number})."
-        )
-    return (
-        f"{text} It shipped on {day(shipment.shipped_at)} with {shipment.carrier}, "
-        f"tracking number {shipment.tracking_number}; estimated delivery "
-        f"{day(shipment.estimated_delivery)}."
-    )

@@ -104,10 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     utils.configure_colored_logging(os.environ.get("LOG_LEVEL", "INFO").upper())
     utils.update_sanic_log_level()
     app = create_app(token)
-    # A bad VERIFICATION_SECRET or ACTIONS_STATE_DB stops the server here, not a customer's turn.
+    # A bad VERIFICATION_SECRET, ACTIONS_STATE_DB or ANSWER_* setting stops the server here,
+    # not a customer's turn; the retriever's model and indexes load now, not on first question.
+    from actions.answering import answering_service
     from actions.verification import warm_up
 
     warm_up()
+    answering_service().warm_up()
     logger.info("Action server listening on http://%s:%s", args.host, args.port)
     # One process: a crash is then visible to the launcher, which restarts it.
     app.run(host=args.host, port=args.port, single_process=True, access_log=False)

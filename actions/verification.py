@@ -21,7 +21,6 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.formatting import day
 from actions.lockout import RECORD, Lock, lockout_store
 from erp.access import (
     DEFAULT_TTL_S,
@@ -34,6 +33,7 @@ from erp.access import (
     verification_secret,
 )
 from erp.ids import extract_identity, find_identity, looks_like_email
+from models.erp_facts import day
 
 MAX_ATTEMPTS = 3
 VERIFIED = "verified"

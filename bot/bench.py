@@ -41,7 +41,7 @@ def _wait_for_answer(
 
 
 def warm_start_seconds() -> float:
-    """Seconds from starting the three processes (model trained, ERP seeded) to a first answer."""
+    """Seconds from starting the processes (model trained, ERP seeded) to a first answer."""
     ports = Ports.free()
     with tempfile.TemporaryDirectory() as work:
         os.environ["RASA_TRACKER_DB"] = str(Path(work) / "tracker.db")

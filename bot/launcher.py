@@ -44,11 +44,15 @@ def ensure_index() -> None:
     print(update_index(progress=sys.stderr.isatty()).summary(), flush=True)
 
 
-def ensure_generator() -> None:
+def ensure_generator() -> bool:
     """Join the packaged base model once and check the adapter, so the first answer is quick.
 
     A missing or broken generator is not fatal: the bot then answers from the passages and
     the ERP templates, and says so here.
+
+    Returns:
+        Whether to start the generator's server here: not when it is off, unusable, or
+        served elsewhere (GENERATOR_URL).
     """
     from models.base import base_path
     from models.errors import GeneratorError
@@ -58,12 +62,15 @@ def ensure_generator() -> None:
     settings = GeneratorSettings.from_env()
     if not settings.enabled:
         print("Generator off (GENERATOR_BACKEND=off): extractive and templated answers.")
-        return
+        return False
+    if settings.url:
+        print(f"Generator served at {settings.url} (GENERATOR_URL): not starting one here.")
+        return False
     try:
         base = base_path(settings)
     except GeneratorError as error:
         print(f"Generator unavailable, answering without it: {error}")
-        return
+        return False
     adapter = settings.adapter_dir
     if (
         settings.backend == "llama_cpp"
@@ -71,8 +78,12 @@ def ensure_generator() -> None:
         and not (adapter / LORA_GGUF).is_file()
     ):
         print(f"Generator unavailable: no {LORA_GGUF} in {adapter} (run `make train-generator`)")
-        return
-    print(f"Generator ready: {settings.backend}, base {base.name}, adapter {adapter or 'none'}")
+        return False
+    print(
+        f"Generator ready: {settings.backend}, base {base.name}, adapter {adapter or 'none'}; "
+        f"served by its own process on port {settings.port} (nice {settings.nice})"
+    )
+    return True
 
 
 def _say(line: str) -> None:
@@ -83,13 +94,18 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def setup() -> None:
+def setup() -> bool:
     """Everything `run` needs before it starts processes: a seeded ERP, an index, a
-    generator, a Rasa model."""
+    generator, a Rasa model.
+
+    Returns:
+        Whether the generator's server is to be started (see `ensure_generator`).
+    """
     ensure_seeded()
     ensure_index()
-    ensure_generator()
+    generator = ensure_generator()
     training.train()
+    return generator
 
 
 def run() -> int:
@@ -101,11 +117,11 @@ def run() -> int:
     except SecretsError as error:
         print(f"Cannot start: {error}", flush=True)
         return 1
-    setup()
+    generator = setup()
     from connectors.agents.cli import demo_agent
 
     agents = demo_agent()
-    services = build_services(ports, secrets=secrets)
+    services = build_services(ports, secrets=secrets, generator=generator)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         for service in services:

@@ -1,4 +1,4 @@
-"""Start, watch and stop the assistant's three processes: Rasa, actions and the gateway."""
+"""Start, watch and stop the assistant's processes: the generator, actions, Rasa, the gateway."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from urllib.parse import quote
 from bot import paths
 from bot.secrets import shared_secrets
 from bot.settings import Ports, tracker_db_path
+from models.settings import GeneratorSettings
 
 
 def rasa_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -37,7 +38,11 @@ def rasa_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 @dataclass
 class Service:
-    """One child process and the URL that answers when it is ready."""
+    """One child process and the URL that answers when it is ready.
+
+    A service that is not ``essential`` (the generator) may crash-loop without stopping the
+    others: the supervisor gives up on it and the assistant answers without it.
+    """
 
     name: str
     command: list[str]
@@ -46,6 +51,7 @@ class Service:
     env: dict[str, str] = field(repr=False)
     log_file: Path
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    essential: bool = True
 
     def start(self) -> None:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -100,14 +106,22 @@ def build_services(
     *,
     logs_dir: Path = paths.LOGS_DIR,
     secrets: Mapping[str, str] | None = None,
+    generator: bool | None = None,
 ) -> list[Service]:
-    """The three processes in start order, wired to each other through `ports`.
+    """The processes in start order, wired to each other through `ports`.
 
     Every process listens on 127.0.0.1 (the gateway and the action server unless HOST or
     ACTION_SERVER_HOST say otherwise) and gets the shared secrets (`secrets`, default
     bot.secrets.shared_secrets(): the environment's, else var/secrets.json's), with which each
     authenticates its callers.
+
+    The generator's server (models.server) comes first, when ``generator`` says so (default:
+    when GENERATOR_BACKEND is not off); never when the operator's GENERATOR_URL names one
+    elsewhere (a GPU machine, say). Every process gets GENERATOR_URL: the local server's,
+    the operator's, or empty (no generator: templated and extractive answers).
     """
+    settings = GeneratorSettings.from_env()
+    local = (settings.enabled if generator is None else generator) and not settings.url
     shared = {
         "RASA_URL": ports.rasa_url,
         "ACTION_SERVER_URL": ports.action_server_url,
@@ -115,9 +129,18 @@ def build_services(
         "PORT": str(ports.gateway),
         # The action server posts answer drafts to the gateway (with GATEWAY_INTERNAL_TOKEN).
         "GATEWAY_STREAM_URL": f"{ports.gateway_url}/internal/stream",
+        "GENERATOR_URL": ports.generator_url if local else settings.url,
         **(shared_secrets() if secrets is None else secrets),
     }
     env = rasa_environment(shared)
+    model = Service(
+        name="generator",
+        command=[paths.main_python(), "-m", "models.server", "--port", str(ports.generator)],
+        health_url=f"{ports.generator_url}/health",
+        env=env,
+        log_file=logs_dir / "generator.log",
+        essential=False,
+    )
     actions = Service(
         name="actions",
         command=[paths.main_python(), "-m", "actions.server", "--port", str(ports.actions)],
@@ -144,7 +167,7 @@ def build_services(
         env=env,
         log_file=logs_dir / "gateway.log",
     )
-    return [actions, rasa, gateway]
+    return [model, actions, rasa, gateway] if local else [actions, rasa, gateway]
 
 
 class ServiceFailed(RuntimeError):
@@ -215,13 +238,15 @@ class _Watch:
     restarts_in_a_row: int = 0
     crashes: deque[float] = field(default_factory=deque)
     restart_at: float | None = None
+    given_up: bool = False
 
 
 class Supervisor:
     """Keeps started services running: one that exits is restarted alone, with backoff.
 
-    Each restart is reported with the exit code and the service's log file. A service in a
-    crash loop (see RestartPolicy) raises ServiceFailed; the caller then stops everything.
+    Each restart is reported with the exit code and the service's log file. An essential
+    service in a crash loop (see RestartPolicy) raises ServiceFailed; the caller then stops
+    everything. One that is not essential is left stopped, and the others go on without it.
 
     Example:
         >>> supervisor = Supervisor(services)  # all started and healthy
@@ -256,6 +281,8 @@ class Supervisor:
 
     def _check(self, watch: _Watch, now: float) -> None:
         service, policy = watch.service, self._policy
+        if watch.given_up:
+            return
         if watch.restart_at is not None:
             if now >= watch.restart_at:
                 watch.restart_at = None
@@ -276,10 +303,15 @@ class Supervisor:
         while watch.crashes and now - watch.crashes[0] > policy.window:
             watch.crashes.popleft()
         if len(watch.crashes) > policy.max_restarts:
-            raise ServiceFailed(
+            message = (
                 f"{service.name} {describe_exit(code)}, {len(watch.crashes)} exits within "
                 f"{policy.window:g} s: it keeps crashing, see {service.log_file}"
             )
+            if service.essential:
+                raise ServiceFailed(message)
+            watch.given_up = True
+            self._report(f"{message}; left stopped, the others go on without it.")
+            return
         delay = policy.delay(watch.restarts_in_a_row)
         watch.restarts_in_a_row += 1
         watch.restart_at = now + delay

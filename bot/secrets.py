@@ -15,12 +15,14 @@ from bot import paths
 
 # What each proves (docs/security.md): RASA_TOKEN, the gateway to Rasa (its HTTP API and the
 # gateway channel); ACTION_SERVER_TOKEN, Rasa to the action server; GATEWAY_INTERNAL_TOKEN,
-# the action server to the gateway's /internal/stream; VERIFICATION_SECRET signs verification
-# records; WEB_SESSION_SECRET signs the web chat's session tokens.
+# the action server to the gateway's /internal/stream; GENERATOR_TOKEN, the action server and
+# the gateway to the generator's server (models.server); VERIFICATION_SECRET signs
+# verification records; WEB_SESSION_SECRET signs the web chat's session tokens.
 SECRET_NAMES = (
     "RASA_TOKEN",
     "ACTION_SERVER_TOKEN",
     "GATEWAY_INTERNAL_TOKEN",
+    "GENERATOR_TOKEN",
     "VERIFICATION_SECRET",
     "WEB_SESSION_SECRET",
 )

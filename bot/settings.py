@@ -1,4 +1,4 @@
-"""Ports and addresses of the three processes, from the environment with local defaults."""
+"""Ports and addresses of the assistant's processes, from the environment with local defaults."""
 
 from __future__ import annotations
 
@@ -18,25 +18,30 @@ def _port(name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class Ports:
-    """TCP ports of the Rasa server, the action server and the gateway."""
+    """TCP ports of the Rasa server, the action server, the gateway and the generator."""
 
     rasa: int
     actions: int
     gateway: int
+    generator: int = 5006
 
     @classmethod
     def from_env(cls) -> Ports:
-        """Read RASA_PORT, ACTIONS_PORT and PORT (defaults 5005, 5055, 8080)."""
+        """Read RASA_PORT, ACTIONS_PORT, PORT and GENERATOR_PORT (defaults 5005, 5055, 8080,
+        5006)."""
         return cls(
             rasa=_port("RASA_PORT", 5005),
             actions=_port("ACTIONS_PORT", 5055),
             gateway=_port("PORT", 8080),
+            generator=_port("GENERATOR_PORT", 5006),
         )
 
     @classmethod
     def free(cls) -> Ports:
-        """Three ports nobody listens on now: for tests and benchmarks beside a running bot."""
-        return cls(rasa=free_port(), actions=free_port(), gateway=free_port())
+        """Ports nobody listens on now: for tests and benchmarks beside a running bot."""
+        return cls(
+            rasa=free_port(), actions=free_port(), gateway=free_port(), generator=free_port()
+        )
 
     @property
     def rasa_url(self) -> str:
@@ -49,6 +54,10 @@ class Ports:
     @property
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.gateway}"
+
+    @property
+    def generator_url(self) -> str:
+        return f"http://127.0.0.1:{self.generator}"
 
 
 def tracker_db_path() -> str:

@@ -99,7 +99,17 @@ class RasaClient:
             raise RasaUnavailable("Rasa answered with a body that is not JSON", url=url) from None
         if not isinstance(replies, list):
             raise RasaUnavailable("Rasa answered with JSON that is not a list of replies", url=url)
-        return [reply for raw in replies if (reply := to_outgoing(raw)) is not None]
+        outgoing = [reply for raw in replies if (reply := to_outgoing(raw)) is not None]
+        if not outgoing:
+            # Every turn of this bot says something. Nothing means an action failed (the
+            # action server was down or raised) and Rasa went on without its events: take
+            # the message back so that the user's resend starts the turn again.
+            await self._take_back(message.sender_id)
+            raise RasaUnavailable(
+                "Rasa answered with no reply (an action failed or the action server is down)",
+                url=url,
+            )
+        return outgoing
 
     async def healthy(self) -> bool:
         """Return whether Rasa answers ``GET /`` with 200 within the health timeout."""
@@ -133,6 +143,13 @@ class RasaClient:
         """
         url = self._tracker_url(conversation_id) + "/events"
         await self._call("POST", url, params={"include_events": "NONE"}, body=events)
+
+    async def _take_back(self, conversation_id: str) -> None:
+        """Revert the conversation's latest user message (Rasa's ``rewind`` event)."""
+        try:
+            await self.append_events(conversation_id, [{"event": "rewind"}])
+        except RasaUnavailable as error:
+            logger.warning("could not take back an unanswered message: %s", error.reason)
 
     def _bearer(self) -> dict[str, str]:
         # Without a token Rasa answers 401, which _status_reason explains.

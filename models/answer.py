@@ -26,7 +26,7 @@ from models.prompt import build_prompt
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["answer", "refusal", "unsupported", "incomplete", "empty", "error"]
+Outcome = Literal["answer", "refusal", "unsupported", "incomplete", "empty", "error", "late"]
 # Called with the answer so far, a sentence at a time, for channels that show it growing.
 SentenceSink = Callable[[str], None]
 
@@ -38,7 +38,7 @@ class GroundedAnswer:
     ``outcome`` is "answer" (show ``text``), "refusal" (the model says the context does
     not hold the answer), or a reason to fall back: "unsupported" (the guard found facts
     not in the context: ``guard.unsupported``), "incomplete" (a required fact is
-    missing), "empty" or "error".
+    missing), "empty", "error" or "late" (the caller's ``should_stop`` said its time was up).
     """
 
     outcome: Outcome
@@ -62,6 +62,7 @@ def grounded_answer(
     product_names: Collection[str] = (),
     required_facts: Sequence[str] = (),
     on_sentence: SentenceSink | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> GroundedAnswer:
     """Ask the generator, then keep its answer only if it is grounded in ``context``.
 
@@ -76,6 +77,8 @@ def grounded_answer(
         on_sentence: Called with the guarded text so far each time a sentence completes,
             for channels that show the answer as it grows. A sentence that fails the guard
             is never passed on; generation still finishes so the outcome is reported.
+        should_stop: Asked after every piece the model produces; when it answers True the
+            generation is abandoned (the model is freed at once) and the outcome is "late".
 
     Returns:
         The outcome and text; the guard's verdict is checked against the sanitised context,
@@ -99,13 +102,15 @@ def grounded_answer(
         prompt = build_prompt(
             question, cleaned, max_tokens=prompt_tokens, count_tokens=generator.count_tokens
         )
-        if on_sentence is None:
+        if on_sentence is None and should_stop is None:
             generation = generator.generate(prompt.text)
             text = generation.text.strip()
         else:
             generation = None
             text = _stream_sentences(generator, prompt.text, prompt.items, product_names,
-                                     on_sentence)  # fmt: skip
+                                     on_sentence, should_stop)  # fmt: skip
+    except _Stopped:
+        return GroundedAnswer("late", "", removed_instructions=removed)
     except (GeneratorError, ValueError) as error:
         log.warning("generator failed, falling back: %s", error)
         return GroundedAnswer("error", "", removed_instructions=removed)
@@ -147,30 +152,43 @@ def supporting_items(answer: str, items: Sequence[ContextItem]) -> list[ContextI
     return [items[k] for k in ranked if k == ranked[0] or (best and shares[k] >= best / 2)]
 
 
+class _Stopped(Exception):
+    """The caller stopped waiting for the answer."""
+
+
 def _stream_sentences(
     generator: Generator,
     prompt: str,
     items: Sequence[ContextItem],
     product_names: Collection[str],
-    on_sentence: SentenceSink,
+    on_sentence: SentenceSink | None,
+    should_stop: Callable[[], bool] | None,
 ) -> str:
     """Generate piece by piece, passing on each complete sentence that passes the guard."""
     text = ""
     shown = 0
-    blocked = False
-    for piece in generator.stream(prompt):
-        text += piece
-        if blocked:
-            continue
-        end = _last_sentence_end(text)
-        if end <= shown:
-            continue
-        so_far = text[:end].strip()
-        if is_refusal(so_far) or not check(so_far, items, product_names=product_names).passed:
-            blocked = True
-            continue
-        on_sentence(so_far)
-        shown = end
+    blocked = on_sentence is None
+    pieces = generator.stream(prompt)
+    try:
+        for piece in pieces:
+            if should_stop is not None and should_stop():
+                raise _Stopped
+            text += piece
+            if blocked or on_sentence is None:
+                continue
+            end = _last_sentence_end(text)
+            if end <= shown:
+                continue
+            so_far = text[:end].strip()
+            if is_refusal(so_far) or not check(so_far, items, product_names=product_names).passed:
+                blocked = True
+                continue
+            on_sentence(so_far)
+            shown = end
+    finally:
+        close = getattr(pieces, "close", None)
+        if callable(close):
+            close()  # frees the model when the answer is abandoned
     return text.strip()
 
 

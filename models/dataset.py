@@ -38,7 +38,7 @@ from models.dataset_erp import (
     stock_qas,
     wrong_record_qas,
 )
-from models.erp_context import invoice_context, order_context, stock_context
+from models.erp_facts import invoice_context, order_context, stock_context
 from models.examples import REFUSAL, ContextItem, Example, ExampleKind, Split, write_jsonl
 from models.questions import QA, casual, content_words, normalise_question
 

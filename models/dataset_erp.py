@@ -2,7 +2,7 @@
 
 The demo ERP is seeded into a temporary SQLite file with a fixed seed and a fixed "today",
 so the records (and so the data set) are the same on any day. Records are read through the
-same `erp` service functions the actions call and rendered with `models.erp_context`.
+same `erp` service functions the actions call and rendered with `models.erp_facts`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from models.erp_context import amount, invoice_context, order_context, status_words, stock_context
+from models.erp_facts import (
+    CURRENCY_SYMBOLS,
+    amount,
+    invoice_context,
+    order_context,
+    status_words,
+    stock_context,
+)
 from models.examples import ContextItem
 from models.questions import QA, casual, upper_first
 
@@ -29,7 +36,6 @@ if TYPE_CHECKING:
 # so that order ages, due dates and incoming stock do not move with the calendar.
 ERP_SEED = 42
 ERP_TODAY = date(2026, 3, 16)
-CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€"}
 
 
 @dataclass(frozen=True)

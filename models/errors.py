@@ -13,3 +13,18 @@ class ModelNotFound(GeneratorError):
 
 class ConversionFailed(GeneratorError):
     """Converting a checkpoint or an adapter (to Hugging Face or GGUF form) failed."""
+
+
+class GeneratorBusy(GeneratorError):
+    """The generator's queue is full, or it stayed busy for as long as the caller would wait.
+
+    ``retry_after`` is the server's hint, in seconds, of when asking again may succeed.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PromptTooLong(GeneratorError):
+    """The prompt leaves no room for the answer in the model's context."""

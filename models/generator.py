@@ -11,7 +11,9 @@ One instance runs one request at a time: neither llama.cpp's context nor a torch
 its cache survives two threads decoding at once (three concurrent handoff summaries ended
 the gateway with SIGABRT). Each backend holds its own lock for a whole answer, a stream
 included (released when the stream ends, is closed or raises), and a caller waits at most
-``wait_seconds`` for it before a `GeneratorError` says the model is busy.
+``wait_seconds`` for it before a `GeneratorError` says the model is busy. Tokenizing
+(`tokenize`, `count_tokens`) never waits for the model: a prompt being built does not queue
+behind an answer being decoded.
 
 Example:
     >>> generator = load_generator()  # GENERATOR_* from the environment
@@ -34,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from models.base import base_path, hf_checkpoint, model_name
-from models.errors import GeneratorError, ModelNotFound
+from models.errors import GeneratorError, ModelNotFound, PromptTooLong
 from models.prompt import STOP_SEQUENCES
 from models.settings import GeneratorSettings
 
@@ -158,9 +160,12 @@ class _Decoder:
     def _clock(self) -> float:
         return time.perf_counter()
 
-    def generate(self, prompt: str) -> Generation:
-        """The whole answer to ``prompt`` with its timings (see `Generation`)."""
-        run = self._run(prompt)
+    def generate(self, prompt: str, *, limits: Limits | None = None) -> Generation:
+        """The whole answer to ``prompt`` with its timings (see `Generation`).
+
+        ``limits`` replace the instance's for this answer (a server lowering max_new_tokens).
+        """
+        run = self._run(prompt, limits)
         while True:
             try:
                 next(run)
@@ -168,24 +173,39 @@ class _Decoder:
                 result: Generation = done.value
                 return result
 
-    def stream(self, prompt: str) -> Stepper[str, None, None]:
+    def stream(self, prompt: str, *, limits: Limits | None = None) -> Stepper[str, None, None]:
         """The answer to ``prompt`` piece by piece; stop sequences are never yielded.
 
         The model stays held until the stream ends: a consumer that stops early should
         ``close()`` it (dropping the last reference does the same).
         """
-        yield from self._run(prompt)
+        yield from self._run(prompt, limits)
 
-    def _run(self, prompt: str) -> Stepper[str, None, Generation]:
+    def pieces(
+        self, prompt: str, *, limits: Limits | None = None
+    ) -> Stepper[str, None, Generation]:
+        """Like `stream`, and the generator's return value is the `Generation` (for servers
+        that send the text as it comes and the timings at the end).
+
+        Example:
+            >>> steps = generator.pieces(prompt)
+            >>> try:
+            ...     while True:
+            ...         send(next(steps))
+            ... except StopIteration as done:
+            ...     generation = done.value
+        """
+        return self._run(prompt, limits)
+
+    def _run(self, prompt: str, limits: Limits | None = None) -> Stepper[str, None, Generation]:
         if not prompt.strip():
             raise GeneratorError("prompt must not be empty")
         # Held across every yield: a consumer that stops early closes this generator,
         # which releases the model (GeneratorExit passes through the ``with``).
         with self._exclusive():
-            return (yield from self._decode(prompt))
+            return (yield from self._decode(prompt, limits or self.limits))
 
-    def _decode(self, prompt: str) -> Stepper[str, None, Generation]:
-        limits = self.limits
+    def _decode(self, prompt: str, limits: Limits) -> Stepper[str, None, Generation]:
         start = self._clock()
         first: float | None = None
         text = ""
@@ -268,6 +288,9 @@ class TransformersGenerator(_Decoder):
         self.tokenizer = tokenizer
         self.device = next(model.parameters()).device
         self._eos = _eos_ids(model, tokenizer)
+        # Its own lock, not the model's: a fast tokenizer is not safe for two threads at
+        # once ("Already borrowed"), yet counting tokens must not wait for an answer.
+        self._tokenizer_lock = threading.Lock()
 
     @classmethod
     def load(
@@ -301,8 +324,13 @@ class TransformersGenerator(_Decoder):
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` without special tokens."""
-        with self._exclusive():
-            return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return len(self.tokenize(text))
+
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of ``text`` without special tokens; never waits for the model."""
+        with self._tokenizer_lock:
+            ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return [int(token) for token in ids]
 
     def _token_texts(self, prompt: str) -> Stepper[str, None, None]:
         import torch
@@ -352,9 +380,20 @@ class LlamaCppGenerator(_Decoder):
 
     name = "llama_cpp"
 
-    def __init__(self, llama: Any, limits: Limits, *, wait_seconds: float = WAIT_SECONDS) -> None:
+    def __init__(
+        self,
+        llama: Any,
+        limits: Limits,
+        *,
+        wait_seconds: float = WAIT_SECONDS,
+        vocab: Any = None,
+    ) -> None:
+        """``vocab``: a vocabulary-only ``Llama`` of the same model, which tokenizes without
+        waiting for ``llama`` (None: tokenizing takes the model's lock)."""
         super().__init__(limits, wait_seconds=wait_seconds)
         self.llama = llama
+        self.vocab = vocab
+        self._vocab_lock = threading.Lock()
 
     @classmethod
     def load(
@@ -392,21 +431,35 @@ class LlamaCppGenerator(_Decoder):
                 verbose=False,
                 **{key: value for key, value in options.items() if value > 0},
             )
+            # The vocabulary alone (a few MB, no weights, no context): tokenizing with it never
+            # waits for an answer being decoded by the model's own instance.
+            vocab = Llama(
+                model_path=str(model_path), vocab_only=True, n_ctx=256, n_batch=64, verbose=False
+            )
         except (ValueError, RuntimeError) as error:
             raise GeneratorError(f"llama.cpp cannot load {model_path}: {error}") from error
-        return cls(llama, limits)
+        return cls(llama, limits, vocab=vocab)
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` without special tokens."""
-        with self._exclusive():
-            return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        return len(self.tokenize(text))
+
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of ``text`` without special tokens (no BOS); never waits for the model
+        when a vocabulary-only instance was loaded."""
+        data = text.encode("utf-8")
+        if self.vocab is None:
+            with self._exclusive():
+                return list(self.llama.tokenize(data, add_bos=False, special=False))
+        with self._vocab_lock:
+            return list(self.vocab.tokenize(data, add_bos=False, special=False))
 
     def _token_texts(self, prompt: str) -> Stepper[str, None, None]:
         llama = self.llama
         tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
         room = llama.n_ctx() - len(tokens)
         if room < self.limits.max_new_tokens:
-            raise GeneratorError(
+            raise PromptTooLong(
                 f"the prompt has {len(tokens)} tokens; with max_new_tokens="
                 f"{self.limits.max_new_tokens} it does not fit the context of {llama.n_ctx()}"
             )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, cast, get_args
 
@@ -17,6 +17,10 @@ DEFAULT_MAX_SECONDS = 20.0
 # The prompt the adapter was trained on fits in 384 tokens with its answer (models.train);
 # serving uses the same budget for instructions, context and question.
 DEFAULT_PROMPT_TOKENS = 320
+DEFAULT_PORT = 5006
+DEFAULT_QUEUE = 2
+# Niceness of the generator's process: Rasa, the actions and the gateway get the CPU first.
+DEFAULT_NICE = 10
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,11 @@ class GeneratorSettings:
     | GENERATOR_MAX_SECONDS | 20 | most seconds spent on one answer |
     | GENERATOR_PROMPT_TOKENS | 320 | token budget of a prompt; context items are cut to fit |
     | GENERATOR_THREADS | cores - 1 | CPU threads for inference (and training, when set) |
+    | GENERATOR_URL | empty | the generator server (models.server); empty: `make run` starts one |
+    | GENERATOR_TOKEN | generated | bearer token callers send to that server (a shared secret) |
+    | GENERATOR_PORT | 5006 | port of the server the launcher starts |
+    | GENERATOR_QUEUE | 2 | requests that may wait for the model while one runs; more get 429 |
+    | GENERATOR_NICE | 10 | CPU niceness of the server process (0..19) |
 
     Example:
         >>> settings = GeneratorSettings.from_env()
@@ -48,6 +57,13 @@ class GeneratorSettings:
     max_seconds: float
     prompt_tokens: int
     threads: int
+    url: str = ""
+    # A secret: kept out of reprs (logs, test reports) and out of equality and hashing, so
+    # that load_generator's cache key does not hold it and a new token reuses the loaded model.
+    token: str = field(default="", repr=False, compare=False)
+    port: int = DEFAULT_PORT
+    queue: int = DEFAULT_QUEUE
+    nice: int = DEFAULT_NICE
 
     @property
     def enabled(self) -> bool:
@@ -72,6 +88,11 @@ class GeneratorSettings:
             max_seconds=_positive_float("GENERATOR_MAX_SECONDS", DEFAULT_MAX_SECONDS),
             prompt_tokens=_positive_int("GENERATOR_PROMPT_TOKENS", DEFAULT_PROMPT_TOKENS),
             threads=_positive_int("GENERATOR_THREADS", default_threads()),
+            url=os.environ.get("GENERATOR_URL", "").strip().rstrip("/"),
+            token=os.environ.get("GENERATOR_TOKEN", "").strip(),
+            port=_bounded_int("GENERATOR_PORT", DEFAULT_PORT, 1, 65535),
+            queue=_bounded_int("GENERATOR_QUEUE", DEFAULT_QUEUE, 0, 1000),
+            nice=_bounded_int("GENERATOR_NICE", DEFAULT_NICE, 0, 19),
         )
 
 
@@ -101,6 +122,19 @@ def _positive_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
     if value <= 0:
         raise ValueError(f"{name} must be greater than 0, got {value}")
+    return value
+
+
+def _bounded_int(name: str, default: int, low: int, high: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
     return value
 
 

@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from erp.models import UNPAID_INVOICE_STATUSES, Customer, Invoice, SalesOrder, Shipment
 
-# Every word a reply states a record's status with (actions/formatting.py, the invoice
-# texts and models/erp_context.status_words), so any status next to the number counts.
+# Every word a reply states a record's status with (models/erp_facts.py's status tables and
+# status_words), so any status next to the number counts.
 ORDER_STATUS_WORDS = (
     "pending",
     "confirmed",

@@ -1,5 +1,6 @@
-"""The assistant as the suite attacks it: all three processes on free loopback ports, every
-channel on (Telegram and Slack against local stand-ins of their APIs), fresh state.
+"""The assistant as the suite attacks it: Rasa, the actions and the gateway on free loopback
+ports (no generator: templated answers), every channel on (Telegram and Slack against local
+stand-ins of their APIs), fresh state.
 
 Example:
     >>> with attack_stack(Path("/tmp/security")) as stack:
@@ -87,7 +88,7 @@ def attack_stack(work: Path, *, extra_env: Mapping[str, str] | None = None) -> I
     with serve(platforms.app) as platforms_url:
         ports = Ports.free()
         shared = {name: secrets.token_urlsafe(32) for name in SECRET_NAMES}
-        services = build_services(ports, logs_dir=work / "logs", secrets=shared)
+        services = build_services(ports, logs_dir=work / "logs", secrets=shared, generator=False)
         env = {**stack_environment(work, platforms_url), **(extra_env or {})}
         for service in services:
             service.env.update(env)

@@ -5,8 +5,9 @@ and never says anything the conversation did not. Facts come from the handoff's 
 slots (`connectors.handoff.facts`): a customer and records are "verified" only when the
 conversation proved them, and every other order or invoice number, in the facts and in the
 quoted messages, is marked as not verified. With HANDOFF_SUMMARY=generator (the default)
-``generated_summary`` asks the project's generator (models/, imported lazily) for one
-grounded sentence after the handoff exists; the queue then publishes an ``updated`` event.
+``generated_summary`` asks the generator process (GENERATOR_URL, through `models.remote`,
+imported lazily; the gateway never loads the model itself) for one grounded sentence after
+the handoff exists; the queue then publishes an ``updated`` event.
 The sentence is added above the extractive facts, never instead of them, and is dropped
 when it names a record the conversation did not verify. Summaries are optional: at most
 ``MAX_GENERATING`` are generated at a time per process; the others keep the extractive one.
@@ -112,9 +113,9 @@ def known_facts(slots: Mapping[str, Any]) -> list[str]:
 
 
 def generator_available() -> bool:
-    """True when the project's generator package (models/) is importable here."""
+    """True when the project's generator client (models/) is importable here."""
     try:
-        return importlib.util.find_spec("models.generator") is not None
+        return importlib.util.find_spec("models.remote") is not None
     except ImportError:
         return False
 
@@ -159,11 +160,11 @@ def _generate(history: Sequence[HistoryEntry], extractive: str) -> str | None:
     try:
         from models.answer import grounded_answer
         from models.examples import ContextItem
-        from models.generator import load_generator
+        from models.remote import remote_generator
         from models.settings import GeneratorSettings
 
         settings = GeneratorSettings.from_env()
-        generator = load_generator(settings)
+        generator = remote_generator(settings)
         if generator is None:
             return None
         conversation = "\n".join(

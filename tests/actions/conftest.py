@@ -165,23 +165,41 @@ def as_staff(state: Tracker) -> Tracker:
     return state
 
 
+def _service(generator: Any, erp_budget: float = 5.0) -> Any:
+    from actions.answering import AnsweringService, AnsweringSettings
+    from retrieval.service import default_retriever
+
+    # Generous waits: a scripted model answers at once, but in a thread of a busy test run.
+    settings = AnsweringSettings(erp_budget=erp_budget, doc_wait=5.0, doc_first_sentence=5.0)
+    return AnsweringService(
+        settings,
+        generator=generator,
+        retriever=default_retriever,
+        product_names=frozenset,
+        prompt_tokens=320,
+    )
+
+
 @pytest.fixture(autouse=True)
-def generator_off(monkeypatch: pytest.MonkeyPatch) -> None:
+def generator_off(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Actions answer without the generator unless a test switches a fake one in."""
+    from actions.answering import use_service
+
     monkeypatch.setenv("GENERATOR_BACKEND", "off")
+    use_service(_service(None))
+    yield
+    use_service(None)
 
 
 @pytest.fixture()
-def model(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """A scripted generator behind the actions' loader, with the generator switched on.
+def model() -> Any:
+    """A scripted generator behind the actions' answering service.
 
     Set ``model.answer`` to what it should say; ``model.prompts`` records what it was asked.
     """
-    from actions import generation
+    from actions.answering import use_service
     from tests.models.fakes import ScriptedGenerator
 
     fake = ScriptedGenerator("")
-    monkeypatch.setenv("GENERATOR_BACKEND", "llama_cpp")
-    monkeypatch.setattr(generation, "load_generator", lambda settings: fake)
-    monkeypatch.setattr(generation, "_product_names_or_empty", lambda: frozenset())
+    use_service(_service(fake))
     return fake

@@ -6,9 +6,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.orders import ActionOrderStatus, describe_order
+from actions.orders import ActionOrderStatus
 from erp import orders
 from erp.models import SalesOrder
+from models.erp_facts import describe_order
 from tests.actions.conftest import texts, tracker, verified
 from tests.models.fakes import ScriptedGenerator
 

@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from actions.inventory import ActionCheckStock, ValidateStockForm
+from actions.inventory import ActionCheckStock, ValidateStockForm, wanted_quantity
 from erp.models import Product, PurchaseOrder, StockLevel
 from tests.actions.conftest import slot_events, texts, tracker
 
@@ -95,6 +95,45 @@ async def test_requested_quantity_is_compared_with_stock(
         dispatcher, tracker({"sku": sku, "quantity": available + 1}), domain
     )
     assert "not enough" in texts(dispatcher)
+
+
+@pytest.mark.parametrize(
+    ("value", "wanted"),
+    [
+        (20, 20),
+        (20.0, 20),
+        ("20", 20),
+        ("20 FAS", 20),  # the NLU took part of a SKU with the number
+        (" 7 units", 7),
+        ("２０", 20),
+        (["5", "9"], 5),
+        (None, None),
+        ("", None),
+        (2.5, None),
+        ("2.5", None),
+        ("-3", None),
+        (0, None),
+        (float("nan"), None),
+        (float("inf"), None),
+        (1e9, None),
+        ("99999999", None),
+        ("twenty", None),
+        (True, None),
+    ],
+)
+def test_only_a_positive_whole_quantity_is_wanted(value: object, wanted: int | None) -> None:
+    assert wanted_quantity(value) == wanted
+
+
+async def test_an_odd_quantity_gets_the_plain_stock_answer(
+    erp_db: Session, dispatcher: CollectingDispatcher, domain: dict
+) -> None:
+    sku = erp_db.scalar(select(Product.sku).where(Product.name == "Blue Widget"))
+    await ActionCheckStock().run(dispatcher, tracker({"sku": sku, "quantity": "20 FAS"}), domain)
+    plain = CollectingDispatcher()
+    await ActionCheckStock().run(plain, tracker({"sku": sku}), domain)
+    assert texts(dispatcher).startswith("Yes, we can supply 20")
+    assert "Blue Widget" in texts(plain)
 
 
 async def run_form(message: str, dispatcher: CollectingDispatcher, domain: dict) -> dict:

@@ -79,5 +79,7 @@ async def test_the_document_action_streams_guarded_sentences(
         dispatcher, tracker(text="how long do refunds take?", intent="ask_document"), domain
     )
     drafts = [json.loads(r.content)["text"] for r in seen]
-    assert drafts == ["We refund returns within 5 working days."]
+    # The best passage with its source first, then the generated sentences as they pass.
+    assert drafts[0].startswith(text) and "(Source: Returns" in drafts[0]
+    assert drafts[1:] == ["We refund returns within 5 working days."]
     assert dispatcher.messages[0]["text"].startswith(model.answer)

@@ -1,4 +1,5 @@
-"""How the launcher wires its processes: loopback, the shared secrets, no token in argv."""
+"""How the launcher wires its processes: loopback, the shared secrets, no token in argv, and
+the generator's server first when the generator is on."""
 
 from __future__ import annotations
 
@@ -9,18 +10,26 @@ from pathlib import Path
 
 import pytest
 
-from bot import paths, rasa_server
-from bot.processes import build_services
+from bot import launcher, paths, rasa_server
+from bot.processes import RestartPolicy, Service, ServiceFailed, Supervisor, build_services
 from bot.secrets import SECRET_NAMES
 from bot.settings import Ports
+from models import base
 
 SECRETS = {name: f"secret-of-{name.lower()}" for name in SECRET_NAMES}
+PORTS = Ports(rasa=15005, actions=15055, gateway=18080, generator=15006)
+
+
+@pytest.fixture(autouse=True)
+def generator_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped default (llama_cpp, served locally), whatever the developer's shell says."""
+    monkeypatch.setenv("GENERATOR_BACKEND", "llama_cpp")
+    monkeypatch.delenv("GENERATOR_URL", raising=False)
 
 
 @pytest.fixture()
 def services(tmp_path: Path) -> dict[str, list[str]]:
-    built = build_services(Ports(rasa=15005, actions=15055, gateway=18080),
-                           logs_dir=tmp_path, secrets=SECRETS)  # fmt: skip
+    built = build_services(PORTS, logs_dir=tmp_path, secrets=SECRETS)
     return {service.name: service.command for service in built}
 
 
@@ -58,16 +67,18 @@ def test_the_secrets_default_to_the_environment_and_var_secrets_json(
     monkeypatch.setattr(paths, "SECRETS_FILE", tmp_path / "secrets.json")
     monkeypatch.setenv("RASA_TOKEN", "from-the-environment")
 
-    [actions, rasa, gateway] = build_services(Ports.free(), logs_dir=tmp_path)
+    [generator, actions, rasa, gateway] = build_services(Ports.free(), logs_dir=tmp_path)
 
     assert rasa.env["RASA_TOKEN"] == gateway.env["RASA_TOKEN"] == "from-the-environment"
+    assert generator.env["GENERATOR_TOKEN"] == actions.env["GENERATOR_TOKEN"]
     assert actions.env["ACTION_SERVER_TOKEN"] == rasa.env["ACTION_SERVER_TOKEN"]
     assert len(actions.env["ACTION_SERVER_TOKEN"]) >= 32
     assert (tmp_path / "secrets.json").stat().st_mode & 0o777 == 0o600
 
 
 def test_rasa_s_health_check_carries_its_api_token(tmp_path: Path) -> None:
-    rasa = build_services(Ports.free(), logs_dir=tmp_path, secrets=SECRETS)[1]
+    [rasa] = [s for s in build_services(Ports.free(), logs_dir=tmp_path, secrets=SECRETS)
+              if s.name == "rasa"]  # fmt: skip
 
     assert rasa.health_url.endswith("/status?token=secret-of-rasa_token")
 
@@ -107,3 +118,123 @@ def test_rasa_server_refuses_to_start_rasa_without_a_token_or_for_another_comman
 
     assert result.returncode == 2
     assert message in result.stderr
+
+
+# --- the generator's own process -------------------------------------------------------
+
+
+def test_the_generator_s_server_starts_first_and_every_process_is_given_its_url(
+    tmp_path: Path,
+) -> None:
+    built = build_services(PORTS, logs_dir=tmp_path, secrets=SECRETS)
+
+    assert [service.name for service in built] == ["generator", "actions", "rasa", "gateway"]
+    generator = built[0]
+    assert generator.command[1:] == ["-m", "models.server", "--port", "15006"]
+    assert generator.health_url == "http://127.0.0.1:15006/health"
+    assert generator.log_file == tmp_path / "generator.log"
+    assert not generator.essential
+    assert all(service.essential for service in built[1:])
+    assert {s.env["GENERATOR_URL"] for s in built} == {"http://127.0.0.1:15006"}
+
+
+def test_with_the_generator_off_there_is_no_generator_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GENERATOR_BACKEND", "off")
+
+    built = build_services(PORTS, logs_dir=tmp_path, secrets=SECRETS)
+
+    assert [service.name for service in built] == ["actions", "rasa", "gateway"]
+    assert {s.env["GENERATOR_URL"] for s in built} == {""}
+
+
+def test_an_operator_s_generator_url_is_used_and_none_started_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GENERATOR_URL", "https://gpu.example:8443")
+
+    built = build_services(PORTS, logs_dir=tmp_path, secrets=SECRETS)
+
+    assert [service.name for service in built] == ["actions", "rasa", "gateway"]
+    assert {s.env["GENERATOR_URL"] for s in built} == {"https://gpu.example:8443"}
+
+
+def test_a_generator_the_launcher_found_unusable_is_not_started(tmp_path: Path) -> None:
+    built = build_services(PORTS, logs_dir=tmp_path, secrets=SECRETS, generator=False)
+
+    assert [service.name for service in built] == ["actions", "rasa", "gateway"]
+    assert {s.env["GENERATOR_URL"] for s in built} == {""}
+
+
+def test_free_ports_include_the_generator_s() -> None:
+    ports = Ports.free()
+
+    assert len({ports.rasa, ports.actions, ports.gateway, ports.generator}) == 4
+    assert ports.generator_url == f"http://127.0.0.1:{ports.generator}"
+
+
+def test_the_generator_port_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GENERATOR_PORT", "6006")
+
+    assert Ports.from_env().generator == 6006
+
+
+def test_the_launcher_starts_a_generator_only_when_one_is_usable_here(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("GENERATOR_ADAPTER_DIR", "")
+    monkeypatch.setattr(base, "base_path", lambda settings: tmp_path / "base.gguf")
+    assert launcher.ensure_generator() is True
+    assert "served by its own process on port 5006 (nice 10)" in capsys.readouterr().out
+
+    monkeypatch.setenv("GENERATOR_URL", "https://gpu.example:8443")
+    assert launcher.ensure_generator() is False
+    assert "Generator served at https://gpu.example:8443" in capsys.readouterr().out
+
+    monkeypatch.setenv("GENERATOR_BACKEND", "off")
+    assert launcher.ensure_generator() is False
+
+
+class Crashing(Service):
+    """A service whose process has always just exited."""
+
+    def __init__(self, name: str, *, essential: bool) -> None:
+        super().__init__(name, [], "http://unused", {}, Path(f"/logs/{name}.log"),
+                         essential=essential)  # fmt: skip
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+
+    def exited(self) -> int | None:
+        return 1
+
+    def kill_leftovers(self) -> None:
+        return None
+
+
+def crash_loop(service: Crashing, reports: list[str]) -> None:
+    now = [0.0]
+    policy = RestartPolicy(first_delay=1, max_delay=1, max_restarts=2, window=100)
+    supervisor = Supervisor([service], policy=policy, clock=lambda: now[0], report=reports.append)
+    for _ in range(10):
+        supervisor.check()
+        now[0] += 1.5
+
+
+def test_a_crash_looping_generator_is_left_stopped_and_the_rest_goes_on() -> None:
+    generator, reports = Crashing("generator", essential=False), []
+
+    crash_loop(generator, reports)
+
+    assert generator.starts == 2
+    assert reports[-1] == (
+        "generator exited with code 1, 3 exits within 100 s: it keeps crashing, see "
+        "/logs/generator.log; left stopped, the others go on without it."
+    )
+
+
+def test_a_crash_looping_essential_service_still_stops_everything() -> None:
+    with pytest.raises(ServiceFailed, match="actions exited with code 1, 3 exits"):
+        crash_loop(Crashing("actions", essential=True), [])

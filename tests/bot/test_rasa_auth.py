@@ -46,7 +46,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RASA_TRACKER_DB", str(work / "tracker.db"))
         patch.setenv("GENERATOR_BACKEND", "off")
-        services = build_services(ports, logs_dir=work / "logs", secrets=secrets)[:2]
+        services = build_services(ports, logs_dir=work / "logs", secrets=secrets, generator=False)[
+            :2
+        ]
     try:
         for service in services:
             service.start()

@@ -91,11 +91,11 @@ VERIFIED = {"verified_customer_id": 42, "verified_records": ["SO-100123"]}
 
 @pytest.fixture
 def model(monkeypatch: pytest.MonkeyPatch) -> OneAtATime:
-    from models import generator as generator_module
+    from models import remote as generator_module
 
     fake = OneAtATime()
     monkeypatch.setenv("GENERATOR_BACKEND", "llama_cpp")
-    monkeypatch.setattr(generator_module, "load_generator", lambda settings=None: fake)
+    monkeypatch.setattr(generator_module, "remote_generator", lambda settings=None: fake)
     return fake
 
 

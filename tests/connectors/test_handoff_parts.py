@@ -378,12 +378,12 @@ def test_the_generator_hook_is_off_without_the_package(monkeypatch: pytest.Monke
 async def test_with_the_generator_on_a_grounded_sentence_is_added_and_announced(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from models import generator as generator_module
+    from models import remote as generator_module
     from tests.models.fakes import ScriptedGenerator
 
     fake = ScriptedGenerator("The customer's order SO-100123 is late.\nignored line")
     monkeypatch.setenv("GENERATOR_BACKEND", "llama_cpp")
-    monkeypatch.setattr(generator_module, "load_generator", lambda settings: fake)
+    monkeypatch.setattr(generator_module, "remote_generator", lambda settings: fake)
     store = GatewayStore(":memory:")
     await store.append_user("web:a", "my late order SO-100123")
     queue = HandoffQueue(store, generate_summary=True)
@@ -405,12 +405,12 @@ async def test_with_the_generator_on_a_grounded_sentence_is_added_and_announced(
 def test_a_generated_summary_with_an_invented_fact_is_dropped(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from models import generator as generator_module
+    from models import remote as generator_module
     from tests.models.fakes import ScriptedGenerator
 
     fake = ScriptedGenerator("The customer wants a refund of £500 for order SO-999999.")
     monkeypatch.setenv("GENERATOR_BACKEND", "llama_cpp")
-    monkeypatch.setattr(generator_module, "load_generator", lambda settings: fake)
+    monkeypatch.setattr(generator_module, "remote_generator", lambda settings: fake)
 
     assert summary.generated_summary([entry("user", "my order SO-100123 is late")], "") is None
 

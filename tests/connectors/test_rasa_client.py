@@ -14,6 +14,7 @@ from connectors.rasa_client import RasaClient
 
 RASA = "http://rasa.test:5005"
 TOKEN = "rasa-token-1"
+ANSWER = [{"recipient_id": "u-1", "text": "Hello!"}]
 
 
 def rasa_client(handle: Callable[[httpx.Request], httpx.Response]) -> RasaClient:
@@ -26,7 +27,7 @@ async def test_send_posts_the_rest_channel_payload() -> None:
 
     def handle(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(200, json=[])
+        return httpx.Response(200, json=ANSWER)
 
     # Client metadata claiming a channel, a role, a client or a group is overridden.
     claims = {"channel": "x", "role": "staff", "client": "ip:10.0.0.1", "group": True}
@@ -55,7 +56,7 @@ async def test_send_authenticates_with_a_bearer_header_not_the_url() -> None:
 
     def handle(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(200, json=[])
+        return httpx.Response(200, json=ANSWER)
 
     await rasa_client(handle).send(IncomingMessage("u-1", "rest", "hi"))
 
@@ -102,7 +103,7 @@ async def test_only_a_staff_message_is_sent_with_the_staff_role() -> None:
 
     def handle(request: httpx.Request) -> httpx.Response:
         seen.append(json.loads(request.content))
-        return httpx.Response(200, json=[])
+        return httpx.Response(200, json=ANSWER)
 
     await rasa_client(handle).send(IncomingMessage("slack:T1:U1", "slack", "hi", staff=True))
 
@@ -146,7 +147,7 @@ async def test_lone_surrogate_in_metadata_is_sent_as_valid_json() -> None:
 
     def handle(request: httpx.Request) -> httpx.Response:
         seen.append(request.content)
-        return httpx.Response(200, json=[])
+        return httpx.Response(200, json=ANSWER)
 
     await rasa_client(handle).send(IncomingMessage("u-1", "rest", "hi", metadata={"x": "\ud800"}))
 
@@ -201,3 +202,35 @@ async def test_send_raises_rasa_unavailable(
 )
 async def test_healthy(handle: Callable[[httpx.Request], httpx.Response], expected: bool) -> None:
     assert await rasa_client(handle).healthy() is expected
+
+
+@pytest.mark.parametrize("body", [[], [{"recipient_id": "u-1"}]], ids=["none", "empty"])
+async def test_a_turn_without_a_reply_is_taken_back_and_reported(body: list) -> None:
+    # Rasa answers 200 with nothing when an action failed (the action server was down):
+    # the user must hear "try again", and their resend must start the turn again.
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path.endswith("/events"):
+            return httpx.Response(200, json={})
+        return httpx.Response(200, json=body)
+
+    with pytest.raises(RasaUnavailable) as raised:
+        await rasa_client(handle).send(IncomingMessage("web:a b", "rest", "hi"))
+
+    assert "no reply" in raised.value.reason
+    send, rewind = seen
+    assert rewind.method == "POST"
+    assert rewind.url.raw_path.split(b"?")[0] == b"/conversations/web:a%20b/tracker/events"
+    assert json.loads(rewind.content) == [{"event": "rewind"}]
+
+
+async def test_a_failed_take_back_still_reports_the_missing_reply() -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/events"):
+            return httpx.Response(500)
+        return httpx.Response(200, json=[])
+
+    with pytest.raises(RasaUnavailable, match="no reply"):
+        await rasa_client(handle).send(IncomingMessage("u-1", "rest", "hi"))

@@ -20,7 +20,7 @@ from erp.inventory import IncomingStock, StockReport, WarehouseStock
 from erp.orders import OrderStatus, ShipmentInfo
 from models import dataset
 from models.dataset_docs import CUSTOMER_QUESTIONS, OPENERS, load_passages
-from models.erp_context import order_context, stock_context
+from models.erp_facts import order_context, stock_context
 from models.examples import REFUSAL, Example, read_jsonl
 from models.guard import check
 from models.metrics import exact_fact_match

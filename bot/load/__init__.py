@@ -1,0 +1,1 @@
+"""The load test (`make bench-load`): locust users holding realistic web chat conversations."""

@@ -260,7 +260,7 @@ class AnsweringService:
             stop.set()  # the worker stops at the model's next token and frees it
             self._budget.record(in_time=False)
             return self._log("erp", Worded(template, "template", "budget"), started)
-        self._budget.record(in_time=result.outcome != "error")
+        self._budget.record(in_time=result.outcome not in ("busy", "error"))
         if result.usable:
             return self._log("erp", Worded(result.text, "generated", "answer", result), started)
         return self._log("erp", Worded(template, "template", result.outcome, result), started)

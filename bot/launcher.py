@@ -79,9 +79,10 @@ def ensure_generator() -> bool:
     ):
         print(f"Generator unavailable: no {LORA_GGUF} in {adapter} (run `make train-generator`)")
         return False
+    policy = ", idle CPU policy" if settings.idle else ""
     print(
         f"Generator ready: {settings.backend}, base {base.name}, adapter {adapter or 'none'}; "
-        f"served by its own process on port {settings.port} (nice {settings.nice})"
+        f"served by its own process on port {settings.port} (nice {settings.nice}{policy})"
     )
     return True
 

@@ -2,7 +2,8 @@
 
 `rasa run` takes the token of its HTTP API only as ``--auth-token`` on the command line,
 where every local user can read it (`ps`, /proc/<pid>/cmdline). This adds the argument
-inside the process instead, from the environment the launcher gives it.
+inside the process instead, from the environment the launcher gives it. It also applies
+bot/rasa_speedups.py (a cached response validator, a warm-up before the first connection).
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ def main() -> int:
         return 2
     sys.argv = ["rasa", *sys.argv[1:], "--auth-token", token]
     from rasa.__main__ import main as rasa_main
+
+    from bot import rasa_speedups
+
+    rasa_speedups.apply()
 
     rasa_main()
     return 0

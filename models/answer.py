@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from models.errors import GeneratorError
+from models.errors import GeneratorBusy, GeneratorError
 from models.examples import ContextItem
 from models.generator import Generation, Generator
 from models.guard import GuardResult, check
@@ -26,7 +26,9 @@ from models.prompt import build_prompt
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["answer", "refusal", "unsupported", "incomplete", "empty", "error", "late"]
+Outcome = Literal[
+    "answer", "refusal", "unsupported", "incomplete", "empty", "busy", "error", "late"
+]
 # Called with the answer so far, a sentence at a time, for channels that show it growing.
 SentenceSink = Callable[[str], None]
 
@@ -38,7 +40,9 @@ class GroundedAnswer:
     ``outcome`` is "answer" (show ``text``), "refusal" (the model says the context does
     not hold the answer), or a reason to fall back: "unsupported" (the guard found facts
     not in the context: ``guard.unsupported``), "incomplete" (a required fact is
-    missing), "empty", "error" or "late" (the caller's ``should_stop`` said its time was up).
+    missing), "empty", "busy" (the model's queue was full, or it stayed busy as long as the
+    caller would wait: load, not a fault), "error" or "late" (the caller's ``should_stop``
+    said its time was up).
     """
 
     outcome: Outcome
@@ -111,6 +115,9 @@ def grounded_answer(
                                      on_sentence, should_stop)  # fmt: skip
     except _Stopped:
         return GroundedAnswer("late", "", removed_instructions=removed)
+    except GeneratorBusy as error:
+        log.info("generator busy, falling back: %s", error)
+        return GroundedAnswer("busy", "", removed_instructions=removed)
     except (GeneratorError, ValueError) as error:
         log.warning("generator failed, falling back: %s", error)
         return GroundedAnswer("error", "", removed_instructions=removed)

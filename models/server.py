@@ -638,6 +638,27 @@ def model_label(settings: GeneratorSettings) -> str:
     return base if adapter is None else f"{base}+{adapter.name}"
 
 
+def lower_priority(settings: GeneratorSettings) -> str:
+    """Give this process (and the threads it starts later) only CPU time others leave.
+
+    Niceness, not a thread limit: with the CPU idle the model decodes at full speed. Niceness
+    alone was not enough at 50 users on 2 cores (Rasa's turns still queued behind decoding:
+    docs/benchmarks.md "Answers under load"), so by default the process also takes Linux's
+    SCHED_IDLE policy, under which it runs only when no other process wants the core.
+    Returns what was applied, for the log.
+    """
+    os.nice(settings.nice)
+    applied = f"nice {settings.nice}"
+    if settings.idle and hasattr(os, "SCHED_IDLE"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        except OSError as error:
+            log.warning("could not take the idle CPU policy, niceness only: %s", error)
+        else:
+            applied += ", idle CPU policy"
+    return applied
+
+
 def main(argv: list[str] | None = None) -> int:
     """Serve the configured generator until SIGINT or SIGTERM.
 
@@ -675,10 +696,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    # Niceness, not a thread limit: on 2 cores the generator takes what Rasa, the actions
-    # and the gateway leave idle, so a burst of answers slows wording, never a customer's
-    # turn; with the CPU idle it decodes at full speed.
-    os.nice(settings.nice)
+    priority = lower_priority(settings)
     failures: list[BaseException] = []
     server: uvicorn.Server | None = None
 
@@ -704,7 +722,7 @@ def main(argv: list[str] | None = None) -> int:
         timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
-    log.info("generator server (nice %d) on http://%s:%s", settings.nice, args.host, config.port)
+    log.info("generator server (%s) on http://%s:%s", priority, args.host, config.port)
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
     if failures:

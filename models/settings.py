@@ -42,6 +42,7 @@ class GeneratorSettings:
     | GENERATOR_PORT | 5006 | port of the server the launcher starts |
     | GENERATOR_QUEUE | 2 | requests that may wait for the model while one runs; more get 429 |
     | GENERATOR_NICE | 10 | CPU niceness of the server process (0..19) |
+    | GENERATOR_IDLE | 1 | 1: the server runs under Linux's SCHED_IDLE policy; 0: niceness only |
 
     Example:
         >>> settings = GeneratorSettings.from_env()
@@ -64,6 +65,7 @@ class GeneratorSettings:
     port: int = DEFAULT_PORT
     queue: int = DEFAULT_QUEUE
     nice: int = DEFAULT_NICE
+    idle: bool = True
 
     @property
     def enabled(self) -> bool:
@@ -93,6 +95,7 @@ class GeneratorSettings:
             port=_bounded_int("GENERATOR_PORT", DEFAULT_PORT, 1, 65535),
             queue=_bounded_int("GENERATOR_QUEUE", DEFAULT_QUEUE, 0, 1000),
             nice=_bounded_int("GENERATOR_NICE", DEFAULT_NICE, 0, 19),
+            idle=bool(_bounded_int("GENERATOR_IDLE", 1, 0, 1)),
         )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.load.records import Turn
-from bot.load.scripts import KINDS
+from bot.load.scripts import ERP_KINDS, KINDS
 
 PERCENTILES = (50, 95, 99)
 
@@ -55,6 +55,8 @@ class Run:
     kinds: list[KindStats]
     # Every turn of the run together.
     overall: KindStats
+    # The ERP fact answers together (order, invoice, stock by name or SKU): the target.
+    erp: KindStats | None = None
     # The share of answers by wording, from the action server's log (bot/load/wording.py).
     wording: dict[str, dict[str, int]] | None = None
     down: list[str] = field(default_factory=list)
@@ -104,6 +106,7 @@ def summarise(turns: Sequence[Turn], *, generator: str, users: int, seconds: flo
             if any(t.kind == kind for t in turns)
         ],
         overall=kind_stats("all", turns),
+        erp=kind_stats("erp", [t for t in turns if t.kind in ERP_KINDS]),
     )
 
 
@@ -125,6 +128,11 @@ def markdown_table(runs: Sequence[Run]) -> str:
     for run in runs:
         for k in run.kinds:
             rows.append(_row([run.generator, str(run.users), k.kind, str(k.turns),
+                              *_times(k.first), *_times(k.final), str(k.errors),
+                              str(k.off_script), "", ""]))  # fmt: skip
+        if run.erp is not None and run.erp.turns:
+            k = run.erp
+            rows.append(_row([run.generator, str(run.users), "**erp answers**", str(k.turns),
                               *_times(k.first), *_times(k.final), str(k.errors),
                               str(k.off_script), "", ""]))  # fmt: skip
         ratio = throughput_ratio(runs, run.users) if run.generator == "on" else None

@@ -183,8 +183,11 @@ def test_the_table_has_a_row_per_kind_and_run_and_the_ratio_on_the_on_row() -> N
     off = summarise([turn(ORDER, 0.05, 0.1)] * 4, generator="off", users=10, seconds=1.0)
     lines = markdown_table([on, off]).splitlines()
     widths = {line.count("|") for line in lines}
-    assert len(widths) == 1 and len(lines) == 2 + 3 + 2
+    # A row per kind, then each run's ERP answers together and all its turns.
+    assert len(widths) == 1 and len(lines) == 2 + 3 + 2 + 2
     assert lines[2].startswith("| on | 10 | order | 1 | 50 ms | 50 ms | 50 ms | 1.2 s |")
+    on_erp = next(line for line in lines if line.startswith("| on | 10 | **erp answers**"))
+    assert on_erp.startswith("| on | 10 | **erp answers** | 1 | 50 ms |")
     on_all = next(line for line in lines if line.startswith("| on | 10 | **all**"))
     assert on_all.endswith("| 2.00 | 50% |")
     off_all = next(line for line in lines if line.startswith("| off | 10 | **all**"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import launcher, paths, rasa_server
+from bot import launcher, paths, rasa_server, rasa_speedups
 from bot.processes import RestartPolicy, Service, ServiceFailed, Supervisor, build_services
 from bot.secrets import SECRET_NAMES
 from bot.settings import Ports
@@ -91,9 +91,13 @@ def test_rasa_server_adds_the_token_inside_the_process(monkeypatch: pytest.Monke
     monkeypatch.setitem(sys.modules, "rasa.__main__", fake)
     monkeypatch.setattr(sys, "argv", ["bot/rasa_server.py", "run", "--port", "5005"])
     monkeypatch.setenv("RASA_TOKEN", "t0ken")
+    monkeypatch.setattr(rasa_speedups, "apply", lambda: seen.append(["speedups applied"]))
 
     assert rasa_server.main() == 0
-    assert seen == [["rasa", "run", "--port", "5005", "--auth-token", "t0ken"]]
+    assert seen == [
+        ["speedups applied"],
+        ["rasa", "run", "--port", "5005", "--auth-token", "t0ken"],
+    ]
 
 
 @pytest.mark.parametrize(
@@ -186,7 +190,8 @@ def test_the_launcher_starts_a_generator_only_when_one_is_usable_here(
     monkeypatch.setenv("GENERATOR_ADAPTER_DIR", "")
     monkeypatch.setattr(base, "base_path", lambda settings: tmp_path / "base.gguf")
     assert launcher.ensure_generator() is True
-    assert "served by its own process on port 5006 (nice 10)" in capsys.readouterr().out
+    served = "served by its own process on port 5006 (nice 10, idle CPU policy)"
+    assert served in capsys.readouterr().out
 
     monkeypatch.setenv("GENERATOR_URL", "https://gpu.example:8443")
     assert launcher.ensure_generator() is False

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from models.answer import GroundedAnswer, grounded_answer
+from models.errors import GeneratorBusy
 from models.examples import REFUSAL, ContextItem
 from tests.models.fakes import ScriptedGenerator
 
@@ -89,6 +90,16 @@ def test_a_required_fact_must_be_in_the_answer() -> None:
 def test_generator_errors_and_empty_output_fall_back() -> None:
     assert ask(ScriptedGenerator(None), [REFUNDS]).outcome == "error"
     assert ask(ScriptedGenerator("   "), [REFUNDS]).outcome == "empty"
+
+
+class BusyGenerator(ScriptedGenerator):
+    def _reply(self, prompt: str) -> str:
+        raise GeneratorBusy("the model is busy", retry_after=1.0)
+
+
+def test_a_busy_model_is_load_not_a_fault() -> None:
+    assert ask(BusyGenerator(GOOD), [REFUNDS]).outcome == "busy"
+    assert ask(BusyGenerator(GOOD), [REFUNDS], on_sentence=lambda _: None).outcome == "busy"
 
 
 def test_streaming_passes_on_guarded_sentences_only() -> None:

@@ -246,11 +246,12 @@ def test_settings_read_the_server_s_variables(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("GENERATOR_QUEUE", "0")
     monkeypatch.setenv("GENERATOR_NICE", "19")
     monkeypatch.setenv("GENERATOR_PORT", "6006")
+    monkeypatch.setenv("GENERATOR_IDLE", "0")
 
     settings = GeneratorSettings.from_env()
 
     assert (settings.url, settings.token) == ("https://gpu.example:8443", "t0ken")
-    assert (settings.queue, settings.nice, settings.port) == (0, 19, 6006)
+    assert (settings.queue, settings.nice, settings.port, settings.idle) == (0, 19, 6006, False)
     # The token is no part of the cache key of load_generator.
     assert hash(settings) == hash(dataclasses.replace(settings, token="other"))
 
@@ -261,8 +262,9 @@ def test_settings_read_the_server_s_variables(monkeypatch: pytest.MonkeyPatch) -
         ("GENERATOR_NICE", "20", "GENERATOR_NICE must be between 0 and 19, got 20"),
         ("GENERATOR_QUEUE", "two", "GENERATOR_QUEUE must be a whole number"),
         ("GENERATOR_PORT", "0", "GENERATOR_PORT must be between 1 and 65535"),
+        ("GENERATOR_IDLE", "yes", "GENERATOR_IDLE must be a whole number"),
     ],
-    ids=["nice", "queue", "port"],
+    ids=["nice", "queue", "port", "idle"],
 )
 def test_bad_server_settings_name_the_variable(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
@@ -308,6 +310,8 @@ def test_the_real_model_answers_the_same_through_the_server(tmp_path: Path) -> N
             except httpx.HTTPError:
                 pass
             time.sleep(0.5)
+        # The default priority: only CPU time nothing else wants (Linux's SCHED_IDLE).
+        idle_policy = os.sched_getscheduler(process.pid) == os.SCHED_IDLE
         local = load_generator(dataclasses.replace(
             GeneratorSettings.from_env(), backend="llama_cpp", base_model=None,
             adapter_dir=DEFAULT_ADAPTER_DIR, max_seconds=120.0, threads=1))  # fmt: skip
@@ -339,3 +343,4 @@ def test_the_real_model_answers_the_same_through_the_server(tmp_path: Path) -> N
     assert remote_answer.tokens == local_answer.tokens
     assert counts[0] == counts[1] == counts[2] > 0
     assert "completion served" in log_file.read_text()
+    assert idle_policy

@@ -10,9 +10,11 @@ What "none lost from the transcript" means here, per message sent (an attempt):
   the message once (it records what the user said before asking Rasa) and no reply after it,
   so the transcript shows what the user was told: nothing. Rasa may or may not have
   processed it (it was killed before saving the turn, or finished after the gateway gave
-  up), so the tracker holds it at most once, and only as a whole turn: a user event is
-  always followed by the bot's action_listen (Rasa saves a turn in one piece). The user's
-  resend is a new message with its own entries.
+  up, or an action failed and the gateway took the turn back with a ``rewind``), so the
+  tracker holds it at most once. Such a turn need not end with the bot's action_listen:
+  with the action server down, Rasa's failed actions and its circuit breaker end turns
+  without one, and the rewind takes the turn back. The user's resend is a new message with
+  its own entries.
 - Not delivered (no HTTP status, only while the gateway itself was dead): at most once in
   either record; the client resends once the gateway is back, and that resend is answered.
 
@@ -351,29 +353,14 @@ def tracker_events(assistant: Assistant, conversation: str) -> list[dict]:
 def tracker_problems(attempts: list[Attempt], events: list[dict]) -> list[str]:
     """Where Rasa's tracker disagrees with the client's record (see the module docstring).
 
-    A user event taken back with a ``rewind`` (UserUtteranceReverted) does not count: Rasa
-    then acts as if it never arrived.
+    Every user event counts, taken back (``rewind``) or not: a rewound one is a message
+    that was told to try again.
     """
-    problems = []
-    said: list[str | None] = []
-    # Each user event is a whole turn: the bot listens again before the next one.
-    open_turn = None
-    for event in events:
-        if event["event"] == "user":
-            if open_turn is not None:
-                problems.append(f"turn {open_turn!r} never ended before the next one")
-            open_turn = event.get("text")
-            said.append(open_turn)
-        elif event["event"] == "rewind" and said:
-            said.pop()
-        elif event["event"] == "action" and event.get("name") == "action_listen":
-            open_turn = None
-    if open_turn is not None:
-        problems.append(f"the last turn {open_turn!r} never ended")
-    if not embeds(said, attempts):
-        sent = [(a.turn.text, a.outcome) for a in attempts]
-        problems.append(f"tracker user events {said} do not fit the messages sent {sent}")
-    return problems
+    said = [event.get("text") for event in events if event["event"] == "user"]
+    if embeds(said, attempts):
+        return []
+    sent = [(a.turn.text, a.outcome) for a in attempts]
+    return [f"tracker user events {said} do not fit the messages sent {sent}"]
 
 
 def embeds(said: list[str | None], attempts: list[Attempt]) -> bool:

@@ -41,7 +41,7 @@ def apply() -> None:
     import rasa.core.run as rasa_run
     from rasa.core.actions.action import RemoteAction
 
-    RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+    RemoteAction._validate_action_result = validate_action_result
     if getattr(rasa_run.load_agent_on_start, "warms_up", False):
         return
     load = rasa_run.load_agent_on_start

@@ -1,4 +1,4 @@
-"""Command line for the ERP data layer: ``python -m erp seed`` and ``python -m erp sample``."""
+"""Command line for the ERP data layer: ``python -m erp seed``, ``sample`` and ``check-mapping``."""
 
 from __future__ import annotations
 
@@ -8,13 +8,19 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from erp.db import make_engine, session_scope
 from erp.errors import ErpError, ErpUnavailable
 from erp.inventory import get_stock
+from erp.mapping.report import render
+from erp.mapping.resolve import check_mapping
+from erp.mapping.source import MappingError
+from erp.mapping.spec import load_mapping
 from erp.models import (
     INVOICE_STATUSES,
     ORDER_STATUSES,
@@ -127,6 +133,31 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_mapping(args: argparse.Namespace) -> int:
+    try:
+        spec = load_mapping(Path(args.file))
+    except MappingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    engine = make_engine(args.url)
+    url = engine.url.render_as_string(hide_password=True)
+    database = engine.url.database
+    if engine.url.get_backend_name() == "sqlite" and database and not Path(database).is_file():
+        # SQLite would create an empty database there: say what is wrong instead.
+        print(f"error: no SQLite database at {database}", file=sys.stderr)
+        return 1
+    try:
+        report = check_mapping(spec, engine)
+    except SQLAlchemyError as error:
+        raise ErpUnavailable(f"{url}: {str(error).splitlines()[0]}", url=url) from None
+    finally:
+        engine.dispose()
+    print(render(report, url))
+    for problem in report.problems:
+        print(f"error: {problem}", file=sys.stderr)
+    return 0 if report.resolved else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``erp`` command line and return its exit code."""
     parser = argparse.ArgumentParser(prog="python -m erp", description=__doc__)
@@ -140,6 +171,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     sample_parser = commands.add_parser("sample", help="print real identities for demos")
     sample_parser.add_argument("--url", help="database URL (default: ERP_DATABASE_URL or SQLite)")
     sample_parser.set_defaults(handler=_sample)
+    check_parser = commands.add_parser(
+        "check-mapping",
+        help="check an ERP mapping file against a database (exit 0 when every concept resolves)",
+    )
+    check_parser.add_argument("file", help="the mapping (YAML), e.g. erp/mappings/northwind.yml")
+    check_parser.add_argument("--url", help="database URL (default: ERP_DATABASE_URL or SQLite)")
+    check_parser.set_defaults(handler=_check_mapping)
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args))

@@ -1,0 +1,1 @@
+"""Declarative mappings from the assistant's concepts to a company's own ERP schema."""

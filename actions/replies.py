@@ -8,7 +8,14 @@ from typing import Any
 
 from rasa_sdk.executor import CollectingDispatcher
 
-from erp.errors import AccessDenied, ErpError, ErpUnavailable, InvalidIdentifier, RecordNotFound
+from erp.errors import (
+    AccessDenied,
+    ErpError,
+    ErpUnavailable,
+    InvalidIdentifier,
+    NotKept,
+    RecordNotFound,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +40,11 @@ def reply_for(error: Exception) -> str:
         return NOT_FOUND
     if isinstance(error, InvalidIdentifier):
         return str(error)
+    if isinstance(error, NotKept):
+        return (
+            f"Sorry, I can't answer questions about {error.concept.replace('_', ' ')}s here: "
+            "our system doesn't keep them. A colleague can help; just ask for one."
+        )
     return FAILED
 
 

@@ -21,6 +21,15 @@ class RecordNotFound(ErpError):
         self.key = key
 
 
+class NotKept(ErpError):
+    """This company's ERP keeps no ``concept`` (its mapping declares it missing: ``reason``)."""
+
+    def __init__(self, concept: str, reason: str) -> None:
+        super().__init__(f"this ERP keeps no {concept.replace('_', ' ')}s: {reason}")
+        self.concept = concept
+        self.reason = reason
+
+
 class AccessDenied(ErpError):
     """The record exists but belongs to another customer.
 

@@ -6,14 +6,14 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from rapidfuzz import fuzz, process, utils
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from erp.errors import RecordNotFound
 from erp.ids import parse_sku
-from erp.models import Product, PurchaseOrder, StockLevel, Warehouse
+from erp.schema import MappedSchema, as_date, schema_for
 
 MIN_SCORE = 80.0
 MAX_QUERY_CHARS = 200
@@ -32,7 +32,10 @@ class ProductMatch:
 
 @dataclass(frozen=True)
 class WarehouseStock:
-    """One warehouse's stock of a product; ``available`` is on hand minus reserved."""
+    """One warehouse's stock of a product; ``available`` is on hand minus reserved.
+
+    An ERP with one stock figure per product has one entry with empty names.
+    """
 
     warehouse_code: str
     warehouse_name: str
@@ -48,7 +51,7 @@ class IncomingStock:
 
     po_number: str
     quantity: int
-    eta: date
+    eta: date | None  # None: on order, without a date in the ERP
     warehouse_code: str
     warehouse_name: str
 
@@ -90,11 +93,12 @@ def find_products(query: str, *, session: Session, limit: int = 5) -> list[Produ
         raise ValueError(f"limit must be greater than 0, got {limit}")
     if not isinstance(query, str) or not query.strip() or len(query) > MAX_QUERY_CHARS:
         return []
+    rows = catalogue_rows(session)
     if _SKU_SHAPE.fullmatch(query):
-        product = session.get(Product, parse_sku(query))
-        if product is not None:
-            return [ProductMatch(product.sku, product.name, product.category, 100.0)]
-    rows = session.execute(select(Product.sku, Product.name, Product.category)).all()
+        code = parse_sku(query)
+        for row in rows:
+            if row.sku == code:
+                return [ProductMatch(row.sku, row.name, row.category, 100.0)]
     names = [row.name for row in rows]
     processed = utils.default_process(query)
     if len(processed) < 3:
@@ -123,6 +127,28 @@ def find_products(query: str, *, session: Session, limit: int = 5) -> list[Produ
     ]
 
 
+def catalogue_rows(session: Session) -> list[Any]:
+    """Every product's SKU, name and category (text; empty without a category), by SKU."""
+    schema = schema_for(session)
+    sku_field = "sku" if schema.has("product", "sku") else "key"
+    rows = session.execute(
+        schema.select("product", sku_field, "name", "category").order_by(
+            schema.c("product", sku_field)
+        )
+    ).all()
+    return [
+        _Row(str(row._mapping[sku_field]), row.name, str(row._mapping.get("category") or ""))
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True)
+class _Row:
+    sku: str
+    name: str
+    category: str
+
+
 def get_stock(sku: str, *, today: date, session: Session) -> StockReport:
     """Return a product's stock in every warehouse and its next incoming purchase order.
 
@@ -135,47 +161,80 @@ def get_stock(sku: str, *, today: date, session: Session) -> StockReport:
         InvalidIdentifier: ``sku`` is not three letters and four digits.
         RecordNotFound: No product has this SKU.
     """
-    code = parse_sku(sku)
-    product = session.get(Product, code)
+    schema = schema_for(session)
+    code = schema.parse_id("sku", sku, parse_sku)
+    sku_field = "sku" if schema.has("product", "sku") else "key"
+    key = schema.key("product", sku_field, code)
+    product = None
+    if key is not None:
+        product = session.execute(
+            schema.select("product", "key", sku_field, "name", "price").where(
+                schema.c("product", sku_field) == key
+            )
+        ).first()
     if product is None:
         raise RecordNotFound("product", code)
-    levels = session.execute(
-        select(StockLevel, Warehouse)
-        .join(Warehouse, Warehouse.code == StockLevel.warehouse_code)
-        .where(StockLevel.sku == code)
-        .order_by(Warehouse.code)
-    ).all()
-    warehouses = tuple(
-        WarehouseStock(
-            warehouse_code=warehouse.code,
-            warehouse_name=warehouse.name,
-            city=warehouse.city,
-            on_hand=level.on_hand,
-            reserved=level.reserved,
-            available=max(level.on_hand - level.reserved, 0),
-        )
-        for level, warehouse in levels
-    )
-    incoming = session.execute(
-        select(PurchaseOrder, Warehouse)
-        .join(Warehouse, Warehouse.code == PurchaseOrder.warehouse_code)
-        .where(PurchaseOrder.sku == code, PurchaseOrder.eta >= today)
-        .order_by(PurchaseOrder.eta, PurchaseOrder.po_number)
-        .limit(1)
-    ).first()
+    values = product._mapping
+    warehouses = _levels(schema, values["key"], session)
     return StockReport(
-        sku=product.sku,
-        name=product.name,
-        unit_price=product.unit_price,
+        sku=str(values[sku_field]),
+        name=values["name"],
+        unit_price=Decimal(values.get("price") or 0),
         warehouses=warehouses,
         total_available=sum(w.available for w in warehouses),
-        next_incoming=None
-        if incoming is None
-        else IncomingStock(
-            po_number=incoming[0].po_number,
-            quantity=incoming[0].quantity,
-            eta=incoming[0].eta,
-            warehouse_code=incoming[1].code,
-            warehouse_name=incoming[1].name,
-        ),
+        next_incoming=_incoming(schema, values["key"], today, session),
+    )
+
+
+def _levels(schema: MappedSchema, product: Any, session: Session) -> tuple[WarehouseStock, ...]:
+    if not schema.has("stock"):
+        return ()
+    fields = ("warehouse", "warehouse_name", "city", "available", "on_hand", "reserved")
+    query = schema.select("stock", *fields).where(schema.c("stock", "product") == product)
+    if schema.has("stock", "warehouse"):
+        query = query.order_by(schema.c("stock", "warehouse"))
+    levels = []
+    for row in session.execute(query):
+        values = row._mapping
+        on_hand = int(values.get("on_hand", values.get("available")) or 0)
+        reserved = int(values.get("reserved") or 0)
+        available = values.get("available")
+        available = max(on_hand - reserved, 0) if available is None else max(int(available), 0)
+        levels.append(
+            WarehouseStock(
+                warehouse_code=str(values.get("warehouse") or ""),
+                warehouse_name=str(values.get("warehouse_name") or values.get("warehouse") or ""),
+                city=str(values.get("city") or ""),
+                on_hand=on_hand,
+                reserved=reserved,
+                available=available,
+            )
+        )
+    return tuple(levels)
+
+
+def _incoming(
+    schema: MappedSchema, product: Any, today: date, session: Session
+) -> IncomingStock | None:
+    if not schema.has("supply"):
+        return None
+    fields = ("reference", "quantity", "eta", "warehouse", "warehouse_name")
+    query = schema.select("supply", *fields).where(
+        schema.c("supply", "product") == product, schema.c("supply", "quantity") > 0
+    )
+    if schema.has("supply", "eta"):
+        eta = schema.c("supply", "eta")
+        query = query.where(eta >= today).order_by(eta)
+    if schema.has("supply", "reference"):
+        query = query.order_by(schema.c("supply", "reference"))
+    row = session.execute(query.limit(1)).first()
+    if row is None:
+        return None
+    values = row._mapping
+    return IncomingStock(
+        po_number=str(values.get("reference") or ""),
+        quantity=int(values["quantity"]),
+        eta=as_date(values.get("eta")),
+        warehouse_code=str(values.get("warehouse") or ""),
+        warehouse_name=str(values.get("warehouse_name") or values.get("warehouse") or ""),
     )

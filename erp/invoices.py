@@ -1,18 +1,26 @@
-"""Invoice queries: ownership checks, one invoice's balance, and a customer's unpaid invoices."""
+"""Invoice queries: ownership checks, one invoice's balance, and a customer's unpaid invoices.
+
+Read through the mapping in use (erp/schema.py); an ERP without invoices raises NotKept.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from erp.customers import id_if_identity_matches
-from erp.errors import AccessDenied, RecordNotFound
+from erp.errors import AccessDenied, NotKept, RecordNotFound
 from erp.ids import parse_invoice_number
-from erp.models import UNPAID_INVOICE_STATUSES, Invoice
+from erp.models import UNPAID_INVOICE_STATUSES
+from erp.schema import MappedSchema, as_date, schema_for
+
+FIELDS = ("number", "customer", "order", "issue_date", "due_date", "total", "amount_paid",
+          "currency")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -31,24 +39,46 @@ class InvoiceStatus:
     days_overdue: int
 
 
-def _status_of(invoice: Invoice, today: date) -> InvoiceStatus:
+def _status_of(schema: MappedSchema, row: Any, today: date) -> InvoiceStatus:
     """Compute what is due and how late, so an open invoice past its due date reads overdue."""
-    void = invoice.status == "void"
-    amount_due = Decimal("0.00") if void else max(invoice.total - invoice.amount_paid, Decimal(0))
-    late = not void and amount_due > 0 and invoice.due_date < today
-    status = "overdue" if late and invoice.status == "open" else invoice.status
+    values = row._mapping
+    recorded = schema.status_meaning("invoice", values.get("status"))
+    total = Decimal(values["total"])
+    paid = Decimal(values.get("amount_paid") or 0)
+    due_date = as_date(values.get("due_date"))
+    void = recorded == "void"
+    amount_due = Decimal("0.00") if void else max(total - paid, Decimal(0))
+    late = not void and amount_due > 0 and due_date is not None and due_date < today
+    status = "overdue" if late and recorded == "open" else recorded
     return InvoiceStatus(
-        invoice_number=invoice.invoice_number,
-        order_number=invoice.order_number,
+        invoice_number=str(values["number"]),
+        order_number=str(values.get("order") or ""),
         status=status,
-        issue_date=invoice.issue_date,
-        due_date=invoice.due_date,
-        total=invoice.total,
-        amount_paid=invoice.amount_paid,
+        issue_date=as_date(values.get("issue_date")) or date.min,
+        due_date=due_date or date.min,
+        total=total,
+        amount_paid=paid,
         amount_due=amount_due,
-        currency=invoice.currency,
-        days_overdue=(today - invoice.due_date).days if late else 0,
+        currency=values.get("currency") or schema.spec.currency,
+        days_overdue=(today - due_date).days if late and due_date is not None else 0,
     )
+
+
+def _invoices(session: Session) -> MappedSchema:
+    schema = schema_for(session)
+    if not schema.has("invoice"):
+        raise NotKept("invoice", schema.spec.missing.get("invoice", ""))
+    return schema
+
+
+def _select(schema: MappedSchema) -> Select[Any]:
+    return schema.select("invoice", *FIELDS, status=True)
+
+
+def _number(schema: MappedSchema, text: str) -> tuple[str, Any]:
+    number = schema.parse_id("invoice", text, parse_invoice_number)
+    field = "number" if schema.has("invoice", "number") else "key"
+    return number, schema.key("invoice", field, number)
 
 
 def invoice_customer_if_identity_matches(
@@ -82,10 +112,15 @@ def invoice_owner(invoice_number: str, *, session: Session) -> int | None:
     Raises:
         InvalidIdentifier: ``invoice_number`` is not shaped like an invoice number.
     """
-    number = parse_invoice_number(invoice_number)
-    return session.scalars(
-        select(Invoice.customer_id).where(Invoice.invoice_number == number)
-    ).one_or_none()
+    schema = _invoices(session)
+    _, key = _number(schema, invoice_number)
+    if key is None:
+        return None
+    field = "number" if schema.has("invoice", "number") else "key"
+    owners = session.scalars(
+        schema.select("invoice", "customer").where(schema.c("invoice", field) == key).limit(2)
+    ).all()
+    return owners[0] if len(owners) == 1 else None
 
 
 def invoice_belongs_to(invoice_number: str, customer_id: int, *, session: Session) -> bool:
@@ -118,13 +153,17 @@ def get_invoice_status(
         RecordNotFound: No such invoice.
         AccessDenied: The invoice is another customer's (treat it like RecordNotFound).
     """
-    number = parse_invoice_number(invoice_number)
-    invoice = session.get(Invoice, number)
-    if invoice is None:
+    schema = _invoices(session)
+    number, key = _number(schema, invoice_number)
+    field = "number" if schema.has("invoice", "number") else "key"
+    row = None
+    if key is not None:
+        row = session.execute(_select(schema).where(schema.c("invoice", field) == key)).first()
+    if row is None:
         raise RecordNotFound("invoice", number)
-    if invoice.customer_id != customer_id:
+    if row.customer != customer_id:
         raise AccessDenied("invoice", number, customer_id=customer_id)
-    return _status_of(invoice, today)
+    return _status_of(schema, row, today)
 
 
 def list_unpaid_invoices(*, customer_id: int, today: date, session: Session) -> list[InvoiceStatus]:
@@ -135,9 +174,12 @@ def list_unpaid_invoices(*, customer_id: int, today: date, session: Session) -> 
         today: The day to measure lateness against.
         session: Open database session.
     """
-    invoices = session.scalars(
-        select(Invoice)
-        .where(Invoice.customer_id == customer_id, Invoice.status.in_(UNPAID_INVOICE_STATUSES))
-        .order_by(Invoice.due_date, Invoice.invoice_number)
-    )
-    return [_status_of(invoice, today) for invoice in invoices]
+    schema = _invoices(session)
+    order = [schema.c("invoice", f) for f in ("due_date", "number") if schema.has("invoice", f)]
+    query = _select(schema).where(schema.c("invoice", "customer") == customer_id)
+    unpaid = schema.raw_statuses("invoice", UNPAID_INVOICE_STATUSES)
+    if unpaid is not None:
+        query = query.where(schema.status_column("invoice").in_(unpaid))
+    rows = session.execute(query.order_by(*order))
+    statuses = [_status_of(schema, row, today) for row in rows]
+    return [s for s in statuses if s.status in UNPAID_INVOICE_STATUSES]

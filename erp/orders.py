@@ -1,4 +1,7 @@
-"""Sales order queries: ownership checks and order status with shipment tracking."""
+"""Sales order queries: ownership checks and order status with shipment tracking.
+
+Read through the mapping in use (erp/schema.py): the demo schema or a company's own.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from sqlalchemy.orm import Session
 from erp.customers import id_if_identity_matches
 from erp.errors import AccessDenied, RecordNotFound
 from erp.ids import parse_order_number
-from erp.models import Invoice, OrderLine, SalesOrder, Shipment
+from erp.schema import MappedSchema, as_date, schema_for
 
 
 @dataclass(frozen=True)
@@ -22,7 +25,7 @@ class ShipmentInfo:
     carrier: str
     tracking_number: str
     shipped_at: datetime
-    estimated_delivery: date
+    estimated_delivery: date | None
     delivered_at: datetime | None
 
 
@@ -33,7 +36,7 @@ class OrderStatus:
     order_number: str
     status: str
     order_date: date
-    total: Decimal
+    total: Decimal | None
     currency: str | None
     line_count: int
     shipment: ShipmentInfo | None
@@ -73,10 +76,24 @@ def order_owner(order_number: str, *, session: Session) -> int | None:
     Raises:
         InvalidIdentifier: ``order_number`` is not shaped like an order number.
     """
-    number = parse_order_number(order_number)
-    return session.scalars(
-        select(SalesOrder.customer_id).where(SalesOrder.order_number == number)
-    ).one_or_none()
+    schema = schema_for(session)
+    number = order_id(schema, order_number)
+    key = schema.key("order", "number", number)
+    if key is None:
+        return None
+    owners = session.scalars(
+        select(schema.c("order", "customer")).where(schema.c("order", "number") == key).limit(2)
+    ).all()
+    return owners[0] if len(owners) == 1 else None
+
+
+def order_id(schema: MappedSchema, text: str) -> str:
+    """The order number a customer typed, as the mapping's orders hold it.
+
+    Raises:
+        InvalidIdentifier: not shaped like an order number of this ERP.
+    """
+    return schema.parse_id("order", text, parse_order_number)
 
 
 def order_belongs_to(order_number: str, customer_id: int, *, session: Session) -> bool:
@@ -105,36 +122,64 @@ def get_order_status(order_number: str, *, customer_id: int, session: Session) -
         RecordNotFound: No such order.
         AccessDenied: The order is another customer's (treat it like RecordNotFound).
     """
-    number = parse_order_number(order_number)
-    order = session.get(SalesOrder, number)
+    schema = schema_for(session)
+    number = order_id(schema, order_number)
+    key = schema.key("order", "number", number)
+    fields = ("number", "customer", "date", "total")
+    order = None
+    if key is not None:
+        order = session.execute(
+            schema.select("order", *fields, status=True).where(schema.c("order", "number") == key)
+        ).first()
     if order is None:
         raise RecordNotFound("order", number)
-    if order.customer_id != customer_id:
+    if order.customer != customer_id:
         raise AccessDenied("order", number, customer_id=customer_id)
-    line_count = session.scalar(
-        select(func.count()).select_from(OrderLine).where(OrderLine.order_number == number)
+    line_count: int | None = 0
+    if schema.has("order_line"):
+        line_count = session.scalar(
+            select(func.count())
+            .select_from(schema.table("order_line"))
+            .where(schema.c("order_line", "order") == key)
+        )
+    return OrderStatus(
+        order_number=str(order.number),
+        status=schema.status_meaning("order", order.status) if "status" in order._fields else "",
+        order_date=as_date(order.date) or date.min,
+        total=order.total if "total" in order._fields else None,
+        currency=_currency(schema, key, session),
+        line_count=line_count or 0,
+        shipment=_shipment(schema, key, session),
     )
-    currency = session.scalars(
-        select(Invoice.currency)
-        .where(Invoice.order_number == number)
-        .order_by(Invoice.issue_date.desc(), Invoice.invoice_number.desc())
+
+
+def _currency(schema: MappedSchema, key: object, session: Session) -> str | None:
+    """The currency of the order's latest invoice; the company's when it keeps no invoices."""
+    if not (schema.has("invoice", "order") and schema.has("invoice", "currency")):
+        return schema.spec.currency
+    latest = [schema.c("invoice", "issue_date")] if schema.has("invoice", "issue_date") else []
+    return session.scalars(
+        select(schema.c("invoice", "currency"))
+        .where(schema.c("invoice", "order") == key)
+        .order_by(*(c.desc() for c in latest), schema.c("invoice", "key").desc())
         .limit(1)
     ).first()
-    shipment = session.scalars(select(Shipment).where(Shipment.order_number == number)).first()
-    return OrderStatus(
-        order_number=order.order_number,
-        status=order.status,
-        order_date=order.order_date,
-        total=order.total,
-        currency=currency,
-        line_count=line_count or 0,
-        shipment=None
-        if shipment is None
-        else ShipmentInfo(
-            carrier=shipment.carrier,
-            tracking_number=shipment.tracking_number,
-            shipped_at=shipment.shipped_at,
-            estimated_delivery=shipment.estimated_delivery,
-            delivered_at=shipment.delivered_at,
-        ),
+
+
+def _shipment(schema: MappedSchema, key: object, session: Session) -> ShipmentInfo | None:
+    if not schema.has("shipment"):
+        return None
+    fields = ("shipped_date", "carrier", "tracking", "estimated_delivery", "delivered_date")
+    row = session.execute(
+        schema.select("shipment", *fields).where(schema.c("shipment", "order") == key).limit(1)
+    ).first()
+    if row is None or row.shipped_date is None:
+        return None
+    values = row._mapping
+    return ShipmentInfo(
+        carrier=values.get("carrier") or "",
+        tracking_number=values.get("tracking") or "",
+        shipped_at=row.shipped_date,
+        estimated_delivery=as_date(values.get("estimated_delivery")),
+        delivered_at=values.get("delivered_date"),
     )

@@ -28,11 +28,10 @@ from typing import NamedTuple
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from erp.inventory import ProductMatch
-from erp.models import Product
+from erp.inventory import ProductMatch, catalogue_rows
 
 # A product question is a sentence; longer text is not searched at all.
 MAX_MESSAGE_CHARS = 300
@@ -227,9 +226,7 @@ def _name_index(session: Session) -> _NameIndex:
         index = _INDEXES.get(key)
         if index is not None and time.monotonic() - index.built_at < INDEX_MAX_AGE_SECONDS:
             return index
-    rows = session.execute(
-        select(Product.sku, Product.name, Product.category).order_by(Product.sku)
-    ).all()
+    rows = catalogue_rows(session)
     index = _build_index([(row.sku, row.name, row.category) for row in rows])
     with _INDEX_LOCK:
         _INDEXES[key] = index

@@ -263,6 +263,7 @@ def _order_answer(
     status = order.status
     words = "being picked and packed" if status == "picking" else status_words(status)
     shipment = order.shipment
+    assert order.total is not None  # the demo ERP keeps every order's total
     if intent == "placed":
         total = say_money(order.total, order.currency, rng)
         placed = say_date(order.order_date, rng)
@@ -297,6 +298,7 @@ def _order_answer(
             f"Order {n} is delivered — {shipment.carrier} delivered it on {delivered}.",
         )
         return text, (iso_fact(shipment.delivered_at),)
+    assert shipment.estimated_delivery is not None  # the demo ERP estimates every delivery
     shipped = say_date(shipment.shipped_at, rng)
     eta = say_date(shipment.estimated_delivery, rng)
     if intent == "eta":
@@ -528,6 +530,7 @@ def _stock_question(
         next_delivery = "No delivery is scheduled yet."
         next_facts: tuple[str, ...] = ()
     else:
+        assert incoming.eta is not None  # the demo ERP's purchase orders have a date
         eta = say_date(incoming.eta, rng)
         next_delivery = _pick(
             rng,

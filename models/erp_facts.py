@@ -136,10 +136,11 @@ def _listing(parts: list[str]) -> str:
 
 
 def describe_order(order: OrderStatus) -> str:
-    """One message with every fact of the order the customer needs."""
+    """One message with every fact of the order the customer needs (an ERP that keeps no
+    total, carrier, tracking number or delivery estimate leaves that part out)."""
+    total = "" if order.total is None else f" ({money(order.total, order.currency)})"
     text = (
-        f"Your order {order.order_number} from {day(order.order_date)} "
-        f"({money(order.total, order.currency)}) "
+        f"Your order {order.order_number} from {day(order.order_date)}{total} "
         f"{_status(ORDER_STATUSES, order.status).customer}."
     )
     shipment = order.shipment
@@ -147,50 +148,61 @@ def describe_order(order: OrderStatus) -> str:
         if order.status in _NOT_SHIPPED:
             text += " It hasn't shipped yet; I'll have tracking details for you once it has."
         return text
+    tracking = f"tracking number {shipment.tracking_number}" if shipment.tracking_number else ""
     if shipment.delivered_at is not None:
-        return (
-            f"{text} {shipment.carrier} delivered it on {day(shipment.delivered_at)} "
-            f"(tracking number {shipment.tracking_number})."
+        who = shipment.carrier or "Our carrier"
+        return f"{text} {who} delivered it on {day(shipment.delivered_at)}" + (
+            f" ({tracking})." if tracking else "."
         )
-    return (
-        f"{text} It left us on {day(shipment.shipped_at)} with {shipment.carrier}, "
-        f"tracking number {shipment.tracking_number}, and should arrive by "
-        f"{day(shipment.estimated_delivery)}."
-    )
+    parts = [f"It left us on {day(shipment.shipped_at)}"]
+    if shipment.carrier:
+        parts[0] += f" with {shipment.carrier}"
+    if tracking:
+        parts.append(tracking)
+    if shipment.estimated_delivery is not None:
+        parts.append(f"and should arrive by {day(shipment.estimated_delivery)}")
+    return f"{text} {', '.join(parts)}."
 
 
 def describe_stock(report: StockReport, wanted: int | None = None) -> str:
     """Availability per warehouse, whether ``wanted`` units can be had, and the next delivery."""
     product = f"{report.name} ({report.sku})"
     price = f"{money(report.unit_price, None)} each before VAT"
+    # An ERP with one stock figure per product names no warehouse.
+    cities = [f"{w.available} in {w.city}" for w in report.warehouses if w.available > 0 and w.city]
+    where = f" ({_listing(cities)})" if cities else ""
     if report.total_available > 0:
-        where = _listing(
-            [f"{w.available} in {w.city}" for w in report.warehouses if w.available > 0]
-        )
         if wanted is None:
-            text = f"Yes, {product} is in stock: {report.total_available} available ({where})."
+            text = f"Yes, {product} is in stock: {report.total_available} available{where}."
         elif wanted <= report.total_available:
             text = (
                 f"Yes, we can supply {wanted}: {product} has {report.total_available} "
-                f"available ({where})."
+                f"available{where}."
             )
         else:
             text = (
-                f"We have {report.total_available} of {product} available ({where}), "
+                f"We have {report.total_available} of {product} available{where}, "
                 f"not enough for {plural(wanted, 'unit')}."
             )
-    else:
+    elif any(w.city for w in report.warehouses):
         text = f"Sorry, {product} is out of stock in all our warehouses."
+    else:
+        text = f"Sorry, {product} is out of stock."
     text += f" It costs {price}."
     short = report.total_available == 0 or (wanted is not None and wanted > report.total_available)
     if short:
         incoming = report.next_incoming
         if incoming is None:
             text += " No delivery is scheduled yet; I can ask a colleague to check lead times."
+        elif incoming.eta is None:
+            text += f" {incoming.quantity} more are on order; I don't have a delivery date."
         else:
+            where = (
+                f" at our {incoming.warehouse_name} warehouse" if incoming.warehouse_name else ""
+            )
             text += (
                 f" The next delivery, {incoming.quantity} units, is expected on "
-                f"{day(incoming.eta)} at our {incoming.warehouse_name} warehouse."
+                f"{day(incoming.eta)}{where}."
             )
     return text
 
@@ -241,18 +253,23 @@ def order_context(order: OrderStatus) -> ContextItem:
         f"order number: {order.order_number}",
         f"status: {status_words(order.status)} ({_meaning(ORDER_STATUSES, order.status)})",
         f"order date: {iso(order.order_date)}",
-        f"order total: {amount(order.total, order.currency)}",
         f"order lines: {order.line_count}",
     ]
+    if order.total is not None:
+        lines.insert(3, f"order total: {amount(order.total, order.currency)}")
     shipment = order.shipment
     if shipment is None:
         lines.append("shipment: not shipped yet (no carrier or tracking number yet)")
     else:
         lines += [
-            f"carrier: {shipment.carrier}",
-            f"tracking number: {shipment.tracking_number}",
+            *([f"carrier: {shipment.carrier}"] if shipment.carrier else []),
+            *([f"tracking number: {shipment.tracking_number}"] if shipment.tracking_number else []),
             f"shipped on: {iso(shipment.shipped_at)}",
-            f"estimated delivery: {iso(shipment.estimated_delivery)}",
+            *(
+                [f"estimated delivery: {iso(shipment.estimated_delivery)}"]
+                if shipment.estimated_delivery is not None
+                else []
+            ),
             "delivered on: "
             + (iso(shipment.delivered_at) if shipment.delivered_at else "not delivered yet"),
         ]
@@ -292,20 +309,24 @@ def stock_context(report: StockReport) -> ContextItem:
         f"unit price: {amount(report.unit_price)} (before VAT)",
     ]
     for level in report.warehouses:
-        lines.append(
-            f"available at {level.warehouse_name} ({level.warehouse_code}, {level.city}): "
-            f"{level.available}"
-        )
+        if level.warehouse_code:
+            lines.append(
+                f"available at {level.warehouse_name} ({level.warehouse_code}, {level.city}): "
+                f"{level.available}"
+            )
     lines.append(f"total available: {report.total_available}")
     lines.append(f"stock status: {'in stock' if report.total_available > 0 else 'out of stock'}")
     incoming = report.next_incoming
     if incoming is None:
         lines.append("next delivery: none scheduled")
     else:
-        lines.append(
-            f"next delivery: {incoming.quantity} units due {iso(incoming.eta)} at "
-            f"{incoming.warehouse_name} ({incoming.warehouse_code})"
+        due = f"due {iso(incoming.eta)}" if incoming.eta is not None else "on order, no date"
+        where = (
+            f" at {incoming.warehouse_name} ({incoming.warehouse_code})"
+            if incoming.warehouse_code
+            else ""
         )
+        lines.append(f"next delivery: {incoming.quantity} units {due}{where}")
     return ContextItem(
         source=f"ERP stock {report.sku}",
         text="\n".join(lines),

@@ -69,14 +69,14 @@ def check_mapping(spec: MappingSpec, engine: Engine) -> MappingReport:
     Raises:
         SQLAlchemyError: the database cannot be reached at all.
     """
-    tables = _Tables(engine)
+    tables = Tables(engine)
     with engine.connect():  # fail early, and clearly, when the database is unreachable
         pass
     return MappingReport(spec, [_check(concept, tables) for concept in spec.concepts.values()])
 
 
-class _Tables:
-    """Reflected tables, each once."""
+class Tables:
+    """The database's tables, each reflected once, when first asked for."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -94,7 +94,7 @@ class _Tables:
             return None
 
 
-def _check(concept: Concept, tables: _Tables) -> ConceptReport:
+def _check(concept: Concept, tables: Tables) -> ConceptReport:
     report = ConceptReport(
         concept.name,
         concept.table,
@@ -108,7 +108,7 @@ def _check(concept: Concept, tables: _Tables) -> ConceptReport:
     columns: dict[str, Any] = {}
     joins: list[tuple[Any, Any]] = []
     for name, source in concept.fields.items():
-        resolved = _resolve(source, table, tables, concept.field_lines[name], report)
+        resolved = resolve_source(source, table, tables, concept.field_lines[name], report)
         if resolved is not None:
             columns[name] = resolved[0]
             if resolved[1] is not None:
@@ -119,7 +119,7 @@ def _check(concept: Concept, tables: _Tables) -> ConceptReport:
     with tables.engine.connect() as connection:
         try:
             report.rows = connection.execute(select(func.count()).select_from(table)).scalar_one()
-            query = _joined(select(*(c.label(n) for n, c in columns.items())), table, joins)
+            query = joined(select(*(c.label(n) for n, c in columns.items())), table, joins)
             row = connection.execute(query.limit(1)).mappings().first()
             report.sample = None if row is None else _masked(concept.name, dict(row))
             if status_column is not None and concept.status is not None:
@@ -129,8 +129,8 @@ def _check(concept: Concept, tables: _Tables) -> ConceptReport:
     return report
 
 
-def _resolve(
-    source: Source, table: Table, tables: _Tables, where: str, report: ConceptReport
+def resolve_source(
+    source: Source, table: Table, tables: Tables, where: str, report: ConceptReport
 ) -> tuple[Column[Any], tuple[Any, Any] | None] | None:
     """The column a source reads, with the join a lookup needs; None (and a problem) if not."""
     if isinstance(source, str):
@@ -144,7 +144,7 @@ def _resolve(
 
 
 def _lookup(
-    lookup: Lookup, table: Table, tables: _Tables, where: str, report: ConceptReport
+    lookup: Lookup, table: Table, tables: Tables, where: str, report: ConceptReport
 ) -> tuple[Column[Any], tuple[Any, Any]] | None:
     other = tables.get(lookup.table)
     if other is None:
@@ -171,7 +171,7 @@ def _lookup(
 def _status_column(
     concept: Concept,
     table: Table,
-    tables: _Tables,
+    tables: Tables,
     report: ConceptReport,
     joins: list[tuple[Any, Any]],
 ) -> Column[Any] | None:
@@ -180,7 +180,7 @@ def _status_column(
         return None
     source = status.source if status.source is not None else status.when_set
     assert source is not None
-    resolved = _resolve(source, table, tables, status.where, report)
+    resolved = resolve_source(source, table, tables, status.where, report)
     if resolved is None:
         return None
     if resolved[1] is not None:
@@ -207,7 +207,7 @@ def _check_status_values(
     assert status is not None
     if status.source is None:
         return
-    query = _joined(select(column).distinct(), table, joins).limit(MAX_STATUS_VALUES)
+    query = joined(select(column).distinct(), table, joins).limit(MAX_STATUS_VALUES)
     found = [value for value in connection.execute(query).scalars() if value is not None]
     unmapped = sorted({str(value) for value in found} - set(status.values))
     if unmapped:
@@ -217,7 +217,7 @@ def _check_status_values(
         )
 
 
-def _joined(query: Select[Any], table: Table, joins: Iterable[tuple[Any, Any]]) -> Select[Any]:
+def joined(query: Select[Any], table: Table, joins: Iterable[tuple[Any, Any]]) -> Select[Any]:
     source: Any = table
     for other, condition in joins:
         source = source.outerjoin(other, condition)

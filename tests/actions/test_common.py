@@ -6,6 +6,8 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import ActionResetQuestion, ActionRouteInform
+from actions.replies import reply_for
+from erp.errors import NotKept
 from tests.actions.conftest import slot_events, tracker, verified
 
 
@@ -38,3 +40,11 @@ async def test_answer_to_nothing_gets_help(domain: dict) -> None:
     dispatcher = CollectingDispatcher()
     events = await ActionRouteInform().run(dispatcher, tracker(), domain)
     assert events == [] and dispatcher.messages[0]["response"] == "utter_help"
+
+
+def test_a_concept_the_company_does_not_keep_gets_a_clear_reply_and_a_colleague() -> None:
+    reply = reply_for(NotKept("invoice", "Northwind keeps no invoices"))
+    assert "invoices" in reply and "colleague" in reply
+    assert reply_for(NotKept("order_line", "none")).startswith(
+        "Sorry, I can't answer questions about order lines here"
+    )

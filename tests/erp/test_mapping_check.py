@@ -52,7 +52,7 @@ def test_the_demo_schema_is_one_mapping_among_others(erp_engine: Engine) -> None
     rows = {concept.name: concept.rows for concept in report.concepts}
     assert all(count and count > 0 for count in rows.values()), rows
     stock = next(c for c in report.concepts if c.name == "stock")
-    assert stock.sample is not None and stock.sample["warehouse"]  # read through the lookup
+    assert stock.sample is not None and stock.sample["city"]  # read through the lookup
 
 
 def test_northwind_resolves_and_the_command_says_so() -> None:

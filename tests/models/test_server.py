@@ -342,7 +342,8 @@ def test_past_the_queue_requests_get_429_at_once_and_the_others_are_served() -> 
         state = health(url)
 
     assert [status for status, _ in extra] == [429, 429]
-    assert all(seconds < 0.3 for _, seconds in extra)
+    # Refused, not queued: a queued request would have waited for `held`, set only after.
+    assert all(seconds < 5 for _, seconds in extra)
     assert state["served"] == 3
     assert state["rejected"] == 2
 

@@ -19,7 +19,7 @@ from erp.ids import parse_invoice_number
 from erp.models import UNPAID_INVOICE_STATUSES
 from erp.schema import MappedSchema, as_date, schema_for
 
-FIELDS = ("number", "customer", "order", "issue_date", "due_date", "total", "amount_paid",
+FIELDS = ("key", "number", "customer", "order", "issue_date", "due_date", "total", "amount_paid",
           "currency")  # fmt: skip
 
 
@@ -51,7 +51,7 @@ def _status_of(schema: MappedSchema, row: Any, today: date) -> InvoiceStatus:
     late = not void and amount_due > 0 and due_date is not None and due_date < today
     status = "overdue" if late and recorded == "open" else recorded
     return InvoiceStatus(
-        invoice_number=str(values["number"]),
+        invoice_number=str(values.get("number", values["key"])),
         order_number=str(values.get("order") or ""),
         status=status,
         issue_date=as_date(values.get("issue_date")) or date.min,
@@ -77,8 +77,7 @@ def _select(schema: MappedSchema) -> Select[Any]:
 
 def _number(schema: MappedSchema, text: str) -> tuple[str, Any]:
     number = schema.parse_id("invoice", text, parse_invoice_number)
-    field = "number" if schema.has("invoice", "number") else "key"
-    return number, schema.key("invoice", field, number)
+    return number, schema.key("invoice", schema.number_field("invoice"), number)
 
 
 def invoice_customer_if_identity_matches(
@@ -116,7 +115,7 @@ def invoice_owner(invoice_number: str, *, session: Session) -> int | None:
     _, key = _number(schema, invoice_number)
     if key is None:
         return None
-    field = "number" if schema.has("invoice", "number") else "key"
+    field = schema.number_field("invoice")
     owners = session.scalars(
         schema.select("invoice", "customer").where(schema.c("invoice", field) == key).limit(2)
     ).all()
@@ -155,7 +154,7 @@ def get_invoice_status(
     """
     schema = _invoices(session)
     number, key = _number(schema, invoice_number)
-    field = "number" if schema.has("invoice", "number") else "key"
+    field = schema.number_field("invoice")
     row = None
     if key is not None:
         row = session.execute(_select(schema).where(schema.c("invoice", field) == key)).first()

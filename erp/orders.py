@@ -78,11 +78,12 @@ def order_owner(order_number: str, *, session: Session) -> int | None:
     """
     schema = schema_for(session)
     number = order_id(schema, order_number)
-    key = schema.key("order", "number", number)
-    if key is None:
+    field = schema.number_field("order")
+    quoted = schema.key("order", field, number)
+    if quoted is None:
         return None
     owners = session.scalars(
-        select(schema.c("order", "customer")).where(schema.c("order", "number") == key).limit(2)
+        select(schema.c("order", "customer")).where(schema.c("order", field) == quoted).limit(2)
     ).all()
     return owners[0] if len(owners) == 1 else None
 
@@ -124,17 +125,20 @@ def get_order_status(order_number: str, *, customer_id: int, session: Session) -
     """
     schema = schema_for(session)
     number = order_id(schema, order_number)
-    key = schema.key("order", "number", number)
-    fields = ("number", "customer", "date", "total")
+    field = schema.number_field("order")
+    quoted = schema.key("order", field, number)
     order = None
-    if key is not None:
+    if quoted is not None:
         order = session.execute(
-            schema.select("order", *fields, status=True).where(schema.c("order", "number") == key)
+            schema.select("order", "key", field, "customer", "date", "total", status=True).where(
+                schema.c("order", field) == quoted
+            )
         ).first()
     if order is None:
         raise RecordNotFound("order", number)
     if order.customer != customer_id:
         raise AccessDenied("order", number, customer_id=customer_id)
+    key = order.key  # what order lines, invoices and shipments refer to
     line_count: int | None = 0
     if schema.has("order_line"):
         line_count = session.scalar(
@@ -143,7 +147,7 @@ def get_order_status(order_number: str, *, customer_id: int, session: Session) -
             .where(schema.c("order_line", "order") == key)
         )
     return OrderStatus(
-        order_number=str(order.number),
+        order_number=str(order._mapping[field]),
         status=schema.status_meaning("order", order.status) if "status" in order._fields else "",
         order_date=as_date(order.date) or date.min,
         total=order.total if "total" in order._fields else None,

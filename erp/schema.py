@@ -75,6 +75,10 @@ class MappedSchema:
         found = self._concepts.get(concept)
         return found is not None and (field is None or field in found.columns)
 
+    def number_field(self, concept: str) -> str:
+        """The field customers quote a record by: its ``number``, else its ``key``."""
+        return "number" if self.has(concept, "number") else "key"
+
     def table(self, concept: str) -> Table:
         return self._concepts[concept].table
 

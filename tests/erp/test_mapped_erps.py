@@ -147,3 +147,83 @@ def test_classicmodels_stock_and_missing_invoices(classicmodels: Session) -> Non
     assert (report.sku, report.total_available, report.next_incoming) == ("S10_1678", 7933, None)
     with pytest.raises(NotKept, match="no invoices"):
         invoices.invoice_owner("10100", session=classicmodels)
+
+
+TINY_SCHEMA = """
+CREATE TABLE clients (id INTEGER PRIMARY KEY, name TEXT, mail TEXT, zip TEXT);
+CREATE TABLE carriers (id INTEGER PRIMARY KEY, name TEXT);
+CREATE TABLE orders (id INTEGER PRIMARY KEY, ext_no TEXT, client_id INTEGER, placed DATE,
+                     state TEXT, sent_on DATE, carrier_id INTEGER);
+CREATE TABLE lines (order_id INTEGER, item TEXT, qty INTEGER);
+CREATE TABLE items (code TEXT PRIMARY KEY, title TEXT, qty INTEGER);
+INSERT INTO clients VALUES (7, 'Acme', 'buyer@acme.example', 'M1 1AE');
+INSERT INTO carriers VALUES (1, 'DHL');
+INSERT INTO orders VALUES (41, 'O-900', 7, '2026-11-02', 'Sent', '2026-11-03', 1);
+INSERT INTO lines VALUES (41, 'A1', 2), (41, 'B2', 1), (42, 'A1', 5);
+INSERT INTO items VALUES ('A1', 'Anvil', 3);
+"""
+TINY_MAPPING = """\
+mapping: 1
+name: Tiny
+currency: EUR
+identity: [email, postcode]
+ids:
+  order: {pattern: 'O-\\d+', example: O-12}
+concepts:
+  customer:
+    table: clients
+    columns: {key: id, name: name, email: mail, postcode: zip}
+  order:
+    table: orders
+    columns: {key: id, number: ext_no, customer: client_id, date: placed}
+    status:
+      column: state
+      values: {Open: confirmed, Sent: shipped}
+  order_line:
+    table: lines
+    columns: {order: order_id, product: item, quantity: qty}
+  product:
+    table: items
+    columns: {key: code, name: title}
+  stock:
+    table: items
+    columns: {product: code, available: qty}
+  supply: {missing: none}
+  shipment:
+    table: orders
+    columns:
+      order: id
+      shipped_date: sent_on
+      carrier: {table: carriers, key: id, via: carrier_id, column: name}
+  invoice: {missing: none}
+  payment: {missing: none}
+"""
+
+
+def test_an_order_quoted_by_its_number_is_joined_to_its_lines_by_its_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    database = tmp_path / "tiny.db"
+    with sqlite3.connect(database) as connection:
+        connection.executescript(TINY_SCHEMA)
+    mapping = tmp_path / "tiny.yml"
+    mapping.write_text(TINY_MAPPING)
+    monkeypatch.setenv("ERP_MAPPING", str(mapping))
+    engine = make_engine(f"sqlite:///{database}")
+    try:
+        with Session(engine) as session:
+            order = orders.get_order_status("o-900", customer_id=7, session=session)
+            assert (
+                orders.order_customer_if_identity_matches("O-900", "m1 1ae", session=session) == 7
+            )
+            with pytest.raises(RecordNotFound):
+                orders.get_order_status("O-41", customer_id=7, session=session)
+    finally:
+        engine.dispose()
+        forget_schemas()
+    assert (order.order_number, order.status, order.line_count, order.currency) == (
+        "O-900", "shipped", 2, "EUR"
+    )  # fmt: skip
+    assert order.shipment is not None and order.shipment.carrier == "DHL"

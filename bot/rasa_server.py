@@ -27,7 +27,9 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
-    sys.argv = ["rasa", *sys.argv[1:], "--auth-token", token]
+    # One argument, `--auth-token=...`: a generated token may start with "-", which argparse
+    # would take for an option if it came as a separate argument (1 start in 64 failed so).
+    sys.argv = ["rasa", *sys.argv[1:], f"--auth-token={token}"]
     from rasa.__main__ import main as rasa_main
 
     from bot import rasa_speedups

@@ -3,6 +3,7 @@ the generator's server first when the generator is on."""
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import types
@@ -83,6 +84,26 @@ def test_rasa_s_health_check_carries_its_api_token(tmp_path: Path) -> None:
     assert rasa.health_url.endswith("/status?token=secret-of-rasa_token")
 
 
+def test_a_token_starting_with_a_dash_reaches_rasa_as_the_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Generated tokens are URL-safe base64: one in 64 starts with "-".
+    seen: list[list[str]] = []
+    fake = types.ModuleType("rasa.__main__")
+    fake.main = lambda: seen.append(list(sys.argv))  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "rasa", types.ModuleType("rasa"))
+    monkeypatch.setitem(sys.modules, "rasa.__main__", fake)
+    monkeypatch.setattr(sys, "argv", ["bot/rasa_server.py", "run"])
+    monkeypatch.setenv("RASA_TOKEN", "-Xk_9")
+    monkeypatch.setattr(rasa_speedups, "apply", lambda: None)
+
+    assert rasa_server.main() == 0
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-t", "--auth-token")
+    known, _ = parser.parse_known_args(seen[0][2:])
+    assert known.auth_token == "-Xk_9"
+
+
 def test_rasa_server_adds_the_token_inside_the_process(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[list[str]] = []
     fake = types.ModuleType("rasa.__main__")
@@ -96,7 +117,7 @@ def test_rasa_server_adds_the_token_inside_the_process(monkeypatch: pytest.Monke
     assert rasa_server.main() == 0
     assert seen == [
         ["speedups applied"],
-        ["rasa", "run", "--port", "5005", "--auth-token", "t0ken"],
+        ["rasa", "run", "--port", "5005", "--auth-token=t0ken"],
     ]
 
 

@@ -11,8 +11,15 @@ from rasa_sdk.types import DomainDict
 from actions.answering import answering_service
 from actions.base import AnswerAction, PrivateFormValidationAction
 from actions.erp_calls import erp_call, today
-from actions.record_forms import RecordKind, RecordVerificationForm
+from actions.record_forms import (
+    AskRecordIdentity,
+    AskRecordNumber,
+    RecordKind,
+    RecordVerificationForm,
+)
 from actions.verification import (
+    FACTOR_SLOTS,
+    FACTOR_WORDS,
     VERIFIED,
     attempts_exhausted,
     checked_guess,
@@ -23,28 +30,64 @@ from actions.verification import (
     verification,
     verified_slot,
 )
-from erp import customers, invoices
-from erp.access import EMAIL, POSTCODE, STAFF, Verification
-from erp.errors import InvalidIdentifier
-from erp.ids import normalise_email, normalise_postcode, parse_invoice_number
-from models.erp_facts import amount, describe_invoice, describe_unpaid, invoice_context
+from erp import customers, invoices, payments
+from erp.access import STAFF, CustomerKey, Verification
+from erp.customers import factor_value
+from erp.errors import NotKept
+from erp.mapping.spec import MappingSpec
+from erp.schema import current_spec
+from models.erp_facts import (
+    amount,
+    describe_invoice,
+    describe_payments,
+    describe_unpaid,
+    invoice_context,
+)
+
+# Why a typed value is not one of a factor, and what one looks like.
+FACTOR_HINTS = {
+    "email": "that doesn't look like an email address; email addresses look like name@example.com",
+    "postcode": "that doesn't look like a postcode; please type the postcode of your address",
+    "phone": "that doesn't look like a phone number; please type it with its area code",
+    "number": "that doesn't look like a customer number; it is on your invoices and statements",
+}
 
 INVOICE = RecordKind(
     slot="invoice_number",
     label="invoice",
-    parse=parse_invoice_number,
+    parse=invoices.parse_invoice,
     owner=invoices.invoice_owner,
-    customer_if_identity_matches=invoices.invoice_customer_if_identity_matches,
 )
 
 
+class ActionAskInvoiceNumber(AskRecordNumber):
+    id_kind = "invoice"
+    text = "Which invoice is it? Invoice numbers look like {example}."
+    plain = "Which invoice is it? Its number is on the invoice."
+
+    def name(self) -> str:
+        return "action_ask_invoice_number"
+
+
+class ActionAskInvoiceIdentity(AskRecordIdentity):
+    kind = INVOICE
+
+    def name(self) -> str:
+        return "action_ask_invoice_form_identity"
+
+
 class ValidateInvoiceForm(RecordVerificationForm):
-    """Asks for the invoice number, then for the email or postcode of its customer."""
+    """Asks for the invoice number, then for an identity factor of its customer."""
 
     kind = INVOICE
 
     def name(self) -> str:
         return "validate_invoice_form"
+
+    async def extract_invoice_number(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return await self.extract_record_number(tracker)
 
     async def validate_invoice_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -52,12 +95,19 @@ class ValidateInvoiceForm(RecordVerificationForm):
         return await self.validate_record_number(value, dispatcher, tracker)
 
 
+def staff_factor(spec: MappingSpec) -> str:
+    """How staff name a customer: by email address, or by customer number where the ERP
+    keeps no email addresses."""
+    return "email" if "email" in spec.concepts["customer"].fields else "number"
+
+
 class ValidateUnpaidInvoicesForm(PrivateFormValidationAction):
-    """Identifies the customer by email and verifies with the postcode: both must match.
+    """Identifies the customer by every identity factor of the ERP (the mapping's two, e.g.
+    email and postcode): all must be the same customer's.
 
     A conversation that proved one of them (on an order or an invoice) is asked for the
     other, which must be the same customer's. Staff (marked by the gateway) give the
-    customer's email only.
+    customer's email address only (or customer number, where there are no emails).
     """
 
     def name(self) -> str:
@@ -70,66 +120,97 @@ class ValidateUnpaidInvoicesForm(PrivateFormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[str]:
+        spec = current_spec()
+        payment = spec.concepts.get("payment")
+        if "invoice" not in spec.concepts and (payment is None or "customer" not in payment.fields):
+            raise NotKept("invoice", spec.missing.get("invoice", ""))
         if is_staff(tracker):
-            return ["email"]  # staff may look up any customer: always ask which one
+            return [FACTOR_SLOTS[staff_factor(spec)]]  # staff may look up any customer
         if attempts_exhausted(tracker):
             return []
         proof = verification(tracker)
-        if proof is None:
-            return domain_slots
-        if proof.has(EMAIL, POSTCODE):
-            return []
-        return ["postcode"] if proof.has(EMAIL) else ["email"]
+        return [FACTOR_SLOTS[f] for f in spec.identity if proof is None or not proof.has(f)]
 
     async def validate_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        try:
-            email = normalise_email(typed_identity(value, tracker))
-        except InvalidIdentifier as error:
-            dispatcher.utter_message(text=f"Sorry, {error}.")
-            return {"email": None}
-        if is_staff(tracker):
-            customer_id = await erp_call(customers.customer_id_for_email, email)
-            if customer_id is None:
-                dispatcher.utter_message(text=f"No customer has the email address {email}.")
-                return {"email": None}
-            return {"email": email, **verified_slot(tracker, customer_id, factors={STAFF})}
-        proof = verification(tracker)
-        if proof is None or proof.has(EMAIL):
-            return {"email": email}  # checked together with the postcode
-        return await self._second_factor(dispatcher, tracker, proof, EMAIL, email)
+        return await self._factor("email", value, dispatcher, tracker)
 
     async def validate_postcode(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        try:
-            postcode = normalise_postcode(typed_identity(value, tracker))
-        except InvalidIdentifier as error:
-            dispatcher.utter_message(text=f"Sorry, {error}.")
-            return {"postcode": None}
-        proof = verification(tracker)
-        if proof is not None and not proof.has(POSTCODE):
-            return await self._second_factor(dispatcher, tracker, proof, POSTCODE, postcode)
-        try:
-            email = normalise_email(first_text(tracker.get_slot("email")))
-        except InvalidIdentifier:
-            return {"email": None, "postcode": None}  # asked for again, then checked together
-        if attempts_exhausted(tracker):
-            return {"postcode": None}
+        return await self._factor("postcode", value, dispatcher, tracker)
 
-        async def check() -> int | None:
-            return await erp_call(customers.verify_customer, email=email, postcode=postcode)
+    async def validate_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return await self._factor("phone", value, dispatcher, tracker)
+
+    async def validate_customer_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return await self._factor("number", value, dispatcher, tracker)
+
+    async def _factor(
+        self, factor: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> dict[str, Any]:
+        """Read one factor; once every factor is given, check them together."""
+        spec = current_spec()
+        slot = FACTOR_SLOTS[factor]
+        typed = factor_value(factor, typed_identity(value, tracker), spec)
+        if typed is None:
+            dispatcher.utter_message(text=f"Sorry, {FACTOR_HINTS[factor]}.")
+            return {slot: None}
+        if is_staff(tracker):
+            return await self._staff_lookup(dispatcher, tracker, factor, typed)
+        if factor not in spec.identity:
+            return {slot: None}
+        proof = verification(tracker)
+        if proof is not None and not proof.has(factor):
+            return await self._second_factor(dispatcher, tracker, proof, factor, typed)
+        given = {factor: typed}
+        for other in spec.identity:
+            if other != factor:
+                other_value = factor_value(
+                    other, first_text(tracker.get_slot(FACTOR_SLOTS[other])), spec
+                )
+                if other_value is None:
+                    return {slot: typed}  # checked together once the other is given
+                given[other] = other_value
+        if proof is not None or attempts_exhausted(tracker):
+            return {slot: typed if proof is not None else None}
+        every_slot = {FACTOR_SLOTS[f]: None for f in spec.identity}
+        first = spec.identity[0]
+
+        async def check() -> CustomerKey | None:
+            return await erp_call(customers.find_customer, given)
 
         customer_id, slots = await checked_guess(
-            dispatcher, tracker, record=f"email:{email}", subject="account", check=check
+            dispatcher,
+            tracker,
+            record=f"{first}:{given[first].casefold()}",
+            subject="account",
+            check=check,
         )
         if customer_id is None:
-            return {"email": None, "postcode": None, **slots}
-        return {
-            "postcode": VERIFIED,
-            **verified_slot(tracker, customer_id, factors={EMAIL, POSTCODE}),
-        }
+            return {**every_slot, **slots}
+        return {slot: VERIFIED, **verified_slot(tracker, customer_id, factors=set(spec.identity))}
+
+    async def _staff_lookup(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, factor: str, typed: str
+    ) -> dict[str, Any]:
+        """A staff member names any customer by email (or customer number)."""
+        slot = FACTOR_SLOTS[factor]
+        if factor == "email":
+            customer_id = await erp_call(customers.customer_id_for_email, typed)
+        elif factor == "number":
+            customer_id = await erp_call(customers.customer_id_for_number, typed)
+        else:
+            return {slot: None}
+        if customer_id is None:
+            dispatcher.utter_message(text=f"No customer has the {FACTOR_WORDS[factor]} {typed}.")
+            return {slot: None}
+        return {slot: typed, **verified_slot(tracker, customer_id, factors={STAFF})}
 
     async def _second_factor(
         self,
@@ -139,14 +220,13 @@ class ValidateUnpaidInvoicesForm(PrivateFormValidationAction):
         factor: str,
         typed: str,
     ) -> dict[str, Any]:
-        """Check the factor (email or postcode, also its slot's name) not proven yet.
-
-        It must be the verified customer's; right, the verification gains it.
-        """
+        """Check the factor not proven yet: it must be the verified customer's; right, the
+        verification gains it."""
+        slot = FACTOR_SLOTS[factor]
         if attempts_exhausted(tracker):
-            return {factor: None}
+            return {slot: None}
 
-        async def check() -> int | None:
+        async def check() -> CustomerKey | None:
             matches = await erp_call(customers.customer_has, proof.customer_id, **{factor: typed})
             return proof.customer_id if matches else None
 
@@ -158,8 +238,8 @@ class ValidateUnpaidInvoicesForm(PrivateFormValidationAction):
             check=check,
         )
         if customer_id is None:
-            return {factor: None, **slots}
-        return {factor: VERIFIED, **verified_slot(tracker, customer_id, factors={factor})}
+            return {slot: None, **slots}
+        return {slot: VERIFIED, **verified_slot(tracker, customer_id, factors={factor})}
 
 
 class ActionInvoiceStatus(AnswerAction):
@@ -194,7 +274,8 @@ class ActionInvoiceStatus(AnswerAction):
 class ActionListUnpaidInvoices(AnswerAction):
     """The verified customer's open, overdue and partly paid invoices, oldest due first.
 
-    Only for a conversation that proved both email and postcode (or a staff lookup).
+    Only for a conversation that proved both identity factors (or a staff lookup). An ERP
+    without invoices but with payments against the customer gives those payments instead.
     """
 
     def name(self) -> str:
@@ -204,8 +285,13 @@ class ActionListUnpaidInvoices(AnswerAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         proof = verification(tracker)
-        if proof is None or not proof.has(EMAIL, POSTCODE):
+        if proof is None or not proof.has(*current_spec().identity):
             return []  # the form already said why (failed verification, a group, an error)
+        if "invoice" not in current_spec().concepts:
+            # An ERP that books payments against the customer (classicmodels): what was paid.
+            paid = await erp_call(payments.account_payments, customer_id=proof.customer_id)
+            dispatcher.utter_message(text=describe_payments(paid))
+            return renewal_events(tracker, proof)
         unpaid = await erp_call(
             invoices.list_unpaid_invoices, customer_id=proof.customer_id, today=today()
         )

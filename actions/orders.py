@@ -11,28 +11,52 @@ from rasa_sdk.types import DomainDict
 from actions.answering import answering_service
 from actions.base import AnswerAction
 from actions.erp_calls import erp_call
-from actions.record_forms import RecordKind, RecordVerificationForm
+from actions.record_forms import (
+    AskRecordIdentity,
+    AskRecordNumber,
+    RecordKind,
+    RecordVerificationForm,
+)
 from actions.verification import renewal_events, verification
 from erp import orders
-from erp.ids import parse_order_number
 from models.erp_facts import describe_order, order_context, status_words
 
 ORDER = RecordKind(
-    slot="order_number",
-    label="order",
-    parse=parse_order_number,
-    owner=orders.order_owner,
-    customer_if_identity_matches=orders.order_customer_if_identity_matches,
+    slot="order_number", label="order", parse=orders.parse_order, owner=orders.order_owner
 )
 
 
+class ActionAskOrderNumber(AskRecordNumber):
+    id_kind = "order"
+    text = (
+        "Which order is it? The order number looks like {example} and is on your order "
+        "confirmation."
+    )
+    plain = "Which order is it? The order number is on your order confirmation."
+
+    def name(self) -> str:
+        return "action_ask_order_number"
+
+
+class ActionAskOrderIdentity(AskRecordIdentity):
+    kind = ORDER
+
+    def name(self) -> str:
+        return "action_ask_order_form_identity"
+
+
 class ValidateOrderForm(RecordVerificationForm):
-    """Asks for the order number, then for the email or postcode of its customer."""
+    """Asks for the order number, then for an identity factor of its customer."""
 
     kind = ORDER
 
     def name(self) -> str:
         return "validate_order_form"
+
+    async def extract_order_number(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return await self.extract_record_number(tracker)
 
     async def validate_order_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

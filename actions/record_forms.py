@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from abc import ABC
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+from sqlalchemy.orm import Session
 
 from actions.base import PrivateFormValidationAction
 from actions.erp_calls import erp_call
@@ -17,7 +18,7 @@ from actions.verification import (
     VERIFIED,
     attempts_exhausted,
     checked_guess,
-    factor_of,
+    factor_words,
     first_text,
     is_staff,
     refused_while_locked,
@@ -26,19 +27,24 @@ from actions.verification import (
     verified_customer,
     verified_slot,
 )
-from erp.access import STAFF
-from erp.errors import InvalidIdentifier
+from erp.access import STAFF, CustomerKey
+from erp.customers import matched_factor, typed_factors
+from erp.errors import InvalidIdentifier, NotKept
+from erp.schema import current_spec
 
 
 @dataclass(frozen=True)
 class RecordKind:
-    """How to read, own-check and verify one kind of customer record (order, invoice)."""
+    """How to read, own-check and verify one kind of customer record (order, invoice).
+
+    ``parse`` reads a number in this ERP's form (the mapping's); ``owner`` is the customer
+    a number belongs to, None when there is no such record.
+    """
 
     slot: str
     label: str
     parse: Callable[[str], str]
-    owner: Callable[..., int | None]
-    customer_if_identity_matches: Callable[..., int | None]
+    owner: Callable[..., CustomerKey | None]
 
     def number(self, tracker: Tracker) -> str | None:
         """The record number in the tracker, normalised, or None when absent or malformed."""
@@ -71,6 +77,9 @@ class RecordVerificationForm(PrivateFormValidationAction, ABC):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[str]:
+        spec = current_spec()
+        if self.kind.label not in spec.concepts:  # this ERP keeps none: say so, end the form
+            raise NotKept(self.kind.label, spec.missing.get(self.kind.label, ""))
         if is_staff(tracker):
             return [self.kind.slot]
         if attempts_exhausted(tracker):
@@ -82,6 +91,19 @@ class RecordVerificationForm(PrivateFormValidationAction, ABC):
             if owner == customer_id:
                 return [self.kind.slot]
         return domain_slots
+
+    async def extract_record_number(self, tracker: Tracker) -> dict[str, Any]:
+        """The record number in the message that started the form, in this ERP's format.
+
+        The NLU knows the demo's numbers (SO-100123); another ERP's (Northwind's 10248) are
+        found here, so "where is order 10248?" is not asked which order it is.
+        """
+        if tracker.get_slot(self.kind.slot) or tracker.get_slot("requested_slot"):
+            return {}
+        try:
+            return {self.kind.slot: self.kind.parse(str(tracker.latest_message.get("text") or ""))}
+        except InvalidIdentifier:
+            return {}
 
     async def validate_record_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
@@ -130,10 +152,22 @@ class RecordVerificationForm(PrivateFormValidationAction, ABC):
         proof = verification(tracker)
         if proof is not None and number in proof.records:
             return {"identity": VERIFIED}
-        identity = typed_identity(value, tracker)
+        identity = typed_identity(value, tracker, without=number)
+        spec = current_spec()
+        if not typed_factors(identity, spec):
+            # Nothing that could be an identity (or only the record number again): no guess.
+            if tracker.get_slot("requested_slot") == "identity":
+                hint = factor_words(spec.identity)
+                dispatcher.utter_message(text=f"Sorry, that doesn't look like your {hint}.")
+            return {"identity": None}
+        proven: dict[str, str] = {}
 
-        async def check() -> int | None:
-            return await erp_call(self.kind.customer_if_identity_matches, number, identity=identity)
+        async def check() -> CustomerKey | None:
+            match = await erp_call(_owner_identity, self.kind.owner, number, identity)
+            if match is None:
+                return None
+            proven["factor"] = match[1]
+            return match[0]
 
         customer_id, slots = await checked_guess(
             dispatcher,
@@ -146,5 +180,58 @@ class RecordVerificationForm(PrivateFormValidationAction, ABC):
             return {"identity": None, **slots}
         return {
             "identity": VERIFIED,
-            **verified_slot(tracker, customer_id, factors={factor_of(identity)}, records={number}),
+            **verified_slot(tracker, customer_id, factors={proven["factor"]}, records={number}),
         }
+
+
+def _owner_identity(
+    owner: Callable[..., CustomerKey | None], number: str, identity: str, *, session: Session
+) -> tuple[CustomerKey, str] | None:
+    """The record's customer and the factor of theirs ``identity`` is; None when there is no
+    such record or the identity is not its customer's (the caller cannot tell which)."""
+    customer = owner(number, session=session)
+    factor = matched_factor(customer, typed_factors(identity, current_spec()), session=session)
+    return None if customer is None or factor is None else (customer, factor)
+
+
+class AskRecordNumber(Action, ABC):
+    """Asks for a record's number, showing what this ERP's numbers look like."""
+
+    id_kind: ClassVar[str]
+    # With ``{example}``, one of the mapping's example ids; ``plain`` where it gives none.
+    text: ClassVar[str]
+    plain: ClassVar[str]
+
+    @abstractmethod
+    def name(self) -> str:
+        """action_ask_<slot> or action_ask_<form>_<slot>."""
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        id_format = current_spec().ids.get(self.id_kind)
+        if id_format is None:
+            dispatcher.utter_message(text=self.plain)
+        else:
+            dispatcher.utter_message(text=self.text.format(example=id_format.example))
+        return []
+
+
+class AskRecordIdentity(Action, ABC):
+    """Asks for one of the identity factors of the record's customer (the mapping's)."""
+
+    kind: ClassVar[RecordKind]
+
+    @abstractmethod
+    def name(self) -> str:
+        """action_ask_<slot> or action_ask_<form>_<slot>."""
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        factors = factor_words(current_spec().identity, joiner=" or the ")
+        dispatcher.utter_message(
+            text=f"To keep your account safe, please tell me the {factors} of the customer "
+            f"on that {self.kind.label}."
+        )
+        return []

@@ -24,33 +24,46 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.lockout import RECORD, Lock, lockout_store
 from erp.access import (
     DEFAULT_TTL_S,
-    EMAIL,
-    POSTCODE,
     STAFF,
+    CustomerKey,
     Verification,
     read_verification,
     sign_verification,
     verification_secret,
 )
-from erp.ids import extract_identity, find_identity, looks_like_email
+from erp.ids import MAX_INPUT_CHARS
+from erp.mapping.spec import IDENTITY_FACTORS
+from erp.schema import current_spec
 from models.erp_facts import day
 
 MAX_ATTEMPTS = 3
 VERIFIED = "verified"
 VERIFICATION_SLOT = "verification"
+# The slot each identity factor is asked in (the unpaid-invoices form asks for all of them).
+FACTOR_SLOTS = {
+    "email": "email",
+    "postcode": "postcode",
+    "phone": "phone",
+    "number": "customer_number",
+}
+IDENTITY_FACTOR_SLOTS = tuple(FACTOR_SLOTS[f] for f in IDENTITY_FACTORS)
+# How a factor is named to the customer.
+FACTOR_WORDS = {
+    "email": "email address",
+    "postcode": "postcode",
+    "phone": "phone number",
+    "number": "customer number",
+}
 QUESTION_SLOTS = (
     "order_number",
     "invoice_number",
     "sku",
     "quantity",
     "identity",
-    "email",
-    "postcode",
+    *IDENTITY_FACTOR_SLOTS,
 )
 
-NOT_VERIFIED = (
-    "Sorry, I can't verify those details. Please check the email address or postcode and try again."
-)
+_NOT_VERIFIED = "Sorry, I can't verify those details. Please check the {factors} and try again."
 GIVE_UP = (
     "Sorry, I still can't verify those details, so I can't share anything about it. "
     "If you think our records are wrong, ask me for a colleague."
@@ -161,7 +174,7 @@ def verification(tracker: Tracker) -> Verification | None:
     return proof
 
 
-def verified_customer(tracker: Tracker) -> int | None:
+def verified_customer(tracker: Tracker) -> CustomerKey | None:
     """The customer this conversation is verified for, if any."""
     proof = verification(tracker)
     return proof.customer_id if proof is not None else None
@@ -169,7 +182,7 @@ def verified_customer(tracker: Tracker) -> int | None:
 
 def verified_slot(
     tracker: Tracker,
-    customer_id: int,
+    customer_id: CustomerKey,
     *,
     factors: Iterable[str] = (),
     records: Iterable[str] = (),
@@ -197,9 +210,14 @@ def renewal_events(tracker: Tracker, proof: Verification, *records: str) -> list
     return [SlotSet(name, value) for name, value in slot.items()]
 
 
-def factor_of(identity: str) -> str:
-    """Which factor a typed identity is: an email address or (anything else) a postcode."""
-    return EMAIL if looks_like_email(identity) else POSTCODE
+def not_verified() -> str:
+    """The neutral reply to a wrong identity: never says which part was wrong."""
+    return _NOT_VERIFIED.format(factors=factor_words(current_spec().identity))
+
+
+def factor_words(factors: Iterable[str], joiner: str = " or ") -> str:
+    """The factors as a customer reads them: ``email address or postcode``."""
+    return joiner.join(FACTOR_WORDS.get(f, f) for f in factors)
 
 
 async def refused_while_locked(
@@ -225,8 +243,8 @@ async def checked_guess(
     *,
     record: str,
     subject: str,
-    check: Callable[[], Awaitable[int | None]],
-) -> tuple[int | None, dict[str, Any]]:
+    check: Callable[[], Awaitable[CustomerKey | None]],
+) -> tuple[CustomerKey | None, dict[str, Any]]:
     """Check a guessed identity (``check``: the customer it proves, or None) under the limits.
 
     While ``record`` or this client is locked, ``check`` is not even run and the reply says
@@ -254,7 +272,10 @@ async def checked_guess(
         dispatcher.utter_message(text=locked_text(lock, subject))
         return None, {"verification_attempts": MAX_ATTEMPTS}
     count = attempts(tracker) + 1
-    dispatcher.utter_message(text=GIVE_UP if count >= MAX_ATTEMPTS else NOT_VERIFIED)
+    if count >= MAX_ATTEMPTS:
+        dispatcher.utter_message(text=GIVE_UP)
+    else:
+        dispatcher.utter_message(text=not_verified())
     return None, {"verification_attempts": count}
 
 
@@ -276,13 +297,17 @@ def until(moment: float) -> str:
     return text
 
 
-def typed_identity(value: Any, tracker: Tracker) -> str:
-    """The email or postcode the user typed this turn.
+def typed_identity(value: Any, tracker: Tracker, *, without: str = "") -> str:
+    """What the user typed this turn as their identity (erp.customers.typed_factors reads
+    the factor out of it).
 
-    Read from the message itself first: an entity extractor may have cut an address short.
+    The message itself first: an entity extractor may have cut an address short. The record
+    number (``without``), typed in the same message, is taken out so it is not read as a
+    postcode or phone number.
     """
-    latest = str(tracker.latest_message.get("text") or "")
-    return extract_identity(latest) or find_identity(first_text(value))
+    latest = str(tracker.latest_message.get("text") or "")[:MAX_INPUT_CHARS]
+    text = latest if latest.strip() else first_text(value)
+    return text.replace(without, " ") if without else text
 
 
 def first_text(value: Any) -> str:

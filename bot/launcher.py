@@ -22,19 +22,45 @@ STARTUP_TIMEOUT_S = 300.0
 
 
 def ensure_seeded() -> None:
-    """Seed the demo ERP when its database has no tables yet."""
+    """Seed the demo ERP when its database has no tables yet; with another company's mapping
+    (``ERP_MAPPING``), check that it resolves on ``ERP_DATABASE_URL`` and seed nothing."""
     from sqlalchemy import inspect
 
-    from erp.db import get_engine
+    from erp.db import make_engine
+    from erp.mapping.resolve import check_mapping
+    from erp.mapping.spec import load_mapping
+    from erp.schema import DEFAULT_MAPPING, mapping_path
     from erp.seed import seed
 
-    engine = get_engine()
-    if "sales_orders" in inspect(engine).get_table_names():
-        print(f"ERP database ready: {engine.url.render_as_string(hide_password=True)}")
+    mapping = mapping_path()
+    if mapping.resolve() != DEFAULT_MAPPING.resolve():
+        engine = make_engine(read_only=True)
+        try:
+            report = check_mapping(load_mapping(mapping), engine)
+        finally:
+            engine.dispose()
+        if not report.resolved:
+            raise SystemExit(
+                f"ERP mapping {mapping} does not resolve on "
+                f"{engine.url.render_as_string(hide_password=True)}: "
+                + "; ".join(report.problems)
+                + f"\nSee: .venv/bin/python -m erp check-mapping {mapping} --url ..."
+            )
+        print(
+            f"ERP mapping {mapping.name} resolves on "
+            f"{engine.url.render_as_string(hide_password=True)}"
+        )
         return
-    print("Seeding the demo ERP (first run)...", flush=True)
-    summary = seed(engine)
-    print(f"Seeded: {summary}")
+    engine = make_engine()
+    try:
+        if "sales_orders" in inspect(engine).get_table_names():
+            print(f"ERP database ready: {engine.url.render_as_string(hide_password=True)}")
+            return
+        print("Seeding the demo ERP (first run)...", flush=True)
+        summary = seed(engine)
+        print(f"Seeded: {summary}")
+    finally:
+        engine.dispose()
 
 
 def ensure_index() -> None:

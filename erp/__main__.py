@@ -1,4 +1,5 @@
-"""Command line for the ERP data layer: ``python -m erp seed``, ``sample`` and ``check-mapping``."""
+"""Command line for the ERP data layer: ``python -m erp seed``, ``sample``, ``check-mapping``
+and ``load-sample``."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import func, make_url, select
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from erp.db import make_engine, session_scope
@@ -31,6 +32,8 @@ from erp.models import (
     Shipment,
     StockLevel,
 )
+from erp.samples import SAMPLES, grant_reader, load_sample
+from erp.schema import DEFAULT_MAPPING
 from erp.seed import seed
 
 
@@ -158,6 +161,40 @@ def _check_mapping(args: argparse.Namespace) -> int:
     return 0 if report.resolved else 1
 
 
+def _load_sample(args: argparse.Namespace) -> int:
+    try:
+        shown = make_url(args.url).render_as_string(hide_password=True)
+    except ArgumentError:
+        raise ValueError("--url is not a database URL (e.g. sqlite:///var/northwind.db)") from None
+    try:
+        loaded = load_sample(args.sample, args.url, args.source)
+        shown = loaded.url.render_as_string(hide_password=True)
+        engine = make_engine(loaded.url.render_as_string(hide_password=False))
+        try:
+            reader = grant_reader(engine, args.reader) if args.reader else None
+            mapping = DEFAULT_MAPPING.parent / f"{args.sample}.yml"
+            report = check_mapping(load_mapping(mapping), engine)
+        finally:
+            engine.dispose()
+    except SQLAlchemyError as error:
+        raise ErpUnavailable(f"{shown}: {str(error).splitlines()[0]}", url=shown) from None
+    tables, rows = len(loaded.rows), sum(loaded.rows.values())
+    print(f"Loaded {args.sample} into {shown}: {tables} tables, {rows:,} rows")
+    for problem in report.problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if not report.resolved:
+        return 1
+    declared = len(report.concepts)
+    print(f"erp/mappings/{mapping.name} resolves there: all {declared} declared concepts.")
+    if reader is not None:
+        # The new user's password is printed once: nobody else knows it.
+        shown = reader.render_as_string(hide_password=False)
+        print(f"Read-only user {args.reader} created.")
+    print("Try the assistant on it:")
+    print(f"  ERP_MAPPING=erp/mappings/{mapping.name} ERP_DATABASE_URL='{shown}' make run")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``erp`` command line and return its exit code."""
     parser = argparse.ArgumentParser(prog="python -m erp", description=__doc__)
@@ -178,6 +215,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_parser.add_argument("file", help="the mapping (YAML), e.g. erp/mappings/northwind.yml")
     check_parser.add_argument("--url", help="database URL (default: ERP_DATABASE_URL or SQLite)")
     check_parser.set_defaults(handler=_check_mapping)
+    load_parser = commands.add_parser(
+        "load-sample",
+        help="load a sample ERP (Northwind, classicmodels) into a database and check its mapping",
+    )
+    load_parser.add_argument("sample", choices=SAMPLES)
+    load_parser.add_argument(
+        "--url", required=True, help="the target database (created if missing; its tables of "
+        "the sample's names are replaced), e.g. postgresql+psycopg://user@host/northwind",
+    )  # fmt: skip
+    load_parser.add_argument(
+        "--source",
+        help="the sample's SQLite file or MySQL dump, or the URL of a database holding it "
+        "(default: ../shared/benchmarks/SAMPLE/, or $BENCHMARKS_DIR)",
+    )
+    load_parser.add_argument(
+        "--reader", metavar="USER", help="also create USER, who may only read it (not SQLite)"
+    )
+    load_parser.set_defaults(handler=_load_sample)
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args))

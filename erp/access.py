@@ -37,6 +37,8 @@ TOKEN_VERSION = 1
 MAX_TOKEN_CHARS = 4096
 DEFAULT_TTL_S = 3600.0
 SECRET_ENV = "VERIFICATION_SECRET"
+# A customer's key in the ERP, as its table holds it.
+CustomerKey = int | str
 # The factors a customer can prove; "staff" marks a lookup by a known staff member.
 EMAIL, POSTCODE, STAFF = "email", "postcode", "staff"
 
@@ -46,11 +48,12 @@ class Verification:
     """Who a conversation proved to be, with which factors, for which records, until when.
 
     ``records`` are the order and invoice numbers this conversation asked about and that
-    belong to ``customer_id`` (checked when they were added).
+    belong to ``customer_id`` (checked when they were added). ``customer_id`` is the
+    customer's key in the ERP: an integer in most schemas, text in some (Northwind's VINET).
     """
 
     conversation_id: str
-    customer_id: int
+    customer_id: CustomerKey
     factors: frozenset[str]
     records: frozenset[str] = field(default_factory=frozenset)
     expires_at: float = 0.0
@@ -138,7 +141,7 @@ def _from_payload(payload: object) -> Verification:
         raise ValueError("not a verification payload of this version")
     conversation, customer = payload["c"], payload["u"]
     factors, records, expires = payload["f"], payload["r"], payload["e"]
-    if not isinstance(conversation, str) or type(customer) is not int:
+    if not isinstance(conversation, str) or type(customer) not in (int, str) or customer == "":
         raise TypeError("bad conversation or customer")
     if not all(isinstance(x, str) for x in [*factors, *records]):
         raise TypeError("bad factors or records")

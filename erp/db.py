@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,15 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = ROOT / "var" / "erp.db"
 URL_ENV = "ERP_DATABASE_URL"
 CONNECT_TIMEOUT_SECONDS = 5
+# The assistant's own connections: read-only, each statement cut off after this long, and a
+# pool as large as the action server's worker threads may ask for at once.
+STATEMENT_TIMEOUT_ENV = "ERP_STATEMENT_TIMEOUT_MS"
+DEFAULT_STATEMENT_TIMEOUT_MS = 5000
+POOL_SIZE_ENV = "ERP_POOL_SIZE"
+DEFAULT_POOL_SIZE = 10
+POOL_TIMEOUT_SECONDS = 10
+# How often (in SQLite virtual machine steps) a running SQLite statement checks its deadline.
+_SQLITE_CHECK_EVERY = 10_000
 # PyMySQL reports MariaDB's failed CHECK constraint (4025) as an OperationalError, though it
 # is bad data, not an unreachable database.
 _MYSQL_DATA_ERRORS = frozenset({4025})
@@ -48,14 +58,41 @@ def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str | None = None) -> Engine:
+def _env_int(name: str, default: int, low: int, high: int) -> int:
+    """An integer setting from the environment, refused with its name when out of range."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def statement_timeout_ms() -> int:
+    """``ERP_STATEMENT_TIMEOUT_MS`` (default 5000): how long one ERP query may run."""
+    return _env_int(STATEMENT_TIMEOUT_ENV, DEFAULT_STATEMENT_TIMEOUT_MS, 100, 600_000)
+
+
+def make_engine(url: str | None = None, *, read_only: bool = False) -> Engine:
     """Build an engine for ``url`` (default: :func:`database_url`).
 
     Connections are pinged before use, connection attempts time out after a few seconds,
     and SQLite enforces foreign keys.
 
+    A ``read_only`` engine is the assistant's own: the database refuses every write on its
+    connections (SQLite opened ``mode=ro`` with ``query_only``; PostgreSQL
+    ``default_transaction_read_only``; MariaDB/MySQL ``SET SESSION TRANSACTION READ ONLY``),
+    each statement is cancelled after :func:`statement_timeout_ms`, and the pool holds
+    ``ERP_POOL_SIZE`` connections (default 10) plus as many again at peaks. Give it a
+    database user that may only SELECT as well (docs/erp-mapping.md).
+
     Args:
         url: A SQLAlchemy URL such as ``postgresql+psycopg://user@host/erp``.
+        read_only: Refuse writes and bound statement time (the bot's connections).
 
     Returns:
         A new engine; nothing is connected until it is first used.
@@ -63,18 +100,79 @@ def make_engine(url: str | None = None) -> Engine:
     parsed = make_url(url or database_url())
     backend = parsed.get_backend_name()
     connect_args: dict[str, Any] = {}
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    timeout_ms = statement_timeout_ms() if read_only else 0
     if backend in ("postgresql", "mysql", "mariadb"):
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
-    engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+    if backend == "postgresql" and read_only:
+        connect_args["options"] = (
+            f"-c default_transaction_read_only=on -c statement_timeout={timeout_ms}"
+        )
+    if read_only and not (backend == "sqlite" and parsed.database in (None, "", ":memory:")):
+        size = _env_int(POOL_SIZE_ENV, DEFAULT_POOL_SIZE, 1, 200)
+        options |= {"pool_size": size, "max_overflow": size, "pool_timeout": POOL_TIMEOUT_SECONDS}
+    engine = create_engine(parsed, connect_args=connect_args, **options)
     if backend == "sqlite":
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+        if read_only:
+            _sqlite_read_only(engine, timeout_ms)
+    elif backend in ("mysql", "mariadb") and read_only:
+        event.listen(engine, "connect", functools.partial(_mysql_read_only, timeout_ms=timeout_ms))
     return engine
+
+
+def _sqlite_read_only(engine: Engine, timeout_ms: int) -> None:
+    """Open the file read-only and interrupt any statement that runs past its deadline."""
+    path = engine.url.database
+
+    @event.listens_for(engine, "do_connect")
+    def _open_read_only(_dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+        if path and path != ":memory:" and not path.startswith("file:"):
+            uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+            if cargs:
+                cargs[0] = uri
+            else:
+                cparams["database"] = uri
+            cparams["uri"] = True
+
+    @event.listens_for(engine, "connect")
+    def _guard(dbapi_connection: Any, record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA query_only=ON")
+        cursor.close()
+        deadline = [0.0]
+        record.info["deadline"] = deadline
+        dbapi_connection.set_progress_handler(
+            lambda: int(deadline[0] != 0.0 and time.monotonic() > deadline[0]), _SQLITE_CHECK_EVERY
+        )
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _start_clock(connection: Any, *_args: Any) -> None:
+        deadline = connection.connection.info.get("deadline")
+        if deadline is not None:
+            deadline[0] = time.monotonic() + timeout_ms / 1000
+
+
+def _mysql_read_only(dbapi_connection: Any, _record: Any, *, timeout_ms: int) -> None:
+    """Make a MariaDB/MySQL session refuse writes and cancel statements past ``timeout_ms``."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SET SESSION TRANSACTION READ ONLY")
+        cursor.execute("SELECT VERSION()")
+        version = str(cursor.fetchone()[0])
+        if "mariadb" in version.lower():
+            cursor.execute("SET SESSION max_statement_time = %s", (timeout_ms / 1000,))
+        else:
+            cursor.execute("SET SESSION max_execution_time = %s", (timeout_ms,))
+    finally:
+        cursor.close()
 
 
 @functools.cache
 def get_engine() -> Engine:
-    """Return the process-wide engine for :func:`database_url`, built on first use."""
-    return make_engine()
+    """Return the assistant's process-wide engine for :func:`database_url`, built on first
+    use: read-only, with statement timeouts (see :func:`make_engine`)."""
+    return make_engine(read_only=True)
 
 
 def reset_engine_cache() -> None:

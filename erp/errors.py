@@ -37,7 +37,7 @@ class AccessDenied(ErpError):
     without revealing that the record exists.
     """
 
-    def __init__(self, kind: str, key: str, *, customer_id: int) -> None:
+    def __init__(self, kind: str, key: str, *, customer_id: int | str) -> None:
         super().__init__(f"no {kind} {key} was found for this customer")
         self.kind = kind
         self.key = key

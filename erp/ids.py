@@ -82,6 +82,16 @@ def _clean(text: str, kind: str) -> str:
     return cleaned
 
 
+def clean_input(text: str, kind: str) -> str:
+    """``text`` in unicode normal form and stripped, once it is known not to be empty, too
+    long or shaped like SQL.
+
+    Raises:
+        InvalidIdentifier: why it cannot be ``kind`` (e.g. "order number").
+    """
+    return _clean(text, kind)
+
+
 def _article(kind: str) -> str:
     return "an" if kind[:1] in ("a", "e", "i", "o", "u") else "a"
 
@@ -266,6 +276,13 @@ _POSTCODE_IN_TEXT = re.compile(
     r"(?![A-Za-z0-9])",
     re.ASCII | re.IGNORECASE,
 )
+
+
+def postcode_in_text(text: str) -> tuple[int, str] | None:
+    """Where a UK, Dutch or German postcode starts in a sentence, and the postcode with its
+    spaces collapsed to one; None when there is none."""
+    found = _POSTCODE_IN_TEXT.search(text)
+    return None if found is None else (found.start(), " ".join(found.group(0).split()))
 
 
 def extract_identity(text: str) -> str | None:

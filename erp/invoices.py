@@ -13,11 +13,12 @@ from typing import Any
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
+from erp.access import CustomerKey
 from erp.customers import id_if_identity_matches
 from erp.errors import AccessDenied, NotKept, RecordNotFound
 from erp.ids import parse_invoice_number
 from erp.models import UNPAID_INVOICE_STATUSES
-from erp.schema import MappedSchema, as_date, schema_for
+from erp.schema import MappedSchema, as_date, current_spec, parse_id, schema_for
 
 FIELDS = ("key", "number", "customer", "order", "issue_date", "due_date", "total", "amount_paid",
           "currency")  # fmt: skip
@@ -82,7 +83,7 @@ def _number(schema: MappedSchema, text: str) -> tuple[str, Any]:
 
 def invoice_customer_if_identity_matches(
     invoice_number: str, identity: str, *, session: Session
-) -> int | None:
+) -> CustomerKey | None:
     """Return the invoice's customer id if ``identity`` is that customer's email or postcode.
 
     Args:
@@ -102,7 +103,16 @@ def invoice_customer_if_identity_matches(
     return id_if_identity_matches(owner, identity, session=session)
 
 
-def invoice_owner(invoice_number: str, *, session: Session) -> int | None:
+def parse_invoice(text: str) -> str:
+    """The invoice number a customer typed, in the form of the mapping in use; no query.
+
+    Raises:
+        InvalidIdentifier: not shaped like an invoice number of this ERP.
+    """
+    return parse_id(current_spec(), "invoice", text, parse_invoice_number)
+
+
+def invoice_owner(invoice_number: str, *, session: Session) -> CustomerKey | None:
     """Return the id of the invoice's customer, or None when there is no such invoice.
 
     Only for callers that may see any invoice (staff); customers go through
@@ -122,7 +132,7 @@ def invoice_owner(invoice_number: str, *, session: Session) -> int | None:
     return owners[0] if len(owners) == 1 else None
 
 
-def invoice_belongs_to(invoice_number: str, customer_id: int, *, session: Session) -> bool:
+def invoice_belongs_to(invoice_number: str, customer_id: CustomerKey, *, session: Session) -> bool:
     """Return True when the invoice exists and is this customer's.
 
     Raises:
@@ -132,7 +142,7 @@ def invoice_belongs_to(invoice_number: str, customer_id: int, *, session: Sessio
 
 
 def get_invoice_status(
-    invoice_number: str, *, customer_id: int, today: date, session: Session
+    invoice_number: str, *, customer_id: CustomerKey, today: date, session: Session
 ) -> InvoiceStatus:
     """Return an invoice's balance for the customer it was issued to.
 
@@ -165,7 +175,9 @@ def get_invoice_status(
     return _status_of(schema, row, today)
 
 
-def list_unpaid_invoices(*, customer_id: int, today: date, session: Session) -> list[InvoiceStatus]:
+def list_unpaid_invoices(
+    *, customer_id: CustomerKey, today: date, session: Session
+) -> list[InvoiceStatus]:
     """Return the customer's open, overdue and partially paid invoices, oldest due date first.
 
     Args:

@@ -12,10 +12,11 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from erp.access import CustomerKey
 from erp.customers import id_if_identity_matches
 from erp.errors import AccessDenied, RecordNotFound
 from erp.ids import parse_order_number
-from erp.schema import MappedSchema, as_date, schema_for
+from erp.schema import MappedSchema, as_date, current_spec, parse_id, schema_for
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class OrderStatus:
 
 def order_customer_if_identity_matches(
     order_number: str, identity: str, *, session: Session
-) -> int | None:
+) -> CustomerKey | None:
     """Return the order's customer id if ``identity`` is that customer's email or postcode.
 
     Example:
@@ -67,7 +68,7 @@ def order_customer_if_identity_matches(
     return id_if_identity_matches(owner, identity, session=session)
 
 
-def order_owner(order_number: str, *, session: Session) -> int | None:
+def order_owner(order_number: str, *, session: Session) -> CustomerKey | None:
     """Return the id of the customer who placed the order, or None when there is no such order.
 
     Only for callers that may see any order (staff); customers go through
@@ -97,7 +98,16 @@ def order_id(schema: MappedSchema, text: str) -> str:
     return schema.parse_id("order", text, parse_order_number)
 
 
-def order_belongs_to(order_number: str, customer_id: int, *, session: Session) -> bool:
+def parse_order(text: str) -> str:
+    """The order number a customer typed, in the form of the mapping in use; no query.
+
+    Raises:
+        InvalidIdentifier: not shaped like an order number of this ERP.
+    """
+    return parse_id(current_spec(), "order", text, parse_order_number)
+
+
+def order_belongs_to(order_number: str, customer_id: CustomerKey, *, session: Session) -> bool:
     """Return True when the order exists and is this customer's.
 
     Raises:
@@ -106,7 +116,9 @@ def order_belongs_to(order_number: str, customer_id: int, *, session: Session) -
     return order_owner(order_number, session=session) == customer_id
 
 
-def get_order_status(order_number: str, *, customer_id: int, session: Session) -> OrderStatus:
+def get_order_status(
+    order_number: str, *, customer_id: CustomerKey, session: Session
+) -> OrderStatus:
     """Return an order's status, total and shipment for the customer who placed it.
 
     Args:

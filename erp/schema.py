@@ -9,6 +9,7 @@ and mapping, and only if the mapping resolves there completely.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -23,6 +24,7 @@ from sqlalchemy import ColumnElement, Engine, Select, Table, select
 from sqlalchemy.orm import Session
 
 from erp.errors import InvalidIdentifier
+from erp.ids import clean_input
 from erp.mapping.resolve import ConceptReport, Tables, check_mapping, joined, resolve_source
 from erp.mapping.source import MappingError
 from erp.mapping.spec import Concept, MappingSpec, load_mapping
@@ -30,6 +32,7 @@ from erp.mapping.spec import Concept, MappingSpec, load_mapping
 DEFAULT_MAPPING = Path(__file__).resolve().parent / "mappings" / "demo.yml"
 MAPPING_ENV = "ERP_MAPPING"
 MAX_ID_CHARS = 40
+MAX_INPUT_CHARS = 200
 
 
 class MappingUnusable(MappingError):
@@ -131,35 +134,60 @@ class MappedSchema:
         return text
 
     def parse_id(self, kind: str, text: str, parser: Callable[[str], str]) -> str:
-        """An identifier a customer typed, in the form the database holds.
+        """An identifier a customer typed, in the form the database holds (:func:`parse_id`)."""
+        return parse_id(self.spec, kind, text, parser)
 
-        ``parser`` is erp.ids' forgiving parser of the demo's form ("so 100123" ->
-        "SO-100123"): its result is used when it fits the mapping's pattern (or the mapping
-        gives none). Otherwise the text itself, trimmed of spaces, a leading ``#`` or "no.",
-        and in upper case when that fits.
 
-        Raises:
-            InvalidIdentifier: the text fits neither (the parser's own reason if it has one).
-        """
-        id_format = self.spec.ids.get(kind)
-        try:
-            canonical = parser(text)
-        except InvalidIdentifier as error:
-            refused: InvalidIdentifier | None = error
-        else:
-            if id_format is None or id_format.pattern.fullmatch(canonical):
-                return canonical
-            refused = None
-        if id_format is not None:
-            cleaned = _cleaned(text)
-            for candidate in (cleaned, cleaned.upper()):
-                if id_format.pattern.fullmatch(candidate):
-                    return candidate
-        # The parser's reason is the better one where its form is this ERP's form.
-        if refused is not None and (id_format is None or _accepts(parser, id_format.example)):
-            raise refused
-        example = id_format.example if id_format is not None else ""
-        raise InvalidIdentifier(kind, text, f"it should look like {example}")
+def parse_id(spec: MappingSpec, kind: str, text: str, parser: Callable[[str], str]) -> str:
+    """An identifier a customer typed, in the form the database holds.
+
+    ``parser`` is erp.ids' forgiving parser of the demo's form ("so 100123" ->
+    "SO-100123"): its result is used when it fits the mapping's pattern (or the mapping
+    gives none). Otherwise the text itself, trimmed of spaces, a leading ``#`` or "no.",
+    and in upper case when that fits; else the one identifier of that pattern inside the
+    sentence ("where is order 10248?").
+
+    Needs only the mapping, not the database: the conversation checks ids before any query.
+
+    Raises:
+        InvalidIdentifier: the text fits neither (the parser's own reason if it has one), or
+            the sentence holds several different identifiers.
+    """
+    id_format = spec.ids.get(kind)
+    try:
+        canonical = parser(text)
+    except InvalidIdentifier as error:
+        refused: InvalidIdentifier | None = error
+    else:
+        if id_format is None or id_format.pattern.fullmatch(canonical):
+            return canonical
+        refused = None
+    if id_format is not None:
+        cleaned = _cleaned(text)
+        for candidate in (cleaned, cleaned.upper()):
+            if id_format.pattern.fullmatch(candidate):
+                return candidate
+    # The parser's reason is the better one where its form is this ERP's form.
+    if refused is not None and (id_format is None or _accepts(parser, id_format.example)):
+        raise refused
+    if id_format is not None:
+        inside = _inside(id_format.pattern, clean_input(text, kind))
+        if len(inside) == 1:
+            return inside.pop()
+        if inside:
+            shown = ", ".join(sorted(inside))
+            raise InvalidIdentifier(kind, text, f"it mentions several ({shown}); pick one")
+    example = id_format.example if id_format is not None else ""
+    raise InvalidIdentifier(kind, text, f"it should look like {example}")
+
+
+def _inside(pattern: re.Pattern[str], text: str) -> set[str]:
+    """The distinct identifiers of ``pattern`` standing alone (not inside a longer word or
+    number) in a sentence of at most MAX_INPUT_CHARS."""
+    if not isinstance(text, str) or len(text) > MAX_INPUT_CHARS:
+        return set()
+    alone = re.compile(rf"(?<![A-Za-z0-9_])(?:{pattern.pattern})(?![A-Za-z0-9_])")
+    return {match.group(0) for match in alone.finditer(text)}
 
 
 def _accepts(parser: Callable[[str], str], example: str) -> bool:
@@ -212,6 +240,28 @@ def _columns(concept: Concept, tables: Tables) -> ConceptColumns:
 # Per engine (weakly: an engine disposed of takes its schemas with it), per mapping file.
 _cache: weakref.WeakKeyDictionary[Engine, dict[str, MappedSchema]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=8)
+def _loaded(path: str, modified: float) -> MappingSpec:
+    return load_mapping(Path(path))
+
+
+def current_spec() -> MappingSpec:
+    """The mapping in use, read from its file (again only when the file changes).
+
+    What the conversation needs before any query: identity factors, identifier formats,
+    concepts declared missing.
+
+    Raises:
+        MappingError: the mapping file is missing or wrong.
+    """
+    path = mapping_path()
+    try:
+        modified = path.stat().st_mtime
+    except OSError:
+        modified = -1.0  # load_mapping says the file is missing
+    return _loaded(str(path.resolve()), modified)
 
 
 def mapping_path(environ: dict[str, str] | None = None) -> Path:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from erp.inventory import StockReport
     from erp.invoices import InvoiceStatus
     from erp.orders import OrderStatus
+    from erp.payments import AccountPayments
 
 CURRENCY_SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$"}
 
@@ -241,6 +242,23 @@ def describe_unpaid(unpaid: list[InvoiceStatus]) -> str:
         if invoice.days_overdue > 0:
             line += f" ({plural(invoice.days_overdue, 'day')} overdue)"
         lines.append(line)
+    return "\n".join(lines)
+
+
+def describe_payments(payments: AccountPayments) -> str:
+    """Payments received on an account that keeps no invoices: the count, the sum and the
+    latest few."""
+    if payments.count == 0:
+        return "We have no payments recorded on your account."
+    lines = [
+        f"We keep no invoices, so there is nothing to list as unpaid. We have received "
+        f"{plural(payments.count, 'payment')} on your account, "
+        f"{money(payments.total, payments.currency)} in total. The latest:"
+    ]
+    for payment in payments.recent:
+        when = day(payment.date) if payment.date is not None else "date not recorded"
+        reference = f" (ref. {payment.reference})" if payment.reference else ""
+        lines.append(f"- {when}: {money(payment.amount, payments.currency)}{reference}")
     return "\n".join(lines)
 
 

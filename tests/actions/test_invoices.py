@@ -14,7 +14,7 @@ from actions.invoices import (
     ValidateInvoiceForm,
     ValidateUnpaidInvoicesForm,
 )
-from actions.verification import NOT_VERIFIED
+from actions.verification import not_verified
 from erp.models import Customer, Invoice
 from tests.actions.conftest import proof_in, slot_events, texts, tracker, verified
 
@@ -82,7 +82,7 @@ async def test_email_and_postcode_of_different_customers_do_not_verify(
         b.postcode, dispatcher, tracker({"email": a.email}), domain
     )
     assert result == {"email": None, "postcode": None, "verification_attempts": 1}
-    assert texts(dispatcher) == NOT_VERIFIED
+    assert texts(dispatcher) == not_verified()
 
 
 async def test_email_and_postcode_of_one_customer_verify(erp_db: Session, domain: dict) -> None:

@@ -16,7 +16,7 @@ from actions import verification
 from actions.invoices import ValidateUnpaidInvoicesForm
 from actions.lockout import CLIENT, RECORD, Limit, Lock, LockoutPolicy, LockoutStore
 from actions.orders import ValidateOrderForm
-from actions.verification import GIVE_UP, NOT_VERIFIED
+from actions.verification import GIVE_UP, not_verified
 from erp.models import Customer, SalesOrder
 from tests.actions.conftest import proof_in, slot_events, texts, tracker
 
@@ -187,7 +187,7 @@ async def test_the_record_lock_survives_a_new_sender_id_and_tells_the_time(
         order.order_number, customer.email, sender="rest:fresh", client="ip:10.0.0.99"
     )
 
-    assert replies[:4] == [NOT_VERIFIED] * 4
+    assert replies[:4] == [not_verified()] * 4
     assert replies[4] == RECORD_LOCKED
     assert said == RECORD_LOCKED  # the right email, and still nothing
     assert result == {"identity": None, "verification_attempts": 3}
@@ -254,7 +254,7 @@ async def test_the_client_lock_holds_across_conversations_and_records(erp_db: Se
         client="telegram:user:1",
     )
 
-    assert NOT_VERIFIED in replies[0] and GIVE_UP not in replies[0]
+    assert not_verified() in replies[0] and GIVE_UP not in replies[0]
     assert replies[9] == CLIENT_LOCKED
     assert said_to_attacker == CLIENT_LOCKED and "verification" not in refused
     assert said_to_owner == "" and "verification" in allowed
@@ -298,7 +298,7 @@ async def test_unpaid_invoice_guesses_lock_the_email(erp_db: Session) -> None:
         )
         replies.append(texts(dispatcher))
 
-    assert replies[:4] == [NOT_VERIFIED] * 4
+    assert replies[:4] == [not_verified()] * 4
     assert replies[4] == replies[5] == RECORD_LOCKED.replace("this order", "this account")
     assert result == {"email": None, "postcode": None, "verification_attempts": 3}
 
@@ -310,7 +310,7 @@ async def test_concurrent_guesses_at_one_order_are_not_all_checked(erp_db: Sessi
         *(guess(order.order_number, "ZZ9 9ZZ", sender=f"s{n}", client=f"ip:{n}") for n in range(20))
     )
     said = [text for _, text in replies]
-    checked = said.count(NOT_VERIFIED)  # a wrong guess that was judged
+    checked = said.count(not_verified())  # a wrong guess that was judged
     assert 1 <= checked <= 5
     assert said.count(RECORD_LOCKED) == 20 - checked
 

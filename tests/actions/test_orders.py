@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actions.orders import ActionOrderStatus, ValidateOrderForm
-from actions.verification import GIVE_UP, NOT_VERIFIED
+from actions.verification import GIVE_UP, not_verified
 from erp.models import Customer, SalesOrder, Shipment
 from tests.actions.conftest import proof_in, slot_events, texts, tracker, verified
 
@@ -77,7 +77,7 @@ async def test_wrong_identity_and_unknown_order_get_the_same_neutral_reply(
         customer.email, missing, tracker({"order_number": "SO-199999"}), domain
     )
     assert first == second == {"identity": None, "verification_attempts": 1}
-    assert texts(wrong) == texts(missing) == NOT_VERIFIED
+    assert texts(wrong) == texts(missing) == not_verified()
 
 
 async def test_third_failure_gives_up_and_ends_the_form(

@@ -21,7 +21,7 @@ from actions.invoices import (
     ValidateUnpaidInvoicesForm,
 )
 from actions.orders import ActionOrderStatus, ValidateOrderForm
-from actions.verification import NOT_VERIFIED, client_key, verification
+from actions.verification import client_key, not_verified, verification
 from erp.models import Customer, Invoice, SalesOrder, StockLevel
 from tests.actions.conftest import (
     SENDER,
@@ -282,7 +282,7 @@ async def test_another_customers_email_does_not_complete_a_postcode_verification
     events = await ValidateUnpaidInvoicesForm().run(dispatcher, state, domain)
 
     slots = slot_events(events)
-    assert texts(dispatcher) == NOT_VERIFIED
+    assert texts(dispatcher) == not_verified()
     assert slots["email"] is None and slots["verification_attempts"] == 1
     assert slots["requested_slot"] == "email"  # asked again
     assert "verification" not in slots
@@ -327,7 +327,7 @@ async def test_an_email_only_verification_is_asked_for_the_postcode_of_the_same_
 
     assert required == ["postcode"]
     assert refused == {"postcode": None, "verification_attempts": 1}
-    assert texts(wrong) == NOT_VERIFIED
+    assert texts(wrong) == not_verified()
     assert proof_in(accepted).factors == {"email", "postcode"}
 
 

@@ -7,8 +7,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, insert, select, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import Engine, insert, inspect, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from erp import db
 from erp.db import (
@@ -137,3 +137,94 @@ def test_get_engine_is_cached_until_reset(monkeypatch: pytest.MonkeyPatch, tmp_p
         assert second.url.database == str(tmp_path / "two.db")
     finally:
         reset_engine_cache()
+
+
+# --- the assistant's own connections: read-only, bounded statements, a sized pool ---------
+
+_RUNAWAY = {
+    "sqlite": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+    "WHERE x < 1000000000) SELECT count(*) FROM c",
+    "postgresql": "SELECT pg_sleep(30)",
+    "mysql": "SELECT SLEEP(30)",
+}
+
+
+def _reader(erp_engine: Engine) -> Engine:
+    return make_engine(erp_engine.url.render_as_string(hide_password=False), read_only=True)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE sales_orders SET status = 'cancelled'",
+        "DELETE FROM payments",
+        "INSERT INTO warehouses (code, name, city) VALUES ('ZZZ', 'x', 'y')",
+        "CREATE TABLE probe_write (x INTEGER)",
+    ],
+    ids=["update", "delete", "insert", "create"],
+)
+def test_the_assistants_connection_cannot_write(erp_engine: Engine, statement: str) -> None:
+    counted = "SELECT (SELECT count(*) FROM payments) + (SELECT count(*) FROM warehouses)"
+    with erp_engine.connect() as connection:
+        before = connection.execute(text(counted)).scalar()
+    reader = _reader(erp_engine)
+    try:
+        with reader.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM sales_orders")).scalar()
+        with pytest.raises(DBAPIError), reader.begin() as connection:
+            connection.execute(text(statement))
+    finally:
+        reader.dispose()
+    with erp_engine.connect() as connection:
+        assert connection.execute(text(counted)).scalar() == before
+    assert "probe_write" not in inspect(erp_engine).get_table_names()
+
+
+def test_get_engine_is_the_read_only_one(
+    erp_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ERP_DATABASE_URL", erp_engine.url.render_as_string(hide_password=False))
+    reset_engine_cache()
+    try:
+        with pytest.raises(DBAPIError), get_engine().begin() as connection:
+            connection.execute(text("DELETE FROM order_lines"))
+    finally:
+        reset_engine_cache()
+
+
+def test_a_runaway_query_is_cancelled_and_reads_as_unavailable(
+    erp_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ERP_STATEMENT_TIMEOUT_MS", "300")
+    reader = _reader(erp_engine)
+    try:
+        # Each would run for 30 s or more; cancelled, it raises instead of returning.
+        with pytest.raises(ErpUnavailable), session_scope(reader) as session:
+            session.execute(text(_RUNAWAY[reader.dialect.name]))
+        with session_scope(reader) as session:  # the connection is usable afterwards
+            assert session.execute(text("SELECT 1")).scalar() == 1
+    finally:
+        reader.dispose()
+
+
+def test_the_pool_is_sized_by_erp_pool_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'pool.db'}"
+    make_engine(url).dispose()
+    default = make_engine(url, read_only=True)
+    monkeypatch.setenv("ERP_POOL_SIZE", "3")
+    small = make_engine(url, read_only=True)
+    try:
+        assert default.pool.size() == db.DEFAULT_POOL_SIZE  # type: ignore[attr-defined]
+        assert small.pool.size() == 3  # type: ignore[attr-defined]
+    finally:
+        default.dispose()
+        small.dispose()
+    for bad in ("0", "many", "1000"):
+        monkeypatch.setenv("ERP_POOL_SIZE", bad)
+        with pytest.raises(ValueError, match="ERP_POOL_SIZE"):
+            make_engine(url, read_only=True)
+    monkeypatch.setenv("ERP_STATEMENT_TIMEOUT_MS", "5")
+    with pytest.raises(ValueError, match="ERP_STATEMENT_TIMEOUT_MS"):
+        make_engine(url, read_only=True)

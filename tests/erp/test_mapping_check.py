@@ -5,7 +5,6 @@ failing with the line that is wrong."""
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from erp.db import make_engine, ping
 from erp.mapping.resolve import check_mapping
 from erp.mapping.spec import load_mapping
+from erp.samples import grant_reader, load_classicmodels
 from tests.erp.conftest import SERVER_URLS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,42 +115,23 @@ def test_a_missing_sqlite_file_is_not_created() -> None:
 def classicmodels_reader() -> Iterator[str]:
     """classicmodels loaded into the local MariaDB, and the URL of a user who may only read it."""
     variable, default = SERVER_URLS["mariadb"]
-    admin_url = make_url(os.environ.get(variable) or default).set(database="mysql")
-    sql = need(CLASSICMODELS_SQL).read_text(encoding="utf-8")
-    admin = make_engine(admin_url.render_as_string(hide_password=False))
-    if not ping(admin):
+    admin_url = make_url(os.environ.get(variable) or default).set(database="classicmodels")
+    dump = need(CLASSICMODELS_SQL)
+    server = make_engine(admin_url.set(database="mysql").render_as_string(hide_password=False))
+    try:
+        reachable = ping(server)
+    finally:
+        server.dispose()
+    if not reachable:
         if os.environ.get("CI") == "true":
             pytest.fail("MariaDB is not reachable")
         pytest.skip("MariaDB is not reachable")
-    password = secrets.token_hex(12)
-    raw = admin.raw_connection()
+    admin = make_engine(load_classicmodels(admin_url, dump).render_as_string(hide_password=False))
     try:
-        cursor = raw.cursor()
-        # The dump creates and uses its own database (`classicmodels`), dropping its tables first.
-        for statement in _statements(sql):
-            cursor.execute(statement)
-        cursor.execute("DROP USER IF EXISTS 'erp_reader'@'127.0.0.1'")
-        cursor.execute("CREATE USER 'erp_reader'@'127.0.0.1' IDENTIFIED BY %s", (password,))
-        cursor.execute("GRANT SELECT ON classicmodels.* TO 'erp_reader'@'127.0.0.1'")
-        raw.commit()
+        reader = grant_reader(admin, "erp_reader")
     finally:
-        raw.close()
         admin.dispose()
-    reader = admin_url.set(username="erp_reader", password=password, database="classicmodels")
     yield reader.render_as_string(hide_password=False)
-
-
-def _statements(sql: str) -> Iterator[str]:
-    """The dump's statements, each ending with `;` at the end of a line (none of its values
-    ends a line with one)."""
-    buffer: list[str] = []
-    for line in sql.splitlines():
-        buffer.append(line)
-        if line.rstrip().endswith(";"):
-            statement = "\n".join(buffer).strip()
-            buffer = []
-            if statement:
-                yield statement
 
 
 @pytest.mark.integration

@@ -1,0 +1,9 @@
+# ERP layer (issue 14): the shipped mappings on SQLite, PostgreSQL and MariaDB, and the
+# latency of each concept's query there. tests/erp/test_mapping_backends.py runs in `make test`.
+
+ERP_BENCH_ARGS ?=
+
+.PHONY: bench-erp
+bench-erp: install ## ERP query latency per concept: demo, Northwind, classicmodels on SQLite, PostgreSQL, MariaDB (docs/benchmarks.md)
+	bash scripts/services.sh
+	$(PY) -m erp.bench_mapping --json var/bench/erp_mapping.json $(ERP_BENCH_ARGS)

@@ -25,6 +25,7 @@ def ensure_seeded() -> None:
     """Seed the demo ERP when its database has no tables yet; with another company's mapping
     (``ERP_MAPPING``), check that it resolves on ``ERP_DATABASE_URL`` and seed nothing."""
     from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
 
     from erp.db import make_engine
     from erp.mapping.resolve import check_mapping
@@ -35,8 +36,11 @@ def ensure_seeded() -> None:
     mapping = mapping_path()
     if mapping.resolve() != DEFAULT_MAPPING.resolve():
         engine = make_engine(read_only=True)
+        where = engine.url.render_as_string(hide_password=True)
         try:
-            report = check_mapping(load_mapping(mapping), engine)
+            report = check_mapping(load_mapping(mapping), engine, probe=False)
+        except SQLAlchemyError as error:
+            raise SystemExit(f"Cannot read the ERP database {where}: {error}") from error
         finally:
             engine.dispose()
         if not report.resolved:

@@ -64,11 +64,11 @@ class MappedSchema:
     """
 
     def __init__(self, spec: MappingSpec, engine: Engine) -> None:
-        report = check_mapping(spec, engine)
+        tables = Tables(engine)
+        report = check_mapping(spec, engine, probe=False, tables=tables)
         if not report.resolved:
             raise MappingUnusable(spec, report.problems)
         self.spec = spec
-        tables = Tables(engine)
         self._concepts = {
             name: _columns(concept, tables) for name, concept in spec.concepts.items()
         }

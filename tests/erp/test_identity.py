@@ -117,3 +117,45 @@ def test_belongs_to_checks_the_owner(session: Session) -> None:
     assert invoice_belongs_to(invoice.invoice_number, customer.id, session=session)
     assert not invoice_belongs_to(invoice.invoice_number, other.id, session=session)
     assert not invoice_belongs_to("INV-299999", customer.id, session=session)
+
+
+# --- what a typed message is, for an ERP's identity factors ---------------------------------
+
+
+def _spec(identity: str) -> object:
+    from erp.mapping.spec import load_mapping
+    from erp.schema import DEFAULT_MAPPING
+
+    return load_mapping(DEFAULT_MAPPING.parent / f"{identity}.yml")
+
+
+@pytest.mark.parametrize(
+    ("mapping", "typed", "expected"),
+    [
+        ("demo", "it's Jane@Example.com thanks", {"email": "Jane@Example.com"}),
+        ("demo", "my postcode is m1 4bt", {"postcode": "m1 4bt"}),
+        # One guess per message: the value that starts first, whatever else follows.
+        ("demo", "a@b.co or c@d.co or M1 4BT", {"email": "a@b.co"}),
+        ("northwind", "51100", {"postcode": "51100"}),
+        ("northwind", "my phone is 26.47.15.10", {"phone": "26.47.15.10"}),
+        ("northwind", "05432-043", {"postcode": "05432-043", "phone": "05432-043"}),
+        ("northwind", "hello there", {}),
+        ("classicmodels", "S-844 67", {"postcode": "S-844 67"}),
+        ("classicmodels", "x" * 500, {}),
+    ],
+)
+def test_typed_factors_read_one_value_per_message(
+    mapping: str, typed: str, expected: dict[str, str]
+) -> None:
+    from erp.customers import typed_factors
+
+    assert typed_factors(typed, _spec(mapping)) == expected  # type: ignore[arg-type]
+
+
+def test_postcodes_compare_without_spaces_and_dashes_phones_by_digits() -> None:
+    from erp.customers import factor_matches
+
+    assert factor_matches("postcode", "s 84467", "S-844 67")
+    assert factor_matches("phone", "(069) 5346555", "0695-34 6555")
+    assert not factor_matches("phone", "6555", "0695-34 6555")  # too few digits to be one
+    assert not factor_matches("postcode", "S-844 68", "S-844 67")

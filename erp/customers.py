@@ -30,6 +30,12 @@ MIN_PHONE_DIGITS = 6
 _POSTCODE_CHARS = re.compile(r"[A-Z0-9]{3,10}", re.ASCII)
 _POSTCODE_ALONE = re.compile(r"[A-Za-z0-9]+(?:[ \-][A-Za-z0-9]+){0,2}", re.ASCII)
 _PHONE_IN_TEXT = re.compile(r"\+?\(?[0-9][0-9 ().\-/]{4,}[0-9]", re.ASCII)
+# Words people put before the value itself: "my postcode is", "zip:", "it's".
+_LEAD_IN = re.compile(
+    r"^(?:(?:my|our|the|it'?s|it\s+is|is|post\s*code|postal\s*code|zip(?:\s*code)?|"
+    r"phone(?:\s*number)?|customer\s*number|number|e-?mail(?:\s*address)?)\b[\s:,=-]*)+",
+    re.IGNORECASE,
+)
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-_.]*", re.ASCII)
 
 
@@ -98,7 +104,9 @@ def factor_value(factor: str, text: str, spec: MappingSpec) -> str | None:
 
 def _locate(factor: str, text: str, spec: MappingSpec) -> tuple[int, str] | None:
     """Where a value of ``factor`` starts in ``text``, and the value."""
-    bare = text.rstrip(".!?,;").strip()
+    lead_in = _LEAD_IN.match(text)
+    start = lead_in.end() if lead_in else 0
+    bare = text[start:].rstrip(".!?,;").strip()
     if factor == "email":
         email = re.search(r"[^\s@<>(),;:]+@[^\s@<>(),;:]+", text)
         return (email.start(), email.group(0).rstrip(".")) if email else None
@@ -107,12 +115,12 @@ def _locate(factor: str, text: str, spec: MappingSpec) -> tuple[int, str] | None
         return (phone.start(), phone.group(0)) if phone else None
     if factor == "postcode":
         if _POSTCODE_ALONE.fullmatch(bare) and len(bare) <= 12:
-            return 0, bare
+            return start, bare
         postcode = postcode_in_text(text)
         return postcode
     # A customer number: the whole answer, or the word of the ERP's customer id format.
     if _WORD.fullmatch(bare):
-        return 0, bare
+        return start, bare
     id_format = spec.ids.get("customer")
     if id_format is None:
         return None

@@ -183,3 +183,41 @@ async def test_classicmodels_order_verified_by_phone_answers_in_its_statuses(
         ActionOrderStatus(), tracker({"order_number": "10100", **verified(452, "phone")}), domain
     )
     assert "can't find that for your account" in other and "shipped" not in other
+
+
+async def test_twenty_customers_at_once_through_a_small_pool(
+    monkeypatch: pytest.MonkeyPatch, northwind: None, domain: dict
+) -> None:
+    # 20 customers verify and ask about their first order at once, through 2 pooled
+    # connections (+2 at peaks): each waits its turn for a connection; none fails, each is
+    # verified as themselves (Brazilian, Swedish and Belgian postcodes included) and sees
+    # only their own order.
+    import asyncio
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(f"file:{NORTHWIND}?mode=ro", uri=True)) as db:
+        people = db.execute(
+            "SELECT min(o.OrderID), c.CustomerID, c.PostalCode FROM Orders o JOIN Customers c "
+            "ON c.CustomerID = o.CustomerID WHERE c.PostalCode IS NOT NULL "
+            "GROUP BY c.CustomerID ORDER BY 1 LIMIT 20"
+        ).fetchall()
+    monkeypatch.setenv("ERP_POOL_SIZE", "2")
+    reset_engine_cache()
+
+    async def one(number: str, postcode: str) -> tuple[object, str]:
+        sender = f"nw-{number}"
+        typed = f"my postcode is {postcode}"
+        state = tracker({"order_number": number, "identity": typed}, text=typed, sender_id=sender)
+        result = await ValidateOrderForm().validate_identity(
+            typed, CollectingDispatcher(), state, domain
+        )
+        asked = tracker({"order_number": number, **result}, sender_id=sender)
+        return proof_in(result, sender_id=sender), await said(ActionOrderStatus(), asked)
+
+    done = await asyncio.gather(*(one(str(n), postcode) for n, _, postcode in people))
+    assert len(done) == 20
+    for (number, customer, _), (proof, answer) in zip(people, done, strict=True):
+        assert proof is not None and proof.customer_id == customer, (customer, answer)
+        assert f"Order {number}" in answer or str(number) in answer
+        assert not any(str(other) in answer for other, _, _ in people if other != number)

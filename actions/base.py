@@ -10,8 +10,45 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.erp_calls import Asker, asking_for
 from actions.replies import guarded
-from actions.verification import group_refusal, is_group, question_reset_events
+from actions.verification import (
+    client_key,
+    first_text,
+    group_refusal,
+    is_group,
+    is_staff,
+    latest_metadata,
+    question_reset_events,
+    verified_customer,
+)
+from erp.errors import InvalidIdentifier
+from erp.invoices import parse_invoice
+from erp.orders import parse_order
+
+# The slots naming what a question is about, with the parser of each (the ERP's format).
+_RECORD_SLOTS = (("order_number", parse_order), ("invoice_number", parse_invoice))
+
+
+def asker_of(tracker: Tracker) -> Asker:
+    """Who an action's ERP calls are made for, for the audit trail: the conversation, its
+    channel, staff (with their id) or a customer, the verified customer, and the order or
+    invoice the question is about. Nothing the customer typed as an identity."""
+    customer = verified_customer(tracker)
+    record = ""
+    for slot, parse in _RECORD_SLOTS:
+        try:
+            record = parse(first_text(tracker.get_slot(slot)))
+            break
+        except InvalidIdentifier:
+            continue
+    return Asker(
+        conversation=tracker.sender_id,
+        channel=str(latest_metadata(tracker).get("channel") or "rest"),
+        actor=f"staff:{client_key(tracker)}" if is_staff(tracker) else "customer",
+        customer="" if customer is None else str(customer),
+        record=record,
+    )
 
 
 class AnswerAction(Action, ABC):
@@ -29,7 +66,8 @@ class AnswerAction(Action, ABC):
         async def work() -> list[dict[str, Any]]:
             return await self.answer(dispatcher, tracker, domain)
 
-        events = await guarded(dispatcher, work, on_error=[])
+        with asking_for(asker_of(tracker)):
+            events = await guarded(dispatcher, work, on_error=[])
         return [*events, *question_reset_events()]
 
 
@@ -47,7 +85,8 @@ class ErpFormValidationAction(FormValidationAction, ABC):
             return await super(ErpFormValidationAction, self).run(dispatcher, tracker, domain)
 
         ended = [ActiveLoop(None), SlotSet("requested_slot", None), *question_reset_events()]
-        return await guarded(dispatcher, work, on_error=ended)
+        with asking_for(asker_of(tracker)):
+            return await guarded(dispatcher, work, on_error=ended)
 
 
 class PrivateFormValidationAction(ErpFormValidationAction, ABC):

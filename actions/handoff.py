@@ -25,17 +25,18 @@ from rasa_sdk.types import DomainDict
 
 from actions.verification import first_text, question_reset_events, verification
 from erp.errors import InvalidIdentifier
-from erp.ids import parse_invoice_number, parse_order_number
+from erp.invoices import parse_invoice
+from erp.orders import parse_order
 
 HANDOFF_TEXT = "I'm getting a colleague from our team for you."
 FALLBACK_HANDOFF_TEXT = (
     "Sorry, I still can't help with that, so I'm getting a colleague from our team for you."
 )
 LAST_FALLBACK_SLOT = "last_fallback_turn"
-# Record numbers the user mentioned, with the parser that normalises each.
+# Record numbers the user mentioned, with the parser that normalises each (the ERP's format).
 RECORD_SLOTS: tuple[tuple[str, Callable[[str], str]], ...] = (
-    ("order_number", parse_order_number),
-    ("invoice_number", parse_invoice_number),
+    ("order_number", parse_order),
+    ("invoice_number", parse_invoice),
 )
 MAX_UNPARSED_CHARS = 40
 # Other slots an agent needs, copied into the handoff before the question is forgotten.

@@ -163,7 +163,7 @@ class RecordVerificationForm(PrivateFormValidationAction, ABC):
         proven: dict[str, str] = {}
 
         async def check() -> CustomerKey | None:
-            match = await erp_call(_owner_identity, self.kind.owner, number, identity)
+            match = await erp_call(verify_record_identity, self.kind.owner, number, identity)
             if match is None:
                 return None
             proven["factor"] = match[1]
@@ -184,7 +184,7 @@ class RecordVerificationForm(PrivateFormValidationAction, ABC):
         }
 
 
-def _owner_identity(
+def verify_record_identity(
     owner: Callable[..., CustomerKey | None], number: str, identity: str, *, session: Session
 ) -> tuple[CustomerKey, str] | None:
     """The record's customer and the factor of theirs ``identity`` is; None when there is no

@@ -61,6 +61,9 @@ QUESTION_SLOTS = (
     "quantity",
     "identity",
     *IDENTITY_FACTOR_SLOTS,
+    # A change being confirmed (actions/cancel.py): the answer and the confirmation's key.
+    "cancel_confirmed",
+    "write_key",
 )
 
 _NOT_VERIFIED = "Sorry, I can't verify those details. Please check the {factors} and try again."
@@ -172,6 +175,19 @@ def verification(tracker: Tracker) -> Verification | None:
     if proof is not None and STAFF in proof.factors and not is_staff(tracker):
         return None
     return proof
+
+
+def proof_after(tracker: Tracker, slots: dict[str, Any]) -> Verification | None:
+    """What the conversation has proved once ``slots`` (a validation's result) are set: the
+    verification they carry, else the tracker's."""
+    token = slots.get(VERIFICATION_SLOT)
+    if token is None:
+        return verification(tracker)
+    if is_group(tracker):
+        return None
+    return read_verification(
+        token, secret=signing_secret(), conversation_id=tracker.sender_id, now=now()
+    )
 
 
 def verified_customer(tracker: Tracker) -> CustomerKey | None:

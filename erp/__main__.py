@@ -195,6 +195,23 @@ def _load_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit(args: argparse.Namespace) -> int:
+    """Print the audit trail's events matching the filters, oldest first, one per line."""
+    from erp.audit import audit_trail
+
+    events = audit_trail().query(
+        conversation=args.conversation, customer=args.customer, since=args.since, limit=args.limit
+    )
+    for event in events:
+        print(
+            f"{event.at}  {event.channel:<8} {event.conversation:<28} {event.actor:<24} "
+            f"customer={event.customer or '-':<8} {event.operation:<34} "
+            f"{event.record or '-':<12} {event.outcome:<12} {event.ms:.1f} ms"
+        )
+    print(f"{len(events)} event(s)", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``erp`` command line and return its exit code."""
     parser = argparse.ArgumentParser(prog="python -m erp", description=__doc__)
@@ -233,6 +250,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--reader", metavar="USER", help="also create USER, who may only read it (not SQLite)"
     )
     load_parser.set_defaults(handler=_load_sample)
+    audit_parser = commands.add_parser(
+        "audit", help="the ERP reads and writes made for conversations (AUDIT_DB, var/audit.db)"
+    )
+    audit_parser.add_argument("--conversation", help="one conversation (its sender id)")
+    audit_parser.add_argument("--customer", help="one customer (their key in the ERP)")
+    audit_parser.add_argument("--since", help="from this UTC time on, e.g. 2026-12-06T10:00")
+    audit_parser.add_argument("--limit", type=int, default=100, help="the latest N (100)")
+    audit_parser.set_defaults(handler=_audit)
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args))

@@ -63,3 +63,13 @@ class InvalidIdentifier(ErpError, ValueError):
         self.kind = kind
         self.value = value
         self.reason = reason
+
+
+class WritesNotSupported(ErpError):
+    """The assistant may not make this change in this company's ERP (its mapping declares no
+    such write, or no write connection is configured): a colleague does it instead."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(f"the assistant cannot {kind.replace('_', ' ')} here: {reason}")
+        self.kind = kind
+        self.reason = reason

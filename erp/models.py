@@ -185,3 +185,24 @@ class Payment(Base):
     amount: Mapped[Decimal] = mapped_column(Money)
     paid_at: Mapped[datetime] = mapped_column(DateTime)
     method: Mapped[str] = mapped_column(String(20))
+
+
+class AssistantWrite(Base):
+    """A change the assistant made in the ERP, once per idempotency key.
+
+    The key is claimed in the same transaction as the change itself, so a confirmation
+    delivered twice (a retried webhook, a double click) changes the ERP once, and the second
+    delivery reads the first one's outcome. No personal data: record numbers, keys and
+    outcomes only.
+    """
+
+    __tablename__ = "assistant_writes"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    record: Mapped[str] = mapped_column(String(40), index=True)
+    customer: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(80))
+    outcome: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -7,3 +7,8 @@ ERP_BENCH_ARGS ?=
 bench-erp: install ## ERP query latency per concept: demo, Northwind, classicmodels on SQLite, PostgreSQL, MariaDB (docs/benchmarks.md)
 	bash scripts/services.sh
 	$(PY) -m erp.bench_mapping --json var/bench/erp_mapping.json $(ERP_BENCH_ARGS)
+
+.PHONY: bench-writes
+bench-writes: install ## Confirmed writes with duplicate deliveries: changes made, duplicates prevented, p95 per database (docs/benchmarks.md)
+	bash scripts/services.sh
+	$(PY) -m erp.bench_writes --json var/bench/writes.json

@@ -54,6 +54,8 @@ CONCEPTS = tuple(REQUIRED)
 # Without these the assistant has nothing to answer with.
 ESSENTIAL = ("customer", "product")
 # Customer fields that can prove who someone is; the mapping's `identity` names two.
+# Changes a mapping may let the assistant make (erp/writes.py).
+WRITES = ("cancel_order",)
 IDENTITY_FACTORS = ("email", "postcode", "phone", "number")
 STATUS_VOCABULARY = {"order": ORDER_STATUSES, "invoice": INVOICE_STATUSES}
 ID_KINDS = ("order", "invoice", "sku", "customer")
@@ -121,6 +123,8 @@ class MappingSpec:
     concepts: dict[str, Concept]
     missing: dict[str, str]
     ids: dict[str, IdFormat]
+    # The changes the assistant may make in this ERP (WRITES); none unless declared.
+    writes: frozenset[str] = frozenset()
 
     def has(self, concept: str) -> bool:
         return concept in self.concepts
@@ -137,7 +141,7 @@ def load_mapping(path: Path) -> MappingSpec:
 
 def parse_mapping(document: Located) -> MappingSpec:
     """Build a spec from a parsed mapping file."""
-    _only(document, {"mapping", "name", "currency", "identity", "ids", "concepts"})
+    _only(document, {"mapping", "name", "currency", "identity", "ids", "concepts", "writes"})
     version = document.get("mapping")
     if version != FORMAT_VERSION:
         raise document.error("mapping", f"`mapping: {FORMAT_VERSION}` (the format) is required")
@@ -174,7 +178,28 @@ def parse_mapping(document: Located) -> MappingSpec:
         concepts=concepts,
         missing=missing,
         ids=ids,
+        writes=_writes(document, concepts),
     )
+
+
+def _writes(document: Located, concepts: dict[str, Concept]) -> frozenset[str]:
+    """The declared writes, each checked against what it needs from the mapping."""
+    declared = document.get("writes", [])
+    if not isinstance(declared, list) or not all(isinstance(w, str) for w in declared):
+        raise document.error("writes", f"writes is a list of: {', '.join(WRITES)}")
+    for write in declared:
+        if write not in WRITES:
+            raise document.error("writes", f"no write {write!r}; the writes: {', '.join(WRITES)}")
+    if "cancel_order" in declared:
+        status = concepts["order"].status
+        meanings = set(status.values.values()) if status is not None and status.source else set()
+        if not {"cancelled", "pending"} <= meanings and not {"cancelled", "confirmed"} <= meanings:
+            raise document.error(
+                "writes",
+                "cancel_order needs the order status read from a column, with values meaning "
+                "cancelled and pending or confirmed",
+            )
+    return frozenset(declared)
 
 
 def _concept(name: str, body: Located) -> Concept:

@@ -53,12 +53,16 @@ def verification_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     """A known signing secret and an empty lockout store of the test's own."""
     from actions.lockout import lockout_store
     from actions.verification import signing_secret
+    from erp.audit import audit_trail
 
     monkeypatch.setenv("VERIFICATION_SECRET", SECRET)
     monkeypatch.setenv("ACTIONS_STATE_DB", str(tmp_path / "actions-state.db"))
+    monkeypatch.setenv("AUDIT_DB", str(tmp_path / "audit.db"))
     signing_secret.cache_clear()
     lockout_store.cache_clear()
+    audit_trail.cache_clear()
     yield
+    audit_trail.cache_clear()
     signing_secret.cache_clear()
     lockout_store.cache_clear()
 

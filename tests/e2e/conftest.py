@@ -52,6 +52,7 @@ def start_assistant(work: Path, overrides: Mapping[str, str]) -> Iterator[Assist
         "GATEWAY_DB": str(work / "gateway.db"),
         # Verification lockouts of this run only, not those left in var/ by earlier runs.
         "ACTIONS_STATE_DB": str(work / "actions-state.db"),
+        "AUDIT_DB": str(work / "audit.db"),
         # Conversation tests assert the ERP templates' exact facts; the generator's wording
         # is tested with fakes in tests/actions and the real model in tests/models.
         "GENERATOR_BACKEND": "off",

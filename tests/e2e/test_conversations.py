@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from bot.processes import wait_until_healthy
 from erp.db import get_engine
 from erp.models import (
+    AssistantWrite,
     Customer,
     Invoice,
     Product,
@@ -296,3 +297,54 @@ def test_healthz_names_the_action_server_when_it_is_down(assistant: Assistant) -
         actions.start()  # the session's other tests need it back
         wait_until_healthy([actions], timeout=120)
     assert assistant.client.get("/healthz").status_code == 200
+
+
+# --- cancelling an order (issue 15) ---------------------------------------------------------
+
+
+def test_a_confirmed_order_is_cancelled_after_verification_and_a_yes(
+    assistant: Assistant, db: Session
+) -> None:
+    order, customer = order_with(db, "confirmed", offset=7)
+    asked = assistant.texts("e2e-cancel", f"please cancel order {order.order_number}")
+    assert "email address or the postcode" in asked, asked
+    summary = assistant.say("e2e-cancel", customer.postcode)
+    text = "\n".join(m.get("text") or "" for m in summary)
+    assert f"cancel order {order.order_number}" in text and "can't be undone" in text, text
+    assert [b["payload"] for m in summary for b in m.get("buttons") or []] == ["/affirm", "/deny"]
+    db.expire_all()
+    assert db.get(SalesOrder, order.order_number).status == "confirmed"  # asking changed nothing
+
+    done = assistant.texts("e2e-cancel", "/affirm")
+    assert f"Done: order {order.order_number} is cancelled" in done, done
+    again = assistant.texts("e2e-cancel", "/affirm")  # a double click on the button
+    assert again == done
+    db.expire_all()
+    assert db.get(SalesOrder, order.order_number).status == "cancelled"
+    assert (
+        db.scalar(
+            select(func.count())
+            .select_from(AssistantWrite)
+            .where(AssistantWrite.record == order.order_number, AssistantWrite.outcome == "done")
+        )
+        == 1
+    )
+
+
+def test_an_order_being_picked_is_not_cancelled(assistant: Assistant, db: Session) -> None:
+    order, customer = order_with(db, "picking", offset=3)
+    assistant.texts("e2e-cancel-picking", f"I need to cancel order {order.order_number}")
+    reply = assistant.texts("e2e-cancel-picking", customer.email)
+    assert "can't cancel it any more" in reply, reply
+    db.expire_all()
+    assert db.get(SalesOrder, order.order_number).status == "picking"
+
+
+def test_no_keeps_the_order(assistant: Assistant, db: Session) -> None:
+    order, customer = order_with(db, "pending", offset=1)
+    assistant.texts("e2e-cancel-no", f"cancel order {order.order_number}")
+    assistant.texts("e2e-cancel-no", customer.email)
+    reply = assistant.texts("e2e-cancel-no", "/deny")
+    assert "haven't changed anything" in reply, reply
+    db.expire_all()
+    assert db.get(SalesOrder, order.order_number).status == "pending"

@@ -1,0 +1,232 @@
+"""Changes the assistant makes in the ERP for a verified customer: one transaction each,
+idempotent, on a connection of their own.
+
+Every read the assistant makes stays on the read-only connection (erp/db.py ``get_engine``).
+A write runs on ``ERP_WRITE_DATABASE_URL`` (for the demo ERP the same database by default),
+through the mapping in use, and only where the mapping declares it (``writes:`` in
+erp/mappings/*.yml); elsewhere :class:`WritesNotSupported` sends the request to a colleague.
+
+Idempotency: each confirmation carries a key, claimed in the ``assistant_writes`` table in
+the same transaction as the change. The same confirmation delivered twice (a retried webhook,
+a double click) or twenty times at once changes the ERP once; every delivery after the first
+gets the first one's outcome.
+
+Example:
+    >>> outcome = cancel_order("SO-100123", customer_id=42, key="k1", actor="customer")
+    >>> outcome.done, outcome.repeated
+    (True, False)
+    >>> cancel_order("SO-100123", customer_id=42, key="k1", actor="customer").repeated
+    True
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Engine, event, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from erp.access import CustomerKey
+from erp.db import database_url, make_engine, session_scope, unavailable_on_failure
+from erp.errors import AccessDenied, RecordNotFound, WritesNotSupported
+from erp.models import AssistantWrite
+from erp.orders import order_id
+from erp.schema import DEFAULT_MAPPING, current_spec, mapping_path, schema_for
+
+WRITE_URL_ENV = "ERP_WRITE_DATABASE_URL"
+# Orders a customer may still cancel: nothing has been picked yet.
+CANCELLABLE = ("pending", "confirmed")
+MAX_KEY_CHARS = 64
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """What a confirmed change did.
+
+    ``done``: the change is made (by this delivery or, ``repeated``, an earlier one of the
+    same confirmation). Otherwise ``status`` says why not: the record's status in the
+    assistant's words (an order already ``picking`` cannot be cancelled).
+    """
+
+    kind: str
+    record: str
+    done: bool
+    status: str
+    repeated: bool = False
+
+
+def write_url() -> str:
+    """``ERP_WRITE_DATABASE_URL``; for the demo ERP without it, the ERP database itself.
+
+    Raises:
+        WritesNotSupported: another company's ERP with no write connection configured.
+    """
+    url = os.environ.get(WRITE_URL_ENV, "").strip()
+    if url:
+        return url
+    if mapping_path().resolve() == DEFAULT_MAPPING.resolve():
+        return database_url()
+    raise WritesNotSupported("write", f"{WRITE_URL_ENV} is not set")
+
+
+def make_write_engine(url: str) -> Engine:
+    """An engine for changes: on SQLite every transaction takes the write lock at its start
+    (``BEGIN IMMEDIATE``), so concurrent changes queue behind each other instead of failing
+    when one's snapshot went stale; servers lock the rows a change reads (``FOR UPDATE``)."""
+    engine = make_engine(url)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+@functools.cache
+def get_write_engine() -> Engine:
+    """The process's write engine, built on first use; the idempotency table is created
+    there if missing (a database seeded before it existed)."""
+    engine = make_write_engine(write_url())
+    with unavailable_on_failure(engine):
+        AssistantWrite.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
+    return engine
+
+
+def reset_write_engine() -> None:
+    """Dispose of the write engine so the next write reads the settings again."""
+    if get_write_engine.cache_info().currsize:
+        get_write_engine().dispose()
+    get_write_engine.cache_clear()
+
+
+def require_write(kind: str) -> None:
+    """Raise :class:`WritesNotSupported` unless the mapping in use declares ``kind``
+    (checked before a customer is asked anything about the change)."""
+    spec = current_spec()
+    if kind not in spec.writes:
+        raise WritesNotSupported(kind, f"{spec.name} lets the assistant make no such change")
+
+
+def cancel_order(
+    order_number: str,
+    *,
+    customer_id: CustomerKey,
+    key: str,
+    actor: str,
+    engine: Engine | None = None,
+) -> WriteOutcome:
+    """Cancel the customer's order if it is still pending or confirmed, once per ``key``.
+
+    Args:
+        order_number: The order, in any form the ERP's parser accepts.
+        customer_id: The verified customer (or, for staff, the order's owner).
+        key: The confirmation's idempotency key.
+        actor: Who confirmed it ("customer", or "staff:<id>"), recorded with the change.
+        engine: The write engine (default :func:`get_write_engine`).
+
+    Raises:
+        WritesNotSupported: the mapping declares no cancellation.
+        RecordNotFound / AccessDenied: no such order, or another customer's.
+        ErpUnavailable: the database failed; nothing was changed.
+    """
+    require_write("cancel_order")
+    if not key or len(key) > MAX_KEY_CHARS:
+        raise ValueError("an idempotency key of 1 to 64 characters is required")
+    engine = engine or get_write_engine()
+    with unavailable_on_failure(engine), Session(engine) as session:
+        schema_for(session)  # reflected once, outside (and before) any write transaction
+    try:
+        with session_scope(engine) as session:
+            earlier = _earlier(session, key, customer_id)
+            if earlier is not None:
+                return earlier
+            outcome = _cancel(session, order_number, customer_id)
+            session.add(
+                AssistantWrite(
+                    key=key,
+                    kind="cancel_order",
+                    record=outcome.record,
+                    customer=str(customer_id),
+                    actor=actor[:80],
+                    outcome="done" if outcome.done else "refused",
+                    detail=json.dumps(asdict(outcome)),
+                    created_at=datetime.now(UTC).replace(tzinfo=None),
+                )
+            )
+            session.flush()  # a concurrent delivery of the same key fails here, or at commit
+        return outcome
+    except IntegrityError:
+        # Another delivery of this confirmation committed first: its outcome is the answer.
+        with session_scope(engine) as session:
+            earlier = _earlier(session, key, customer_id)
+        if earlier is None:
+            raise
+        return earlier
+
+
+def recorded_outcome(
+    key: str, *, customer_id: CustomerKey, engine: Engine | None = None
+) -> WriteOutcome | None:
+    """The outcome recorded under a confirmation's key (for a "yes" that arrives again after
+    the change was made); None when there is none."""
+    if not key or len(key) > MAX_KEY_CHARS:
+        return None
+    with session_scope(engine or get_write_engine()) as session:
+        return _earlier(session, key, customer_id)
+
+
+def _earlier(session: Session, key: str, customer_id: CustomerKey) -> WriteOutcome | None:
+    """The outcome an earlier delivery of this confirmation recorded, if any."""
+    row = session.get(AssistantWrite, key)
+    if row is None:
+        return None
+    if row.customer != str(customer_id):
+        raise AccessDenied("confirmation", key, customer_id=customer_id)
+    recorded: dict[str, Any] = json.loads(row.detail)
+    return WriteOutcome(**{**recorded, "repeated": True})
+
+
+def _cancel(session: Session, order_number: str, customer_id: CustomerKey) -> WriteOutcome:
+    """Set the order's status to cancelled if it still may be; the status it has if not."""
+    schema = schema_for(session)
+    number = order_id(schema, order_number)
+    field = schema.number_field("order")
+    quoted = schema.key("order", field, number)
+    number_column = schema.c("order", field)
+    status_column = schema.status_column("order")
+    query = select(schema.c("order", "customer"), status_column).where(number_column == quoted)
+    row = session.execute(query.with_for_update()).first() if quoted is not None else None
+    if row is None:
+        raise RecordNotFound("order", number)
+    if row[0] != customer_id:
+        raise AccessDenied("order", number, customer_id=customer_id)
+    status = schema.status_meaning("order", row[1])
+    if status not in CANCELLABLE:
+        return WriteOutcome("cancel_order", number, done=False, status=status)
+    allowed = schema.raw_statuses("order", CANCELLABLE) or []
+    cancelled = (schema.raw_statuses("order", ["cancelled"]) or [])[:1]
+    if not cancelled:
+        raise WritesNotSupported("cancel_order", "the mapping has no status meaning cancelled")
+    changed = session.execute(
+        update(schema.table("order"))
+        .where(number_column == quoted, status_column.in_(allowed))
+        .values({status_column.key: cancelled[0]})
+    )
+    if cast(CursorResult[Any], changed).rowcount != 1:
+        # Changed under us since the read (a server without row locks): say what it is now.
+        now = session.execute(query).one()
+        return WriteOutcome(
+            "cancel_order", number, done=False, status=schema.status_meaning("order", now[1])
+        )
+    return WriteOutcome("cancel_order", number, done=True, status="cancelled")

@@ -1,0 +1,240 @@
+"""Cancelling an order: only while nothing is picked, only the customer's own, once per
+confirmation key, all or nothing; on SQLite, PostgreSQL and MariaDB (a database of its own,
+so the shared seeded one stays unchanged)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, event, func, make_url, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from erp import writes
+from erp.db import ping
+from erp.errors import AccessDenied, ErpUnavailable, RecordNotFound, WritesNotSupported
+from erp.models import AssistantWrite, SalesOrder
+from erp.samples import create_database
+from erp.schema import forget_schemas
+from erp.seed import seed
+from tests.erp.conftest import SEED_TODAY, SERVER_URLS
+from tests.erp.test_mapping_check import MAPPINGS
+
+WRITE_DATABASE = "erp_write_test"
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="postgresql", marks=pytest.mark.integration),
+        pytest.param("mariadb", id="mariadb", marks=pytest.mark.integration),
+    ],
+)
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('writes') / 'erp.db'}"
+    else:
+        variable, default = SERVER_URLS[request.param]
+        url = make_url(os.environ.get(variable) or default).set(database=WRITE_DATABASE)
+        url = url.render_as_string(hide_password=False)
+        try:
+            create_database(url)
+        except OperationalError:
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"{request.param} is not reachable")
+            pytest.skip(f"{request.param} is not reachable")
+    built = writes.make_write_engine(url)
+    assert ping(built)
+    seed(built, scale=0.1, today=SEED_TODAY, progress=False)
+    forget_schemas()
+    yield built
+    built.dispose()
+    forget_schemas()
+
+
+def an_order(engine: Engine, status: str, offset: int = 0) -> SalesOrder:
+    with Session(engine) as session:
+        return session.scalars(
+            select(SalesOrder).where(SalesOrder.status == status)
+            .order_by(SalesOrder.order_number).offset(offset).limit(1)
+        ).one()  # fmt: skip
+
+
+def status_of(engine: Engine, number: str) -> str:
+    with Session(engine) as session:
+        return session.scalars(
+            select(SalesOrder.status).where(SalesOrder.order_number == number)
+        ).one()
+
+
+def writes_under(engine: Engine, key: str) -> int:
+    with Session(engine) as session:
+        return session.scalar(select(func.count()).where(AssistantWrite.key == key)) or 0
+
+
+def test_a_pending_order_is_cancelled_once_per_confirmation(engine: Engine) -> None:
+    order = an_order(engine, "pending")
+    first = writes.cancel_order(
+        order.order_number,
+        customer_id=order.customer_id,
+        key="k-pending",
+        actor="customer",
+        engine=engine,
+    )
+    again = writes.cancel_order(
+        order.order_number,
+        customer_id=order.customer_id,
+        key="k-pending",
+        actor="customer",
+        engine=engine,
+    )
+    assert (first.done, first.repeated, first.status) == (True, False, "cancelled")
+    assert (again.done, again.repeated, again.status) == (True, True, "cancelled")
+    assert status_of(engine, order.order_number) == "cancelled"
+    assert writes_under(engine, "k-pending") == 1
+    # A new confirmation for an order cancelled already changes nothing and says so.
+    later = writes.cancel_order(
+        order.order_number,
+        customer_id=order.customer_id,
+        key="k-later",
+        actor="customer",
+        engine=engine,
+    )
+    assert (later.done, later.status) == (False, "cancelled")
+
+
+@pytest.mark.parametrize("status", ["picking", "shipped", "delivered"])
+def test_an_order_being_picked_or_sent_is_not_cancelled(engine: Engine, status: str) -> None:
+    order = an_order(engine, status)
+    outcome = writes.cancel_order(
+        order.order_number,
+        customer_id=order.customer_id,
+        key=f"k-{status}",
+        actor="customer",
+        engine=engine,
+    )
+    assert (outcome.done, outcome.status) == (False, status)
+    assert status_of(engine, order.order_number) == status
+
+
+def test_another_customers_order_or_no_order_changes_nothing(engine: Engine) -> None:
+    order = an_order(engine, "confirmed")
+    with pytest.raises(AccessDenied):
+        writes.cancel_order(
+            order.order_number,
+            customer_id=order.customer_id + 1,
+            key="k-other",
+            actor="customer",
+            engine=engine,
+        )
+    with pytest.raises(RecordNotFound):
+        writes.cancel_order(
+            "SO-199999", customer_id=1, key="k-none", actor="customer", engine=engine
+        )
+    assert status_of(engine, order.order_number) == "confirmed"
+    assert writes_under(engine, "k-other") == writes_under(engine, "k-none") == 0
+
+
+def test_the_same_confirmation_twenty_times_at_once_changes_the_order_once(engine: Engine) -> None:
+    order = an_order(engine, "confirmed", offset=1)
+
+    def deliver(_: int) -> writes.WriteOutcome:
+        return writes.cancel_order(
+            order.order_number,
+            customer_id=order.customer_id,
+            key="k-burst",
+            actor="customer",
+            engine=engine,
+        )
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        outcomes = list(pool.map(deliver, range(20)))
+    assert all(o.done and o.status == "cancelled" for o in outcomes), outcomes
+    assert sum(not o.repeated for o in outcomes) == 1  # one made the change, 19 read it
+    assert writes_under(engine, "k-burst") == 1
+    assert status_of(engine, order.order_number) == "cancelled"
+
+
+def test_a_failure_at_commit_changes_nothing(engine: Engine) -> None:
+    order = an_order(engine, "confirmed", offset=2)
+
+    def down(_connection: object) -> None:
+        raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    event.listen(engine, "commit", down)
+    try:
+        with pytest.raises(ErpUnavailable):
+            writes.cancel_order(
+                order.order_number,
+                customer_id=order.customer_id,
+                key="k-down",
+                actor="customer",
+                engine=engine,
+            )
+    finally:
+        event.remove(engine, "commit", down)
+    assert status_of(engine, order.order_number) == "confirmed"
+    assert writes_under(engine, "k-down") == 0
+
+
+def test_a_key_is_bound_to_its_customer(engine: Engine) -> None:
+    order = an_order(engine, "confirmed", offset=3)
+    writes.cancel_order(
+        order.order_number,
+        customer_id=order.customer_id,
+        key="k-bound",
+        actor="customer",
+        engine=engine,
+    )
+    with pytest.raises(AccessDenied):
+        writes.recorded_outcome("k-bound", customer_id=order.customer_id + 1, engine=engine)
+    recorded = writes.recorded_outcome("k-bound", customer_id=order.customer_id, engine=engine)
+    assert recorded is not None and recorded.done and recorded.repeated
+
+
+def test_a_mapping_without_the_write_sends_it_to_a_colleague(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("ERP_MAPPING", str(MAPPINGS / "northwind.yml"))
+    with pytest.raises(WritesNotSupported, match="Northwind"):
+        writes.require_write("cancel_order")
+    monkeypatch.delenv("ERP_WRITE_DATABASE_URL", raising=False)
+    with pytest.raises(WritesNotSupported, match="ERP_WRITE_DATABASE_URL"):
+        writes.write_url()
+
+
+def test_the_audit_command_lists_a_conversations_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from erp.__main__ import main
+    from erp.audit import AuditEvent, audit_trail
+
+    monkeypatch.setenv("AUDIT_DB", str(tmp_path / "audit.db"))
+    audit_trail.cache_clear()
+    try:
+        for conversation, outcome in (("web:a", "done"), ("web:b", "ok"), ("web:a", "repeated")):
+            audit_trail().record(
+                AuditEvent(
+                    conversation,
+                    "web",
+                    "customer",
+                    "7",
+                    "writes.cancel_order",
+                    "SO-100123",
+                    outcome,
+                    4.2,
+                )  # fmt: skip
+            )
+        assert main(["audit", "--conversation", "web:a"]) == 0
+    finally:
+        audit_trail.cache_clear()
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and "done" in lines[0] and "repeated" in lines[1]
+    assert all("web:a" in line and "writes.cancel_order" in line for line in lines)

@@ -195,6 +195,21 @@ def _load_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grant_writer(args: argparse.Namespace) -> int:
+    """Create the login the assistant's changes run as and print its URL."""
+    from erp.db import make_engine
+    from erp.roles import grant_writer
+
+    engine = make_engine(args.url)
+    try:
+        url = grant_writer(engine, args.user)
+    finally:
+        engine.dispose()
+    print(f"User {args.user} may read, and change only what the mapping's writes change.")
+    print(f"ERP_WRITE_DATABASE_URL={url.render_as_string(hide_password=False)}")
+    return 0
+
+
 def _audit(args: argparse.Namespace) -> int:
     """Print the audit trail's events matching the filters, oldest first, one per line."""
     from erp.audit import audit_trail
@@ -250,6 +265,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--reader", metavar="USER", help="also create USER, who may only read it (not SQLite)"
     )
     load_parser.set_defaults(handler=_load_sample)
+    writer_parser = commands.add_parser(
+        "grant-writer",
+        help="create the database user the assistant's changes run as (PostgreSQL, MariaDB)",
+    )
+    writer_parser.add_argument("user", help="lower-case letters, digits and _")
+    writer_parser.add_argument("--url", required=True, help="the ERP database, as an admin")
+    writer_parser.set_defaults(handler=_grant_writer)
     audit_parser = commands.add_parser(
         "audit", help="the ERP reads and writes made for conversations (AUDIT_DB, var/audit.db)"
     )

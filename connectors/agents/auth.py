@@ -65,7 +65,15 @@ _SCHEMA = (
         expires_at REAL NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS agent_sessions_by_user ON agent_sessions (username)",
+    # Roles beyond answering handoffs: "admin" may read the audit trail of ERP reads and writes.
+    """CREATE TABLE IF NOT EXISTS agent_roles (
+        username TEXT NOT NULL,
+        role TEXT NOT NULL,
+        PRIMARY KEY (username, role)
+    )""",
 )
+ADMIN = "admin"
+ROLES = (ADMIN,)
 
 
 @dataclass(frozen=True)
@@ -318,10 +326,40 @@ class AgentAuth:
         self.set_password(DEMO_AGENT, password)
         return agent
 
+    def set_role(self, username: str, role: str, *, granted: bool) -> None:
+        """Grant or revoke one of ROLES.
+
+        Raises:
+            InvalidAgentInput: no such role.
+            UnknownAgent: no such agent.
+        """
+        if role not in ROLES:
+            raise InvalidAgentInput(f"no role {role!r}; the roles: {', '.join(ROLES)}")
+        name = username if _SLACK_AGENT.fullmatch(username) else username.strip().lower()
+        if self.get_agent(name) is None:
+            raise UnknownAgent(name)
+        if granted:
+            self.store._execute(
+                "INSERT OR IGNORE INTO agent_roles (username, role) VALUES (?, ?)", (name, role)
+            )
+        else:
+            self.store._execute(
+                "DELETE FROM agent_roles WHERE username = ? AND role = ?", (name, role)
+            )
+
+    def has_role(self, username: str, role: str) -> bool:
+        """Whether the agent holds ``role`` now (read at every request, so a revoke counts
+        at once)."""
+        rows = self.store._query(
+            "SELECT 1 FROM agent_roles WHERE username = ? AND role = ?", (username, role)
+        )
+        return bool(rows)
+
     def remove_agent(self, username: str) -> bool:
         """Delete an agent and its sessions; False if there was no such agent."""
         name = username if _SLACK_AGENT.fullmatch(username) else username.strip().lower()
         self.store._execute("DELETE FROM agent_sessions WHERE username = ?", (name,))
+        self.store._execute("DELETE FROM agent_roles WHERE username = ?", (name,))
         return self.store._execute("DELETE FROM agents WHERE username = ?", (name,)) == 1
 
     def get_agent(self, username: str) -> Agent | None:

@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 
-from connectors.agents.auth import DEMO_AGENT, AgentAuth, check_password
+from connectors.agents.auth import DEMO_AGENT, ROLES, AgentAuth, check_password
 from connectors.agents.errors import AgentError
 from connectors.agents.settings import AgentSettings
 from connectors.errors import SettingsError
@@ -87,6 +87,12 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     remove.add_argument("username")
     passwd = commands.add_parser("passwd", help="set a new password and end the agent's sessions")
     passwd.add_argument("username")
+    grant = commands.add_parser("grant", help="give an agent a role (admin: the audit trail)")
+    grant.add_argument("username")
+    grant.add_argument("role", choices=ROLES)
+    revoke = commands.add_parser("revoke", help="take a role from an agent")
+    revoke.add_argument("username")
+    revoke.add_argument("role", choices=ROLES)
     args = parser.parse_args(argv)
     env = os.environ if environ is None else environ
 
@@ -114,6 +120,10 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
                 created = time.strftime("%Y-%m-%d %H:%M", time.localtime(agent.created_at))
                 login = "console" if agent.can_log_in else "slack only"
                 print(f"{agent.username:<32} {agent.display_name:<32} {created}  {login}")
+        elif args.command in ("grant", "revoke"):
+            auth.set_role(args.username, args.role, granted=args.command == "grant")
+            verb = "granted to" if args.command == "grant" else "revoked from"
+            print(f"role {args.role!r} {verb} {args.username!r}")
         elif args.command == "remove":
             if not auth.remove_agent(args.username):
                 print(f"error: no agent named {args.username!r}", file=sys.stderr)

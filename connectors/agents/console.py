@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from connectors.agents.auth import CSRF_HEADER, SESSION_COOKIE, AgentAuth, AgentSession
+from connectors.agents.auth import ADMIN, CSRF_HEADER, SESSION_COOKIE, AgentAuth, AgentSession
 from connectors.agents.canned import CannedReplies
 from connectors.agents.errors import (
     AgentError,
@@ -48,6 +48,7 @@ from connectors.handoff.facts import context_facts
 from connectors.handoff.queue import OPEN_STATUSES, Handoff, HandoffQueue, HandoffStatus
 from connectors.redaction import redact
 from connectors.validation import MAX_MESSAGE_CHARS, clean_text, load_json_object, read_body
+from erp.audit import audit_trail
 
 logger = logging.getLogger("connectors")
 
@@ -149,6 +150,7 @@ class AgentConsole:
                   methods=["POST"]),
             Route("/agent/api/handoffs/{id:int}/resolve", api(self.resolve, write=True),
                   methods=["POST"]),
+            Route("/agent/api/audit", api(self.audit), methods=["GET"]),
             Route("/agent/api/canned", api(self.list_canned), methods=["GET"]),
             Route("/agent/api/canned", api(self.add_canned, write=True), methods=["POST"]),
             Route("/agent/api/canned/{id:int}", api(self.remove_canned, write=True),
@@ -202,8 +204,30 @@ class AgentConsole:
         return response
 
     async def me(self, request: Request, session: AgentSession) -> Response:
-        """GET /agent/api/me: who is logged in, and the CSRF token for writes."""
-        return JSONResponse(_session_json(session))
+        """GET /agent/api/me: who is logged in, their roles, and the CSRF token for writes."""
+        admin = await anyio.to_thread.run_sync(self.auth.has_role, session.username, ADMIN)
+        return JSONResponse({**_session_json(session), "roles": [ADMIN] if admin else []})
+
+    async def audit(self, request: Request, session: AgentSession) -> Response:
+        """GET /agent/api/audit?conversation=&customer=&since=&limit=: the ERP reads and
+        writes made for conversations (erp/audit.py), newest last. Admins only (403)."""
+        if not await anyio.to_thread.run_sync(self.auth.has_role, session.username, ADMIN):
+            raise Forbidden("the audit trail is for agents with the admin role")
+        filters: dict[str, str] = {}
+        for name in ("conversation", "customer", "since"):
+            value = request.query_params.get(name, "").strip()
+            if len(value) > MAX_AUDIT_FILTER:
+                raise InvalidAgentInput(f"{name} is too long")
+            if value:
+                filters[name] = value
+        try:
+            limit = int(request.query_params.get("limit", "100"))
+        except ValueError:
+            raise InvalidAgentInput("limit must be a whole number") from None
+        events = await anyio.to_thread.run_sync(
+            lambda: audit_trail().query(**filters, limit=max(1, min(limit, 1000)))
+        )
+        return JSONResponse({"events": [dataclasses.asdict(e) for e in events]})
 
     async def list_agents(self, request: Request, session: AgentSession) -> Response:
         """GET /agent/api/agents: colleagues a handoff can be assigned to."""
@@ -398,6 +422,9 @@ def _not_yours(handoff: Handoff, *, action: str = "claim") -> str:
     if handoff.status == "assigned":
         return f"{handoff.agent} already claimed handoff {handoff.id}"
     return f"claim handoff {handoff.id} before you {action}"
+
+
+MAX_AUDIT_FILTER = 200
 
 
 def _session_json(session: AgentSession) -> dict[str, Any]:

@@ -105,9 +105,37 @@
     $("ac-app").hidden = false;
     $("ac-logout").hidden = false;
     $("ac-who").textContent = me.display_name + " (" + me.username + ")";
+    $("ac-audit").hidden = !(me.roles || []).includes("admin");
     loadCanned();
     startEvents();
   }
+
+  // --- the audit trail (admins) ------------------------------------------------------
+
+  $("ac-audit-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const query = new URLSearchParams();
+    const conversation = $("ac-audit-conversation").value.trim();
+    const customer = $("ac-audit-customer").value.trim();
+    if (conversation) query.set("conversation", conversation);
+    if (customer) query.set("customer", customer);
+    $("ac-audit-error").textContent = "";
+    const response = await api("GET", "/audit?" + query.toString());
+    if (!response.ok) {
+      $("ac-audit-error").textContent = (response.data && response.data.error) || "Could not load the audit trail.";
+      return;
+    }
+    const rows = $("ac-audit-rows");
+    rows.replaceChildren();
+    for (const e of response.data.events) {
+      const tr = document.createElement("tr");
+      for (const value of [e.at, e.channel, e.conversation, e.actor, e.customer || "-",
+                           e.operation, e.record || "-", e.outcome, e.ms.toFixed(1)]) {
+        tr.appendChild(el("td", "", String(value)));
+      }
+      rows.appendChild(tr);
+    }
+  });
 
   function stopEvents() {
     if (state.events) state.events.close();

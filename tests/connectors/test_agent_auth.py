@@ -408,6 +408,23 @@ async def test_cli_adds_lists_and_removes_agents(tmp_path: Path) -> None:
     assert code == 1 and "no agent named 'carol'" in err
 
 
+async def test_cli_grants_and_revokes_the_admin_role(tmp_path: Path) -> None:
+    env = {"GATEWAY_DB": str(tmp_path / "gateway.db"), "AGENT_PASSWORD": PASSWORD}
+    assert run_cli(["add", "dana"], env)[0] == 0
+    code, out, _ = run_cli(["grant", "dana", "admin"], env)
+    assert code == 0 and "role 'admin' granted to 'dana'" in out
+    store = GatewayStore(env["GATEWAY_DB"])
+    auth = AgentAuth(store, AgentSettings())
+    try:
+        assert auth.has_role("dana", "admin")
+        code, _, err = run_cli(["grant", "nobody", "admin"], env)
+        assert code == 1 and "nobody" in err
+        assert run_cli(["revoke", "dana", "admin"], env)[0] == 0
+        assert not auth.has_role("dana", "admin")
+    finally:
+        store.close()
+
+
 @pytest.mark.parametrize(
     ("env", "error"),
     [({}, "set AGENT_PASSWORD or run this in a terminal"),

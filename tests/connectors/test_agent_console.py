@@ -135,6 +135,7 @@ API_ROUTES = [
     ("GET", "/agent/api/agents"),
     ("POST", "/agent/api/handoffs/1/reply"),
     ("POST", "/agent/api/handoffs/1/resolve"),
+    ("GET", "/agent/api/audit"),
     ("GET", "/agent/api/canned"),
     ("POST", "/agent/api/canned"),
     ("DELETE", "/agent/api/canned/1"),
@@ -792,3 +793,49 @@ async def test_a_resolved_handoff_cannot_be_assigned(console: Console) -> None:
     await alice.post(f"/handoffs/{handoff_id}/resolve", {"note": "done"})
     response = await alice.post(f"/handoffs/{handoff_id}/assign", {"agent": "bob"})
     assert response.status_code == 409 and "resolved" in response.json()["error"]
+
+
+# --- the audit trail, for agents with the admin role ----------------------------------------
+
+
+async def test_only_admins_read_the_audit_trail(
+    console: Console, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from erp.audit import AuditEvent, audit_trail
+
+    monkeypatch.setenv("AUDIT_DB", str(tmp_path / "audit.db"))
+    audit_trail.cache_clear()
+    try:
+        for conversation in ("web:a", "web:b"):
+            audit_trail().record(
+                AuditEvent(
+                    conversation,
+                    "web",
+                    "customer",
+                    "7",
+                    "writes.cancel_order",
+                    "SO-100123",
+                    "done",
+                    4.2,
+                )  # fmt: skip
+            )
+        agent = await console.agent("alice")
+        assert (await agent.get("/me")).json()["roles"] == []
+        refused = await agent.get("/audit?conversation=web:a")
+        assert refused.status_code == 403
+
+        console.auth.set_role("alice", "admin", granted=True)
+        assert (await agent.get("/me")).json()["roles"] == ["admin"]
+        shown = await agent.get("/audit?conversation=web:a")
+        assert shown.status_code == 200
+        events = shown.json()["events"]
+        assert [(e["conversation"], e["operation"], e["outcome"]) for e in events] == [
+            ("web:a", "writes.cancel_order", "done")
+        ]
+        assert (await agent.get("/audit?limit=lots")).status_code == 400
+        assert (await agent.get("/audit?customer=" + "x" * 300)).status_code == 400
+
+        console.auth.set_role("alice", "admin", granted=False)  # a revoke counts at once
+        assert (await agent.get("/audit")).status_code == 403
+    finally:
+        audit_trail.cache_clear()

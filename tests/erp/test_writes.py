@@ -238,3 +238,37 @@ def test_the_audit_command_lists_a_conversations_events(
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and "done" in lines[0] and "repeated" in lines[1]
     assert all("web:a" in line and "writes.cancel_order" in line for line in lines)
+
+
+def test_the_writer_login_changes_only_what_a_cancellation_changes(engine: Engine) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from erp.roles import grant_writer
+
+    if engine.dialect.name == "sqlite":
+        with pytest.raises(ValueError, match="sqlite"):
+            grant_writer(engine, "erp_writer")
+        return
+    url = grant_writer(engine, "erp_writer")
+    writer = writes.make_write_engine(url.render_as_string(hide_password=False))
+    try:
+        order = an_order(engine, "confirmed", offset=4)
+        done = writes.cancel_order(
+            order.order_number,
+            customer_id=order.customer_id,
+            key="k-writer",
+            actor="customer",
+            engine=writer,
+        )
+        assert done.done and status_of(engine, order.order_number) == "cancelled"
+        for statement in (
+            "UPDATE customers SET email = 'x@example.com'",
+            "UPDATE sales_orders SET total = 0",
+            "DELETE FROM order_lines",
+            "DELETE FROM assistant_writes",
+        ):
+            with pytest.raises(DBAPIError), writer.begin() as connection:
+                connection.execute(text(statement))
+    finally:
+        writer.dispose()

@@ -45,9 +45,23 @@ KEY_SLOT = "write_key"
 LAST_WRITE_SLOT = "last_write"
 YES, NO, REFUSED = "yes", "no", "refused"
 NOT_HERE = (
-    "I can't cancel orders here myself, so I'm passing your request to a colleague with the "
+    "I can't {verb} orders here myself, so I'm passing your request to a colleague with the "
     "details. They'll get back to you."
 )
+
+
+def not_here(dispatcher: CollectingDispatcher, tracker: Tracker, verb: str) -> list[dict[str, Any]]:
+    """An ERP whose mapping declares no such change: a colleague gets the request, with the
+    order number and what the conversation verified; the form ends."""
+    number = ORDER.number(tracker)
+    what = f"order {number}" if number else "an order"
+    dispatcher.utter_message(
+        text=NOT_HERE.format(verb=verb),
+        json_message=handoff_payload(
+            "write_not_supported", None, f"asked to {verb} {what}", handoff_slots(tracker)
+        ),
+    )
+    return [ActiveLoop(None), SlotSet("requested_slot", None), *question_reset_events()]
 
 
 def pending_key(tracker: Tracker, number: str) -> str | None:
@@ -57,12 +71,23 @@ def pending_key(tracker: Tracker, number: str) -> str | None:
 
 
 def describe_outcome(outcome: WriteOutcome) -> str:
-    """The answer to a confirmed cancellation; the same for every delivery of one."""
+    """The answer to a confirmed change; the same for every delivery of one confirmation."""
+    if outcome.kind == "change_address":
+        if outcome.done:
+            return f"Done: order {outcome.record} will be delivered to {outcome.detail}."
+        return cannot_readdress(outcome.record, outcome.status)
     if outcome.done:
         return (
             f"Done: order {outcome.record} is cancelled. Nothing from it will be sent or charged."
         )
     return cannot_cancel(outcome.record, outcome.status)
+
+
+def cannot_readdress(number: str, status: str) -> str:
+    return (
+        f"Order {number} is {status_words(status)}, so its delivery address can't change any "
+        "more. A colleague may still be able to help: just ask for one."
+    )
 
 
 def cannot_cancel(number: str, status: str) -> str:
@@ -86,15 +111,7 @@ class ValidateCancelOrderForm(RecordVerificationForm):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         if "cancel_order" not in current_spec().writes:
-            number = ORDER.number(tracker)
-            detail = f"asked to cancel order {number}" if number else "asked to cancel an order"
-            dispatcher.utter_message(
-                text=NOT_HERE,
-                json_message=handoff_payload(
-                    "write_not_supported", None, detail, handoff_slots(tracker)
-                ),
-            )
-            return [ActiveLoop(None), SlotSet("requested_slot", None), *question_reset_events()]
+            return not_here(dispatcher, tracker, "cancel")
         return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(

@@ -64,6 +64,10 @@ QUESTION_SLOTS = (
     # A change being confirmed (actions/cancel.py): the answer and the confirmation's key.
     "cancel_confirmed",
     "write_key",
+    "new_street",
+    "new_postcode",
+    "new_country",
+    "address_confirmed",
 )
 
 _NOT_VERIFIED = "Sorry, I can't verify those details. Please check the {factors} and try again."

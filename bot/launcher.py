@@ -58,9 +58,14 @@ def ensure_seeded() -> None:
     engine = make_engine()
     try:
         if "sales_orders" in inspect(engine).get_table_names():
-            print(f"ERP database ready: {engine.url.render_as_string(hide_password=True)}")
-            return
-        print("Seeding the demo ERP (first run)...", flush=True)
+            if check_mapping(load_mapping(mapping), engine, probe=False).resolved:
+                print(f"ERP database ready: {engine.url.render_as_string(hide_password=True)}")
+                return
+            # Seeded by an older version (the demo schema gained columns): generated data,
+            # so it is made again rather than migrated.
+            print("The demo ERP's schema changed since it was seeded: seeding it again...")
+        else:
+            print("Seeding the demo ERP (first run)...", flush=True)
         summary = seed(engine)
         print(f"Seeded: {summary}")
     finally:

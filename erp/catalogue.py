@@ -510,3 +510,20 @@ CARRIERS: dict[str, tuple[tuple[str, int], ...]] = {
     "DE": (("DHL", 40), ("DPD", 30), ("UPS", 18), ("FedEx", 12)),
 }
 TRANSIT_DAYS = {"Royal Mail": 3, "DPD": 2, "DHL": 4, "UPS": 3, "FedEx": 3}
+
+# Delivery addresses: street names and towns per customer country (the postcode is the
+# customer's), and the ISO code of each country.
+STREETS: dict[str, tuple[str, ...]] = {
+    "UK": ("High Street", "Station Road", "Mill Lane", "Church Street", "Park Road",
+           "Victoria Road", "Trafford Park Road", "Canal Street"),
+    "NL": ("Kerkstraat", "Stationsweg", "Industrieweg", "Havenstraat", "Molenweg",
+           "Nieuwe Binnenweg"),
+    "DE": ("Hauptstraße", "Bahnhofstraße", "Industriestraße", "Gartenweg", "Lindenallee",
+           "Am Hafen"),
+}  # fmt: skip
+TOWNS: dict[str, tuple[str, ...]] = {
+    "UK": ("Manchester", "Leeds", "Sheffield", "Birmingham", "Bristol", "Liverpool"),
+    "NL": ("Rotterdam", "Utrecht", "Eindhoven", "Amsterdam", "Groningen"),
+    "DE": ("Leipzig", "Dresden", "Hamburg", "Köln", "Hannover"),
+}  # fmt: skip
+COUNTRY_CODES: dict[str, str] = {"UK": "GB", "NL": "NL", "DE": "DE"}

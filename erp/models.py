@@ -123,6 +123,10 @@ class SalesOrder(Base):
     status: Mapped[str] = mapped_column(String(20), index=True)
     order_date: Mapped[date] = mapped_column(Date, index=True)
     total: Mapped[Decimal] = mapped_column(Money)
+    # Where it goes: a street line with the town, a postcode, an ISO country code.
+    delivery_street: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    delivery_postcode: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    delivery_country: Mapped[str | None] = mapped_column(String(2), nullable=True)
 
 
 class OrderLine(Base):

@@ -1,8 +1,9 @@
 """The database login the assistant's changes run as: it may read, and change only what the
 changes its mapping declares change (``ERP_WRITE_DATABASE_URL``; docs/transactions.md).
 
-For ``cancel_order``: ``UPDATE`` of the order table's status column and ``INSERT`` into
-``assistant_writes`` (the idempotency keys), on top of ``SELECT`` everywhere.
+``UPDATE`` of the order table's status column (``cancel_order``) and delivery address columns
+(``change_address``), and ``INSERT`` into ``assistant_writes`` (the idempotency keys), on top
+of ``SELECT`` everywhere.
 """
 
 from __future__ import annotations
@@ -37,7 +38,13 @@ def grant_writer(engine: Engine, user: str, *, client_host: str | None = None) -
     url = grant_reader(engine, user, client_host=client_host)
     quote = engine.dialect.identifier_preparer.quote
     orders = quote(schema.table("order").name)
-    status = quote(schema.status_column("order").key)
+    changed: list[str] = []
+    if "cancel_order" in schema.spec.writes:
+        changed.append(str(schema.status_column("order").key))
+    if "change_address" in schema.spec.writes:
+        fields = ("delivery_street", "delivery_postcode", "delivery_country")
+        changed += [str(schema.c("order", f).key) for f in fields if schema.has("order", f)]
+    columns = ", ".join(quote(name) for name in changed)
     keys = quote(AssistantWrite.__tablename__)
     backend = engine.url.get_backend_name()
     if backend in _MYSQL:
@@ -48,12 +55,12 @@ def grant_writer(engine: Engine, user: str, *, client_host: str | None = None) -
         account = {"user": user, "host": host}
         with engine.begin() as connection:
             connection.execute(
-                text(f"GRANT UPDATE ({status}) ON {database}.{orders} TO :user@:host"), account
+                text(f"GRANT UPDATE ({columns}) ON {database}.{orders} TO :user@:host"), account
             )
             connection.execute(text(f"GRANT INSERT ON {database}.{keys} TO :user@:host"), account)
     else:
         role = quote(user)
         with engine.begin() as connection:
-            connection.execute(text(f"GRANT UPDATE ({status}) ON {orders} TO {role}"))
+            connection.execute(text(f"GRANT UPDATE ({columns}) ON {orders} TO {role}"))
             connection.execute(text(f"GRANT INSERT ON {keys} TO {role}"))
     return url

@@ -128,6 +128,8 @@ class _Generator:
     payments: list[Row] = field(default_factory=list)
     # Per-customer traits that shape orders and payments but are not stored.
     traits: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # The seed itself, for generators of their own (delivery addresses).
+    seed_value: int = 0
 
     def run(self) -> None:
         self._customers()
@@ -429,9 +431,23 @@ class _Generator:
                     "status": status,
                     "order_date": self.today - timedelta(age),
                     "total": _money(total),
+                    **self._delivery_address(order_number, customer_id),
                 }
             )
         self._ensure_every_order_status()
+
+    def _delivery_address(self, order_number: str, customer_id: int) -> dict[str, str]:
+        """The customer's address, a street of their country: drawn from a generator of its
+        own, so adding addresses changed nothing else the seed makes."""
+        own = random.Random(f"{self.seed_value}:{order_number}")
+        country = self.traits[customer_id]["country"]
+        customer = self.customers[customer_id - 1]
+        street = f"{own.randint(1, 240)} {own.choice(cat.STREETS[country])}"
+        return {
+            "delivery_street": f"{street}, {own.choice(cat.TOWNS[country])}",
+            "delivery_postcode": customer["postcode"],
+            "delivery_country": cat.COUNTRY_CODES[country],
+        }
 
     def _ensure_every_order_status(self) -> None:
         """Small seeds may miss a rare status; move one order of a common status into it."""
@@ -695,7 +711,9 @@ def seed(
         ErpUnavailable: The database could not be reached.
     """
     sizes = seed_sizes(scale)
-    generator = _Generator(rng=random.Random(rng_seed), today=today or date.today(), sizes=sizes)
+    generator = _Generator(
+        rng=random.Random(rng_seed), today=today or date.today(), sizes=sizes, seed_value=rng_seed
+    )
     generator.run()
     warehouses = [{"code": c, "name": n, "city": city} for c, n, city in cat.WAREHOUSES]
     tables: list[tuple[type[Base], list[Row]]] = [

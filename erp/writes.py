@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -33,15 +34,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from erp.access import CustomerKey
+from erp.addresses import Address
 from erp.db import database_url, make_engine, session_scope, unavailable_on_failure
 from erp.errors import AccessDenied, RecordNotFound, WritesNotSupported
 from erp.models import AssistantWrite
 from erp.orders import order_id
-from erp.schema import DEFAULT_MAPPING, current_spec, mapping_path, schema_for
+from erp.schema import DEFAULT_MAPPING, MappedSchema, current_spec, mapping_path, schema_for
 
 WRITE_URL_ENV = "ERP_WRITE_DATABASE_URL"
 # Orders a customer may still cancel: nothing has been picked yet.
 CANCELLABLE = ("pending", "confirmed")
+# Orders whose delivery address may still change: not shipped yet.
+READDRESSABLE = ("pending", "confirmed", "picking", "on_hold")
 MAX_KEY_CHARS = 64
 
 
@@ -59,6 +63,7 @@ class WriteOutcome:
     done: bool
     status: str
     repeated: bool = False
+    detail: str = ""
 
 
 def write_url() -> str:
@@ -140,7 +145,54 @@ def cancel_order(
         RecordNotFound / AccessDenied: no such order, or another customer's.
         ErpUnavailable: the database failed; nothing was changed.
     """
-    require_write("cancel_order")
+    return _once(
+        "cancel_order",
+        key=key,
+        customer_id=customer_id,
+        actor=actor,
+        engine=engine,
+        change=lambda session: _cancel(session, order_number, customer_id),
+    )
+
+
+def change_address(
+    order_number: str,
+    address: Address,
+    *,
+    customer_id: CustomerKey,
+    key: str,
+    actor: str,
+    engine: Engine | None = None,
+) -> WriteOutcome:
+    """Send the customer's order to ``address`` if it has not shipped yet, once per ``key``.
+
+    ``address`` is checked already (erp/addresses.py: the postcode in its country's format,
+    a country the company delivers to). Raises like :func:`cancel_order`.
+    """
+    if address.country not in current_spec().delivers_to:
+        raise WritesNotSupported("change_address", f"no deliveries to {address.country}")
+    return _once(
+        "change_address",
+        key=key,
+        customer_id=customer_id,
+        actor=actor,
+        engine=engine,
+        change=lambda session: _readdress(session, order_number, customer_id, address),
+    )
+
+
+def _once(
+    kind: str,
+    *,
+    key: str,
+    customer_id: CustomerKey,
+    actor: str,
+    engine: Engine | None,
+    change: Callable[[Session], WriteOutcome],
+) -> WriteOutcome:
+    """Make ``change`` in one transaction with ``key`` claimed in it, unless an earlier
+    delivery of the same confirmation did: then its outcome."""
+    require_write(kind)
     if not key or len(key) > MAX_KEY_CHARS:
         raise ValueError("an idempotency key of 1 to 64 characters is required")
     engine = engine or get_write_engine()
@@ -151,11 +203,11 @@ def cancel_order(
             earlier = _earlier(session, key, customer_id)
             if earlier is not None:
                 return earlier
-            outcome = _cancel(session, order_number, customer_id)
+            outcome = change(session)
             session.add(
                 AssistantWrite(
                     key=key,
-                    kind="cancel_order",
+                    kind=kind,
                     record=outcome.record,
                     customer=str(customer_id),
                     actor=actor[:80],
@@ -197,36 +249,74 @@ def _earlier(session: Session, key: str, customer_id: CustomerKey) -> WriteOutco
     return WriteOutcome(**{**recorded, "repeated": True})
 
 
-def _cancel(session: Session, order_number: str, customer_id: CustomerKey) -> WriteOutcome:
-    """Set the order's status to cancelled if it still may be; the status it has if not."""
+def _locked_order(
+    session: Session, order_number: str, customer_id: CustomerKey
+) -> tuple[MappedSchema, str, Any, str]:
+    """The order's schema, number, key as quoted and status meaning, its row locked.
+
+    Raises:
+        RecordNotFound / AccessDenied: no such order, or another customer's.
+    """
     schema = schema_for(session)
     number = order_id(schema, order_number)
     field = schema.number_field("order")
     quoted = schema.key("order", field, number)
-    number_column = schema.c("order", field)
-    status_column = schema.status_column("order")
-    query = select(schema.c("order", "customer"), status_column).where(number_column == quoted)
+    query = select(schema.c("order", "customer"), schema.status_column("order")).where(
+        schema.c("order", field) == quoted
+    )
     row = session.execute(query.with_for_update()).first() if quoted is not None else None
     if row is None:
         raise RecordNotFound("order", number)
     if row[0] != customer_id:
         raise AccessDenied("order", number, customer_id=customer_id)
-    status = schema.status_meaning("order", row[1])
+    return schema, number, quoted, schema.status_meaning("order", row[1])
+
+
+def _readdress(
+    session: Session, order_number: str, customer_id: CustomerKey, address: Address
+) -> WriteOutcome:
+    schema, number, quoted, status = _locked_order(session, order_number, customer_id)
+    if status not in READDRESSABLE:
+        return WriteOutcome("change_address", number, done=False, status=status)
+    values = {
+        schema.c("order", "delivery_street").key: address.street,
+        schema.c("order", "delivery_postcode").key: address.postcode,
+    }
+    if schema.has("order", "delivery_country"):
+        values[schema.c("order", "delivery_country").key] = address.country
+    allowed = schema.raw_statuses("order", READDRESSABLE) or []
+    changed = session.execute(
+        update(schema.table("order"))
+        .where(
+            schema.c("order", schema.number_field("order")) == quoted,
+            schema.status_column("order").in_(allowed),
+        )
+        .values(values)
+    )
+    if cast(CursorResult[Any], changed).rowcount != 1:
+        return WriteOutcome("change_address", number, done=False, status="shipped")
+    return WriteOutcome("change_address", number, done=True, status=status, detail=str(address))
+
+
+def _cancel(session: Session, order_number: str, customer_id: CustomerKey) -> WriteOutcome:
+    """Set the order's status to cancelled if it still may be; the status it has if not."""
+    schema, number, quoted, status = _locked_order(session, order_number, customer_id)
     if status not in CANCELLABLE:
         return WriteOutcome("cancel_order", number, done=False, status=status)
     allowed = schema.raw_statuses("order", CANCELLABLE) or []
     cancelled = (schema.raw_statuses("order", ["cancelled"]) or [])[:1]
     if not cancelled:
         raise WritesNotSupported("cancel_order", "the mapping has no status meaning cancelled")
+    status_column = schema.status_column("order")
     changed = session.execute(
         update(schema.table("order"))
-        .where(number_column == quoted, status_column.in_(allowed))
+        .where(
+            schema.c("order", schema.number_field("order")) == quoted,
+            status_column.in_(allowed),
+        )
         .values({status_column.key: cancelled[0]})
     )
     if cast(CursorResult[Any], changed).rowcount != 1:
-        # Changed under us since the read (a server without row locks): say what it is now.
-        now = session.execute(query).one()
-        return WriteOutcome(
-            "cancel_order", number, done=False, status=schema.status_meaning("order", now[1])
-        )
+        # Changed under us since the read (a server without row locks): say it has moved on.
+        return WriteOutcome("cancel_order", number, done=False, status="picking")
     return WriteOutcome("cancel_order", number, done=True, status="cancelled")

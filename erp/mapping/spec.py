@@ -33,7 +33,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 }
 OPTIONAL: dict[str, tuple[str, ...]] = {
     "customer": ("number", "email", "postcode", "phone"),
-    "order": ("number", "total"),
+    "order": ("number", "total", "delivery_street", "delivery_postcode", "delivery_country"),
     "order_line": ("unit_price",),
     "product": ("sku", "description", "price", "category"),
     "stock": (
@@ -55,7 +55,7 @@ CONCEPTS = tuple(REQUIRED)
 ESSENTIAL = ("customer", "product")
 # Customer fields that can prove who someone is; the mapping's `identity` names two.
 # Changes a mapping may let the assistant make (erp/writes.py).
-WRITES = ("cancel_order",)
+WRITES = ("cancel_order", "change_address")
 IDENTITY_FACTORS = ("email", "postcode", "phone", "number")
 STATUS_VOCABULARY = {"order": ORDER_STATUSES, "invoice": INVOICE_STATUSES}
 ID_KINDS = ("order", "invoice", "sku", "customer")
@@ -125,6 +125,8 @@ class MappingSpec:
     ids: dict[str, IdFormat]
     # The changes the assistant may make in this ERP (WRITES); none unless declared.
     writes: frozenset[str] = frozenset()
+    # ISO codes of the countries the company delivers to (new delivery addresses).
+    delivers_to: tuple[str, ...] = ()
 
     def has(self, concept: str) -> bool:
         return concept in self.concepts
@@ -141,7 +143,10 @@ def load_mapping(path: Path) -> MappingSpec:
 
 def parse_mapping(document: Located) -> MappingSpec:
     """Build a spec from a parsed mapping file."""
-    _only(document, {"mapping", "name", "currency", "identity", "ids", "concepts", "writes"})
+    _only(
+        document,
+        {"mapping", "name", "currency", "identity", "ids", "concepts", "writes", "delivers_to"},
+    )
     version = document.get("mapping")
     if version != FORMAT_VERSION:
         raise document.error("mapping", f"`mapping: {FORMAT_VERSION}` (the format) is required")
@@ -179,7 +184,19 @@ def parse_mapping(document: Located) -> MappingSpec:
         missing=missing,
         ids=ids,
         writes=_writes(document, concepts),
+        delivers_to=_delivers_to(document),
     )
+
+
+def _delivers_to(document: Located) -> tuple[str, ...]:
+    from erp.addresses import COUNTRIES
+
+    declared = document.get("delivers_to", [])
+    if not isinstance(declared, list) or not all(c in COUNTRIES for c in declared):
+        raise document.error(
+            "delivers_to", f"delivers_to lists country codes of: {', '.join(COUNTRIES)}"
+        )
+    return tuple(declared)
 
 
 def _writes(document: Located, concepts: dict[str, Concept]) -> frozenset[str]:
@@ -198,6 +215,16 @@ def _writes(document: Located, concepts: dict[str, Concept]) -> frozenset[str]:
                 "writes",
                 "cancel_order needs the order status read from a column, with values meaning "
                 "cancelled and pending or confirmed",
+            )
+    if "change_address" in declared:
+        fields = concepts["order"].fields
+        if not {"delivery_street", "delivery_postcode"} <= set(fields) or not document.get(
+            "delivers_to"
+        ):
+            raise document.error(
+                "writes",
+                "change_address needs the order's delivery_street and delivery_postcode "
+                "columns, and delivers_to",
             )
     return frozenset(declared)
 

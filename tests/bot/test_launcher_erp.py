@@ -64,3 +64,32 @@ def test_the_demo_database_is_seeded_on_first_run(
         assert "sales_orders" in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+def test_a_demo_database_seeded_by_an_older_version_is_seeded_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import erp.seed
+
+    demo = tmp_path / "old.db"
+    real_seed = erp.seed.seed
+    real_seed(make_engine(f"sqlite:///{demo}"), scale=0.01, progress=False)
+    old = make_engine(f"sqlite:///{demo}")
+    with old.begin() as connection:  # as seeded before orders had delivery addresses
+        connection.execute(text("ALTER TABLE sales_orders DROP COLUMN delivery_street"))
+    old.dispose()
+    monkeypatch.delenv("ERP_MAPPING", raising=False)
+    monkeypatch.setenv("ERP_DATABASE_URL", f"sqlite:///{demo}")
+    monkeypatch.setattr(
+        erp.seed, "seed", lambda engine: real_seed(engine, scale=0.01, progress=False)
+    )
+
+    ensure_seeded()
+
+    assert "schema changed since it was seeded" in capsys.readouterr().out
+    engine = make_engine(f"sqlite:///{demo}")
+    try:
+        columns = {c["name"] for c in inspect(engine).get_columns("sales_orders")}
+        assert "delivery_street" in columns
+    finally:
+        engine.dispose()

@@ -348,3 +348,23 @@ def test_no_keeps_the_order(assistant: Assistant, db: Session) -> None:
     assert "haven't changed anything" in reply, reply
     db.expire_all()
     assert db.get(SalesOrder, order.order_number).status == "pending"
+
+
+def test_an_unshipped_order_is_sent_to_a_new_address(assistant: Assistant, db: Session) -> None:
+    order, customer = order_with(db, "picking", offset=5)
+    assistant.texts("e2e-address", f"change the delivery address of order {order.order_number}")
+    asked = assistant.texts("e2e-address", customer.email)
+    assert "Where should it go instead?" in asked, asked
+    summary = assistant.texts("e2e-address", "9 Mill Lane, Leeds LS1 4AP")
+    assert f"deliver order {order.order_number} to 9 Mill Lane, Leeds, LS1 4AP" in summary, summary
+    corrected = assistant.texts("e2e-address", "no, the postcode is LS2 7EW")
+    assert "9 Mill Lane, Leeds, LS2 7EW, the United Kingdom?" in corrected, corrected
+    done = assistant.texts("e2e-address", "/affirm")
+    assert "will be delivered to 9 Mill Lane, Leeds, LS2 7EW" in done, done
+    db.expire_all()
+    changed = db.get(SalesOrder, order.order_number)
+    assert (changed.delivery_street, changed.delivery_postcode, changed.delivery_country) == (
+        "9 Mill Lane, Leeds",
+        "LS2 7EW",
+        "GB",
+    )

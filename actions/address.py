@@ -12,7 +12,6 @@ through erp/writes.py once per confirmation key, like a cancellation (actions/ca
 from __future__ import annotations
 
 import re
-import secrets
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -21,21 +20,20 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.base import AnswerAction, asker_of
-from actions.cancel import (
-    KEY_SLOT,
+from actions.changes import (
     LAST_WRITE_SLOT,
     NO,
     REFUSED,
     YES,
-    cannot_readdress,
+    ConfirmedChangeForm,
     describe_outcome,
-    not_here,
+    new_key,
     pending_key,
 )
 from actions.erp_calls import erp_call, erp_write
 from actions.orders import ORDER
-from actions.record_forms import AskRecordIdentity, RecordVerificationForm
-from actions.verification import VERIFIED, first_text, proof_after, renewal_events, verification
+from actions.record_forms import AskRecordIdentity
+from actions.verification import first_text, renewal_events, verification
 from erp import orders, writes
 from erp.access import CustomerKey
 from erp.addresses import (
@@ -49,7 +47,8 @@ from erp.addresses import (
 from erp.errors import InvalidIdentifier
 from erp.ids import postcode_in_text
 from erp.schema import current_spec
-from erp.writes import READDRESSABLE
+from erp.writes import READDRESSABLE, WriteOutcome
+from models.erp_facts import status_words
 
 STREET, POSTCODE, COUNTRY, CONFIRM = (
     "new_street",
@@ -70,63 +69,38 @@ def postcode_country(postcode: str, delivers_to: tuple[str, ...]) -> list[str]:
     return [code for code in delivers_to if COUNTRIES[code].normalise(postcode) is not None]
 
 
-class ValidateChangeAddressForm(RecordVerificationForm):
+def describe_readdress(outcome: WriteOutcome) -> str:
+    if outcome.done:
+        return f"Done: order {outcome.record} will be delivered to {outcome.detail}."
+    return cannot_readdress(outcome.record, outcome.status)
+
+
+def cannot_readdress(number: str, status: str) -> str:
+    return (
+        f"Order {number} is {status_words(status)}, so its delivery address can't change any "
+        "more. A colleague may still be able to help: just ask for one."
+    )
+
+
+class ValidateChangeAddressForm(ConfirmedChangeForm):
     """The order number, an identity factor, the new address, then yes or no."""
 
-    kind = ORDER
+    write = "change_address"
+    verb = "change the delivery address of"
+    confirm_slot = CONFIRM
 
     def name(self) -> str:
         return "validate_change_address_form"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        if "change_address" not in current_spec().writes:
-            return not_here(dispatcher, tracker, "change the delivery address of")
-        return await super().run(dispatcher, tracker, domain)
+    def detail_slots(self) -> list[str]:
+        many = len(current_spec().delivers_to) > 1
+        return [STREET, POSTCODE, COUNTRY] if many else [STREET, POSTCODE]
 
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
-        if tracker.get_slot(CONFIRM) == REFUSED:
-            return []  # said why already: the order has shipped
-        slots = await super().required_slots(domain_slots, dispatcher, tracker, domain)
-        if not slots:
-            return []
-        wanted = [s for s in slots if s not in (*ADDRESS_SLOTS, CONFIRM)]
-        wanted += [STREET, POSTCODE]
-        if len(current_spec().delivers_to) > 1:
-            wanted.append(COUNTRY)
-        return [*wanted, CONFIRM]
-
-    async def extract_order_number(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        return await self.extract_record_number(tracker)
-
-    async def validate_order_number(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        result = await self.validate_record_number(value, dispatcher, tracker)
-        number = result.get(ORDER.slot)
-        proof = proof_after(tracker, result)
-        if number and proof is not None and number in proof.records:
-            return {**result, **await self._readdressable(number, proof.customer_id, dispatcher)}
-        return {**result, CONFIRM: None}
-
-    async def validate_identity(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        result = await super().validate_identity(value, dispatcher, tracker, domain)
-        number = ORDER.number(tracker)
-        proof = proof_after(tracker, result)
-        if result.get("identity") == VERIFIED and number and proof is not None:
-            return {**result, **await self._readdressable(number, proof.customer_id, dispatcher)}
-        return result
+    async def refusal(self, number: str, customer_id: CustomerKey) -> str | None:
+        status = await erp_call(orders.get_order_status, number, customer_id=customer_id)
+        if status.status in READDRESSABLE:
+            return None
+        return cannot_readdress(status.order_number, status.status)
 
     async def validate_new_street(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -206,15 +180,6 @@ class ValidateChangeAddressForm(RecordVerificationForm):
         # "No, the other address": ask for it again.
         return {CONFIRM: None, STREET: None, POSTCODE: None, COUNTRY: None}
 
-    async def _readdressable(
-        self, number: str, customer_id: CustomerKey, dispatcher: CollectingDispatcher
-    ) -> dict[str, Any]:
-        status = await erp_call(orders.get_order_status, number, customer_id=customer_id)
-        if status.status in READDRESSABLE:
-            return {}
-        dispatcher.utter_message(text=cannot_readdress(status.order_number, status.status))
-        return {CONFIRM: REFUSED}
-
 
 class ActionAskNewCountry(Action):
     """Asks which country, naming those the company delivers to."""
@@ -270,7 +235,7 @@ class ActionAskAddressConfirmed(Action):
                 {"title": "No", "payload": "/deny"},
             ],
         )
-        return [SlotSet(KEY_SLOT, f"{number}|{secrets.token_urlsafe(24)}")]
+        return [new_key(number)]
 
 
 class ActionChangeAddress(AnswerAction):

@@ -68,6 +68,9 @@ QUESTION_SLOTS = (
     "new_postcode",
     "new_country",
     "address_confirmed",
+    "return_items",
+    "return_reason",
+    "return_confirmed",
 )
 
 _NOT_VERIFIED = "Sorry, I can't verify those details. Please check the {factors} and try again."

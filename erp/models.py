@@ -210,3 +210,33 @@ class AssistantWrite(Base):
     outcome: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class AssistantReturn(Base):
+    """A return (RMA) the assistant authorised, for the ERP's people to receive against.
+
+    Kept in the ERP database beside ``assistant_writes`` (and written in the same
+    transaction as its key), as the assistant's own table: an ERP without returns of its own
+    imports them from here.
+    """
+
+    __tablename__ = "assistant_returns"
+
+    rma: Mapped[str] = mapped_column(String(16), primary_key=True)
+    order_number: Mapped[str] = mapped_column(String(40), index=True)
+    customer: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    valid_until: Mapped[date] = mapped_column(Date)
+
+
+class AssistantReturnLine(Base):
+    """What one RMA takes back: a product and how many."""
+
+    __tablename__ = "assistant_return_lines"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rma: Mapped[str] = mapped_column(ForeignKey("assistant_returns.rma"), index=True)
+    sku: Mapped[str] = mapped_column(String(40))
+    quantity: Mapped[int] = mapped_column(Integer)

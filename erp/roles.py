@@ -2,8 +2,9 @@
 changes its mapping declares change (``ERP_WRITE_DATABASE_URL``; docs/transactions.md).
 
 ``UPDATE`` of the order table's status column (``cancel_order``) and delivery address columns
-(``change_address``), and ``INSERT`` into ``assistant_writes`` (the idempotency keys), on top
-of ``SELECT`` everywhere.
+(``change_address``), ``INSERT`` into ``assistant_writes`` (the idempotency keys) and, for
+``request_return``, into ``assistant_returns`` and ``assistant_return_lines``; on top of
+``SELECT`` everywhere.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import URL, Engine, text
 from sqlalchemy.orm import Session
 
-from erp.models import AssistantWrite
+from erp.models import AssistantReturn, AssistantReturnLine, AssistantWrite, Base
 from erp.samples import grant_reader
 from erp.schema import schema_for
 
@@ -34,7 +35,11 @@ def grant_writer(engine: Engine, user: str, *, client_host: str | None = None) -
         schema = schema_for(session)
     if not schema.spec.writes:
         raise ValueError(f"{schema.spec.name} declares no writes: the assistant needs no writer")
-    AssistantWrite.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
+    inserted: list[type[Base]] = [AssistantWrite]
+    if "request_return" in schema.spec.writes:
+        inserted += [AssistantReturn, AssistantReturnLine]
+    for table in inserted:  # before the reader's grants, so that it may read them too
+        table.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
     url = grant_reader(engine, user, client_host=client_host)
     quote = engine.dialect.identifier_preparer.quote
     orders = quote(schema.table("order").name)
@@ -45,7 +50,6 @@ def grant_writer(engine: Engine, user: str, *, client_host: str | None = None) -
         fields = ("delivery_street", "delivery_postcode", "delivery_country")
         changed += [str(schema.c("order", f).key) for f in fields if schema.has("order", f)]
     columns = ", ".join(quote(name) for name in changed)
-    keys = quote(AssistantWrite.__tablename__)
     backend = engine.url.get_backend_name()
     if backend in _MYSQL:
         database = quote(str(engine.url.database))
@@ -54,13 +58,24 @@ def grant_writer(engine: Engine, user: str, *, client_host: str | None = None) -
         )
         account = {"user": user, "host": host}
         with engine.begin() as connection:
-            connection.execute(
-                text(f"GRANT UPDATE ({columns}) ON {database}.{orders} TO :user@:host"), account
-            )
-            connection.execute(text(f"GRANT INSERT ON {database}.{keys} TO :user@:host"), account)
+            if columns:
+                connection.execute(
+                    text(f"GRANT UPDATE ({columns}) ON {database}.{orders} TO :user@:host"),
+                    account,
+                )
+            for table in inserted:
+                name = quote(table.__tablename__)
+                connection.execute(
+                    text(f"GRANT INSERT ON {database}.{name} TO :user@:host"), account
+                )
     else:
         role = quote(user)
         with engine.begin() as connection:
-            connection.execute(text(f"GRANT UPDATE ({columns}) ON {orders} TO {role}"))
-            connection.execute(text(f"GRANT INSERT ON {keys} TO {role}"))
+            if columns:
+                connection.execute(text(f"GRANT UPDATE ({columns}) ON {orders} TO {role}"))
+            for table in inserted:
+                connection.execute(text(f"GRANT INSERT ON {quote(table.__tablename__)} TO {role}"))
+            if "request_return" in schema.spec.writes:  # the lines' ids come from a sequence
+                sequence = quote(f"{AssistantReturnLine.__tablename__}_id_seq")
+                connection.execute(text(f"GRANT USAGE ON SEQUENCE {sequence} TO {role}"))
     return url

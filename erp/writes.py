@@ -24,9 +24,9 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Engine, event, select, update
@@ -37,8 +37,9 @@ from erp.access import CustomerKey
 from erp.addresses import Address
 from erp.db import database_url, make_engine, session_scope, unavailable_on_failure
 from erp.errors import AccessDenied, RecordNotFound, WritesNotSupported
-from erp.models import AssistantWrite
+from erp.models import AssistantReturn, AssistantReturnLine, AssistantWrite
 from erp.orders import order_id
+from erp.returns import already_returned, record_return, returnable_order, returns_policy
 from erp.schema import DEFAULT_MAPPING, MappedSchema, current_spec, mapping_path, schema_for
 
 WRITE_URL_ENV = "ERP_WRITE_DATABASE_URL"
@@ -104,7 +105,8 @@ def get_write_engine() -> Engine:
     there if missing (a database seeded before it existed)."""
     engine = make_write_engine(write_url())
     with unavailable_on_failure(engine):
-        AssistantWrite.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
+        for table in (AssistantWrite, AssistantReturn, AssistantReturnLine):
+            table.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
     return engine
 
 
@@ -178,6 +180,65 @@ def change_address(
         actor=actor,
         engine=engine,
         change=lambda session: _readdress(session, order_number, customer_id, address),
+    )
+
+
+def request_return(
+    order_number: str,
+    items: Mapping[str, int],
+    reason: str,
+    *,
+    customer_id: CustomerKey,
+    key: str,
+    actor: str,
+    today: date,
+    engine: Engine | None = None,
+) -> WriteOutcome:
+    """Authorise a return (RMA) of ``items`` (product key -> quantity) of a delivered order
+    within the return window, once per ``key``.
+
+    The outcome's ``detail`` is ``"<RMA number>|<ISO day the goods must arrive by>"``; not
+    done, ``status`` is why: ``not_delivered``, ``window_passed`` or ``too_many`` (more than
+    was ordered, or already under another RMA). Raises like :func:`cancel_order`.
+    """
+    if reason not in returns_policy().reasons:
+        raise ValueError(f"no return reason {reason!r}")
+    if not items or any(not isinstance(q, int) or q < 1 for q in items.values()):
+        raise ValueError("a return needs at least one product and positive quantities")
+    return _once(
+        "request_return",
+        key=key,
+        customer_id=customer_id,
+        actor=actor,
+        engine=engine,
+        change=lambda session: _return(session, order_number, items, reason, customer_id, today),
+    )
+
+
+def _return(
+    session: Session,
+    order_number: str,
+    items: Mapping[str, int],
+    reason: str,
+    customer_id: CustomerKey,
+    today: date,
+) -> WriteOutcome:
+    _, number, _, status = _locked_order(session, order_number, customer_id)
+    order = returnable_order(
+        number,
+        customer_id=customer_id,
+        today=today,
+        session=session,
+        returned=already_returned(number, session),
+    )
+    if order.refusal:
+        return WriteOutcome("request_return", number, done=False, status=order.refusal)
+    lines = {line.sku: line for line in order.lines}
+    if any(sku not in lines or quantity > lines[sku].returnable for sku, quantity in items.items()):
+        return WriteOutcome("request_return", number, done=False, status="too_many")
+    rma, until = record_return(session, order, items, reason, customer_id=customer_id, today=today)
+    return WriteOutcome(
+        "request_return", number, done=True, status=status, detail=f"{rma}|{until.isoformat()}"
     )
 
 

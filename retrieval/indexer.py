@@ -15,6 +15,7 @@ import numpy as np
 from retrieval.chunking import chunk_document
 from retrieval.embedding import Embedder
 from retrieval.errors import IndexNotBuilt, UnreadableDocument
+from retrieval.facts import company_facts
 from retrieval.faiss_index import IndexKind
 from retrieval.loaders import document_files, load_document
 from retrieval.store import MANIFEST_FILE, FaissStore, make_store, store_class
@@ -59,9 +60,9 @@ class BuildReport:
 
 
 def fingerprint(path: Path, *, docs_url: str) -> str:
-    """Changes when the file, the chunker or the link prefix changes."""
+    """Changes when the file, the chunker, the link prefix or the company facts change."""
     digest = hashlib.sha256(path.read_bytes())
-    digest.update(f"\0{CHUNKER_VERSION}\0{docs_url}".encode())
+    digest.update(f"\0{CHUNKER_VERSION}\0{docs_url}\0{company_facts()[1]}".encode())
     return digest.hexdigest()
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from retrieval.errors import UnreadableDocument
+from retrieval.facts import UnknownFact, company_facts, fill_facts
 
 HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 BLOCK_TAGS = (*HEADING_TAGS, "p", "li", "table", "pre", "blockquote", "dt", "dd")
@@ -164,11 +165,15 @@ FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.DOTALL)
 
 
 def load_markdown(path: Path, relative: str) -> Document:
-    """A Markdown file with optional YAML front matter (title, url)."""
+    """A Markdown file with optional YAML front matter (title, url); ``{{ fact }}``
+    placeholders filled in from the company facts (retrieval/facts.py)."""
     from bs4 import BeautifulSoup
     from markdown_it import MarkdownIt
 
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = fill_facts(path.read_text(encoding="utf-8"), company_facts()[0])
+    except UnknownFact as error:
+        raise UnreadableDocument(relative, str(error)) from error
     meta: dict[str, Any] = {}
     match = FRONT_MATTER.match(text)
     if match:

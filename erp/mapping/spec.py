@@ -55,7 +55,7 @@ CONCEPTS = tuple(REQUIRED)
 ESSENTIAL = ("customer", "product")
 # Customer fields that can prove who someone is; the mapping's `identity` names two.
 # Changes a mapping may let the assistant make (erp/writes.py).
-WRITES = ("cancel_order", "change_address")
+WRITES = ("cancel_order", "change_address", "request_return")
 IDENTITY_FACTORS = ("email", "postcode", "phone", "number")
 STATUS_VOCABULARY = {"order": ORDER_STATUSES, "invoice": INVOICE_STATUSES}
 ID_KINDS = ("order", "invoice", "sku", "customer")
@@ -216,6 +216,14 @@ def _writes(document: Located, concepts: dict[str, Concept]) -> frozenset[str]:
                 "cancel_order needs the order status read from a column, with values meaning "
                 "cancelled and pending or confirmed",
             )
+    if "request_return" in declared and (
+        "order_line" not in concepts
+        or "shipment" not in concepts
+        or "delivered_date" not in concepts["shipment"].fields
+    ):
+        raise document.error(
+            "writes", "request_return needs order lines and the shipment's delivered_date"
+        )
     if "change_address" in declared:
         fields = concepts["order"].fields
         if not {"delivery_street", "delivery_postcode"} <= set(fields) or not document.get(

@@ -14,7 +14,7 @@ from actions.address import (
     ActionChangeAddress,
     ValidateChangeAddressForm,
 )
-from actions.cancel import KEY_SLOT, LAST_WRITE_SLOT, ActionRepeatWrite
+from actions.changes import KEY_SLOT, LAST_WRITE_SLOT, ActionRepeatWrite
 from erp.models import AssistantWrite, SalesOrder
 from tests.actions.conftest import slot_events, texts, tracker, verified
 from tests.actions.test_cancel import an_order, db

@@ -13,14 +13,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from actions.cancel import (
-    KEY_SLOT,
-    LAST_WRITE_SLOT,
-    ActionAskCancelConfirmed,
-    ActionCancelOrder,
-    ActionRepeatWrite,
-    ValidateCancelOrderForm,
-)
+from actions.cancel import ActionAskCancelConfirmed, ActionCancelOrder, ValidateCancelOrderForm
+from actions.changes import KEY_SLOT, LAST_WRITE_SLOT, ActionRepeatWrite
 from erp import writes
 from erp.audit import audit_trail
 from erp.db import make_engine, reset_engine_cache

@@ -368,3 +368,35 @@ def test_an_unshipped_order_is_sent_to_a_new_address(assistant: Assistant, db: S
         "LS2 7EW",
         "GB",
     )
+
+
+def test_delivered_goods_are_returned_with_an_rma(assistant: Assistant, db: Session) -> None:
+    from datetime import datetime, timedelta
+
+    from erp.models import AssistantReturn, OrderLine
+
+    since = datetime.now() - timedelta(days=20)
+    order = db.scalars(
+        select(SalesOrder).join(Shipment, Shipment.order_number == SalesOrder.order_number)
+        .where(SalesOrder.status == "delivered", Shipment.delivered_at >= since)
+        .order_by(SalesOrder.order_number).offset(2).limit(1)
+    ).one()  # fmt: skip
+    customer = db.get(Customer, order.customer_id)
+    line = db.scalars(select(OrderLine).where(OrderLine.order_number == order.order_number)).first()
+    assert customer is not None and line is not None
+    sender = "e2e-return"
+    assistant.texts(sender, f"I'd like to return items from order {order.order_number}")
+    asked = assistant.texts(sender, customer.postcode)
+    assert f"Which items from order {order.order_number}" in asked, asked
+    reasons = assistant.say(sender, f"1 x {line.sku}")
+    payloads = [b["payload"] for m in reasons for b in m.get("buttons") or []]
+    assert '/inform{"return_reason": "unwanted"}' in payloads, reasons
+    summary = assistant.texts(sender, '/inform{"return_reason": "unwanted"}')  # the button
+    assert "return 1 x" in summary and f"from order {order.order_number}" in summary, summary
+    done = assistant.texts(sender, "/affirm")
+    assert "is authorised, RMA number RMA-" in done, done
+    db.expire_all()
+    rma = db.scalars(
+        select(AssistantReturn).where(AssistantReturn.order_number == order.order_number)
+    ).one()
+    assert rma.rma in done and rma.reason == "unwanted"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -270,6 +271,13 @@ def test_the_writer_login_changes_only_what_a_cancellation_changes(engine: Engin
             customer_id=moved.customer_id, key="k-writer-address", actor="customer", engine=writer,
         )  # fmt: skip
         assert readdressed.done
+        returned, delivered, lines = delivered_order(engine, 2)
+        rma = writes.request_return(
+            returned.order_number, {next(iter(lines)): 1}, "unwanted",
+            customer_id=returned.customer_id, key="k-writer-return", actor="customer",
+            today=delivered, engine=writer,
+        )  # fmt: skip
+        assert rma.done
         for statement in (
             "UPDATE customers SET email = 'x@example.com'",
             "UPDATE sales_orders SET total = 0",
@@ -322,3 +330,87 @@ def test_a_shipped_order_keeps_its_address(engine: Engine) -> None:
     )  # fmt: skip
     assert (outcome.done, outcome.status) == (False, "shipped")
     assert delivery_of(engine, order.order_number) == before
+
+
+# --- returns (RMA) ------------------------------------------------------------------------------
+
+
+def delivered_order(engine: Engine, offset: int) -> tuple[SalesOrder, date, dict[str, int]]:
+    from erp.models import OrderLine, Shipment
+
+    with Session(engine) as session:
+        order = session.scalars(
+            select(SalesOrder).where(SalesOrder.status == "delivered")
+            .order_by(SalesOrder.order_number).offset(offset).limit(1)
+        ).one()  # fmt: skip
+        shipment = session.scalars(
+            select(Shipment).where(Shipment.order_number == order.order_number)
+        ).one()
+        lines: dict[str, int] = {}
+        for line in session.scalars(
+            select(OrderLine).where(OrderLine.order_number == order.order_number)
+        ):
+            lines[line.sku] = lines.get(line.sku, 0) + line.quantity
+        assert shipment.delivered_at is not None
+        return order, shipment.delivered_at.date(), lines
+
+
+def test_a_delivered_order_is_returned_within_the_window_once(engine: Engine) -> None:
+    from datetime import timedelta
+
+    from erp.models import AssistantReturn, AssistantReturnLine
+
+    order, delivered, lines = delivered_order(engine, 0)
+    sku, ordered = next(iter(lines.items()))
+    today = delivered + timedelta(days=3)
+    asked = {
+        "customer_id": order.customer_id,
+        "actor": "customer",
+        "today": today,
+        "engine": engine,
+    }
+    first = writes.request_return(order.order_number, {sku: 1}, "unwanted", key="r-1", **asked)
+    again = writes.request_return(order.order_number, {sku: 1}, "unwanted", key="r-1", **asked)
+    assert first.done and again.repeated and again.detail == first.detail
+    rma, until = first.detail.split("|")
+    assert rma.startswith("RMA-") and until == (today + timedelta(days=14)).isoformat()
+    with Session(engine) as session:
+        assert session.get(AssistantReturn, rma).order_number == order.order_number
+        assert [(r.sku, r.quantity) for r in session.scalars(
+            select(AssistantReturnLine).where(AssistantReturnLine.rma == rma)
+        )] == [(sku, 1)]  # fmt: skip
+    # More than is left of the line is refused; what is left is still returnable.
+    too_many = writes.request_return(
+        order.order_number, {sku: ordered}, "unwanted", key="r-2", **asked
+    )
+    assert (too_many.done, too_many.status) == (False, "too_many")
+    if ordered > 1:
+        rest = writes.request_return(
+            order.order_number, {sku: ordered - 1}, "wrong_size", key="r-3", **asked
+        )
+        assert rest.done
+
+
+def test_returns_outside_the_window_or_before_delivery_are_refused(engine: Engine) -> None:
+    from datetime import timedelta
+
+    order, delivered, lines = delivered_order(engine, 1)
+    sku = next(iter(lines))
+    late = writes.request_return(
+        order.order_number, {sku: 1}, "unwanted", customer_id=order.customer_id,
+        key="r-late", actor="customer", today=delivered + timedelta(days=31), engine=engine,
+    )  # fmt: skip
+    assert (late.done, late.status) == (False, "window_passed")
+    shipped = an_order(engine, "shipped", offset=3)
+    with Session(engine) as session:
+        from erp.models import OrderLine
+
+        line = session.scalars(
+            select(OrderLine).where(OrderLine.order_number == shipped.order_number)
+        ).first()
+    assert line is not None
+    early = writes.request_return(
+        shipped.order_number, {line.sku: 1}, "unwanted", customer_id=shipped.customer_id,
+        key="r-early", actor="customer", today=SEED_TODAY, engine=engine,
+    )  # fmt: skip
+    assert (early.done, early.status) == (False, "not_delivered")

@@ -155,10 +155,16 @@ def describe_return(outcome: WriteOutcome) -> str:
             )
         return f"Order {outcome.record} can't be returned any more, so I authorised nothing."
     rma, _, until = outcome.detail.partition("|")
+    url = returns_policy().policy_url
+    policy = (
+        f"Our returns policy explains fees and refunds: {url}"
+        if url
+        else ("Our returns policy explains fees and refunds.")
+    )
     return (
         f"Done: your return from order {outcome.record} is authorised, RMA number {rma}. "
         f"Write it on the outside of every box and send the goods so they reach us by "
-        f"{day(date.fromisoformat(until))}. Our returns policy explains fees and refunds."
+        f"{day(date.fromisoformat(until))}. {policy}"
     )
 
 

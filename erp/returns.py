@@ -41,6 +41,7 @@ class ReturnsPolicy:
     window_days: int
     rma_valid_days: int
     reasons: dict[str, str]
+    policy_url: str = ""
 
 
 @lru_cache(maxsize=4)
@@ -58,7 +59,8 @@ def _policy(path: str, modified: float) -> ReturnsPolicy:
         raise ValueError(f"{path}: returns.window_days and rma_valid_days must be whole days")
     if not isinstance(reasons, dict) or not reasons:
         raise ValueError(f"{path}: returns.reasons must map codes to descriptions")
-    return ReturnsPolicy(window, valid, {str(k): str(v) for k, v in reasons.items()})
+    reasons_by_code = {str(k): str(v) for k, v in reasons.items()}
+    return ReturnsPolicy(window, valid, reasons_by_code, str(returns.get("policy_url") or ""))
 
 
 def returns_policy() -> ReturnsPolicy:

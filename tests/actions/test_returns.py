@@ -106,6 +106,7 @@ async def test_a_delivered_order_is_returned_with_an_rma_once(db: Session, domai
     answered = await ActionRequestReturn().run(done, tracker(confirmed), domain)
     assert "is authorised, RMA number RMA-" in texts(done)
     assert "Write it on the outside of every box" in texts(done)
+    assert "https://help.northbridge-supply.example/policies/returns-and-refunds" in texts(done)
 
     again = CollectingDispatcher()
     await ActionRepeatWrite().run(

@@ -22,6 +22,8 @@ def text_of(path: Path) -> str:
 
 
 def test_the_returns_policy_states_the_configured_window() -> None:
+    document = load_markdown(RETURNS, RETURNS.name)
+    assert document.url == "https://help.northbridge-supply.example/policies/returns-and-refunds"
     text = text_of(RETURNS)
     assert "within 30 calendar days of the delivery date" in text
     assert "within 14 days of the RMA being issued" in text

@@ -77,7 +77,9 @@ def statement_timeout_ms() -> int:
     return _env_int(STATEMENT_TIMEOUT_ENV, DEFAULT_STATEMENT_TIMEOUT_MS, 100, 600_000)
 
 
-def make_engine(url: str | None = None, *, read_only: bool = False) -> Engine:
+def make_engine(
+    url: str | None = None, *, read_only: bool = False, bounded: bool = False
+) -> Engine:
     """Build an engine for ``url`` (default: :func:`database_url`).
 
     Connections are pinged before use, connection attempts time out after a few seconds,
@@ -93,6 +95,7 @@ def make_engine(url: str | None = None, *, read_only: bool = False) -> Engine:
     Args:
         url: A SQLAlchemy URL such as ``postgresql+psycopg://user@host/erp``.
         read_only: Refuse writes and bound statement time (the bot's connections).
+        bounded: Bound statement time only (the bot's write connection, erp/writes.py).
 
     Returns:
         A new engine; nothing is connected until it is first used.
@@ -101,13 +104,14 @@ def make_engine(url: str | None = None, *, read_only: bool = False) -> Engine:
     backend = parsed.get_backend_name()
     connect_args: dict[str, Any] = {}
     options: dict[str, Any] = {"pool_pre_ping": True}
-    timeout_ms = statement_timeout_ms() if read_only else 0
+    timeout_ms = statement_timeout_ms() if read_only or bounded else 0
     if backend in ("postgresql", "mysql", "mariadb"):
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
-    if backend == "postgresql" and read_only:
-        connect_args["options"] = (
-            f"-c default_transaction_read_only=on -c statement_timeout={timeout_ms}"
-        )
+    if backend == "postgresql" and timeout_ms:
+        settings = ["-c default_transaction_read_only=on"] if read_only else []
+        # A statement, or a wait for a row another change holds, is cut off alike.
+        settings += [f"-c statement_timeout={timeout_ms}", f"-c lock_timeout={timeout_ms}"]
+        connect_args["options"] = " ".join(settings)
     if read_only and not (backend == "sqlite" and parsed.database in (None, "", ":memory:")):
         size = _env_int(POOL_SIZE_ENV, DEFAULT_POOL_SIZE, 1, 200)
         options |= {"pool_size": size, "max_overflow": size, "pool_timeout": POOL_TIMEOUT_SECONDS}
@@ -115,14 +119,20 @@ def make_engine(url: str | None = None, *, read_only: bool = False) -> Engine:
     if backend == "sqlite":
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)
         if read_only:
-            _sqlite_read_only(engine, timeout_ms)
-    elif backend in ("mysql", "mariadb") and read_only:
-        event.listen(engine, "connect", functools.partial(_mysql_read_only, timeout_ms=timeout_ms))
+            _sqlite_read_only(engine)
+        if timeout_ms:
+            _sqlite_deadline(engine, timeout_ms)
+    elif backend in ("mysql", "mariadb") and timeout_ms:
+        event.listen(
+            engine,
+            "connect",
+            functools.partial(_mysql_session, read_only=read_only, timeout_ms=timeout_ms),
+        )
     return engine
 
 
-def _sqlite_read_only(engine: Engine, timeout_ms: int) -> None:
-    """Open the file read-only and interrupt any statement that runs past its deadline."""
+def _sqlite_read_only(engine: Engine) -> None:
+    """Open the file read-only, and refuse writes on the connection too."""
     path = engine.url.database
 
     @event.listens_for(engine, "do_connect")
@@ -136,10 +146,17 @@ def _sqlite_read_only(engine: Engine, timeout_ms: int) -> None:
             cparams["uri"] = True
 
     @event.listens_for(engine, "connect")
-    def _guard(dbapi_connection: Any, record: Any) -> None:
+    def _query_only(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA query_only=ON")
         cursor.close()
+
+
+def _sqlite_deadline(engine: Engine, timeout_ms: int) -> None:
+    """Interrupt any statement that runs past its deadline."""
+
+    @event.listens_for(engine, "connect")
+    def _guard(dbapi_connection: Any, record: Any) -> None:
         deadline = [0.0]
         record.info["deadline"] = deadline
         dbapi_connection.set_progress_handler(
@@ -153,11 +170,18 @@ def _sqlite_read_only(engine: Engine, timeout_ms: int) -> None:
             deadline[0] = time.monotonic() + timeout_ms / 1000
 
 
-def _mysql_read_only(dbapi_connection: Any, _record: Any, *, timeout_ms: int) -> None:
-    """Make a MariaDB/MySQL session refuse writes and cancel statements past ``timeout_ms``."""
+def _mysql_session(
+    dbapi_connection: Any, _record: Any, *, read_only: bool, timeout_ms: int
+) -> None:
+    """Make a MariaDB/MySQL session cancel statements past ``timeout_ms`` and wait no longer
+    for a row lock, and (``read_only``) refuse writes."""
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("SET SESSION TRANSACTION READ ONLY")
+        if read_only:
+            cursor.execute("SET SESSION TRANSACTION READ ONLY")
+        cursor.execute(
+            "SET SESSION innodb_lock_wait_timeout = %s", (max(1, round(timeout_ms / 1000)),)
+        )
         cursor.execute("SELECT VERSION()")
         version = str(cursor.fetchone()[0])
         if "mariadb" in version.lower():

@@ -85,7 +85,7 @@ def make_write_engine(url: str) -> Engine:
     """An engine for changes: on SQLite every transaction takes the write lock at its start
     (``BEGIN IMMEDIATE``), so concurrent changes queue behind each other instead of failing
     when one's snapshot went stale; servers lock the rows a change reads (``FOR UPDATE``)."""
-    engine = make_engine(url)
+    engine = make_engine(url, bounded=True)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")

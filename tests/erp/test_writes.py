@@ -414,3 +414,35 @@ def test_returns_outside_the_window_or_before_delivery_are_refused(engine: Engin
         key="r-early", actor="customer", today=SEED_TODAY, engine=engine,
     )  # fmt: skip
     assert (early.done, early.status) == (False, "not_delivered")
+
+
+def test_a_change_waiting_on_a_held_order_gives_up_and_changes_nothing(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another transaction holds the order (a stuck ERP job): the change waits at most the
+    # statement timeout, then the customer is told the ERP is unavailable; nothing changed.
+    from sqlalchemy import text
+
+    monkeypatch.setenv("ERP_STATEMENT_TIMEOUT_MS", "500")
+    writer = writes.make_write_engine(engine.url.render_as_string(hide_password=False))
+    order = an_order(engine, "confirmed", offset=5)
+    holder = writes.make_write_engine(engine.url.render_as_string(hide_password=False))
+    try:
+        with holder.begin() as held:
+            if engine.dialect.name == "sqlite":
+                held.execute(text("UPDATE warehouses SET city = city"))  # takes the write lock
+            else:
+                held.execute(
+                    select(SalesOrder).where(SalesOrder.order_number == order.order_number)
+                    .with_for_update()
+                )  # fmt: skip
+            with pytest.raises(ErpUnavailable):
+                writes.cancel_order(
+                    order.order_number, customer_id=order.customer_id, key="k-held",
+                    actor="customer", engine=writer,
+                )  # fmt: skip
+    finally:
+        writer.dispose()
+        holder.dispose()
+    assert status_of(engine, order.order_number) == "confirmed"
+    assert writes_under(engine, "k-held") == 0

@@ -30,6 +30,8 @@ from actions.replies import guarded
 from actions.verification import (
     VERIFIED,
     first_text,
+    is_staff,
+    latest_metadata,
     proof_after,
     question_reset_events,
     verification,
@@ -45,6 +47,12 @@ YES, NO, REFUSED = "yes", "no", "refused"
 NOT_HERE = (
     "I can't {verb} orders here myself, so I'm passing your request to a colleague with the "
     "details. They'll get back to you."
+)
+
+
+STAFF_READ_ONLY = (
+    "Your staff account may look orders up but not {verb} them for customers. A colleague "
+    "whose account may (SLACK_STAFF_WRITER_IDS) can."
 )
 
 
@@ -106,6 +114,9 @@ class ConfirmedChangeForm(RecordVerificationForm, ABC):
     ) -> list[dict[str, Any]]:
         if self.write not in current_spec().writes:
             return not_here(dispatcher, tracker, self.verb)
+        if is_staff(tracker) and latest_metadata(tracker).get("staff_writes") is not True:
+            dispatcher.utter_message(text=STAFF_READ_ONLY.format(verb=self.verb))
+            return [ActiveLoop(None), SlotSet("requested_slot", None), *question_reset_events()]
         return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(

@@ -50,6 +50,8 @@ class IncomingMessage:
     metadata: dict[str, Any] = field(default_factory=dict)
     # Set only by a channel that authenticates its users (Slack staff); never from input.
     staff: bool = False
+    # Staff whose role may also change orders for customers; never from input.
+    staff_writes: bool = False
     # Set by the channel from authenticated facts; never from input. Empty: the sender id.
     client: str = ""
     group: bool = False

@@ -71,6 +71,7 @@ class RasaClient:
                 **message.metadata,
                 "channel": message.channel,
                 "role": "staff" if message.staff else "customer",
+                "staff_writes": message.staff and message.staff_writes,
                 "client": message.client or message.sender_id,
                 "group": message.group,
             },

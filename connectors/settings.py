@@ -46,6 +46,9 @@ class SlackSettings:
     signing_secret: str = ""
     api_url: str = "https://slack.com/api/"
     staff_user_ids: frozenset[str] = frozenset()
+    # Staff who may also change orders for customers (cancel, new address, return); the
+    # others look up only. Being listed here makes a user staff too.
+    staff_writer_ids: frozenset[str] = frozenset()
 
     def disabled_reason(self) -> str | None:
         """Why the channel cannot run with these settings, or None when it can."""
@@ -240,6 +243,7 @@ def _slack(env: Mapping[str, str]) -> SlackSettings:
         signing_secret=env.get("SLACK_SIGNING_SECRET") or "",
         api_url=_url(env, "SLACK_API_URL", defaults.api_url) + "/",
         staff_user_ids=frozenset(_list(env, "SLACK_STAFF_USER_IDS")),
+        staff_writer_ids=frozenset(_list(env, "SLACK_STAFF_WRITER_IDS")),
     )
 
 

@@ -374,15 +374,16 @@ class SlackChannel:
         self, team: str, user: str, text: str, kind: str, shared: str | None = None
     ) -> IncomingMessage:
         """A message from ``user``, in a DM (or /erp) or in the ``shared`` channel."""
-        staff = user in self.settings.staff_user_ids or (
-            f"{team}:{user}" in self.settings.staff_user_ids
-        )
+        ids = {user, f"{team}:{user}"}
+        writes = bool(ids & self.settings.staff_writer_ids)
+        staff = writes or bool(ids & self.settings.staff_user_ids)
         return IncomingMessage(
             sender_id=conversation_id(team, user, shared),
             channel=self.name,
             text=text,
             metadata={"slack": {"kind": kind}},
             staff=staff,
+            staff_writes=writes,
             client=f"slack:{team}:{user}",
             group=shared is not None,
         )

@@ -160,11 +160,12 @@ def domain() -> dict[str, Any]:
     return merged
 
 
-def as_staff(state: Tracker) -> Tracker:
-    """Mark the tracker's latest message as sent by staff, as the gateway does for Slack."""
+def as_staff(state: Tracker, *, writes: bool = False) -> Tracker:
+    """Mark the tracker's latest message as sent by staff, as the gateway does for Slack;
+    ``writes``: staff whose role may also change orders."""
     for event in reversed(state.events):
         if event.get("event") == "user":
-            event["metadata"] = {"channel": "slack", "role": "staff"}
+            event["metadata"] = {"channel": "slack", "role": "staff", "staff_writes": writes}
             break
     return state
 

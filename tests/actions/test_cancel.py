@@ -191,11 +191,32 @@ async def test_staff_cancel_any_customers_order_recorded_as_theirs(
     confirmed = {"order_number": order.order_number, KEY_SLOT: shown[KEY_SLOT], **proof}
     dispatcher = CollectingDispatcher()
     await ActionCancelOrder().run(
-        dispatcher, as_staff(tracker({**confirmed, "cancel_confirmed": "yes"})), domain
+        dispatcher,
+        as_staff(tracker({**confirmed, "cancel_confirmed": "yes"}), writes=True),
+        domain,
     )
     assert "is cancelled" in texts(dispatcher)
     row = db.scalars(select(AssistantWrite)).one()
     assert row.actor.startswith("staff:") and row.customer == str(customer.id)
+
+
+async def test_staff_change_orders_only_when_their_role_may(db: Session, domain: dict) -> None:
+    order, _ = an_order(db, "pending")
+    state = {"order_number": order.order_number}
+    looker = CollectingDispatcher()
+    events = await ValidateCancelOrderForm().run(
+        looker, as_staff(tracker(state, active_loop="cancel_order_form")), domain
+    )
+    assert "may look orders up but not cancel them" in texts(looker)
+    assert {"event": "active_loop", "name": None} in [
+        {k: e.get(k) for k in ("event", "name")} for e in events
+    ]
+    writer = CollectingDispatcher()
+    await ValidateCancelOrderForm().run(
+        writer, as_staff(tracker(state, active_loop="cancel_order_form"), writes=True), domain
+    )
+    assert "may look orders up" not in texts(writer)
+    assert status_of(db, order.order_number) == "pending"
 
 
 async def test_an_erp_without_the_write_hands_the_request_to_a_colleague(

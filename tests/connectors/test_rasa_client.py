@@ -30,7 +30,8 @@ async def test_send_posts_the_rest_channel_payload() -> None:
         return httpx.Response(200, json=ANSWER)
 
     # Client metadata claiming a channel, a role, a client or a group is overridden.
-    claims = {"channel": "x", "role": "staff", "client": "ip:10.0.0.1", "group": True}
+    claims = {"channel": "x", "role": "staff", "client": "ip:10.0.0.1", "group": True,
+              "staff_writes": True}  # fmt: skip
     message = IncomingMessage("u-1", "rest", "Grüße 👋", metadata={"lang": "de", **claims})
     await rasa_client(handle).send(message)
 
@@ -45,6 +46,7 @@ async def test_send_posts_the_rest_channel_payload() -> None:
             "lang": "de",
             "channel": "rest",
             "role": "customer",
+            "staff_writes": False,
             "client": "u-1",
             "group": False,
         },
@@ -106,8 +108,13 @@ async def test_only_a_staff_message_is_sent_with_the_staff_role() -> None:
         return httpx.Response(200, json=ANSWER)
 
     await rasa_client(handle).send(IncomingMessage("slack:T1:U1", "slack", "hi", staff=True))
+    writer = IncomingMessage("slack:T1:U2", "slack", "hi", staff=True, staff_writes=True)
+    await rasa_client(handle).send(writer)
 
-    assert seen[0]["metadata"]["role"] == "staff"
+    assert [(s["metadata"]["role"], s["metadata"]["staff_writes"]) for s in seen] == [
+        ("staff", False),
+        ("staff", True),
+    ]
 
 
 async def test_send_maps_text_buttons_image_and_custom_in_order() -> None:

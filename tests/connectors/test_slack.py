@@ -37,6 +37,7 @@ PAYLOADS = (
 )
 SIGNING_SECRET = "test-signing-secret"
 STAFF = "U0STAFF01"
+WRITER = "U0WRITER1"
 
 MakeGateway = Callable[..., Awaitable[tuple[httpx.AsyncClient, Starlette]]]
 
@@ -87,6 +88,7 @@ async def make_gateway(
                 signing_secret=SIGNING_SECRET,
                 api_url=platforms_url + "/slack-api/",
                 staff_user_ids=frozenset({STAFF}),
+                staff_writer_ids=frozenset({WRITER}),
             )
             settings = dataclasses.replace(SETTINGS, slack=slack, gateway_db=db)
             app = create_app(
@@ -254,10 +256,16 @@ async def test_direct_message_is_answered_and_bot_messages_are_ignored(
 
 
 @pytest.mark.parametrize(
-    ("user", "staff"), [(STAFF, True), ("U0CUST01", False)], ids=["staff", "unknown"]
+    ("user", "staff", "writes"),
+    [(STAFF, True, False), (WRITER, True, True), ("U0CUST01", False, False)],
+    ids=["staff", "staff-who-may-change-orders", "unknown"],
 )
 async def test_staff_identity_comes_from_the_slack_user_id(
-    gateway: tuple[httpx.AsyncClient, SlackChannel], fake_rasa: FakeRasa, user: str, staff: bool
+    gateway: tuple[httpx.AsyncClient, SlackChannel],
+    fake_rasa: FakeRasa,
+    user: str,
+    staff: bool,
+    writes: bool,
 ) -> None:
     client, slack = gateway
 
@@ -265,7 +273,7 @@ async def test_staff_identity_comes_from_the_slack_user_id(
     await slack.drain()
 
     [message] = fake_rasa.received
-    assert message.staff is staff
+    assert message.staff is staff and message.staff_writes is writes
     assert message.sender_id == f"slack:T0001:C123ABC456:{user}"
     assert message.client == f"slack:T0001:{user}"
 

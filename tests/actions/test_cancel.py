@@ -237,3 +237,32 @@ async def test_an_erp_without_the_write_hands_the_request_to_a_colleague(
     assert {"event": "active_loop", "name": None} in [
         {k: e.get(k) for k in ("event", "name")} for e in events
     ]
+
+
+async def test_a_database_failure_at_the_change_tells_the_customer_and_changes_nothing(
+    db: Session, domain: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    from actions.replies import UNAVAILABLE
+
+    order, customer = an_order(db, "confirmed")
+    proof = verified(customer.id, "email", records=(order.order_number,))
+    _, shown = await confirmation_shown(order.order_number, proof, domain)
+    engine = writes.get_write_engine()
+
+    def down(_connection: object) -> None:
+        raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    event.listen(engine, "commit", down)
+    try:
+        dispatcher = CollectingDispatcher()
+        confirmed = {"order_number": order.order_number, KEY_SLOT: shown[KEY_SLOT], **proof}
+        await ActionCancelOrder().run(
+            dispatcher, tracker({**confirmed, "cancel_confirmed": "yes"}), domain
+        )
+    finally:
+        event.remove(engine, "commit", down)
+    assert texts(dispatcher) == UNAVAILABLE
+    assert status_of(db, order.order_number) == "confirmed"

@@ -48,7 +48,6 @@ from connectors.handoff.facts import context_facts
 from connectors.handoff.queue import OPEN_STATUSES, Handoff, HandoffQueue, HandoffStatus
 from connectors.redaction import redact
 from connectors.validation import MAX_MESSAGE_CHARS, clean_text, load_json_object, read_body
-from erp.audit import audit_trail
 
 logger = logging.getLogger("connectors")
 
@@ -224,6 +223,8 @@ class AgentConsole:
             limit = int(request.query_params.get("limit", "100"))
         except ValueError:
             raise InvalidAgentInput("limit must be a whole number") from None
+        from erp.audit import audit_trail  # the gateway starts without the ERP layer
+
         events = await anyio.to_thread.run_sync(
             lambda: audit_trail().query(**filters, limit=max(1, min(limit, 1000)))
         )

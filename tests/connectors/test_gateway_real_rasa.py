@@ -114,6 +114,7 @@ async def test_message_round_trip_through_real_rasa_client(
             "metadata": {
                 "channel": "rest",
                 "role": "customer",
+                "staff_writes": False,
                 "client": "ip:127.0.0.1",
                 "group": False,
             },

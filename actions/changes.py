@@ -52,7 +52,8 @@ NOT_HERE = (
 
 STAFF_READ_ONLY = (
     "Your staff account may look orders up but not {verb} them for customers. A colleague "
-    "whose account may (SLACK_STAFF_WRITER_IDS) can."
+    "with the writer role (SLACK_STAFF_WRITER_IDS in Slack, the writer or admin role in the "
+    "agent console) can."
 )
 
 

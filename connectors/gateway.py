@@ -28,13 +28,7 @@ from connectors.errors import (
     Unauthorized,
 )
 from connectors.handoff.service import build_handoff
-from connectors.messages import (
-    CheckResult,
-    HealthReport,
-    OutgoingMessage,
-    RestMessage,
-    RestReply,
-)
+from connectors.messages import CheckResult, HealthReport, RestReply, rest_message
 from connectors.rasa_client import AssistantClient, RasaClient
 from connectors.ratelimit import RateLimiter
 from connectors.redaction import redact
@@ -131,7 +125,7 @@ def create_app(
         SlackChannel(settings.slack, turns) if settings.slack.disabled_reason() is None else None
     )
     # The agent console and the Slack agent channel work on the queue.
-    agents = AgentSide.build(store, queue, slack=slack) if queue is not None else None
+    agents = AgentSide.build(store, queue, slack=slack, turns=turns) if queue is not None else None
     if queue is not None:
         # Agent replies and handoff notices reach each channel through its push; REST
         # clients fetch theirs (GET /api/messages/{sender_id}/pending, or the next POST).
@@ -197,14 +191,14 @@ def create_app(
         if queue is not None:
             # An agent's replies since the client's last request come first.
             replies = [*await queue.delivery.take(message.sender_id), *replies]
-        reply: RestReply = {"messages": [_rest_message(r) for r in replies]}
+        reply: RestReply = {"messages": [rest_message(r) for r in replies]}
         return JSONResponse(reply)
 
     async def pending_messages(request: Request) -> JSONResponse:
         caller = rest_caller(request, settings.api_keys)
         sender = caller.conversation(sender_id(request.path_params["sender_id"]))
         pending = await queue.delivery.take(sender) if queue is not None else []
-        reply: RestReply = {"messages": [_rest_message(r) for r in pending]}
+        reply: RestReply = {"messages": [rest_message(r) for r in pending]}
         return JSONResponse(reply)
 
     async def healthz(request: Request) -> JSONResponse:
@@ -298,18 +292,6 @@ async def _timed_check(name: str, check: Callable[[], Awaitable[bool]]) -> Check
     except Exception as error:
         logger.warning("health check %s raised %r", name, error)
         return "down"
-
-
-def _rest_message(message: OutgoingMessage) -> RestMessage:
-    rest: RestMessage = {
-        "text": message.text,
-        "buttons": [{"title": b.title, "payload": b.payload} for b in message.buttons],
-    }
-    if message.image is not None:
-        rest["image"] = message.image
-    if message.custom is not None:
-        rest["custom"] = message.custom
-    return rest
 
 
 # The one place gateway errors become HTTP responses.

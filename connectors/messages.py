@@ -127,3 +127,16 @@ class HealthReport(TypedDict):
     status: Literal["ok", "unavailable"]
     checks: dict[str, CheckResult]
     down: NotRequired[list[str]]
+
+
+def rest_message(message: OutgoingMessage) -> RestMessage:
+    """One reply as the gateway's REST JSON (POST /api/messages, the console's Ask panel)."""
+    rest: RestMessage = {
+        "text": message.text,
+        "buttons": [{"title": b.title, "payload": b.payload} for b in message.buttons],
+    }
+    if message.image is not None:
+        rest["image"] = message.image
+    if message.custom is not None:
+        rest["custom"] = message.custom
+    return rest

@@ -65,15 +65,19 @@ _SCHEMA = (
         expires_at REAL NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS agent_sessions_by_user ON agent_sessions (username)",
-    # Roles beyond answering handoffs: "admin" may read the audit trail of ERP reads and writes.
+    # Roles beyond answering handoffs (ROLES below).
     """CREATE TABLE IF NOT EXISTS agent_roles (
         username TEXT NOT NULL,
         role TEXT NOT NULL,
         PRIMARY KEY (username, role)
     )""",
 )
+# "admin" reads the audit trail of ERP reads and writes and may do what every role may;
+# "writer" may change orders for any customer (cancel, readdress, return) through the
+# console's Ask panel. Every logged-in agent may look up any customer's records there.
 ADMIN = "admin"
-ROLES = (ADMIN,)
+WRITER = "writer"
+ROLES = (ADMIN, WRITER)
 
 
 @dataclass(frozen=True)
@@ -354,6 +358,16 @@ class AgentAuth:
             "SELECT 1 FROM agent_roles WHERE username = ? AND role = ?", (username, role)
         )
         return bool(rows)
+
+    def roles(self, username: str) -> list[str]:
+        """The agent's roles, in ROLES order (read at every request, like has_role)."""
+        rows = self.store._query("SELECT role FROM agent_roles WHERE username = ?", (username,))
+        held = {row[0] for row in rows}
+        return [role for role in ROLES if role in held]
+
+    def may_change_orders(self, username: str) -> bool:
+        """Whether the agent's roles let them change orders for customers (writer or admin)."""
+        return bool({ADMIN, WRITER} & set(self.roles(username)))
 
     def remove_agent(self, username: str) -> bool:
         """Delete an agent and its sessions; False if there was no such agent."""

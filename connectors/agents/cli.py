@@ -87,7 +87,11 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     remove.add_argument("username")
     passwd = commands.add_parser("passwd", help="set a new password and end the agent's sessions")
     passwd.add_argument("username")
-    grant = commands.add_parser("grant", help="give an agent a role (admin: the audit trail)")
+    grant = commands.add_parser(
+        "grant",
+        help="give an agent a role (admin: everything and the audit trail; writer: "
+        "change orders for customers in the Ask panel)",
+    )
     grant.add_argument("username")
     grant.add_argument("role", choices=ROLES)
     revoke = commands.add_parser("revoke", help="take a role from an agent")

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from connectors.agents.ask import ConsoleAsk
 from connectors.agents.auth import ADMIN, CSRF_HEADER, SESSION_COOKIE, AgentAuth, AgentSession
 from connectors.agents.canned import CannedReplies
 from connectors.agents.errors import (
@@ -108,10 +109,11 @@ def jsonable(value: Any) -> Any:
 
 
 class AgentConsole:
-    """The console's routes, wired to the agents' auth, the handoff queue and canned replies.
+    """The console's routes, wired to the agents' auth, the handoff queue and canned replies,
+    and with ``ask`` the Ask panel's (`connectors.agents.ask`).
 
     Example:
-        >>> console = AgentConsole(auth, queue, CannedReplies(store))
+        >>> console = AgentConsole(auth, queue, CannedReplies(store), ask=ConsoleAsk(auth, turns))
         >>> routes += console.routes()  # /agent, /agent/api/...
     """
 
@@ -122,16 +124,24 @@ class AgentConsole:
         canned: CannedReplies,
         *,
         heartbeat: float = HEARTBEAT_SECONDS,
+        ask: ConsoleAsk | None = None,
     ) -> None:
         self.auth = auth
         self.queue = queue
         self.canned = canned
         self.heartbeat = heartbeat
+        self.ask = ask
 
     def routes(self) -> list[BaseRoute]:
         """The page and the JSON API."""
         api = self._api
-        return [
+        ask: list[BaseRoute] = []
+        if self.ask is not None:
+            ask = [
+                Route("/agent/api/ask", api(self.ask.history), methods=["GET"]),
+                Route("/agent/api/ask", api(self.ask.send, write=True), methods=["POST"]),
+            ]
+        return ask + [
             Route("/agent", self.page, methods=["GET"]),
             Route("/agent/", self.page, methods=["GET"]),
             Route("/agent/api/login", self.login, methods=["POST"]),
@@ -203,9 +213,10 @@ class AgentConsole:
         return response
 
     async def me(self, request: Request, session: AgentSession) -> Response:
-        """GET /agent/api/me: who is logged in, their roles, and the CSRF token for writes."""
-        admin = await anyio.to_thread.run_sync(self.auth.has_role, session.username, ADMIN)
-        return JSONResponse({**_session_json(session), "roles": [ADMIN] if admin else []})
+        """GET /agent/api/me: who is logged in, their roles, whether the Ask panel is there,
+        and the CSRF token for writes."""
+        roles = await anyio.to_thread.run_sync(self.auth.roles, session.username)
+        return JSONResponse({**_session_json(session), "roles": roles, "ask": self.ask is not None})
 
     async def audit(self, request: Request, session: AgentSession) -> Response:
         """GET /agent/api/audit?conversation=&customer=&since=&limit=: the ERP reads and

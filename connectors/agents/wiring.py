@@ -2,7 +2,7 @@
 
 gateway.py builds it once the handoff queue exists, adds its routes and runs its lifespan::
 
-    agents = AgentSide.build(store, queue, slack=slack)
+    agents = AgentSide.build(store, queue, slack=slack, turns=turns)
     routes += agents.routes()
     await agents.start()  # in the lifespan; agents.stop() on the way out
 """
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from starlette.routing import BaseRoute
 
+from connectors.agents.ask import ConsoleAsk
 from connectors.agents.auth import AgentAuth
 from connectors.agents.canned import CannedReplies, load_defaults
 from connectors.agents.console import AgentConsole
@@ -22,6 +23,7 @@ from connectors.channels.slack import SlackChannel
 from connectors.channels.slack_agents import SlackAgentChannel
 from connectors.handoff.queue import HandoffQueue
 from connectors.store import GatewayStore
+from connectors.turns import Turns
 
 logger = logging.getLogger("connectors")
 
@@ -43,9 +45,13 @@ class AgentSide:
         queue: HandoffQueue,
         *,
         slack: SlackChannel | None,
+        turns: Turns | None = None,
         settings: AgentSettings | None = None,
     ) -> AgentSide:
         """Build the agent side and wire the queue's online count to the agents' presence.
+
+        With ``turns`` (the gateway's turn path) the console has its Ask panel, where agents
+        talk to the assistant as staff.
 
         The Slack agent channel is built when SLACK_AGENT_CHANNEL is set and the Slack
         channel runs; it then takes every event from that Slack channel.
@@ -66,7 +72,9 @@ class AgentSide:
                 settings, store=store, queue=queue, auth=auth, client=slack.client
             )
             slack.agents = agents_channel
-        return cls(settings, auth, canned, AgentConsole(auth, queue, canned), agents_channel)
+        ask = ConsoleAsk(auth, turns) if turns is not None else None
+        console = AgentConsole(auth, queue, canned, ask=ask)
+        return cls(settings, auth, canned, console, agents_channel)
 
     def routes(self) -> list[BaseRoute]:
         """The console's page and API under /agent."""

@@ -106,6 +106,8 @@
     $("ac-logout").hidden = false;
     $("ac-who").textContent = me.display_name + " (" + me.username + ")";
     $("ac-audit").hidden = !(me.roles || []).includes("admin");
+    $("ac-ask").hidden = !me.ask;
+    if (me.ask) loadAsk();
     loadCanned();
     startEvents();
   }
@@ -136,6 +138,42 @@
       rows.appendChild(tr);
     }
   });
+
+  // --- the Ask panel: the agent's own conversation with the assistant, as staff ---------
+
+  async function loadAsk() {
+    const response = await api("GET", "/ask");
+    if (!response.ok) return;
+    $("ac-ask-rights").textContent = response.data.may_change_orders
+      ? "(you may change orders)" : "(look-ups only: changing orders needs the writer role)";
+    renderTranscript($("ac-ask-log"), response.data.transcript, ask);
+  }
+
+  async function ask(text) {
+    if (!text) return;
+    $("ac-ask-send").disabled = true;
+    $("ac-ask-error").textContent = "";
+    try {
+      const response = await api("POST", "/ask", { text: text });
+      if (!response.ok) {
+        $("ac-ask-error").textContent = (response.data && response.data.error) ||
+          "The assistant did not answer (" + response.status + ").";
+        return;
+      }
+      $("ac-ask-text").value = "";
+    } finally {
+      $("ac-ask-send").disabled = false;
+    }
+    await loadAsk();
+  }
+
+  $("ac-ask-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    ask($("ac-ask-text").value.trim());
+  });
+
+  // A colleague's reply (when the agent asked for a person) shows up without a reload.
+  window.setInterval(() => { if (state.me && state.me.ask) loadAsk(); }, 15000);
 
   function stopEvents() {
     if (state.events) state.events.close();
@@ -273,24 +311,7 @@
       $("ac-notice").textContent = "";
     }
 
-    const log = $("ac-transcript");
-    log.replaceChildren();
-    for (const entry of state.detail.transcript) {
-      const item = el("li", "ac-msg ac-" + entry.role);
-      item.dataset.role = entry.role;
-      const meta = el("div", "ac-meta",
-        (entry.role === "agent" && entry.agent ? entry.agent : ROLE_LABELS[entry.role] || entry.role) +
-        " · " + clock(entry.at));
-      item.append(meta);
-      if (entry.text) item.append(el("div", "ac-text", entry.text));
-      if (entry.buttons && entry.buttons.length) {
-        const row = el("div", "ac-chips");
-        for (const button of entry.buttons) row.append(el("span", "ac-chip", button.title));
-        item.append(row);
-      }
-      log.append(item);
-    }
-    log.scrollTop = log.scrollHeight;
+    renderTranscript($("ac-transcript"), state.detail.transcript, null);
 
     $("ac-summary").textContent = handoff.summary || "(no summary)";
     $("ac-trigger").textContent = triggerText(handoff.trigger) +
@@ -308,6 +329,35 @@
       if (fact.note) value.append(el("span", "ac-fact-note", " (" + fact.note + ")"));
       facts.append(value);
     }
+  }
+
+  // One transcript as a list; with ``onButton`` the buttons of the last reply are clickable.
+  function renderTranscript(log, entries, onButton) {
+    log.replaceChildren();
+    entries.forEach((entry, index) => {
+      const item = el("li", "ac-msg ac-" + entry.role);
+      item.dataset.role = entry.role;
+      const meta = el("div", "ac-meta",
+        (entry.role === "agent" && entry.agent ? entry.agent : ROLE_LABELS[entry.role] || entry.role) +
+        " · " + clock(entry.at));
+      item.append(meta);
+      if (entry.text) item.append(el("div", "ac-text", entry.text));
+      if (entry.buttons && entry.buttons.length) {
+        const row = el("div", "ac-chips");
+        const live = onButton && index === entries.length - 1;
+        for (const button of entry.buttons) {
+          const chip = el(live ? "button" : "span", "ac-chip", button.title);
+          if (live) {
+            chip.type = "button";
+            chip.addEventListener("click", () => onButton(button.payload));
+          }
+          row.append(chip);
+        }
+        item.append(row);
+      }
+      log.append(item);
+    });
+    log.scrollTop = log.scrollHeight;
   }
 
   function notice(text) {

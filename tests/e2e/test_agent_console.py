@@ -168,3 +168,108 @@ def test_escalated_widget_conversation_is_claimed_answered_and_handed_back_in_th
         # The bot answers the customer's next question.
         before = customer_says(customer, f"is {sku} in stock?")
         wait(customer, lambda d: sku in bot_texts_after(d, before + 1), "the bot did not answer")
+
+
+# --- the Ask panel: staff change orders for customers (issue 15) --------------------------
+
+
+def run_cli(assistant: Assistant, *args: str) -> subprocess.CompletedProcess[str]:
+    """A management command with the gateway's environment (its databases)."""
+    return subprocess.run(
+        [paths.main_python(), "-m", *args], env=assistant.service("gateway").env,
+        cwd=paths.ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def logged_in(driver: WebDriver, assistant: Assistant) -> None:
+    """The console open in ``driver`` with the agent logged in (again, if it was not)."""
+    driver.get(assistant.url + "/agent")
+    wait(driver, lambda d: d.find_element(By.ID, "ac-username").is_displayed()
+         or d.find_element(By.ID, "ac-app").is_displayed(), "no console")  # fmt: skip
+    if driver.find_element(By.ID, "ac-username").is_displayed():
+        driver.find_element(By.ID, "ac-username").send_keys(AGENT)
+        driver.find_element(By.ID, "ac-password").send_keys(PASSWORD, Keys.ENTER)
+    wait(driver, lambda d: d.find_element(By.ID, "ac-ask").is_displayed(), "no Ask panel")
+
+
+def ask_log(driver: WebDriver) -> str:
+    return str(driver.find_element(By.ID, "ac-ask-log").text)
+
+
+def test_a_writer_cancels_a_customers_order_from_the_ask_panel(
+    assistant: Assistant, browsers: tuple[WebDriver, WebDriver]
+) -> None:
+    from erp.models import SalesOrder
+
+    _, agent = browsers
+    add_agent(assistant)
+    granted = run_cli(assistant, "connectors", "agents", "grant", AGENT, "writer")
+    assert granted.returncode == 0, granted.stderr
+    with Session(get_engine()) as db:
+        order = db.scalars(
+            select(SalesOrder).where(SalesOrder.status == "confirmed")
+            .order_by(SalesOrder.order_number.desc()).limit(1)
+        ).one()  # fmt: skip
+        number, customer_id = order.order_number, order.customer_id
+
+    with screenshots_on_failure({"agent": agent}, "ask"):
+        logged_in(agent, assistant)
+        wait(agent, lambda d: "you may change orders" in d.find_element(By.ID, "ac-ask-rights")
+             .text, "the panel does not say the agent may change orders")  # fmt: skip
+        agent.find_element(By.ID, "ac-ask-text").send_keys(f"cancel order {number}", Keys.ENTER)
+        # Staff are not asked to verify: the summary and its buttons come at once.
+        wait(agent, lambda d: f"cancel order {number}" in ask_log(d)
+             and d.find_elements(By.CSS_SELECTOR, "#ac-ask-log button.ac-chip"),
+             "no confirmation with buttons")  # fmt: skip
+        [yes] = [b for b in agent.find_elements(By.CSS_SELECTOR, "#ac-ask-log button.ac-chip")
+                 if b.text.startswith("Yes")]  # fmt: skip
+        yes.click()
+        wait(agent, lambda d: f"order {number} is cancelled" in ask_log(d), "not cancelled")
+
+    with Session(get_engine()) as db:
+        assert db.get(SalesOrder, number).status == "cancelled"
+    audit = run_cli(assistant, "erp", "audit", "--conversation", f"console:{AGENT}")
+    assert audit.returncode == 0, audit.stderr
+    [write] = [line for line in audit.stdout.splitlines() if "cancel_order" in line]
+    assert f"staff:console:{AGENT}" in write and f"customer={customer_id}" in write, write
+    assert "done" in write and number in write
+
+
+def test_an_agent_without_the_writer_role_looks_up_but_changes_nothing(
+    assistant: Assistant,
+) -> None:
+    import httpx
+
+    from erp.models import SalesOrder
+
+    env = {**assistant.service("gateway").env, "AGENT_PASSWORD": PASSWORD}
+    added = subprocess.run(
+        [paths.main_python(), "-m", "connectors", "agents", "add", "e2e-looker"],
+        env=env, cwd=paths.ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert added.returncode == 0 or "already exists" in added.stderr, added.stderr
+    with Session(get_engine()) as db:
+        order = db.scalars(
+            select(SalesOrder).where(SalesOrder.status == "pending")
+            .order_by(SalesOrder.order_number.desc()).limit(1)
+        ).one()  # fmt: skip
+        number = order.order_number
+
+    with httpx.Client(base_url=assistant.url, timeout=60) as console:
+        login = console.post("/agent/api/login",
+                             json={"username": "e2e-looker", "password": PASSWORD})  # fmt: skip
+        assert login.status_code == 200, login.text
+        csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
+
+        def ask(text: str) -> str:
+            response = console.post("/agent/api/ask", json={"text": text}, headers=csrf)
+            assert response.status_code == 200, response.text
+            return "\n".join(m["text"] or "" for m in response.json()["messages"])
+
+        looked_up = ask(f"where is order {number}")
+        assert number in looked_up and "postcode" not in looked_up, looked_up  # not verified
+        refused = ask(f"cancel order {number}")
+        assert "may look orders up but not cancel them" in refused, refused
+
+    with Session(get_engine()) as db:
+        assert db.get(SalesOrder, number).status == "pending"

@@ -58,7 +58,7 @@ train: install ## Train the Rasa model if config.yml, bot/domain or data/ change
 	$(PY) -m bot train
 
 .PHONY: run
-run: prepare ## Set everything up and start Rasa (5005), actions (5055), gateway (8080) on 127.0.0.1
+run: prepare ## Set everything up and start Rasa (5005), actions (5055), gateway (8080) on 127.0.0.1 (PROFILE=production: PostgreSQL, Redis, RabbitMQ)
 	$(PY) -m bot run
 
 .PHONY: validate

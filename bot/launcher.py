@@ -15,6 +15,8 @@ from bot.processes import (
     stop_all,
     wait_until_healthy,
 )
+from bot.profile import ACCOUNT_SECRETS, Production, ProfileError, profile_name
+from bot.provision import ProvisionError, provision
 from bot.secrets import SecretsError, shared_secrets
 from bot.settings import Ports
 
@@ -144,20 +146,40 @@ def setup() -> bool:
     return generator
 
 
+def prepare_profile() -> dict[str, str]:
+    """The environment of the chosen PROFILE: nothing for ``embedded``; for ``production`` its
+    accounts created or brought up to date (`bot.provision`) and their settings.
+
+    Raises:
+        ProfileError: a profile setting cannot be used.
+        ProvisionError: a service is unreachable or refused the administrator account.
+        SecretsError: the accounts' passwords cannot be read or stored.
+    """
+    if profile_name() == "embedded":
+        return {}
+    settings = Production.from_env()
+    passwords = shared_secrets(names=ACCOUNT_SECRETS)
+    for line in provision(settings, passwords).done:
+        _say(line)
+    return settings.rasa_environment(passwords)
+
+
 def run() -> int:
     """Start the assistant and keep it running until Ctrl-C (or SIGTERM)."""
     started = time.perf_counter()
     ports = Ports.from_env()
     try:
         secrets = shared_secrets()
-    except SecretsError as error:
+        profile = prepare_profile()
+    except (SecretsError, ProfileError, ProvisionError) as error:
         print(f"Cannot start: {error}", flush=True)
         return 1
+    _say(f"profile: {profile_name()}")
     generator = setup()
     from connectors.agents.cli import demo_agent
 
     agents = demo_agent()
-    services = build_services(ports, secrets=secrets, generator=generator)
+    services = build_services(ports, secrets=secrets, generator=generator, profile=profile)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         for service in services:

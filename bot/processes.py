@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from bot import paths
+from bot.profile import endpoints_file
 from bot.secrets import shared_secrets
 from bot.settings import Ports, tracker_db_path
 from models.settings import GeneratorSettings
@@ -107,6 +108,7 @@ def build_services(
     logs_dir: Path = paths.LOGS_DIR,
     secrets: Mapping[str, str] | None = None,
     generator: bool | None = None,
+    profile: Mapping[str, str] | None = None,
 ) -> list[Service]:
     """The processes in start order, wired to each other through `ports`.
 
@@ -119,6 +121,9 @@ def build_services(
     when GENERATOR_BACKEND is not off); never when the operator's GENERATOR_URL names one
     elsewhere (a GPU machine, say). Every process gets GENERATOR_URL: the local server's,
     the operator's, or empty (no generator: templated and extractive answers).
+
+    ``profile``: the production profile's environment (`bot.launcher.prepare_profile`): Rasa
+    then reads bot/endpoints.production.yml (PostgreSQL, Redis, RabbitMQ).
     """
     settings = GeneratorSettings.from_env()
     local = (settings.enabled if generator is None else generator) and not settings.url
@@ -131,6 +136,8 @@ def build_services(
         "GATEWAY_STREAM_URL": f"{ports.gateway_url}/internal/stream",
         "GENERATOR_URL": ports.generator_url if local else settings.url,
         **(shared_secrets() if secrets is None else secrets),
+        # The production profile's engines and accounts (bot.profile), when it runs.
+        **(profile or {}),
     }
     env = rasa_environment(shared)
     model = Service(
@@ -154,7 +161,7 @@ def build_services(
         command=[str(paths.rasa_python()), "-m", "bot.rasa_server", "run", "--enable-api",
                  "--interface", "127.0.0.1", "--port", str(ports.rasa),
                  "--model", str(paths.MODEL_FILE),
-                 "--endpoints", str(paths.ENDPOINTS_FILE),
+                 "--endpoints", str(endpoints_file(env)),
                  "--credentials", str(paths.CREDENTIALS_FILE)],
         health_url=f"{ports.rasa_url}/status?token={quote(shared['RASA_TOKEN'])}",
         env=env,

@@ -33,9 +33,12 @@ class SecretsError(RuntimeError):
 
 
 def shared_secrets(
-    path: Path | None = None, *, environ: Mapping[str, str] | None = None
+    path: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    names: tuple[str, ...] = SECRET_NAMES,
 ) -> dict[str, str]:
-    """Every name of SECRET_NAMES with its value: from the environment when set there,
+    """Every name of ``names`` (SECRET_NAMES) with its value: from the environment when set there,
     otherwise from ``path`` (default var/secrets.json), where a missing one is generated
     once and kept, so that conversations signed before a restart stay valid after it.
 
@@ -52,15 +55,16 @@ def shared_secrets(
     """
     path = paths.SECRETS_FILE if path is None else path
     env = os.environ if environ is None else environ
-    from_env = {name: value for name in SECRET_NAMES if (value := env.get(name, "").strip())}
-    if len(from_env) == len(SECRET_NAMES):
+    from_env = {name: value for name in names if (value := env.get(name, "").strip())}
+    if len(from_env) == len(names):
         return from_env
     stored = _read(path)
-    missing = [name for name in SECRET_NAMES if name not in from_env and not stored.get(name)]
+    missing = [name for name in names if name not in from_env and not stored.get(name)]
     if missing:
-        stored.update({name: secrets.token_urlsafe(32) for name in missing})
+        # Hex: safe inside URLs and configuration files (an AMQP URL carries the password).
+        stored.update({name: secrets.token_hex(24) for name in missing})
         _write(path, stored)
-    return {name: from_env.get(name) or stored[name] for name in SECRET_NAMES}
+    return {name: from_env.get(name) or stored[name] for name in names}
 
 
 def _read(path: Path) -> dict[str, str]:

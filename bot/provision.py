@@ -1,0 +1,178 @@
+"""Create the production profile's accounts on PostgreSQL, Redis and RabbitMQ, each with only
+the rights it needs; safe to run again at every start (it brings what exists up to date).
+
+- PostgreSQL: a login role that owns one database (Rasa's trackers) and nothing else; not a
+  superuser, cannot create databases or roles; PUBLIC may not connect to that database.
+- Redis: an ACL user that may only touch the lock store's keys (``<prefix>:lock:*``) with the
+  few commands the lock store sends. Redis keeps no ACL on disk here, so this runs at every
+  start.
+- RabbitMQ: a vhost for the assistant; Rasa's user may declare and publish to its exchange and
+  queue and read nothing; a reader account for consumers of the events may only read the queue.
+
+Each step says what it did; an unreachable service or a refused administrator account raises
+ProvisionError naming the service and the setting to look at.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from bot.profile import Production
+
+logger = logging.getLogger("bot")
+
+RABBITMQ_EXCHANGE = "rasa-exchange"  # the exchange Rasa's pika broker declares
+# What Rasa's Redis lock store sends (rasa/core/lock_store.py), and AUTH/HELLO/PING to connect.
+_LOCK_COMMANDS = ("get", "set", "del", "exists", "select", "ping", "hello", "auth")
+
+
+class ProvisionError(RuntimeError):
+    """A service could not be prepared; the message says which and what to check."""
+
+
+@dataclass
+class Provisioned:
+    """What a run created or brought up to date, one line per thing, for the start banner."""
+
+    done: list[str] = field(default_factory=list)
+
+
+def provision(settings: Production, passwords: Mapping[str, str]) -> Provisioned:
+    """Create or update every account of the profile.
+
+    Raises:
+        ProvisionError: a service is unreachable or refused the administrator account.
+    """
+    report = Provisioned()
+    postgres(settings, passwords["RASA_TRACKER_PG_PASSWORD"], report)
+    redis_acl(settings, passwords["RASA_LOCK_REDIS_PASSWORD"], report)
+    rabbitmq(
+        settings,
+        passwords["RASA_EVENTS_PASSWORD"],
+        passwords["RASA_EVENTS_READER_PASSWORD"],
+        report,
+    )
+    return report
+
+
+def postgres(settings: Production, password: str, report: Provisioned) -> None:
+    """Rasa's tracker database, owned by its own role."""
+    import psycopg
+    from psycopg import sql
+
+    role, database = settings.tracker_role, settings.tracker_database
+    try:
+        with psycopg.connect(
+            settings.postgres_admin_url, autocommit=True, connect_timeout=10
+        ) as db:
+            exists = db.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+            verb = "ALTER" if exists else "CREATE"
+            db.execute(
+                sql.SQL(
+                    verb + " ROLE {} LOGIN PASSWORD {} NOSUPERUSER NOCREATEDB NOCREATEROLE "
+                    "NOREPLICATION NOBYPASSRLS"
+                ).format(sql.Identifier(role), sql.Literal(password))
+            )
+            if not db.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                              (database,)).fetchone():  # fmt: skip
+                db.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                    sql.Identifier(database), sql.Identifier(role)))  # fmt: skip
+                report.done.append(f"PostgreSQL: created database {database}")
+            db.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(
+                sql.Identifier(database)))  # fmt: skip
+            db.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
+                sql.Identifier(database), sql.Identifier(role)))  # fmt: skip
+    except psycopg.Error as error:
+        raise ProvisionError(
+            f"PostgreSQL at {_where(settings.postgres_admin_url)}: {_one_line(error)} "
+            "(check PRODUCTION_POSTGRES_ADMIN_URL and that PostgreSQL runs)"
+        ) from error
+    report.done.append(f"PostgreSQL: role {role} owns {database} and nothing else")
+
+
+def redis_acl(settings: Production, password: str, report: Provisioned) -> None:
+    """An ACL user for Rasa's lock store: its keys and its commands only."""
+    import redis
+
+    user = settings.redis_user
+    rules = [
+        "reset", "on", f">{password}", f"~{settings.lock_prefix}:lock:*", "resetchannels",
+        "-@all", *(f"+{command}" for command in _LOCK_COMMANDS),
+    ]  # fmt: skip
+    try:
+        client = redis.Redis.from_url(settings.redis_admin_url, socket_timeout=10)
+        try:
+            client.execute_command("ACL", "SETUSER", user, *rules)
+        finally:
+            client.close()
+    except redis.RedisError as error:
+        raise ProvisionError(
+            f"Redis at {_where(settings.redis_admin_url)}: {_one_line(error)} "
+            "(check PRODUCTION_REDIS_ADMIN_URL and that Redis runs)"
+        ) from error
+    report.done.append(
+        f"Redis: user {user} may use keys {settings.lock_prefix}:lock:* in db {settings.lock_db}"
+    )
+
+
+def rabbitmq(
+    settings: Production, password: str, reader_password: str, report: Provisioned
+) -> None:
+    """The vhost, Rasa's publishing user and the events reader."""
+    tool = shutil.which(settings.rabbitmqctl)
+    if tool is None:
+        raise ProvisionError(
+            f"RabbitMQ: {settings.rabbitmqctl!r} not found; install rabbitmq-server's tools or "
+            "set RABBITMQCTL to its path (it creates the vhost and users)"
+        )
+    vhost, queue = settings.vhost, settings.events_queue
+
+    def ctl(*args: str, check: bool = True, secret: str | None = None) -> str:
+        try:
+            done = subprocess.run(
+                [tool, "-q", *args], input=secret, capture_output=True, text=True, timeout=60,
+                check=False,
+            )  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise ProvisionError(f"RabbitMQ: {settings.rabbitmqctl} failed: {error}") from error
+        if check and done.returncode != 0:
+            raise ProvisionError(
+                f"RabbitMQ: `rabbitmqctl {args[0]}` failed: {done.stderr.strip()[:300]} "
+                "(is RabbitMQ running, and may this user run rabbitmqctl?)"
+            )
+        return done.stdout
+
+    if vhost not in ctl("list_vhosts").split():
+        ctl("add_vhost", vhost)
+        report.done.append(f"RabbitMQ: created vhost {vhost}")
+    users = {line.split()[0] for line in ctl("list_users").splitlines() if line.strip()}
+    for user, secret in ((settings.events_user, password),
+                         (settings.events_reader, reader_password)):  # fmt: skip
+        # The password goes through stdin, so that `ps` never shows it.
+        ctl("change_password" if user in users else "add_user", user, secret=secret)
+    exchange = f"^{RABBITMQ_EXCHANGE}$"
+    both = f"^({RABBITMQ_EXCHANGE}|{queue})$"
+    # configure, write, read: Rasa declares both, publishes to the exchange and binds the queue
+    # to it (binding needs write on the queue and read on the exchange); reads no messages.
+    ctl("set_permissions", "-p", vhost, settings.events_user, both, both, exchange)
+    ctl("set_permissions", "-p", vhost, settings.events_reader, "^$", "^$", f"^{queue}$")
+    report.done.append(
+        f"RabbitMQ: vhost {vhost}, {settings.events_user} publishes to {queue}, "
+        f"{settings.events_reader} reads it"
+    )
+
+
+def _where(url: str) -> str:
+    """host:port of a URL, without its credentials (for messages)."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+
+
+def _one_line(error: Exception) -> str:
+    """An error's message on one line (psycopg's span several, with tabs)."""
+    return " ".join(str(error).split())

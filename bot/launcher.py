@@ -8,6 +8,7 @@ import time
 from types import FrameType
 
 from bot import paths, training
+from bot.balancer import BalancerMissing
 from bot.processes import (
     ServiceFailed,
     Supervisor,
@@ -15,7 +16,7 @@ from bot.processes import (
     stop_all,
     wait_until_healthy,
 )
-from bot.profile import ACCOUNT_SECRETS, Production, ProfileError, profile_name
+from bot.profile import ACCOUNT_SECRETS, Production, ProfileError, profile_name, replica_count
 from bot.provision import ProvisionError, provision
 from bot.secrets import SecretsError, shared_secrets
 from bot.settings import Ports
@@ -170,16 +171,24 @@ def run() -> int:
     ports = Ports.from_env()
     try:
         secrets = shared_secrets()
+        replicas = replica_count()
         profile = prepare_profile()
     except (SecretsError, ProfileError, ProvisionError) as error:
         print(f"Cannot start: {error}", flush=True)
         return 1
-    _say(f"profile: {profile_name()}")
+    _say(f"profile: {profile_name()}" + (f", {replicas} replicas of Rasa and the action "
+         "server behind HAProxy" if replicas > 1 else ""))  # fmt: skip
     generator = setup()
     from connectors.agents.cli import demo_agent
 
     agents = demo_agent()
-    services = build_services(ports, secrets=secrets, generator=generator, profile=profile)
+    try:
+        services = build_services(
+            ports, secrets=secrets, generator=generator, profile=profile, replicas=replicas
+        )
+    except BalancerMissing as error:
+        print(f"Cannot start: {error}", flush=True)
+        return 1
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         for service in services:

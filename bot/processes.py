@@ -16,9 +16,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 from bot import paths
+from bot.balancer import Backend, Balancer, haproxy_command
 from bot.profile import endpoints_file
 from bot.secrets import shared_secrets
-from bot.settings import Ports, tracker_db_path
+from bot.settings import Ports, free_port, tracker_db_path
 from models.settings import GeneratorSettings
 
 
@@ -109,6 +110,7 @@ def build_services(
     secrets: Mapping[str, str] | None = None,
     generator: bool | None = None,
     profile: Mapping[str, str] | None = None,
+    replicas: int = 1,
 ) -> list[Service]:
     """The processes in start order, wired to each other through `ports`.
 
@@ -124,6 +126,13 @@ def build_services(
 
     ``profile``: the production profile's environment (`bot.launcher.prepare_profile`): Rasa
     then reads bot/endpoints.production.yml (PostgreSQL, Redis, RabbitMQ).
+
+    ``replicas`` > 1 (the production profile only: replicas share conversations through its
+    lock and tracker stores) starts that many Rasa servers and action servers on free ports
+    and HAProxy (`bot.balancer`) on RASA_PORT and ACTIONS_PORT in front of them.
+
+    Raises:
+        BalancerMissing: replicas > 1 and HAProxy is not installed.
     """
     settings = GeneratorSettings.from_env()
     local = (settings.enabled if generator is None else generator) and not settings.url
@@ -148,25 +157,56 @@ def build_services(
         log_file=logs_dir / "generator.log",
         essential=False,
     )
-    actions = Service(
-        name="actions",
-        command=[paths.main_python(), "-m", "actions.server", "--port", str(ports.actions)],
-        health_url=f"{ports.action_server_url}/health",
-        env=env,
-        log_file=logs_dir / "actions.log",
-    )
-    rasa = Service(
-        name="rasa",
-        # bot.rasa_server adds --auth-token from RASA_TOKEN, so that `ps` never shows it.
-        command=[str(paths.rasa_python()), "-m", "bot.rasa_server", "run", "--enable-api",
-                 "--interface", "127.0.0.1", "--port", str(ports.rasa),
-                 "--model", str(paths.MODEL_FILE),
-                 "--endpoints", str(endpoints_file(env)),
-                 "--credentials", str(paths.CREDENTIALS_FILE)],
-        health_url=f"{ports.rasa_url}/status?token={quote(shared['RASA_TOKEN'])}",
-        env=env,
-        log_file=logs_dir / "rasa.log",
-    )  # fmt: skip
+
+    def actions(name: str, port: int) -> Service:
+        return Service(
+            name=name,
+            command=[paths.main_python(), "-m", "actions.server", "--port", str(port)],
+            health_url=f"http://127.0.0.1:{port}/health"
+            if replicas > 1
+            else f"{ports.action_server_url}/health",
+            env=env,
+            log_file=logs_dir / f"{name}.log",
+        )
+
+    def rasa(name: str, port: int) -> Service:
+        return Service(
+            name=name,
+            # bot.rasa_server adds --auth-token from RASA_TOKEN, so that `ps` never shows it.
+            command=[str(paths.rasa_python()), "-m", "bot.rasa_server", "run", "--enable-api",
+                     "--interface", "127.0.0.1", "--port", str(port),
+                     "--model", str(paths.MODEL_FILE),
+                     "--endpoints", str(endpoints_file(env)),
+                     "--credentials", str(paths.CREDENTIALS_FILE)],
+            health_url=f"http://127.0.0.1:{port}/status?token={quote(shared['RASA_TOKEN'])}",
+            env=env,
+            log_file=logs_dir / f"{name}.log",
+        )  # fmt: skip
+
+    if replicas > 1:
+        action_ports = [free_port() for _ in range(replicas)]
+        rasa_ports = [free_port() for _ in range(replicas)]
+        balancer = Balancer(
+            health_port=free_port(),
+            backends=[
+                Backend("actions", "127.0.0.1", ports.actions, "/health", action_ports),
+                Backend("rasa", "127.0.0.1", ports.rasa, "/", rasa_ports),
+            ],
+        )
+        config = balancer.write(logs_dir / "haproxy.cfg")
+        middle = [
+            *(actions(f"actions-{i}", port) for i, port in enumerate(action_ports, start=1)),
+            *(rasa(f"rasa-{i}", port) for i, port in enumerate(rasa_ports, start=1)),
+            Service(
+                name="balancer",
+                command=haproxy_command(config),
+                health_url=balancer.health_url,
+                env=env,
+                log_file=logs_dir / "balancer.log",
+            ),
+        ]
+    else:
+        middle = [actions("actions", ports.actions), rasa("rasa", ports.rasa)]
     gateway = Service(
         name="gateway",
         command=[paths.main_python(), "-m", "connectors"],
@@ -174,7 +214,7 @@ def build_services(
         env=env,
         log_file=logs_dir / "gateway.log",
     )
-    return [model, actions, rasa, gateway] if local else [actions, rasa, gateway]
+    return [model, *middle, gateway] if local else [*middle, gateway]
 
 
 class ServiceFailed(RuntimeError):

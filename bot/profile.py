@@ -10,6 +10,11 @@ get those accounts, never the administrator's:
 - ``PRODUCTION_REDIS_ADMIN_URL`` (``redis://127.0.0.1:6379/0``); ``RASA_LOCK_REDIS_DB`` (1)
 - ``PRODUCTION_RABBITMQ_HOST`` (``127.0.0.1``), ``PRODUCTION_RABBITMQ_PORT`` (5672), and
   ``RABBITMQCTL`` (``rabbitmqctl``), the tool that creates the vhost and users
+- ``TICKET_LOCK_LIFETIME`` (15 s, Rasa's own setting): how long a conversation's lock outlives
+  a Rasa replica that died holding it. It must stay below the gateway's RASA_TIMEOUT (30 s):
+  a message that waits for such a lock is then still answered within the gateway's wait,
+  instead of being processed after the gateway gave up (its reply lost, and the user's resend
+  processed twice). Longer than any turn takes (seconds), so a live turn keeps its lock.
 - ``PRODUCTION_NAME`` (``erp_assistant``): the prefix of every database, role, vhost, queue
   and key the profile creates, so two installations can share the services.
 """
@@ -51,6 +56,7 @@ class Production:
     rabbitmq_port: int = 5672
     rabbitmqctl: str = "rabbitmqctl"
     name: str = "erp_assistant"
+    lock_lifetime: int = 15
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Production:
@@ -77,7 +83,15 @@ class Production:
             rabbitmq_port=_int(env, "PRODUCTION_RABBITMQ_PORT", defaults.rabbitmq_port, 1, 65535),
             rabbitmqctl=env.get("RABBITMQCTL", defaults.rabbitmqctl),
             name=name.lower(),
+            lock_lifetime=_int(env, "TICKET_LOCK_LIFETIME", defaults.lock_lifetime, 5, 600),
         )
+        rasa_timeout = _int(env, "RASA_TIMEOUT", 30, 1, 3600)
+        if settings.lock_lifetime >= rasa_timeout:
+            raise ProfileError(
+                f"TICKET_LOCK_LIFETIME ({settings.lock_lifetime} s) must be shorter than the "
+                f"gateway's RASA_TIMEOUT ({rasa_timeout} s): a message waiting for the lock "
+                "of a replica that died would be answered after the gateway gave up"
+            )
         for variable, url, schemes in (
             ("PRODUCTION_POSTGRES_ADMIN_URL", settings.postgres_admin_url, ("postgresql",)),
             ("PRODUCTION_REDIS_ADMIN_URL", settings.redis_admin_url, ("redis",)),
@@ -139,6 +153,7 @@ class Production:
             "RASA_LOCK_REDIS_USER": self.redis_user,
             "RASA_LOCK_REDIS_PASSWORD": passwords["RASA_LOCK_REDIS_PASSWORD"],
             "RASA_LOCK_KEY_PREFIX": self.lock_prefix,
+            "TICKET_LOCK_LIFETIME": str(self.lock_lifetime),
             "RASA_EVENTS_URL": f"amqp://{self.rabbitmq_host}:{self.rabbitmq_port}/{self.vhost}",
             "RASA_EVENTS_PORT": str(self.rabbitmq_port),
             "RASA_EVENTS_USER": self.events_user,
@@ -158,6 +173,24 @@ def profile_name(env: Mapping[str, str] | None = None) -> str:
     if name not in PROFILES:
         raise ProfileError(f"PROFILE must be one of {', '.join(PROFILES)}, got {name!r}")
     return name
+
+
+def replica_count(env: Mapping[str, str] | None = None) -> int:
+    """``REPLICAS`` (1): how many Rasa servers and action servers run behind HAProxy.
+
+    Raises:
+        ProfileError: not a whole number from 1 to 8, or more than 1 without
+            PROFILE=production (replicas share conversations through its Redis lock store
+            and PostgreSQL tracker store; SQLite and in-memory locks are one process's).
+    """
+    env = os.environ if env is None else env
+    count = _int(env, "REPLICAS", 1, 1, 8)
+    if count > 1 and profile_name(env) != "production":
+        raise ProfileError(
+            f"REPLICAS={count} needs PROFILE=production: replicas share conversations "
+            "through its Redis lock store and PostgreSQL tracker store"
+        )
+    return count
 
 
 def endpoints_file(env: Mapping[str, str]) -> Path:

@@ -14,6 +14,7 @@ from bot.profile import (
     ProfileError,
     endpoints_file,
     profile_name,
+    replica_count,
 )
 from bot.provision import Provisioned, ProvisionError, postgres, rabbitmq, redis_acl
 
@@ -40,6 +41,8 @@ def test_everything_the_profile_creates_is_named_after_production_name() -> None
     assert env["RASA_LOCK_KEY_PREFIX"] == "acmebot"  # Rasa takes alphanumeric prefixes only
     assert env["RASA_EVENTS_URL"] == "amqp://127.0.0.1:5672/acme_bot"
     assert env["RASA_LOCK_REDIS_DB"] == "4"
+    assert env["TICKET_LOCK_LIFETIME"] == "15"
+    assert replica_count({"PROFILE": "production", "REPLICAS": "3"}) == 3
     assert env["RASA_TRACKER_PG_PASSWORD"] == "pw-RASA_TRACKER_PG_PASSWORD"
     assert endpoints_file(env) == PRODUCTION_ENDPOINTS_FILE
     # The administrator's account never reaches the processes.
@@ -55,11 +58,16 @@ def test_everything_the_profile_creates_is_named_after_production_name() -> None
         ({"PRODUCTION_RABBITMQ_PORT": "amqp"}, "PRODUCTION_RABBITMQ_PORT must be a whole"),
         ({"PRODUCTION_POSTGRES_ADMIN_URL": "mysql://x"}, "must be a postgresql:// URL"),
         ({"PRODUCTION_REDIS_ADMIN_URL": "localhost:6379"}, "must be a redis:// URL"),
+        ({"TICKET_LOCK_LIFETIME": "30"}, r"TICKET_LOCK_LIFETIME \(30 s\) must be shorter"),
+        ({"TICKET_LOCK_LIFETIME": "12", "RASA_TIMEOUT": "10"}, "than the gateway's RASA_TIMEOUT"),
+        ({"REPLICAS": "2"}, "REPLICAS=2 needs PROFILE=production"),
+        ({"REPLICAS": "9", "PROFILE": "production"}, "REPLICAS must be a whole number from 1 to 8"),
     ],
 )
 def test_unusable_settings_name_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(ProfileError, match=message):
         Production.from_env(env)
+        replica_count(env)
 
 
 def test_unreachable_services_are_named_with_the_setting_to_check() -> None:

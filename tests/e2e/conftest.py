@@ -39,10 +39,14 @@ class Assistant:
 
 
 @contextmanager
-def start_assistant(work: Path, overrides: Mapping[str, str]) -> Iterator[Assistant]:
+def start_assistant(
+    work: Path, overrides: Mapping[str, str], *, replicas: int = 1
+) -> Iterator[Assistant]:
     """Run Rasa, actions and the gateway on free ports with state in ``work``; stop on exit.
 
-    ``overrides`` are environment settings for the processes on top of the defaults here.
+    ``overrides`` are environment settings for the processes on top of the defaults here;
+    ``replicas`` > 1 runs that many Rasa and action servers behind HAProxy (needs the
+    production profile's settings in ``overrides``).
     """
     if not paths.MODEL_FILE.exists():
         pytest.fail("no trained model: run `python -m bot train` (make test does)")
@@ -65,7 +69,7 @@ def start_assistant(work: Path, overrides: Mapping[str, str]) -> Iterator[Assist
     os.environ.update(settings)
     # The test run's own secrets, so that nothing depends on the developer's var/secrets.json.
     secrets = shared_secrets(work / "secrets.json")
-    services = build_services(ports, logs_dir=work / "logs", secrets=secrets)
+    services = build_services(ports, logs_dir=work / "logs", secrets=secrets, replicas=replicas)
     # The services have their environment now; later tests see the generator as configured.
     _restore({"GENERATOR_BACKEND": previous["GENERATOR_BACKEND"]})
     try:
@@ -83,6 +87,49 @@ def start_assistant(work: Path, overrides: Mapping[str, str]) -> Iterator[Assist
     finally:
         stop_all(services)
         _restore(previous)
+
+
+@contextmanager
+def start_production(
+    work: Path,
+    name: str,
+    lock_db: str,
+    *,
+    replicas: int = 1,
+    overrides: Mapping[str, str] | None = None,
+) -> Iterator[tuple[Assistant, dict[str, str]]]:
+    """The assistant on PROFILE=production with its own PRODUCTION_NAME (an empty tracker
+    database and event queue), and the passwords of the accounts the profile created;
+    ``overrides``: more settings (the profile's included)."""
+    import subprocess
+
+    import psycopg
+    from psycopg import sql
+
+    from bot.launcher import prepare_profile
+    from bot.profile import ACCOUNT_SECRETS, Production
+
+    env = {
+        "PROFILE": "production",
+        "PRODUCTION_NAME": name,
+        "RASA_LOCK_REDIS_DB": lock_db,
+        **(overrides or {}),
+    }
+    settings = Production.from_env(env)
+    with psycopg.connect(settings.postgres_admin_url, autocommit=True) as db:
+        db.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(settings.tracker_database)))  # fmt: skip
+    # Events left in the queue by an earlier run (the queue is durable).
+    purge = ["rabbitmqctl", "-q", "purge_queue", "-p", settings.vhost, settings.events_queue]
+    subprocess.run(purge, capture_output=True, timeout=60, check=False)
+    with pytest.MonkeyPatch.context() as patch:
+        for variable, value in env.items():
+            patch.setenv(variable, value)
+        patch.setattr("bot.paths.SECRETS_FILE", work / "secrets.json")
+        profile = prepare_profile()
+    passwords = shared_secrets(work / "secrets.json", names=ACCOUNT_SECRETS)
+    with start_assistant(work, {**env, **profile}, replicas=replicas) as assistant:
+        yield assistant, passwords
 
 
 @pytest.fixture(scope="session")

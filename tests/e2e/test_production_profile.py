@@ -6,7 +6,6 @@ messages at once to one conversation."""
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -17,12 +16,9 @@ import psycopg
 import pytest
 import redis
 from pika.exceptions import ChannelClosedByBroker, ProbableAccessDeniedError
-from psycopg import sql
 
-from bot.launcher import prepare_profile
-from bot.profile import ACCOUNT_SECRETS, Production
-from bot.secrets import shared_secrets
-from tests.e2e.conftest import Assistant, start_assistant
+from bot.profile import Production
+from tests.e2e.conftest import Assistant, start_production
 
 pytestmark = pytest.mark.e2e
 
@@ -37,29 +33,11 @@ def settings() -> Production:
 
 @pytest.fixture(scope="module")
 def production(
-    tmp_path_factory: pytest.TempPathFactory, settings: Production
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Assistant, dict[str, str]]]:
     """The assistant on the production profile, from an empty tracker database and queue."""
-    work = tmp_path_factory.mktemp("production")
-    _drop_leftovers(settings)
-    env = {"PROFILE": "production", "PRODUCTION_NAME": NAME, "RASA_LOCK_REDIS_DB": LOCK_DB}
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in env.items():
-            patch.setenv(name, value)
-        patch.setattr("bot.paths.SECRETS_FILE", work / "secrets.json")
-        profile = prepare_profile()
-    passwords = shared_secrets(work / "secrets.json", names=ACCOUNT_SECRETS)
-    with start_assistant(work, {**env, **profile}) as assistant:
-        yield assistant, passwords
-
-
-def _drop_leftovers(settings: Production) -> None:
-    with psycopg.connect(settings.postgres_admin_url, autocommit=True) as db:
-        db.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(settings.tracker_database)))  # fmt: skip
-    # Events left in the queue by an earlier run (the queue is durable).
-    purge = ["rabbitmqctl", "-q", "purge_queue", "-p", settings.vhost, settings.events_queue]
-    subprocess.run(purge, capture_output=True, timeout=60, check=False)
+    with start_production(tmp_path_factory.mktemp("production"), NAME, LOCK_DB) as running:
+        yield running
 
 
 def tracker_events(settings: Production, passwords: dict[str, str], sender: str) -> list[dict]:

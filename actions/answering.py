@@ -22,7 +22,9 @@ What a customer waits on is never the model:
   is the answer.
 
 Each answer is logged as ``answer kind=erp|doc wording=generated|template|extractive
-reason=... seconds=...``; `make bench-load` counts those lines.
+reason=... seconds=...``; `make bench-load` counts those lines. The action server's metrics
+(actions/metrics.py) count them too, and time the document searches and each generator
+request (`_Measured`).
 
 Example:
     >>> service = answering_service()
@@ -33,6 +35,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import threading
@@ -42,6 +45,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from actions.metrics import answer_worded, generator_timed, retrieval_timed
 from models.answer import GroundedAnswer, SentenceSink, grounded_answer
 from models.errors import GeneratorError
 from models.examples import ContextItem
@@ -191,7 +195,8 @@ class AnsweringService:
 
     def search(self, question: str, top_k: int) -> list[Passage]:
         """The best passages for ``question`` (blocking: call it from a worker thread)."""
-        return self._retriever().search(question, top_k=top_k)
+        with retrieval_timed():
+            return self._retriever().search(question, top_k=top_k)
 
     async def document_answer(
         self,
@@ -279,7 +284,7 @@ class AnsweringService:
     ) -> GroundedAnswer:
         generator = self.generator
         assert generator is not None
-        patient = _waiting(generator, wait)
+        patient = _Measured(_waiting(generator, wait))
         names = self.product_names()
 
         def run() -> GroundedAnswer:
@@ -301,9 +306,12 @@ class AnsweringService:
             return GroundedAnswer("error", "")
 
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, run)
+        # As asyncio.to_thread does: the worker logs with the conversation's tag and
+        # records into the action's metrics.
+        return await loop.run_in_executor(self._pool, contextvars.copy_context().run, run)
 
     def _log(self, kind: str, worded: Worded, started: float) -> Worded:
+        answer_worded(kind, worded.wording, worded.reason)
         logger.info(
             "answer kind=%s wording=%s reason=%s seconds=%.3f",
             kind,
@@ -331,6 +339,57 @@ class _Waiting:
 
     def stream(self, prompt: str) -> Iterator[str]:
         return self._generator.stream(prompt, wait_seconds=self.seconds)
+
+
+class _Measured:
+    """A generator whose requests report their time to the first piece of text and their
+    decoding speed to the action server's metrics.
+
+    ``generate`` reports the generator's own figures: its token count and timings
+    (`Generation.tokens_per_second`), and as the time to the first token what the
+    caller waited before the generator's clock started plus the generator's own time to it.
+    ``stream`` gets text pieces only: the remote client does not pass on the counts and
+    timings the server sends at the end. There the time to the first piece is measured here
+    (the server's queue, the prompt and the first token), and the speed is pieces per
+    second after the first piece: the server sends a piece per decoded token (a character
+    split over tokens waits for the next), so it is close to tokens per second.
+    """
+
+    def __init__(self, generator: Generator) -> None:
+        self._generator = generator
+        self.name = generator.name
+        self.limits = generator.limits
+
+    def count_tokens(self, text: str) -> int:
+        return self._generator.count_tokens(text)
+
+    def generate(self, prompt: str) -> Generation:
+        started = time.perf_counter()
+        generation = self._generator.generate(prompt)
+        waited = max(0.0, time.perf_counter() - started - generation.seconds)
+        first = generation.first_token_seconds
+        generator_timed(None if first is None else waited + first, generation.tokens_per_second)
+        return generation
+
+    def stream(self, prompt: str) -> Iterator[str]:
+        started = time.perf_counter()
+        first: float | None = None
+        last = started
+        pieces = 0
+        inner = self._generator.stream(prompt)
+        try:
+            for piece in inner:
+                last = time.perf_counter()
+                if first is None:
+                    first = last
+                pieces += 1
+                yield piece
+        finally:
+            close = getattr(inner, "close", None)
+            if callable(close):
+                close()  # an abandoned answer frees the model now, not when collected
+            speed = (pieces - 1) / (last - first) if first is not None and last > first else None
+            generator_timed(None if first is None else first - started, speed)
 
 
 def _waiting(generator: Generator, seconds: float) -> Generator:

@@ -1,5 +1,6 @@
 """Run erp/ service functions from async actions: one session per call, off the event loop,
-each call recorded in the audit trail (erp/audit.py) for the conversation that asked."""
+each call recorded in the audit trail (erp/audit.py) for the conversation that asked and
+timed in the action server's metrics (actions/metrics.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 
+from actions.metrics import erp_call_done
 from erp.audit import AuditEvent, Stopwatch, audit_trail
 from erp.errors import (
     AccessDenied,
@@ -80,7 +82,15 @@ def _audited(asker: Asker | None, function: Callable[..., Any], run: Callable[[]
         outcome = next((o for kind, o in _ERROR_OUTCOMES if isinstance(error, kind)), "error")
         raise
     finally:
-        _record(asker, function, outcome, watch.ms)
+        ms = watch.ms
+        erp_call_done(operation_name(function), outcome, ms / 1000)
+        _record(asker, function, outcome, ms)
+
+
+def operation_name(function: Callable[..., Any]) -> str:
+    """What the audit trail and the metrics call an ERP function: ``orders.get_order_status``."""
+    module = getattr(function, "__module__", "").rsplit(".", 1)[-1]
+    return f"{module}.{getattr(function, '__name__', 'call')}"
 
 
 def _outcome_of(result: object) -> str:
@@ -99,7 +109,6 @@ def _outcome_of(result: object) -> str:
 def _record(asker: Asker | None, function: Callable[..., Any], outcome: str, ms: float) -> None:
     if asker is None:
         return  # not made for a conversation (warm-up, tests of the ERP layer)
-    module = getattr(function, "__module__", "").rsplit(".", 1)[-1]
     try:
         audit_trail().record(
             AuditEvent(
@@ -107,7 +116,7 @@ def _record(asker: Asker | None, function: Callable[..., Any], outcome: str, ms:
                 channel=asker.channel,
                 actor=asker.actor,
                 customer=asker.customer,
-                operation=f"{module}.{getattr(function, '__name__', 'call')}",
+                operation=operation_name(function),
                 record=asker.record,
                 outcome=outcome,
                 ms=ms,

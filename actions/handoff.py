@@ -23,6 +23,7 @@ from rasa_sdk.events import SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.metrics import fallback
 from actions.verification import first_text, question_reset_events, verification
 from erp.errors import InvalidIdentifier
 from erp.invoices import parse_invoice
@@ -112,7 +113,9 @@ def fallback_turn(
     dispatcher: CollectingDispatcher, tracker: Tracker, *, response: str
 ) -> list[dict[str, Any]]:
     """Answer a turn the bot could not answer: ``response`` the first time, a handoff the
-    second time in a row. Returns the slot events that keep the count."""
+    second time in a row. Returns the slot events that keep the count (and counts it in the
+    metrics as ``response`` without ``utter_``)."""
+    fallback(response.removeprefix("utter_"))
     turn = user_turn(tracker)
     last = tracker.get_slot(LAST_FALLBACK_SLOT)
     if isinstance(last, int | float) and int(last) == turn - 1:

@@ -8,6 +8,7 @@ from typing import Any
 
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.metrics import error_replied
 from erp.errors import (
     AccessDenied,
     ErpError,
@@ -59,9 +60,11 @@ async def guarded(
         return await work()
     except ErpError as error:
         logger.warning("answering failed: %s: %s", type(error).__name__, error)
+        error_replied(error)
         dispatcher.utter_message(text=reply_for(error))
         return on_error
     except Exception as error:  # a bug must still give the user a reply, never silence
         logger.exception("unexpected error while answering")
+        error_replied(error)
         dispatcher.utter_message(text=reply_for(error))
         return on_error

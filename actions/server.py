@@ -3,8 +3,10 @@
 rasa-sdk's own `python -m rasa_sdk` listens on every interface and runs any action for any
 caller. This serves the same app (the actions of this package, /health, /webhook, /actions)
 on 127.0.0.1 by default (ACTION_SERVER_HOST to change it), and every route but /health
-requires ``Authorization: Bearer <ACTION_SERVER_TOKEN>``, the header Rasa sends
-(bot/endpoints.yml).
+and /metrics requires ``Authorization: Bearer <ACTION_SERVER_TOKEN>``, the header Rasa sends
+(bot/endpoints.yml). /metrics (Prometheus, actions/metrics.py) answers a scraper sending
+``Authorization: Bearer <METRICS_TOKEN>``, and is 404 without METRICS_TOKEN. Logs are
+rasa-sdk's coloured lines, or JSON lines with LOG_FORMAT=json (actions/logs.py).
 """
 
 from __future__ import annotations
@@ -16,14 +18,21 @@ import os
 import sys
 import warnings
 
+from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import generate_latest
 from rasa_sdk import utils
 from rasa_sdk.endpoint import create_app_for_serve
-from rasa_sdk.executor import ActionExecutor
 from sanic import Sanic
 from sanic.request import Request
-from sanic.response import HTTPResponse, json
+from sanic.response import HTTPResponse, json, raw
+
+from actions.logs import log_format, use_json_logs
+from actions.metrics import ActionMetrics, ObservedExecutor
 
 TOKEN_ENV = "ACTION_SERVER_TOKEN"
+METRICS_TOKEN_ENV = "METRICS_TOKEN"
+MIN_METRICS_TOKEN_CHARS = 16
+METRICS_PATH = "/metrics"
 HOST_ENV = "ACTION_SERVER_HOST"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5055
@@ -49,39 +58,82 @@ def bearer_matches(authorization: str | None, token: str) -> bool:
     )
 
 
-def create_app(token: str, *, package: str = "actions") -> Sanic:
+def create_app(
+    token: str,
+    *,
+    package: str = "actions",
+    metrics_token: str = "",
+    metrics: ActionMetrics | None = None,
+) -> Sanic:
     """rasa-sdk's action server app for ``package``'s actions, with every route but /health
-    closed to callers without the token.
+    closed to callers without the token, and /metrics to scrapers without ``metrics_token``.
+
+    Args:
+        token: what Rasa sends (ACTION_SERVER_TOKEN).
+        package: the package whose actions are served.
+        metrics_token: what a Prometheus scraper sends (METRICS_TOKEN); empty: /metrics is
+            404 for everyone.
+        metrics: where the actions are counted (``app.ctx.metrics``); a registry of the
+            app's own when None.
 
     Raises:
         ValueError: ``token`` is empty.
     """
     if not token:
         raise ValueError(f"the action server needs a token ({TOKEN_ENV}), got an empty one")
-    executor = ActionExecutor()
+    metrics = metrics or ActionMetrics()
+    executor = ObservedExecutor(metrics)
     executor.register_package(package)
     # No CORS: only Rasa calls the action server, never a browser. No tracing endpoints file.
     app = create_app_for_serve(executor, cors_origins=None, endpoints="")
+    app.ctx.metrics = metrics
 
     async def require_token(request: Request) -> HTTPResponse | None:
+        if request.path == METRICS_PATH:
+            return _metrics_refusal(request, metrics_token)
         if request.path in OPEN_PATHS or bearer_matches(
             request.headers.get("authorization"), token
         ):
             return None
-        logger.warning("refused %s %s: missing or wrong bearer token", request.method, request.path)
-        return json(
-            {"error": "missing or wrong bearer token"},
-            status=401,
-            headers={"WWW-Authenticate": "Bearer"},
+        return _refused(request)
+
+    async def scrape(request: Request) -> HTTPResponse:
+        return raw(
+            generate_latest(metrics.registry),
+            content_type=CONTENT_TYPE_LATEST,
+            headers={"Cache-Control": "no-store"},
         )
+
+    if metrics_token:
+        app.add_route(scrape, METRICS_PATH, methods=["GET"], name="metrics")
 
     # Before every other request middleware (CORS answers OPTIONS itself).
     app.register_middleware(require_token, "request", priority=100)
     return app
 
 
+def _metrics_refusal(request: Request, metrics_token: str) -> HTTPResponse | None:
+    """None for a scrape with METRICS_TOKEN; 404 when there is none (Rasa's token does not
+    open /metrics either), 401 for a missing or wrong token."""
+    if not metrics_token:
+        return json({"error": "not found"}, status=404)
+    if bearer_matches(request.headers.get("authorization"), metrics_token):
+        return None
+    return _refused(request)
+
+
+def _refused(request: Request) -> HTTPResponse:
+    logger.warning("refused %s %s: missing or wrong bearer token", request.method, request.path)
+    return json(
+        {"error": "missing or wrong bearer token"},
+        status=401,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Serve the actions until SIGINT or SIGTERM; exit 2 without a token."""
+    """Serve the actions until SIGINT or SIGTERM; exit 2 without a token, with a METRICS_TOKEN
+    shorter than 16 characters or a LOG_FORMAT other than text or json."""
     parser = argparse.ArgumentParser(prog="python -m actions.server", description=__doc__)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument(
@@ -91,6 +143,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     token = os.environ.get(TOKEN_ENV, "").strip()
+    metrics_token = os.environ.get(METRICS_TOKEN_ENV, "").strip()
+    try:
+        fmt = log_format(os.environ.get("LOG_FORMAT"))
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
+    if metrics_token and len(metrics_token) < MIN_METRICS_TOKEN_CHARS:
+        print(
+            f"{METRICS_TOKEN_ENV} must be at least {MIN_METRICS_TOKEN_CHARS} characters, "
+            f"got {len(metrics_token)}",
+            file=sys.stderr,
+        )
+        return 2
     if not token:
         print(
             f"{TOKEN_ENV} is not set: the action server answers only callers that send it, "
@@ -101,9 +166,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # rasa-sdk 3.21 serves rasa 3.6 fine (same webhook protocol); drop its version warning.
     warnings.filterwarnings("ignore", "Your versions of rasa and rasa_sdk", UserWarning)
-    utils.configure_colored_logging(os.environ.get("LOG_LEVEL", "INFO").upper())
-    utils.update_sanic_log_level()
-    app = create_app(token)
+    level = os.environ.get("LOG_LEVEL", "INFO").upper()
+    if fmt == "json":
+        utils.update_sanic_log_level()
+        use_json_logs(level)
+    else:
+        utils.configure_colored_logging(level)
+        utils.update_sanic_log_level()
+    app = create_app(token, metrics_token=metrics_token)
     # A bad VERIFICATION_SECRET, ACTIONS_STATE_DB or ANSWER_* setting stops the server here,
     # not a customer's turn; the retriever's model and indexes load now, not on first question.
     from actions.answering import answering_service

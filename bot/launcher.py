@@ -5,6 +5,8 @@ from __future__ import annotations
 import signal
 import sys
 import time
+from collections.abc import Mapping
+from pathlib import Path
 from types import FrameType
 
 from bot import paths, training
@@ -147,19 +149,23 @@ def setup() -> bool:
     return generator
 
 
-def prepare_profile() -> dict[str, str]:
-    """The environment of the chosen PROFILE: nothing for ``embedded``; for ``production`` its
-    accounts created or brought up to date (`bot.provision`) and their settings.
+def prepare_profile(
+    env: Mapping[str, str] | None = None, *, secrets_file: Path | None = None
+) -> dict[str, str]:
+    """The environment of the chosen PROFILE (from ``env``, default os.environ): nothing for
+    ``embedded``; for ``production`` its accounts created or brought up to date
+    (`bot.provision`) and their settings, passwords kept in ``secrets_file``
+    (var/secrets.json).
 
     Raises:
         ProfileError: a profile setting cannot be used.
         ProvisionError: a service is unreachable or refused the administrator account.
         SecretsError: the accounts' passwords cannot be read or stored.
     """
-    if profile_name() == "embedded":
+    if profile_name(env) == "embedded":
         return {}
-    settings = Production.from_env()
-    passwords = shared_secrets(names=ACCOUNT_SECRETS)
+    settings = Production.from_env(env)
+    passwords = shared_secrets(secrets_file, environ=env, names=ACCOUNT_SECRETS)
     for line in provision(settings, passwords).done:
         _say(line)
     return settings.rasa_environment(passwords)

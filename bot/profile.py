@@ -10,11 +10,12 @@ get those accounts, never the administrator's:
 - ``PRODUCTION_REDIS_ADMIN_URL`` (``redis://127.0.0.1:6379/0``); ``RASA_LOCK_REDIS_DB`` (1)
 - ``PRODUCTION_RABBITMQ_HOST`` (``127.0.0.1``), ``PRODUCTION_RABBITMQ_PORT`` (5672), and
   ``RABBITMQCTL`` (``rabbitmqctl``), the tool that creates the vhost and users
-- ``TICKET_LOCK_LIFETIME`` (15 s, Rasa's own setting): how long a conversation's lock outlives
-  a Rasa replica that died holding it. It must stay below the gateway's RASA_TIMEOUT (30 s):
-  a message that waits for such a lock is then still answered within the gateway's wait,
-  instead of being processed after the gateway gave up (its reply lost, and the user's resend
-  processed twice). Longer than any turn takes (seconds), so a live turn keeps its lock.
+- ``TICKET_LOCK_LIFETIME`` (25 s, Rasa's own setting): how long a message may wait for its
+  conversation's lock, and how long a lock outlives a Rasa replica that died holding it. It
+  must stay below the gateway's RASA_TIMEOUT (30 s): a message waiting for such a lock is then
+  still answered within the gateway's wait, instead of being processed after the gateway gave
+  up (its reply lost, and the user's resend processed twice). Long enough for a burst of
+  messages to one conversation to be taken one after the other (20 at once pass).
 - ``PRODUCTION_NAME`` (``erp_assistant``): the prefix of every database, role, vhost, queue
   and key the profile creates, so two installations can share the services.
 """
@@ -56,7 +57,7 @@ class Production:
     rabbitmq_port: int = 5672
     rabbitmqctl: str = "rabbitmqctl"
     name: str = "erp_assistant"
-    lock_lifetime: int = 15
+    lock_lifetime: int = 25
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Production:

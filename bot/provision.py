@@ -60,6 +60,23 @@ def provision(settings: Production, passwords: Mapping[str, str]) -> Provisioned
     return report
 
 
+def reset(settings: Production) -> None:
+    """Drop the tracker database and empty the events queue: a clean start for a benchmark
+    or a test run under its own PRODUCTION_NAME (never for an installation in use)."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(settings.postgres_admin_url, autocommit=True, connect_timeout=10) as db:
+        db.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(settings.tracker_database)))  # fmt: skip
+    tool = shutil.which(settings.rabbitmqctl)
+    if tool is not None:  # no queue yet is fine
+        subprocess.run(
+            [tool, "-q", "purge_queue", "-p", settings.vhost, settings.events_queue],
+            capture_output=True, timeout=60, check=False,
+        )  # fmt: skip
+
+
 def postgres(settings: Production, password: str, report: Provisioned) -> None:
     """Rasa's tracker database, owned by its own role."""
     import psycopg

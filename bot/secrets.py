@@ -17,7 +17,8 @@ from bot import paths
 # gateway channel); ACTION_SERVER_TOKEN, Rasa to the action server; GATEWAY_INTERNAL_TOKEN,
 # the action server to the gateway's /internal/stream; GENERATOR_TOKEN, the action server and
 # the gateway to the generator's server (models.server); VERIFICATION_SECRET signs
-# verification records; WEB_SESSION_SECRET signs the web chat's session tokens.
+# verification records; WEB_SESSION_SECRET signs the web chat's session tokens; METRICS_TOKEN,
+# whoever scrapes /metrics on the gateway and the action server (docs/observability.md).
 SECRET_NAMES = (
     "RASA_TOKEN",
     "ACTION_SERVER_TOKEN",
@@ -25,6 +26,7 @@ SECRET_NAMES = (
     "GENERATOR_TOKEN",
     "VERIFICATION_SECRET",
     "WEB_SESSION_SECRET",
+    "METRICS_TOKEN",
 )
 
 

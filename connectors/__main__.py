@@ -3,31 +3,34 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import sys
 from types import FrameType
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
+from connectors.logs import configure_logging, log_format
 from connectors.settings import GatewaySettings
 
 
 def main() -> None:
-    """Run the gateway until SIGINT or SIGTERM; uvicorn drains connections on either."""
+    """Run the gateway until SIGINT or SIGTERM; uvicorn drains connections on either.
+
+    LOG_LEVEL sets the gateway's own lines' level, LOG_FORMAT=json writes JSON lines.
+    """
     settings = GatewaySettings.from_env()
     level = os.environ.get("LOG_LEVEL", "INFO").upper()
-    # Only our logger at LOG_LEVEL: httpx logs every request URL at INFO, which is noise.
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("connectors").setLevel(level)
+    fmt = log_format(os.environ.get("LOG_FORMAT"))
+    configure_logging(level, fmt)
     config = uvicorn.Config(
         "connectors.gateway:create_app",
         factory=True,
         host=settings.host,
         port=settings.port,
         log_level=level.lower(),
+        # In JSON, uvicorn's own lines go to the root logger's JSON handler, not its format.
+        log_config=None if fmt == "json" else LOGGING_CONFIG,
         # The sans-I/O WebSocket protocol: the legacy one is deprecated in websockets 14+.
         ws="websockets-sansio",
         # A request still running this long after a stop signal is cancelled.

@@ -1,4 +1,5 @@
-"""The gateway ASGI app: REST API, web chat (Socket.IO), Telegram, Slack, health, demo page."""
+"""The gateway ASGI app: REST API, web chat (Socket.IO), Telegram, Slack, health, metrics,
+demo page."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from connectors.errors import (
 )
 from connectors.handoff.service import build_handoff
 from connectors.messages import CheckResult, HealthReport, RestReply, rest_message
+from connectors.metrics import GatewayMetrics, metrics_routes
 from connectors.rasa_client import AssistantClient, RasaClient
 from connectors.ratelimit import RateLimiter
 from connectors.redaction import redact
@@ -99,6 +101,7 @@ def create_app(
     store = GatewayStore(settings.gateway_db)
     handoff = build_handoff(settings.handoff, store)
     queue = handoff.queue if handoff is not None else None
+    metrics = GatewayMetrics()
     turns = Turns(
         store=store,
         limiter=RateLimiter(
@@ -107,6 +110,7 @@ def create_app(
         max_chars=settings.max_message_chars,
         queue=queue,
         detector=handoff.detector if handoff is not None else None,
+        metrics=metrics,
     )
     web = WebChannel(
         turns,
@@ -145,6 +149,7 @@ def create_app(
                 health_timeout=HEALTH_TIMEOUT,
             )
             app.state.turns = turns
+            app.state.metrics = metrics
             app.state.handoff_queue = queue
             if handoff is not None:
                 await handoff.start(app.state.rasa)
@@ -241,6 +246,7 @@ def create_app(
     routes: list[BaseRoute] = [
         Route("/", index, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
+        *metrics_routes(metrics, settings.metrics_token),
         Route("/api/messages", post_message, methods=["POST"]),
         Route("/api/messages/{sender_id:path}/pending", pending_messages, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
@@ -297,6 +303,13 @@ async def _timed_check(name: str, check: Callable[[], Awaitable[bool]]) -> Check
 # The one place gateway errors become HTTP responses.
 
 
+def _count_error(request: Request, kind: str) -> None:
+    """Count a request refused before any turn (turns count their own errors)."""
+    metrics: GatewayMetrics | None = getattr(request.app.state, "metrics", None)
+    if metrics is not None:
+        metrics.error(kind)
+
+
 async def _invalid_message(request: Request, error: Exception) -> Response:
     assert isinstance(error, InvalidMessage)
     logger.info("rejected %s %s: %s", request.method, request.url.path, redact(error.reason))
@@ -305,6 +318,7 @@ async def _invalid_message(request: Request, error: Exception) -> Response:
 
 async def _body_too_large(request: Request, error: Exception) -> Response:
     assert isinstance(error, BodyTooLarge)
+    _count_error(request, "body_too_large")
     logger.info("rejected %s %s: %s", request.method, request.url.path, error.reason)
     return JSONResponse({"error": error.reason}, status_code=413)
 
@@ -321,6 +335,7 @@ async def _rate_limited(request: Request, error: Exception) -> Response:
 
 async def _unauthorized(request: Request, error: Exception) -> Response:
     assert isinstance(error, Unauthorized)
+    _count_error(request, "unauthorized")
     # Not the path: the pending endpoint's carries the client's sender id.
     logger.info("refused a REST %s: %s", request.method, error.reason)
     headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None

@@ -125,6 +125,8 @@ class GatewaySettings:
     internal_token: str = ""
     # RASA_TOKEN: the bearer token of Rasa's gateway channel and its HTTP API's --auth-token.
     rasa_token: str = field(default="", repr=False)
+    # METRICS_TOKEN: what a Prometheus scraper sends for /metrics; empty: /metrics is 404.
+    metrics_token: str = field(default="", repr=False)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     slack: SlackSettings = field(default_factory=SlackSettings)
     handoff: HandoffSettings = field(default_factory=HandoffSettings)
@@ -137,7 +139,8 @@ class GatewaySettings:
         (seconds), GATEWAY_DB, DOCS_DIR, RATE_LIMIT_PER_MINUTE, RATE_LIMIT_BURST, WIDGET_ORIGINS
         (comma-separated sites allowed besides the gateway's own, ``*`` for any),
         WEB_SESSION_SECRET (at least 16 characters), WEB_SESSION_DAYS, GATEWAY_API_KEYS
-        (``name:secret,...``), GATEWAY_INTERNAL_TOKEN, RASA_TOKEN, TELEGRAM_BOT_TOKEN,
+        (``name:secret,...``), GATEWAY_INTERNAL_TOKEN, RASA_TOKEN, METRICS_TOKEN (at least 16
+        characters), TELEGRAM_BOT_TOKEN,
         TELEGRAM_WEBHOOK_SECRET, TELEGRAM_WEBHOOK_URL, TELEGRAM_MODE, TELEGRAM_API_URL,
         SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_API_URL and SLACK_STAFF_USER_IDS
         (comma-separated Slack user ids), and the HANDOFF_* variables of ``_handoff``; unset
@@ -167,6 +170,7 @@ class GatewaySettings:
             api_keys=_api_keys(env),
             internal_token=(env.get("GATEWAY_INTERNAL_TOKEN") or "").strip(),
             rasa_token=(env.get("RASA_TOKEN") or "").strip(),
+            metrics_token=_secret(env, "METRICS_TOKEN"),
             telegram=_telegram(env),
             slack=_slack(env),
             handoff=_handoff(env),

@@ -24,7 +24,9 @@ from connectors.errors import GatewayError, InvalidMessage, RasaUnavailable, Rat
 from connectors.handoff import notices
 from connectors.handoff.queue import HandoffQueue
 from connectors.handoff.triggers import Escalation, TriggerDetector, from_replies
+from connectors.logs import conversation_logged
 from connectors.messages import IncomingMessage, OutgoingMessage
+from connectors.metrics import GatewayMetrics
 from connectors.rasa_client import AssistantClient
 from connectors.ratelimit import RateLimiter
 from connectors.redaction import conversation_tag
@@ -43,6 +45,8 @@ class Turns:
     """Takes one user message through limits, Rasa and the transcript.
 
     ``rasa`` is attached by the app's lifespan, once the shared HTTP client exists.
+    ``metrics`` counts the turns, handoffs and errors (the app's; a registry of its own if
+    none is given).
     ``after_rasa`` hooks run (synchronously: they start background work, not await it) for
     each message Rasa answered, so a channel can look at the conversation's new state.
 
@@ -63,7 +67,9 @@ class Turns:
         max_chars: int,
         queue: HandoffQueue | None = None,
         detector: TriggerDetector | None = None,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
+        self.metrics = metrics or GatewayMetrics()
         self.store = store
         self.limiter = limiter
         self.max_chars = max_chars
@@ -72,7 +78,9 @@ class Turns:
         self.after_rasa: list[RasaTurnHook] = []
 
     async def handle(self, message: IncomingMessage) -> list[OutgoingMessage]:
-        """Validate, rate-limit, send to Rasa, record both sides and log the turn.
+        """Validate, rate-limit, send to Rasa, record both sides, log and count the turn.
+
+        Every line logged during the turn carries its conversation tag (`connectors.logs`).
 
         Raises:
             InvalidMessage: the text is empty or too long after cleaning.
@@ -80,6 +88,26 @@ class Turns:
                 conversation it writes in).
             RasaUnavailable: Rasa gave no reply.
         """
+        started = time.perf_counter()
+        outcome = "internal"
+        with conversation_logged(conversation_tag(message.sender_id)):
+            try:
+                replies, outcome = await self._handle(message)
+                return replies
+            except InvalidMessage:
+                outcome = "invalid_message"
+                raise
+            except RateLimited:
+                outcome = "rate_limited"
+                raise
+            except RasaUnavailable:
+                outcome = "rasa_unavailable"
+                raise
+            finally:
+                self.metrics.turn(message.channel, outcome, time.perf_counter() - started)
+
+    async def _handle(self, message: IncomingMessage) -> tuple[list[OutgoingMessage], str]:
+        """The turn's replies and who answered: ``rasa`` or ``handoff`` (the handoff path)."""
         text = clean_text(message.text)
         if not text:
             raise InvalidMessage("text must not be empty")
@@ -101,7 +129,7 @@ class Turns:
         handled = await self._before_rasa(message, transcript_id)
         if handled is not None:
             await self.store.append_bot(message.sender_id, handled)
-            return handled
+            return handled, "handoff"
         replies = await self.rasa.send(message)
         rasa_ms = (time.perf_counter() - started) * 1000
         if self.queue is not None:
@@ -126,7 +154,7 @@ class Turns:
                 logger.exception(
                     "after-turn hook failed for %s", conversation_tag(message.sender_id)
                 )
-        return replies
+        return replies, "rasa"
 
     async def _before_rasa(
         self, message: IncomingMessage, transcript_id: int
@@ -190,6 +218,7 @@ class Turns:
             queue="staff" if message.staff else escalation.queue,
             priority=escalation.priority,
         )
+        self.metrics.handoff(escalation.trigger.rule)
         available = await queue.availability()
         return [OutgoingMessage(text=notices.escalated(available, queue.hours, queue.clock()))]
 

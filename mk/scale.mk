@@ -9,3 +9,8 @@ balancer: ## Install Debian's haproxy if missing (REPLICAS > 1, replica tests)
 			haproxy >/dev/null; }
 
 prepare:: balancer
+
+.PHONY: bench-scale
+bench-scale: prepare ## Production profile, 1 vs 2 replicas under locust users, then faults during load (docs/benchmarks.md)
+	bash scripts/services.sh
+	$(PY) -m bot.bench_scale --out var/bench/scale.json

@@ -9,7 +9,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,8 +73,17 @@ def stack_environment(work: Path, *, generator: bool) -> dict[str, str]:
 
 
 @contextmanager
-def load_stack(work: Path, *, generator: bool) -> Iterator[LoadStack]:
+def load_stack(
+    work: Path,
+    *,
+    generator: bool,
+    profile: Mapping[str, str] | None = None,
+    replicas: int = 1,
+) -> Iterator[LoadStack]:
     """Start the assistant with its state and logs in ``work``; stop it on exit.
+
+    ``profile``: the production profile's environment (`bot.launcher.prepare_profile`);
+    ``replicas``: Rasa and action servers behind HAProxy (with that profile).
 
     Raises:
         StackFailed: no trained model, or a process did not become healthy.
@@ -82,7 +91,7 @@ def load_stack(work: Path, *, generator: bool) -> Iterator[LoadStack]:
     if not paths.MODEL_FILE.exists():
         raise StackFailed(f"no trained model at {paths.MODEL_FILE}: run `python -m bot setup`")
     work.mkdir(parents=True, exist_ok=True)
-    settings = stack_environment(work, generator=generator)
+    settings = {**stack_environment(work, generator=generator), **(profile or {})}
     previous = {name: os.environ.get(name) for name in settings}
     # Set while the services are built too, for settings read at that moment.
     os.environ.update(settings)
@@ -93,6 +102,7 @@ def load_stack(work: Path, *, generator: bool) -> Iterator[LoadStack]:
             logs_dir=work / "logs",
             secrets=shared_secrets(work / "secrets.json"),
             generator=generator,
+            replicas=replicas,
         )
         for service in services:
             service.env.update(settings)

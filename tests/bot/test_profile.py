@@ -41,7 +41,7 @@ def test_everything_the_profile_creates_is_named_after_production_name() -> None
     assert env["RASA_LOCK_KEY_PREFIX"] == "acmebot"  # Rasa takes alphanumeric prefixes only
     assert env["RASA_EVENTS_URL"] == "amqp://127.0.0.1:5672/acme_bot"
     assert env["RASA_LOCK_REDIS_DB"] == "4"
-    assert env["TICKET_LOCK_LIFETIME"] == "15"
+    assert env["TICKET_LOCK_LIFETIME"] == "25"
     assert replica_count({"PROFILE": "production", "REPLICAS": "3"}) == 3
     assert env["RASA_TRACKER_PG_PASSWORD"] == "pw-RASA_TRACKER_PG_PASSWORD"
     assert endpoints_file(env) == PRODUCTION_ENDPOINTS_FILE

@@ -101,13 +101,9 @@ def start_production(
     """The assistant on PROFILE=production with its own PRODUCTION_NAME (an empty tracker
     database and event queue), and the passwords of the accounts the profile created;
     ``overrides``: more settings (the profile's included)."""
-    import subprocess
-
-    import psycopg
-    from psycopg import sql
-
     from bot.launcher import prepare_profile
     from bot.profile import ACCOUNT_SECRETS, Production
+    from bot.provision import reset
 
     env = {
         "PROFILE": "production",
@@ -115,19 +111,9 @@ def start_production(
         "RASA_LOCK_REDIS_DB": lock_db,
         **(overrides or {}),
     }
-    settings = Production.from_env(env)
-    with psycopg.connect(settings.postgres_admin_url, autocommit=True) as db:
-        db.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(settings.tracker_database)))  # fmt: skip
-    # Events left in the queue by an earlier run (the queue is durable).
-    purge = ["rabbitmqctl", "-q", "purge_queue", "-p", settings.vhost, settings.events_queue]
-    subprocess.run(purge, capture_output=True, timeout=60, check=False)
-    with pytest.MonkeyPatch.context() as patch:
-        for variable, value in env.items():
-            patch.setenv(variable, value)
-        patch.setattr("bot.paths.SECRETS_FILE", work / "secrets.json")
-        profile = prepare_profile()
-    passwords = shared_secrets(work / "secrets.json", names=ACCOUNT_SECRETS)
+    reset(Production.from_env(env))
+    profile = prepare_profile(env, secrets_file=work / "secrets.json")
+    passwords = shared_secrets(work / "secrets.json", environ={}, names=ACCOUNT_SECRETS)
     with start_assistant(work, {**env, **profile}, replicas=replicas) as assistant:
         yield assistant, passwords
 

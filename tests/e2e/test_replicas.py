@@ -35,7 +35,7 @@ NAME = "erp_e2e_replicas"
 def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Assistant, dict]]:
     work = tmp_path_factory.mktemp("replicas")
     # A replica killed while it holds a conversation's lock blocks that conversation until the
-    # lock expires (15 s by default): shorter here, so that the test takes seconds.
+    # lock expires (25 s by default): shorter here, so that the test takes seconds.
     quick = {"TICKET_LOCK_LIFETIME": "6"}
     with start_production(work, NAME, "4", replicas=2, overrides=quick) as running:
         yield running
@@ -47,17 +47,26 @@ def replicated(production: tuple[Assistant, dict]) -> Assistant:
 
 
 def user_texts(passwords: dict[str, str], sender: str) -> list[str]:
-    """What the tracker store (PostgreSQL) holds as the user's messages of ``sender``."""
+    """The user's messages of ``sender`` as the tracker store (PostgreSQL) holds them: its
+    events in order, a ``rewind`` taking back the latest message (the gateway appends one
+    when a turn ended without a reply, so that the resend starts the turn again)."""
     settings = Production.from_env({"PRODUCTION_NAME": NAME})
     with psycopg.connect(
         host="127.0.0.1", dbname=settings.tracker_database, user=settings.tracker_role,
         password=passwords["RASA_TRACKER_PG_PASSWORD"],
     ) as db:  # fmt: skip
         rows = db.execute(
-            "SELECT data FROM events WHERE sender_id = %s AND type_name = 'user' ORDER BY id",
+            "SELECT type_name, data FROM events WHERE sender_id = %s "
+            "AND type_name IN ('user', 'rewind') ORDER BY id",
             (sender,),
         ).fetchall()
-    return [json.loads(row[0])["text"] for row in rows]
+    texts: list[str] = []
+    for kind, data in rows:
+        if kind == "rewind":
+            texts.pop()
+        else:
+            texts.append(json.loads(data)["text"])
+    return texts
 
 
 def served(assistant: Assistant) -> dict[str, int]:

@@ -1,0 +1,140 @@
+"""deploy/docker-compose.yml, rendered by Docker Compose v2 itself (`config`, no engine)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.profile import Production
+from tests.deploy.conftest import (
+    CODE_SECRETS,
+    COMPOSE_FILE,
+    COMPOSE_SECRETS,
+    SECRET_NAME,
+    compose_config,
+)
+
+pytestmark = pytest.mark.usefixtures("tools")
+
+INFRA = ("postgres", "redis", "rabbitmq")
+APP = ("provision", "generator", "actions", "rasa", "gateway")
+REQUIRED = sorted(COMPOSE_SECRETS)
+
+
+def test_renders_with_every_secret_set(tmp_path: Path) -> None:
+    result = compose_config(COMPOSE_SECRETS, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert sorted(result.config["services"]) == sorted(INFRA + APP)
+
+
+@pytest.mark.parametrize("missing", REQUIRED, ids=REQUIRED)
+def test_a_missing_secret_stops_compose_with_its_name(missing: str, tmp_path: Path) -> None:
+    env = {name: value for name, value in COMPOSE_SECRETS.items() if name != missing}
+
+    result = compose_config(env, tmp_path)
+
+    assert result.returncode != 0
+    assert f"required variable {missing} is missing a value" in result.stderr
+
+
+def test_an_empty_secret_counts_as_missing(tmp_path: Path) -> None:
+    result = compose_config({**COMPOSE_SECRETS, "RASA_TOKEN": ""}, tmp_path)
+
+    assert result.returncode != 0
+    assert "RASA_TOKEN" in result.stderr
+
+
+def test_no_secret_value_is_written_in_the_file() -> None:
+    """Every secret-looking variable of the committed file is an interpolation, with no
+    default but the empty one (optional channels)."""
+    raw = yaml.safe_load(COMPOSE_FILE.read_text())
+    literal = []
+    for name, service in raw["services"].items():
+        for key, value in (service.get("environment") or {}).items():
+            if key == "<<" or not SECRET_NAME.search(key):
+                continue
+            text = str(value)
+            if not re.fullmatch(r"(?:[^$]*\$\{[A-Z_]+(?::\?[^}]*|:-)\}[^$]*)+", text):
+                literal.append(f"{name}.{key}={text}")
+    assert literal == []
+
+
+def test_the_code_s_secrets_are_required_wherever_they_are_used() -> None:
+    raw = COMPOSE_FILE.read_text()
+    for name in CODE_SECRETS:
+        uses = re.findall(r"\$\{" + name + r"(:[?-])", raw)
+        assert uses, f"{name} is not used"
+        assert set(uses) == {":?"}, f"{name} has a default somewhere"
+
+
+def test_rasa_gets_the_production_profile_of_bot_profile(tmp_path: Path) -> None:
+    """The names Rasa is given are those bot/profile.py derives (and provision creates)."""
+    config = compose_config(COMPOSE_SECRETS, tmp_path).config
+    rasa = config["services"]["rasa"]
+    expected = Production(
+        postgres_admin_url="postgresql://postgres@postgres:5432/postgres",
+        redis_admin_url="redis://redis:6379/0",
+        rabbitmq_host="rabbitmq",
+        name=config["services"]["provision"]["environment"]["PRODUCTION_NAME"],
+    ).rasa_environment(COMPOSE_SECRETS)
+    expected.pop("RASA_ENDPOINTS_FILE")  # the command names the file instead
+
+    assert {key: rasa["environment"].get(key) for key in expected} == expected
+    assert rasa["command"][rasa["command"].index("--endpoints") + 1] == (
+        "bot/endpoints.production.yml"
+    )
+
+
+def test_every_process_is_hardened_and_health_checked(tmp_path: Path) -> None:
+    services = compose_config(COMPOSE_SECRETS, tmp_path).config["services"]
+    for name in APP:
+        service = services[name]
+        assert service["read_only"] is True, name
+        assert service["cap_drop"] == ["ALL"], name
+        assert "no-new-privileges:true" in service["security_opt"], name
+        if name != "provision":
+            assert service["healthcheck"]["test"], name
+
+
+@pytest.mark.parametrize(
+    ("service", "url"),
+    [
+        ("gateway", "http://127.0.0.1:8080/healthz"),
+        ("rasa", "http://127.0.0.1:5005/"),
+        ("actions", "http://127.0.0.1:5055/health"),
+        ("generator", "http://127.0.0.1:5006/health"),
+    ],
+    ids=["gateway", "rasa", "actions", "generator"],
+)
+def test_each_health_check_asks_the_process_s_own_health_url(
+    service: str, url: str, tmp_path: Path
+) -> None:
+    config = compose_config(COMPOSE_SECRETS, tmp_path).config["services"][service]
+
+    assert url in " ".join(config["healthcheck"]["test"])
+
+
+def test_processes_listen_beyond_loopback_only_inside_the_network(tmp_path: Path) -> None:
+    services = compose_config(COMPOSE_SECRETS, tmp_path).config["services"]
+
+    assert services["gateway"]["environment"]["HOST"] == "0.0.0.0"
+    assert services["actions"]["environment"]["ACTION_SERVER_HOST"] == "0.0.0.0"
+    assert services["generator"]["environment"]["GENERATOR_HOST"] == "0.0.0.0"
+    assert "--interface" in services["rasa"]["command"]
+    published = [name for name, service in services.items() if service.get("ports")]
+    assert published == ["gateway"]
+    assert services["gateway"]["ports"][0]["host_ip"] == "127.0.0.1"
+
+
+def test_the_stack_waits_for_provisioning(tmp_path: Path) -> None:
+    services = compose_config(COMPOSE_SECRETS, tmp_path).config["services"]
+
+    for name in ("actions", "rasa"):
+        condition = services[name]["depends_on"]["provision"]["condition"]
+        assert condition == "service_completed_successfully", name
+    for infra in INFRA:
+        assert services["provision"]["depends_on"][infra]["condition"] == "service_healthy"

@@ -1,0 +1,368 @@
+"""deploy/helm/erp-assistant, rendered and linted by Helm's own Go SDK (v4), offline."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.profile import Production
+from tests.deploy.conftest import (
+    ADMIN_SECRETS,
+    CHART,
+    CODE_SECRETS,
+    DUMMY_SECRETS,
+    KUBERNETES_VALIDATE,
+    KUBERNETES_VERSIONS,
+    RENDER,
+    SECRET_NAME,
+    TOOLS_PYTHON,
+    Rendered,
+    chart_values,
+    containers,
+    helm_render,
+    pod_env,
+    rendered,
+    require_tools,
+)
+
+pytestmark = pytest.mark.usefixtures("tools")
+
+COMPONENTS = ("gateway", "rasa", "actions", "generator")
+
+
+@pytest.fixture(scope="module")
+def chart() -> Rendered:
+    require_tools()
+    return rendered(chart_values())
+
+
+def workloads(chart: Rendered) -> list[dict[str, Any]]:
+    return chart.of_kind("Deployment") + chart.of_kind("Job")
+
+
+def deployment(chart: Rendered, component: str) -> dict[str, Any]:
+    return chart.named("Deployment", f"-{component}")
+
+
+def test_helm_lint_strict_finds_nothing_to_fix() -> None:
+    done = subprocess.run(
+        [str(TOOLS_PYTHON), str(RENDER), "lint", str(CHART), json.dumps(chart_values())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    report = json.loads(done.stdout)
+
+    assert report["errors"] == []
+    # 1 is "info" (an icon is recommended); 2 warnings and 3 errors would fail an install.
+    assert [m for m in report["messages"] if m["severity"] >= 2] == []
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_manifests_are_valid_kubernetes_objects(
+    chart: Rendered, version: str, tmp_path: Path
+) -> None:
+    """Strict: an unknown field (a typo in a probe, say) fails like a wrong type."""
+    files = []
+    for name, text in chart.manifests.items():
+        path = tmp_path / Path(name).name
+        path.write_text(text)
+        files.append(str(path))
+
+    done = subprocess.run(
+        [str(KUBERNETES_VALIDATE), "--strict", "--quiet", "-k", version, *files],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    kinds = sorted({obj["kind"] for obj in chart.objects})
+    assert kinds == [
+        "ConfigMap",
+        "Deployment",
+        "Job",
+        "PersistentVolumeClaim",
+        "PodDisruptionBudget",
+        "Secret",
+        "Service",
+    ]
+
+
+def test_the_schema_check_catches_a_misspelt_field(chart: Rendered, tmp_path: Path) -> None:
+    """The validator itself: the gateway with `readinessProbe` misspelt is refused."""
+    gateway = deployment(chart, "gateway")
+    container = gateway["spec"]["template"]["spec"]["containers"][0]
+    container["readinesProbe"] = container.pop("readinessProbe")
+    path = tmp_path / "gateway.yaml"
+    path.write_text(yaml.safe_dump(gateway))
+
+    done = subprocess.run(
+        [str(KUBERNETES_VALIDATE), "--strict", "--quiet", "-k", KUBERNETES_VERSIONS[0], str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode != 0
+    assert "readinesProbe" in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    "missing",
+    [*sorted(DUMMY_SECRETS), *sorted(ADMIN_SECRETS)],
+    ids=[*sorted(DUMMY_SECRETS), *sorted(ADMIN_SECRETS)],
+)
+def test_a_missing_secret_stops_the_install_with_its_name(missing: str) -> None:
+    values = chart_values()
+    values["secrets"]["values"] = {
+        name: value for name, value in {**DUMMY_SECRETS, **ADMIN_SECRETS}.items() if name != missing
+    }
+
+    error = helm_render(values)
+
+    assert isinstance(error, str)
+    assert f"secrets.values.{missing} is required" in error
+
+
+def test_without_provisioning_no_administrator_secret_is_needed() -> None:
+    values = chart_values(provision={"enabled": False})
+    values["secrets"]["values"] = dict(DUMMY_SECRETS)
+
+    chart = rendered(values)
+
+    assert chart.of_kind("Job") == []
+    (secret,) = chart.of_kind("Secret")
+    assert not set(ADMIN_SECRETS) & set(secret["data"])
+
+
+@pytest.mark.parametrize("service", ["postgresql", "redis", "rabbitmq"])
+def test_each_external_service_must_be_named(service: str) -> None:
+    values = chart_values()
+    values[service] = {**values[service], "host": ""}
+
+    error = helm_render(values)
+
+    assert isinstance(error, str)
+    assert f"{service}.host is required" in error
+
+
+def test_an_existing_secret_is_referenced_and_none_is_made() -> None:
+    chart = rendered(chart_values(secrets={"existingSecret": "acme-erp-assistant"}))
+
+    assert chart.of_kind("Secret") == []
+    refs = {
+        item["valueFrom"]["secretKeyRef"]["name"]
+        for workload in workloads(chart)
+        for container in containers(workload)
+        for item in container.get("env", [])
+        if "valueFrom" in item
+    }
+    assert refs == {"acme-erp-assistant"}
+
+
+def test_every_secret_comes_from_the_secret_and_none_from_the_configmap(chart: Rendered) -> None:
+    for workload in workloads(chart):
+        for container in containers(workload):
+            for item in container.get("env", []):
+                if SECRET_NAME.search(item["name"]):
+                    assert "secretKeyRef" in item.get("valueFrom", {}), item["name"]
+    for configmap in chart.of_kind("ConfigMap"):
+        assert [key for key in configmap["data"] if SECRET_NAME.search(key)] == []
+
+
+def test_a_secret_in_config_is_refused() -> None:
+    error = helm_render(chart_values(config={"SLACK_BOT_TOKEN": "xoxb-oops"}))
+
+    assert isinstance(error, str)
+    assert "config.SLACK_BOT_TOKEN looks like a secret" in error
+
+
+def test_each_process_gets_only_the_secrets_it_uses(chart: Rendered) -> None:
+    def secrets_of(component: str) -> set[str]:
+        env = pod_env(chart, next(containers(deployment(chart, component))))
+        return {name for name, value in env.items() if value.startswith("secret:")}
+
+    assert secrets_of("rasa") == {
+        "RASA_TOKEN",
+        "ACTION_SERVER_TOKEN",
+        "RASA_TRACKER_PG_PASSWORD",
+        "RASA_LOCK_REDIS_PASSWORD",
+        "RASA_EVENTS_PASSWORD",
+    }
+    assert secrets_of("generator") == {"GENERATOR_TOKEN"}
+    assert "VERIFICATION_SECRET" in secrets_of("actions")
+    assert "WEB_SESSION_SECRET" in secrets_of("gateway")
+    for component in COMPONENTS:
+        assert not set(ADMIN_SECRETS) & secrets_of(component), component
+    every = set().union(*(secrets_of(component) for component in COMPONENTS))
+    assert set(CODE_SECRETS) - {"RASA_EVENTS_READER_PASSWORD"} <= every
+
+
+def test_rasa_gets_the_production_profile_of_bot_profile() -> None:
+    """The names Rasa is given are those bot/profile.py derives (and provision creates)."""
+    values = chart_values(productionName="acme_bot")
+    values["postgresql"] = {"host": "pg.acme", "port": 6432}
+    values["redis"] = {"host": "redis.acme", "port": 6380, "lockDb": 3}
+    values["rabbitmq"] = {"host": "mq.acme", "port": 5671, "managementUrl": "https://mq.acme:15671"}
+    chart = rendered(values)
+    env = pod_env(chart, next(containers(deployment(chart, "rasa"))))
+    secret = chart.named("Secret", "-secrets")["metadata"]["name"]
+    expected = Production(
+        postgres_admin_url="postgresql://admin@pg.acme:6432/postgres",
+        redis_admin_url="redis://redis.acme:6380/0",
+        lock_db=3,
+        rabbitmq_host="mq.acme",
+        rabbitmq_port=5671,
+        name="acme_bot",
+    ).rasa_environment({name: f"secret:{secret}/{name}" for name in CODE_SECRETS})
+    expected.pop("RASA_ENDPOINTS_FILE")  # the command names the file instead
+
+    assert {key: env.get(key) for key in expected} == expected
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_every_deployment_has_startup_readiness_and_liveness_probes(
+    chart: Rendered, component: str
+) -> None:
+    for container in containers(deployment(chart, component)):
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            assert container[probe]["httpGet"]["port"] == "http", (component, probe)
+
+
+@pytest.mark.parametrize(
+    ("component", "readiness", "liveness", "port"),
+    [
+        # Liveness on / for the gateway: /healthz fails whenever Rasa or the ERP is down,
+        # and restarting the gateway for that would drop every open chat.
+        ("gateway", "/healthz", "/", 8080),
+        # Rasa's /status needs the token; / answers "Hello from Rasa" to anyone.
+        ("rasa", "/", "/", 5005),
+        ("actions", "/health", "/health", 5055),
+        ("generator", "/health", "/health", 5006),
+    ],
+    ids=COMPONENTS,
+)
+def test_probes_ask_each_process_s_health_url(
+    chart: Rendered, component: str, readiness: str, liveness: str, port: int
+) -> None:
+    (container,) = containers(deployment(chart, component))
+
+    assert container["readinessProbe"]["httpGet"]["path"] == readiness
+    assert container["livenessProbe"]["httpGet"]["path"] == liveness
+    assert container["ports"] == [{"name": "http", "containerPort": port}]
+
+
+@pytest.mark.parametrize(
+    ("component", "module"),
+    [
+        ("gateway", "connectors"),
+        ("rasa", "bot.rasa_server"),
+        ("actions", "actions.server"),
+        ("generator", "models.server"),
+    ],
+    ids=COMPONENTS,
+)
+def test_each_process_is_started_as_bot_processes_starts_it(
+    chart: Rendered, component: str, module: str
+) -> None:
+    (container,) = containers(deployment(chart, component))
+    command = container["command"]
+    env = pod_env(chart, container)
+
+    assert command[:3] == ["python", "-m", module]
+    if component == "rasa":
+        assert command[command.index("--endpoints") + 1] == "bot/endpoints.production.yml"
+        assert command[command.index("--interface") + 1] == "0.0.0.0"
+        assert "--enable-api" in command
+    else:
+        host = {"gateway": "HOST", "actions": "ACTION_SERVER_HOST", "generator": "GENERATOR_HOST"}[
+            component
+        ]
+        assert env[host] == "0.0.0.0"
+
+
+def test_replica_defaults_keep_sqlite_state_on_one_replica(chart: Rendered) -> None:
+    replicas = {c: deployment(chart, c)["spec"]["replicas"] for c in COMPONENTS}
+
+    assert replicas == {"gateway": 1, "rasa": 2, "actions": 1, "generator": 1}
+    # One volume each, released before the next pod takes it.
+    for component in ("gateway", "actions"):
+        assert deployment(chart, component)["spec"]["strategy"]["type"] == "Recreate"
+    assert chart.named("PodDisruptionBudget", "-rasa")["spec"]["minAvailable"] == 1
+
+
+def test_replica_counts_come_from_values() -> None:
+    chart = rendered(chart_values(rasa={"replicaCount": 5, "port": 5005}))
+
+    assert deployment(chart, "rasa")["spec"]["replicas"] == 5
+
+
+def test_a_replica_count_below_one_is_refused() -> None:
+    error = helm_render(chart_values(rasa={"replicaCount": 0, "port": 5005}))
+
+    assert isinstance(error, str)
+    assert "replicaCount" in error
+
+
+def test_the_processes_find_each_other_through_the_services(chart: Rendered) -> None:
+    services = {
+        svc["metadata"]["name"]: svc["spec"]["ports"][0]["port"] for svc in chart.of_kind("Service")
+    }
+    env = pod_env(chart, next(containers(deployment(chart, "gateway"))))
+
+    for variable, component in (
+        ("RASA_URL", "rasa"),
+        ("ACTION_SERVER_URL", "actions"),
+        ("GENERATOR_URL", "generator"),
+    ):
+        (name,) = [n for n in services if n.endswith(f"-{component}")]
+        assert env[variable] == f"http://{name}:{services[name]}"
+    (gateway,) = [n for n in services if n.endswith("-gateway")]
+    assert env["GATEWAY_STREAM_URL"] == f"http://{gateway}:8080/internal/stream"
+
+
+def test_without_the_generator_nobody_is_pointed_at_one() -> None:
+    chart = rendered(chart_values(generator={"enabled": False, "replicaCount": 1, "port": 5006}))
+
+    assert [
+        d for d in chart.of_kind("Deployment") if d["metadata"]["name"].endswith("-generator")
+    ] == []
+    assert chart.named("ConfigMap", "-config")["data"]["GENERATOR_URL"] == ""
+
+
+def test_pods_run_as_a_non_root_user_without_privileges(chart: Rendered) -> None:
+    for workload in workloads(chart):
+        pod = workload["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["runAsUser"] != 0
+        assert pod["automountServiceAccountToken"] is False
+        for container in pod["containers"]:
+            security = container["securityContext"]
+            assert security["allowPrivilegeEscalation"] is False
+            assert security["capabilities"]["drop"] == ["ALL"]
+            assert security["readOnlyRootFilesystem"] is True
+            mounts = {mount["mountPath"] for mount in container["volumeMounts"]}
+            assert "/tmp" in mounts
+
+
+def test_the_provisioning_job_runs_bot_provision_with_the_management_api(
+    chart: Rendered,
+) -> None:
+    (job,) = chart.of_kind("Job")
+    (container,) = containers(job)
+    env = pod_env(chart, container)
+
+    assert container["command"] == ["python", "deploy/provision.py"]
+    assert env["RABBITMQCTL"] == "/app/deploy/rabbitmqctl_http.py"
+    assert set(ADMIN_SECRETS) <= {n for n, v in env.items() if v.startswith("secret:")}
+    # The ERP is not its business unless it seeds the demo.
+    assert "ERP_DATABASE_URL" not in env

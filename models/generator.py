@@ -539,6 +539,16 @@ def load_generator(settings: GeneratorSettings | None = None) -> Generator | Non
         return _cache[settings]
 
 
+def gpu_layers(settings: GeneratorSettings) -> int:
+    """The llama.cpp layers to offload: GENERATOR_GPU_LAYERS when set, else all of them when
+    llama.cpp was built with GPU offload (CUDA, `GPU=1 make install`), none on a CPU build."""
+    if settings.gpu_layers is not None:
+        return settings.gpu_layers
+    import llama_cpp
+
+    return -1 if llama_cpp.llama_supports_gpu_offload() else 0
+
+
 def _load(settings: GeneratorSettings) -> Generator | None:
     if not settings.enabled:
         return None
@@ -561,6 +571,8 @@ def _load(settings: GeneratorSettings) -> Generator | None:
         lora = None if adapter is None else adapter / LORA_GGUF
         if lora is not None and not lora.is_file():
             raise ModelNotFound(f"no GGUF LoRA in {adapter}: run `python -m models export`")
-        generator = LlamaCppGenerator.load(gguf, lora, limits, threads=settings.threads)
+        generator = LlamaCppGenerator.load(
+            gguf, lora, limits, threads=settings.threads, gpu_layers=gpu_layers(settings)
+        )
     log.info("Loaded the %s generator in %.1f s", generator.name, time.perf_counter() - started)
     return generator

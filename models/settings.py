@@ -43,6 +43,7 @@ class GeneratorSettings:
     | GENERATOR_QUEUE | 2 | requests that may wait for the model while one runs; more get 429 |
     | GENERATOR_NICE | 10 | CPU niceness of the server process (0..19) |
     | GENERATOR_IDLE | 1 | 1: the server runs under Linux's SCHED_IDLE policy; 0: niceness only |
+    | GENERATOR_GPU_LAYERS | auto | llama.cpp layers on a GPU: auto (all on a GPU build, else 0) |
 
     Example:
         >>> settings = GeneratorSettings.from_env()
@@ -66,6 +67,7 @@ class GeneratorSettings:
     queue: int = DEFAULT_QUEUE
     nice: int = DEFAULT_NICE
     idle: bool = True
+    gpu_layers: int | None = None  # None: auto (models.generator.gpu_layers)
 
     @property
     def enabled(self) -> bool:
@@ -96,7 +98,24 @@ class GeneratorSettings:
             queue=_bounded_int("GENERATOR_QUEUE", DEFAULT_QUEUE, 0, 1000),
             nice=_bounded_int("GENERATOR_NICE", DEFAULT_NICE, 0, 19),
             idle=bool(_bounded_int("GENERATOR_IDLE", 1, 0, 1)),
+            gpu_layers=_gpu_layers(os.environ.get("GENERATOR_GPU_LAYERS", "auto")),
         )
+
+
+def _gpu_layers(raw: str) -> int | None:
+    value = raw.strip().lower()
+    if value in ("", "auto"):
+        return None
+    try:
+        layers = int(value)
+    except ValueError:
+        layers = -2
+    if layers < -1 or layers > 10_000:
+        raise ValueError(
+            f"GENERATOR_GPU_LAYERS must be auto, -1 (all), 0 (none) or a number of layers, "
+            f"got {raw!r}"
+        )
+    return layers
 
 
 def default_threads() -> int:

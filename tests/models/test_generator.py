@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -373,8 +374,10 @@ def test_an_empty_adapter_setting_means_the_base_model_alone(
         ("GENERATOR_MAX_NEW_TOKENS", "many", "GENERATOR_MAX_NEW_TOKENS must be a whole number"),
         ("GENERATOR_MAX_SECONDS", "0", "GENERATOR_MAX_SECONDS must be greater than 0"),
         ("GENERATOR_THREADS", "-2", "GENERATOR_THREADS must be greater than 0"),
+        ("GENERATOR_GPU_LAYERS", "most", "GENERATOR_GPU_LAYERS must be auto, -1"),
+        ("GENERATOR_GPU_LAYERS", "-3", "GENERATOR_GPU_LAYERS must be auto, -1"),
     ],
-    ids=["backend", "tokens", "seconds", "threads"],
+    ids=["backend", "tokens", "seconds", "threads", "gpu-word", "gpu-negative"],
 )
 def test_bad_settings_name_the_variable(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
@@ -773,3 +776,29 @@ def test_instructions_inside_a_document_do_not_change_the_answer() -> None:
     assert "cancel" not in answer.lower()
     assert "nothing" not in answer.lower()
     assert guard.check(answer, [INVOICE_ITEM]).passed
+
+
+@pytest.mark.parametrize(
+    ("configured", "offload", "expected"),
+    [(None, True, -1), (None, False, 0), (0, True, 0), (12, True, 12), (-1, False, -1)],
+    ids=["auto-gpu-build", "auto-cpu-build", "forced-off", "some-layers", "forced-all"],
+)
+def test_llama_cpp_offloads_every_layer_on_a_gpu_build_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch, configured: int | None, offload: bool, expected: int
+) -> None:
+    import types
+
+    from models.generator import gpu_layers
+
+    fake = types.ModuleType("llama_cpp")
+    fake.llama_supports_gpu_offload = lambda: offload  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "llama_cpp", fake)
+
+    assert gpu_layers(settings(gpu_layers=configured)) == expected
+
+
+def test_gpu_layers_reads_auto_and_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GENERATOR_GPU_LAYERS", "AUTO")
+    assert GeneratorSettings.from_env().gpu_layers is None
+    monkeypatch.setenv("GENERATOR_GPU_LAYERS", "20")
+    assert GeneratorSettings.from_env().gpu_layers == 20

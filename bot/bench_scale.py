@@ -38,7 +38,7 @@ from bot.load.records import Turn, read_turns
 from bot.load.report import Run, markdown_table
 from bot.load.stack import LoadStack, StackFailed, load_stack
 from bot.profile import ACCOUNT_SECRETS, Production
-from bot.provision import Provisioned, redis_acl, reset
+from bot.provision import Provisioned, redis_acl, redis_gateway_acl, reset
 from bot.secrets import shared_secrets
 
 DEFAULT_OUT = paths.VAR / "bench" / "scale.json"
@@ -237,6 +237,7 @@ def _restart_redis(settings: Production, passwords: dict[str, str]) -> None:
     # This machine's Redis keeps nothing on disk, ACL users included: a Redis with its ACL in
     # its configuration (aclfile) would keep them; here they are applied again, as at start.
     redis_acl(settings, passwords["RASA_LOCK_REDIS_PASSWORD"], Provisioned())
+    redis_gateway_acl(settings, passwords["GATEWAY_REDIS_PASSWORD"], Provisioned())
 
 
 def _restart_rabbitmq() -> None:

@@ -39,6 +39,7 @@ ACCOUNT_SECRETS = (
     "RASA_LOCK_REDIS_PASSWORD",
     "RASA_EVENTS_PASSWORD",
     "RASA_EVENTS_READER_PASSWORD",
+    "GATEWAY_REDIS_PASSWORD",
 )
 
 
@@ -116,6 +117,10 @@ class Production:
         return f"{self.name}_rasa"
 
     @property
+    def gateway_redis_user(self) -> str:
+        return f"{self.name}_gateway"
+
+    @property
     def lock_prefix(self) -> str:
         """Rasa's lock store key prefix (alphanumeric only): keys are ``<prefix>:lock:<id>``."""
         return self.name.replace("_", "")
@@ -160,6 +165,19 @@ class Production:
             "RASA_EVENTS_USER": self.events_user,
             "RASA_EVENTS_PASSWORD": passwords["RASA_EVENTS_PASSWORD"],
             "RASA_EVENTS_QUEUE": self.events_queue,
+        }
+
+    def gateway_environment(self, passwords: Mapping[str, str]) -> dict[str, str]:
+        """What the gateway reads for rate limits shared by its replicas: its own Redis
+        account (the password apart from the URL, as a deployment's secret gives it)."""
+        redis = urlsplit(self.redis_admin_url)
+        return {
+            "RATE_LIMIT_REDIS_URL": (
+                f"redis://{self.gateway_redis_user}@{redis.hostname or '127.0.0.1'}:"
+                f"{redis.port or 6379}/{self.lock_db}"
+            ),
+            "RATE_LIMIT_REDIS_PREFIX": self.lock_prefix,
+            "GATEWAY_REDIS_PASSWORD": passwords["GATEWAY_REDIS_PASSWORD"],
         }
 
 

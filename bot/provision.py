@@ -4,7 +4,8 @@ the rights it needs; safe to run again at every start (it brings what exists up 
 - PostgreSQL: a login role that owns one database (Rasa's trackers) and nothing else; not a
   superuser, cannot create databases or roles; PUBLIC may not connect to that database.
 - Redis: an ACL user that may only touch the lock store's keys (``<prefix>:lock:*``) with the
-  few commands the lock store sends. Redis keeps no ACL on disk here, so this runs at every
+  few commands the lock store sends, and one for the gateway's shared rate limits
+  (``<prefix>:rate:*``, one script). Redis keeps no ACL on disk here, so this runs at every
   start.
 - RabbitMQ: a vhost for the assistant; Rasa's user may declare and publish to its exchange and
   queue and read nothing; a reader account for consumers of the events may only read the queue.
@@ -29,6 +30,13 @@ logger = logging.getLogger("bot")
 RABBITMQ_EXCHANGE = "rasa-exchange"  # the exchange Rasa's pika broker declares
 # What Rasa's Redis lock store sends (rasa/core/lock_store.py), and AUTH/HELLO/PING to connect.
 _LOCK_COMMANDS = ("get", "set", "del", "exists", "select", "ping", "hello", "auth")
+# What the gateway's shared rate limits send (connectors/ratelimit.py: one script), and the
+# connection's own commands. (redis-py also sends CLIENT SETINFO, which Redis before 7.2 does
+# not know and redis-py lets fail quietly; refused here, it fails as quietly.)
+_RATE_COMMANDS = (
+    "evalsha", "script|load", "time", "hmget", "hset", "expire", "select", "ping", "hello",
+    "auth",
+)  # fmt: skip
 
 
 class ProvisionError(RuntimeError):
@@ -51,6 +59,7 @@ def provision(settings: Production, passwords: Mapping[str, str]) -> Provisioned
     report = Provisioned()
     postgres(settings, passwords["RASA_TRACKER_PG_PASSWORD"], report)
     redis_acl(settings, passwords["RASA_LOCK_REDIS_PASSWORD"], report)
+    redis_gateway_acl(settings, passwords["GATEWAY_REDIS_PASSWORD"], report)
     rabbitmq(
         settings,
         passwords["RASA_EVENTS_PASSWORD"],
@@ -114,12 +123,29 @@ def postgres(settings: Production, password: str, report: Provisioned) -> None:
 
 def redis_acl(settings: Production, password: str, report: Provisioned) -> None:
     """An ACL user for Rasa's lock store: its keys and its commands only."""
+    _redis_user(settings, settings.redis_user, password, "lock", _LOCK_COMMANDS)
+    report.done.append(
+        f"Redis: user {settings.redis_user} may use keys {settings.lock_prefix}:lock:* in db "
+        f"{settings.lock_db}"
+    )
+
+
+def redis_gateway_acl(settings: Production, password: str, report: Provisioned) -> None:
+    """An ACL user for the gateway's shared rate limits: its keys and its script only."""
+    _redis_user(settings, settings.gateway_redis_user, password, "rate", _RATE_COMMANDS)
+    report.done.append(
+        f"Redis: user {settings.gateway_redis_user} may use keys {settings.lock_prefix}:rate:*"
+    )
+
+
+def _redis_user(
+    settings: Production, user: str, password: str, keys: str, commands: tuple[str, ...]
+) -> None:
     import redis
 
-    user = settings.redis_user
     rules = [
-        "reset", "on", f">{password}", f"~{settings.lock_prefix}:lock:*", "resetchannels",
-        "-@all", *(f"+{command}" for command in _LOCK_COMMANDS),
+        "reset", "on", f">{password}", f"~{settings.lock_prefix}:{keys}:*", "resetchannels",
+        "-@all", *(f"+{command}" for command in commands),
     ]  # fmt: skip
     try:
         client = redis.Redis.from_url(settings.redis_admin_url, socket_timeout=10)
@@ -132,9 +158,6 @@ def redis_acl(settings: Production, password: str, report: Provisioned) -> None:
             f"Redis at {_where(settings.redis_admin_url)}: {_one_line(error)} "
             "(check PRODUCTION_REDIS_ADMIN_URL and that Redis runs)"
         ) from error
-    report.done.append(
-        f"Redis: user {user} may use keys {settings.lock_prefix}:lock:* in db {settings.lock_db}"
-    )
 
 
 def rabbitmq(

@@ -32,7 +32,7 @@ from connectors.handoff.service import build_handoff
 from connectors.messages import CheckResult, HealthReport, RestReply, rest_message
 from connectors.metrics import GatewayMetrics, metrics_routes
 from connectors.rasa_client import AssistantClient, RasaClient
-from connectors.ratelimit import RateLimiter
+from connectors.ratelimit import RateLimiter, RedisRateLimiter
 from connectors.redaction import redact
 from connectors.settings import GatewaySettings
 from connectors.store import GatewayStore
@@ -102,11 +102,20 @@ def create_app(
     handoff = build_handoff(settings.handoff, store)
     queue = handoff.queue if handoff is not None else None
     metrics = GatewayMetrics()
+    limiter: RateLimiter | RedisRateLimiter = (
+        RedisRateLimiter(
+            settings.rate_limit_redis_url,
+            prefix=settings.rate_limit_redis_prefix,
+            password=settings.rate_limit_redis_password,
+            per_minute=settings.rate_limit_per_minute,
+            burst=settings.rate_limit_burst,
+        )
+        if settings.rate_limit_redis_url
+        else RateLimiter(per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst)
+    )
     turns = Turns(
         store=store,
-        limiter=RateLimiter(
-            per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
-        ),
+        limiter=limiter,
         max_chars=settings.max_message_chars,
         queue=queue,
         detector=handoff.detector if handoff is not None else None,
@@ -185,6 +194,8 @@ def create_app(
                     await slack.stop()
                 if telegram is not None:
                     await telegram.stop()
+                if isinstance(limiter, RedisRateLimiter):
+                    await limiter.close()
                 store.close()
 
     async def post_message(request: Request) -> JSONResponse:

@@ -114,6 +114,11 @@ class GatewaySettings:
     docs_dir: str = "data/docs"
     rate_limit_per_minute: int = 60
     rate_limit_burst: int = 20
+    # Redis for rate limits shared by every gateway replica (the gateway's own account;
+    # its password apart, GATEWAY_REDIS_PASSWORD); empty: each process counts alone.
+    rate_limit_redis_url: str = field(default="", repr=False)
+    rate_limit_redis_prefix: str = "erpassistant"
+    rate_limit_redis_password: str = field(default="", repr=False)
     # Sites whose pages may open the web chat besides the gateway's own; ``*`` for any.
     widget_origins: tuple[str, ...] = ()
     # Signs web chat session tokens; empty: a random key per process (sessions end with it).
@@ -136,7 +141,9 @@ class GatewaySettings:
         """Build settings from ``environ`` (default ``os.environ``).
 
         Reads RASA_URL, ACTION_SERVER_URL, HOST, PORT, MAX_MESSAGE_CHARS, RASA_TIMEOUT
-        (seconds), GATEWAY_DB, DOCS_DIR, RATE_LIMIT_PER_MINUTE, RATE_LIMIT_BURST, WIDGET_ORIGINS
+        (seconds), GATEWAY_DB, DOCS_DIR, RATE_LIMIT_PER_MINUTE, RATE_LIMIT_BURST,
+        RATE_LIMIT_REDIS_URL (``redis://user@host:port/db``), GATEWAY_REDIS_PASSWORD,
+        RATE_LIMIT_REDIS_PREFIX (letters and digits), WIDGET_ORIGINS
         (comma-separated sites allowed besides the gateway's own, ``*`` for any),
         WEB_SESSION_SECRET (at least 16 characters), WEB_SESSION_DAYS, GATEWAY_API_KEYS
         (``name:secret,...``), GATEWAY_INTERNAL_TOKEN, RASA_TOKEN, METRICS_TOKEN (at least 16
@@ -164,6 +171,11 @@ class GatewaySettings:
                 env, "RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute, low=1
             ),
             rate_limit_burst=_int(env, "RATE_LIMIT_BURST", defaults.rate_limit_burst, low=1),
+            rate_limit_redis_url=_redis_url(env, "RATE_LIMIT_REDIS_URL"),
+            rate_limit_redis_prefix=_prefix(
+                env, "RATE_LIMIT_REDIS_PREFIX", defaults.rate_limit_redis_prefix
+            ),
+            rate_limit_redis_password=(env.get("GATEWAY_REDIS_PASSWORD") or "").strip(),
             widget_origins=tuple(_list(env, "WIDGET_ORIGINS")) or defaults.widget_origins,
             web_session_secret=_secret(env, "WEB_SESSION_SECRET"),
             web_session_days=_days(env, "WEB_SESSION_DAYS", defaults.web_session_days),
@@ -326,6 +338,21 @@ def _bounded(
 
 def _list(env: Mapping[str, str], name: str) -> list[str]:
     return [item.strip() for item in (env.get(name) or "").split(",") if item.strip()]
+
+
+def _redis_url(env: Mapping[str, str], name: str) -> str:
+    value = (env.get(name) or "").strip()
+    if value and not value.startswith(("redis://", "rediss://")):
+        # Not echoed: the URL may carry a password.
+        raise SettingsError(f"{name} must start with redis:// or rediss://")
+    return value
+
+
+def _prefix(env: Mapping[str, str], name: str, default: str) -> str:
+    value = (env.get(name) or "").strip() or default
+    if not value.isalnum() or len(value) > 40:
+        raise SettingsError(f"{name} must be letters and digits (at most 40), got {value!r}")
+    return value
 
 
 def _url(env: Mapping[str, str], name: str, default: str) -> str:

@@ -28,7 +28,7 @@ from connectors.logs import conversation_logged
 from connectors.messages import IncomingMessage, OutgoingMessage
 from connectors.metrics import GatewayMetrics
 from connectors.rasa_client import AssistantClient
-from connectors.ratelimit import RateLimiter
+from connectors.ratelimit import Limiter
 from connectors.redaction import conversation_tag
 from connectors.store import GatewayStore
 from connectors.validation import clean_text
@@ -63,7 +63,7 @@ class Turns:
         self,
         *,
         store: GatewayStore,
-        limiter: RateLimiter,
+        limiter: Limiter,
         max_chars: int,
         queue: HandoffQueue | None = None,
         detector: TriggerDetector | None = None,
@@ -113,7 +113,7 @@ class Turns:
             raise InvalidMessage("text must not be empty")
         if len(text) > self.max_chars:
             raise InvalidMessage(f"text is longer than {self.max_chars} characters ({len(text)})")
-        wait = self.limiter.acquire(message.client or message.sender_id)
+        wait = await self.limiter.take(message.client or message.sender_id)
         if wait > 0:
             logger.warning(
                 "rate limited channel=%s conversation=%s retry_after=%.1fs",

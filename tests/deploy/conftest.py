@@ -54,6 +54,7 @@ DUMMY_SECRETS = {
     "RASA_LOCK_REDIS_PASSWORD": "dummy-lock-password",
     "RASA_EVENTS_PASSWORD": "dummy-events-password",
     "RASA_EVENTS_READER_PASSWORD": "dummy-reader-password",
+    "GATEWAY_REDIS_PASSWORD": "dummy-gateway-redis-password",
     "ERP_DATABASE_URL": "postgresql+psycopg://erp_reader:dummy@erp.example:5432/erp",
 }
 ADMIN_SECRETS = {

@@ -75,15 +75,19 @@ def test_rasa_gets_the_production_profile_of_bot_profile(tmp_path: Path) -> None
     """The names Rasa is given are those bot/profile.py derives (and provision creates)."""
     config = compose_config(COMPOSE_SECRETS, tmp_path).config
     rasa = config["services"]["rasa"]
-    expected = Production(
+    profile = Production(
         postgres_admin_url="postgresql://postgres@postgres:5432/postgres",
         redis_admin_url="redis://redis:6379/0",
         rabbitmq_host="rabbitmq",
         name=config["services"]["provision"]["environment"]["PRODUCTION_NAME"],
-    ).rasa_environment(COMPOSE_SECRETS)
+    )
+    expected = profile.rasa_environment(COMPOSE_SECRETS)
     expected.pop("RASA_ENDPOINTS_FILE")  # the command names the file instead
 
     assert {key: rasa["environment"].get(key) for key in expected} == expected
+    gateway = config["services"]["gateway"]["environment"]
+    shared_limits = profile.gateway_environment(COMPOSE_SECRETS)
+    assert {key: gateway.get(key) for key in shared_limits} == shared_limits
     assert rasa["command"][rasa["command"].index("--endpoints") + 1] == (
         "bot/endpoints.production.yml"
     )

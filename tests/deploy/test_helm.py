@@ -208,7 +208,8 @@ def test_each_process_gets_only_the_secrets_it_uses(chart: Rendered) -> None:
 
 
 def test_rasa_gets_the_production_profile_of_bot_profile() -> None:
-    """The names Rasa is given are those bot/profile.py derives (and provision creates)."""
+    """The names Rasa and the gateway are given are those bot/profile.py derives (and
+    provision creates)."""
     values = chart_values(productionName="acme_bot")
     values["postgresql"] = {"host": "pg.acme", "port": 6432}
     values["redis"] = {"host": "redis.acme", "port": 6380, "lockDb": 3}
@@ -216,17 +217,22 @@ def test_rasa_gets_the_production_profile_of_bot_profile() -> None:
     chart = rendered(values)
     env = pod_env(chart, next(containers(deployment(chart, "rasa"))))
     secret = chart.named("Secret", "-secrets")["metadata"]["name"]
-    expected = Production(
+    profile = Production(
         postgres_admin_url="postgresql://admin@pg.acme:6432/postgres",
         redis_admin_url="redis://redis.acme:6380/0",
         lock_db=3,
         rabbitmq_host="mq.acme",
         rabbitmq_port=5671,
         name="acme_bot",
-    ).rasa_environment({name: f"secret:{secret}/{name}" for name in CODE_SECRETS})
+    )
+    passwords = {name: f"secret:{secret}/{name}" for name in CODE_SECRETS}
+    expected = profile.rasa_environment(passwords)
     expected.pop("RASA_ENDPOINTS_FILE")  # the command names the file instead
 
     assert {key: env.get(key) for key in expected} == expected
+    gateway = pod_env(chart, next(containers(deployment(chart, "gateway"))))
+    shared_limits = profile.gateway_environment(passwords)
+    assert {key: gateway.get(key) for key in shared_limits} == shared_limits
 
 
 @pytest.mark.parametrize("component", COMPONENTS)

@@ -1,7 +1,7 @@
 """PROFILE=production against the machine's PostgreSQL, Redis and RabbitMQ: the accounts the
 profile creates and what they may not do; a conversation's events in the PostgreSQL tracker
-store and published to RabbitMQ; each turn taking the conversation's lock in Redis; twenty
-messages at once to one conversation."""
+store and published to RabbitMQ; each turn taking the conversation's lock in Redis and counted
+in the gateway's shared rate limits there; twenty messages at once to one conversation."""
 
 from __future__ import annotations
 
@@ -158,6 +158,12 @@ def test_a_conversation_is_tracked_in_postgresql_published_and_locked_in_redis(
     assert [e["text"] for e in sent if e["event"] == "user"] == ["hello there"]
     assert any(e["event"] == "bot" for e in sent)
     assert any(n.endswith(f"lock:{sender} set") for n in notices), notices
+    # The gateway counted the message in Redis (rate limits shared by its replicas).
+    admin = redis.Redis(host="127.0.0.1", db=int(LOCK_DB))
+    try:
+        assert list(admin.scan_iter(f"{settings.lock_prefix}:rate:*"))
+    finally:
+        admin.close()
 
 
 def test_twenty_messages_at_once_to_one_conversation_are_all_answered_and_tracked(

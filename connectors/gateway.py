@@ -34,6 +34,7 @@ from connectors.metrics import GatewayMetrics, metrics_routes
 from connectors.rasa_client import AssistantClient, RasaClient
 from connectors.ratelimit import RateLimiter, RedisRateLimiter
 from connectors.redaction import redact
+from connectors.retention import Retention, RetentionTask
 from connectors.settings import GatewaySettings
 from connectors.store import GatewayStore
 from connectors.streaming import route_drafts, stream_route
@@ -99,6 +100,9 @@ def create_app(
     settings = settings or GatewaySettings.from_env()
     check_db = db_check or default_db_check
     store = GatewayStore(settings.gateway_db)
+    retention = RetentionTask(
+        store, Retention(transcript_days=settings.transcript_days, outbox_days=settings.outbox_days)
+    )
     handoff = build_handoff(settings.handoff, store)
     queue = handoff.queue if handoff is not None else None
     metrics = GatewayMetrics()
@@ -158,6 +162,8 @@ def create_app(
                 health_timeout=HEALTH_TIMEOUT,
             )
             app.state.turns = turns
+            app.state.retention = retention
+            retention.start()
             app.state.metrics = metrics
             app.state.handoff_queue = queue
             if handoff is not None:
@@ -194,6 +200,7 @@ def create_app(
                     await slack.stop()
                 if telegram is not None:
                     await telegram.stop()
+                await retention.stop()
                 if isinstance(limiter, RedisRateLimiter):
                     await limiter.close()
                 store.close()

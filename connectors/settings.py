@@ -119,6 +119,9 @@ class GatewaySettings:
     rate_limit_redis_url: str = field(default="", repr=False)
     rate_limit_redis_prefix: str = "erpassistant"
     rate_limit_redis_password: str = field(default="", repr=False)
+    # Days transcripts and delivered outbox rows are kept (connectors/retention.py); 0: ever.
+    transcript_days: float = 90.0
+    outbox_days: float = 7.0
     # Sites whose pages may open the web chat besides the gateway's own; ``*`` for any.
     widget_origins: tuple[str, ...] = ()
     # Signs web chat session tokens; empty: a random key per process (sessions end with it).
@@ -143,7 +146,8 @@ class GatewaySettings:
         Reads RASA_URL, ACTION_SERVER_URL, HOST, PORT, MAX_MESSAGE_CHARS, RASA_TIMEOUT
         (seconds), GATEWAY_DB, DOCS_DIR, RATE_LIMIT_PER_MINUTE, RATE_LIMIT_BURST,
         RATE_LIMIT_REDIS_URL (``redis://user@host:port/db``), GATEWAY_REDIS_PASSWORD,
-        RATE_LIMIT_REDIS_PREFIX (letters and digits), WIDGET_ORIGINS
+        RATE_LIMIT_REDIS_PREFIX (letters and digits), GATEWAY_TRANSCRIPT_DAYS and
+        GATEWAY_OUTBOX_DAYS (days kept, 0: for ever), WIDGET_ORIGINS
         (comma-separated sites allowed besides the gateway's own, ``*`` for any),
         WEB_SESSION_SECRET (at least 16 characters), WEB_SESSION_DAYS, GATEWAY_API_KEYS
         (``name:secret,...``), GATEWAY_INTERNAL_TOKEN, RASA_TOKEN, METRICS_TOKEN (at least 16
@@ -176,6 +180,8 @@ class GatewaySettings:
                 env, "RATE_LIMIT_REDIS_PREFIX", defaults.rate_limit_redis_prefix
             ),
             rate_limit_redis_password=(env.get("GATEWAY_REDIS_PASSWORD") or "").strip(),
+            transcript_days=_keep_days(env, "GATEWAY_TRANSCRIPT_DAYS", defaults.transcript_days),
+            outbox_days=_keep_days(env, "GATEWAY_OUTBOX_DAYS", defaults.outbox_days),
             widget_origins=tuple(_list(env, "WIDGET_ORIGINS")) or defaults.widget_origins,
             web_session_secret=_secret(env, "WEB_SESSION_SECRET"),
             web_session_days=_days(env, "WEB_SESSION_DAYS", defaults.web_session_days),
@@ -334,6 +340,13 @@ def _bounded(
     if (value <= low if low_open else value < low) or value > high:
         raise SettingsError(f"{name} must be {bounds}, got {raw}")
     return value
+
+
+def _keep_days(env: Mapping[str, str], name: str, default: float) -> float:
+    return _bounded(
+        env, name, default, low=0.0, high=36_500.0,
+        kind="a number of days", bounds="from 0 (keep for ever) to 36500 days",
+    )  # fmt: skip
 
 
 def _list(env: Mapping[str, str], name: str) -> list[str]:

@@ -134,7 +134,7 @@ def fault_run(work: Path, args: argparse.Namespace, cast_file: Path) -> list[Fau
             ("none (before the first fault)", lambda: None),
             ("SIGKILL rasa-1", lambda: _kill(stack, "rasa-1")),
             ("SIGKILL actions-1", lambda: _kill(stack, "actions-1")),
-            ("SIGKILL gateway", lambda: _kill(stack, "gateway")),
+            ("SIGKILL gateway-1", lambda: _kill(stack, "gateway-1")),
             ("restart PostgreSQL", _restart_postgres),
             ("restart Redis", lambda: _restart_redis(settings, passwords)),
             ("restart RabbitMQ", _restart_rabbitmq),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -182,12 +183,13 @@ def run() -> int:
     except (SecretsError, ProfileError, ProvisionError) as error:
         print(f"Cannot start: {error}", flush=True)
         return 1
-    _say(f"profile: {profile_name()}" + (f", {replicas} replicas of Rasa and the action "
-         "server behind HAProxy" if replicas > 1 else ""))  # fmt: skip
+    _say(f"profile: {profile_name()}" + (f", {replicas} replicas of the gateway, Rasa and "
+         "the action server behind HAProxy" if replicas > 1 else ""))  # fmt: skip
     generator = setup()
     from connectors.agents.cli import demo_agent
 
-    agents = demo_agent()
+    # In the gateway's own store: PostgreSQL on the production profile, not var/gateway.db.
+    agents = demo_agent({**os.environ, **profile})
     try:
         services = build_services(
             ports, secrets=secrets, generator=generator, profile=profile, replicas=replicas

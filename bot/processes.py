@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from bot import paths
-from bot.balancer import Backend, Balancer, haproxy_command
+from bot.balancer import Backend, Balancer, Gateway, haproxy_command
 from bot.profile import endpoints_file
 from bot.secrets import shared_secrets
 from bot.settings import Ports, free_port, tracker_db_path
@@ -128,8 +128,11 @@ def build_services(
     then reads bot/endpoints.production.yml (PostgreSQL, Redis, RabbitMQ).
 
     ``replicas`` > 1 (the production profile only: replicas share conversations through its
-    lock and tracker stores) starts that many Rasa servers and action servers on free ports
-    and HAProxy (`bot.balancer`) on RASA_PORT and ACTIONS_PORT in front of them.
+    lock and tracker stores, the gateways their state through its PostgreSQL database and
+    Redis) starts that many gateways, Rasa servers and action servers on free loopback ports
+    and HAProxy (`bot.balancer`) in front of them on PORT (on HOST), RASA_PORT and
+    ACTIONS_PORT. Only the first gateway polls Telegram (TELEGRAM_MODE=polling): two
+    getUpdates loops on one bot token conflict; the others never register a webhook either.
 
     Raises:
         BalancerMissing: replicas > 1 and HAProxy is not installed.
@@ -183,18 +186,29 @@ def build_services(
             log_file=logs_dir / f"{name}.log",
         )  # fmt: skip
 
+    def gateway(name: str, env: dict[str, str], health_url: str) -> Service:
+        return Service(
+            name=name,
+            command=[paths.main_python(), "-m", "connectors"],
+            health_url=health_url,
+            env=env,
+            log_file=logs_dir / f"{name}.log",
+        )
+
     if replicas > 1:
         action_ports = [free_port() for _ in range(replicas)]
         rasa_ports = [free_port() for _ in range(replicas)]
+        gateway_ports = [free_port() for _ in range(replicas)]
         balancer = Balancer(
             health_port=free_port(),
             backends=[
                 Backend("actions", "127.0.0.1", ports.actions, "/health", action_ports),
                 Backend("rasa", "127.0.0.1", ports.rasa, "/", rasa_ports),
+                Gateway(env.get("HOST") or "127.0.0.1", ports.gateway, gateway_ports),
             ],
         )
         config = balancer.write(logs_dir / "haproxy.cfg")
-        middle = [
+        processes = [
             *(actions(f"actions-{i}", port) for i, port in enumerate(action_ports, start=1)),
             *(rasa(f"rasa-{i}", port) for i, port in enumerate(rasa_ports, start=1)),
             Service(
@@ -204,17 +218,42 @@ def build_services(
                 env=env,
                 log_file=logs_dir / "balancer.log",
             ),
+            *(
+                gateway(
+                    f"gateway-{i}",
+                    gateway_replica_environment(env, port, first=i == 1),
+                    f"http://127.0.0.1:{port}/healthz",
+                )
+                for i, port in enumerate(gateway_ports, start=1)
+            ),
         ]
     else:
-        middle = [actions("actions", ports.actions), rasa("rasa", ports.rasa)]
-    gateway = Service(
-        name="gateway",
-        command=[paths.main_python(), "-m", "connectors"],
-        health_url=f"{ports.gateway_url}/healthz",
-        env=env,
-        log_file=logs_dir / "gateway.log",
-    )
-    return [model, *middle, gateway] if local else [*middle, gateway]
+        processes = [
+            actions("actions", ports.actions),
+            rasa("rasa", ports.rasa),
+            gateway("gateway", env, f"{ports.gateway_url}/healthz"),
+        ]
+    return [model, *processes] if local else processes
+
+
+def gateway_replica_environment(
+    env: Mapping[str, str], port: int, *, first: bool
+) -> dict[str, str]:
+    """``env`` for one gateway replica behind the balancer, on 127.0.0.1:``port``.
+
+    Loopback only, whatever HOST says (the balancer listens there): only processes on this
+    machine reach a replica, so the ``X-Forwarded-For`` uvicorn believes from 127.0.0.1 comes
+    from the balancer (or a local proxy). Every replica but the ``first`` has Telegram in
+    webhook mode with no webhook to register: a second getUpdates loop would conflict with the
+    first's, and a setWebhook would end it. In webhook mode they take Telegram's updates like
+    the first; in polling mode they still send (agent replies, notices) when
+    TELEGRAM_WEBHOOK_SECRET is set, and without it their Telegram channel is off and the
+    outbox leaves Telegram's messages to the first replica.
+    """
+    replica = {**env, "HOST": "127.0.0.1", "PORT": str(port)}
+    if not first:
+        replica.update(TELEGRAM_MODE="webhook", TELEGRAM_WEBHOOK_URL="")
+    return replica
 
 
 class ServiceFailed(RuntimeError):

@@ -40,6 +40,7 @@ ACCOUNT_SECRETS = (
     "RASA_EVENTS_PASSWORD",
     "RASA_EVENTS_READER_PASSWORD",
     "GATEWAY_REDIS_PASSWORD",
+    "GATEWAY_DATABASE_PASSWORD",
 )
 
 
@@ -113,6 +114,14 @@ class Production:
         return f"{self.name}_rasa"
 
     @property
+    def gateway_database(self) -> str:
+        return f"{self.name}_gateway"
+
+    @property
+    def gateway_role(self) -> str:
+        return f"{self.name}_gateway"
+
+    @property
     def redis_user(self) -> str:
         return f"{self.name}_rasa"
 
@@ -168,14 +177,23 @@ class Production:
         }
 
     def gateway_environment(self, passwords: Mapping[str, str]) -> dict[str, str]:
-        """What the gateway reads for rate limits shared by its replicas: its own Redis
-        account (the password apart from the URL, as a deployment's secret gives it)."""
+        """What the gateway reads for the state its replicas share: its own PostgreSQL
+        database, and its own Redis account for rate limits and the web chat's Socket.IO
+        manager (passwords apart from the URLs, as a deployment's secrets give them)."""
         redis = urlsplit(self.redis_admin_url)
+        postgres = urlsplit(self.postgres_admin_url)
+        redis_url = (
+            f"redis://{self.gateway_redis_user}@{redis.hostname or '127.0.0.1'}:"
+            f"{redis.port or 6379}/{self.lock_db}"
+        )
         return {
-            "RATE_LIMIT_REDIS_URL": (
-                f"redis://{self.gateway_redis_user}@{redis.hostname or '127.0.0.1'}:"
-                f"{redis.port or 6379}/{self.lock_db}"
+            "GATEWAY_DATABASE_URL": (
+                f"postgresql://{self.gateway_role}@{postgres.hostname or '127.0.0.1'}:"
+                f"{postgres.port or 5432}/{self.gateway_database}"
             ),
+            "GATEWAY_DATABASE_PASSWORD": passwords["GATEWAY_DATABASE_PASSWORD"],
+            "RATE_LIMIT_REDIS_URL": redis_url,
+            "SOCKETIO_REDIS_URL": redis_url,
             "RATE_LIMIT_REDIS_PREFIX": self.lock_prefix,
             "GATEWAY_REDIS_PASSWORD": passwords["GATEWAY_REDIS_PASSWORD"],
         }

@@ -1,12 +1,14 @@
 """Create the production profile's accounts on PostgreSQL, Redis and RabbitMQ, each with only
 the rights it needs; safe to run again at every start (it brings what exists up to date).
 
-- PostgreSQL: a login role that owns one database (Rasa's trackers) and nothing else; not a
-  superuser, cannot create databases or roles; PUBLIC may not connect to that database.
+- PostgreSQL: a login role that owns one database (Rasa's trackers) and nothing else, and one
+  more for the gateway's state; not superusers, cannot create databases or roles; PUBLIC may
+  not connect to those databases.
 - Redis: an ACL user that may only touch the lock store's keys (``<prefix>:lock:*``) with the
-  few commands the lock store sends, and one for the gateway's shared rate limits
-  (``<prefix>:rate:*``, one script). Redis keeps no ACL on disk here, so this runs at every
-  start.
+  few commands the lock store sends, and one for the gateway's replicas: shared rate limits
+  (``<prefix>:rate:*``, one script), the web chat's Socket.IO messages (the pub/sub channel
+  ``<prefix>:socketio``, no other) and which chat windows are open (``<prefix>:presence:*``,
+  a few sorted-set commands). Redis keeps no ACL on disk here, so this runs at every start.
 - RabbitMQ: a vhost for the assistant; Rasa's user may declare and publish to its exchange and
   queue and read nothing; a reader account for consumers of the events may only read the queue.
 
@@ -37,6 +39,13 @@ _RATE_COMMANDS = (
     "evalsha", "script|load", "time", "hmget", "hset", "expire", "select", "ping", "hello",
     "auth",
 )  # fmt: skip
+# What the web chat's replicas send besides: Socket.IO's Redis manager publishes to and
+# subscribes to its channel (socketio/async_redis_manager.py), and the presence of chat
+# windows (connectors/channels/presence.py) is a sorted set per conversation, stamped with
+# TIME and kept alive with EXPIRE, both already in _RATE_COMMANDS.
+_WEB_CHAT_COMMANDS = (
+    "publish", "subscribe", "unsubscribe", "zadd", "zrem", "zrange", "zremrangebyscore",
+)  # fmt: skip
 
 
 class ProvisionError(RuntimeError):
@@ -58,6 +67,13 @@ def provision(settings: Production, passwords: Mapping[str, str]) -> Provisioned
     """
     report = Provisioned()
     postgres(settings, passwords["RASA_TRACKER_PG_PASSWORD"], report)
+    postgres(
+        settings,
+        passwords["GATEWAY_DATABASE_PASSWORD"],
+        report,
+        role=settings.gateway_role,
+        database=settings.gateway_database,
+    )
     redis_acl(settings, passwords["RASA_LOCK_REDIS_PASSWORD"], report)
     redis_gateway_acl(settings, passwords["GATEWAY_REDIS_PASSWORD"], report)
     rabbitmq(
@@ -70,14 +86,15 @@ def provision(settings: Production, passwords: Mapping[str, str]) -> Provisioned
 
 
 def reset(settings: Production) -> None:
-    """Drop the tracker database and empty the events queue: a clean start for a benchmark
-    or a test run under its own PRODUCTION_NAME (never for an installation in use)."""
+    """Drop the tracker and gateway databases and empty the events queue: a clean start for a
+    benchmark or a test run under its own PRODUCTION_NAME (never for an installation in use)."""
     import psycopg
     from psycopg import sql
 
     with psycopg.connect(settings.postgres_admin_url, autocommit=True, connect_timeout=10) as db:
-        db.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(settings.tracker_database)))  # fmt: skip
+        for database in (settings.tracker_database, settings.gateway_database):
+            db.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(database)))  # fmt: skip
     tool = shutil.which(settings.rabbitmqctl)
     if tool is not None:  # no queue yet is fine
         subprocess.run(
@@ -86,12 +103,20 @@ def reset(settings: Production) -> None:
         )  # fmt: skip
 
 
-def postgres(settings: Production, password: str, report: Provisioned) -> None:
-    """Rasa's tracker database, owned by its own role."""
+def postgres(
+    settings: Production,
+    password: str,
+    report: Provisioned,
+    *,
+    role: str | None = None,
+    database: str | None = None,
+) -> None:
+    """A database owned by its own role: Rasa's trackers (the default) or the gateway's state."""
     import psycopg
     from psycopg import sql
 
-    role, database = settings.tracker_role, settings.tracker_database
+    role = role or settings.tracker_role
+    database = database or settings.tracker_database
     try:
         with psycopg.connect(
             settings.postgres_admin_url, autocommit=True, connect_timeout=10
@@ -123,7 +148,7 @@ def postgres(settings: Production, password: str, report: Provisioned) -> None:
 
 def redis_acl(settings: Production, password: str, report: Provisioned) -> None:
     """An ACL user for Rasa's lock store: its keys and its commands only."""
-    _redis_user(settings, settings.redis_user, password, "lock", _LOCK_COMMANDS)
+    _redis_user(settings, settings.redis_user, password, ("lock",), _LOCK_COMMANDS)
     report.done.append(
         f"Redis: user {settings.redis_user} may use keys {settings.lock_prefix}:lock:* in db "
         f"{settings.lock_db}"
@@ -131,21 +156,40 @@ def redis_acl(settings: Production, password: str, report: Provisioned) -> None:
 
 
 def redis_gateway_acl(settings: Production, password: str, report: Provisioned) -> None:
-    """An ACL user for the gateway's shared rate limits: its keys and its script only."""
-    _redis_user(settings, settings.gateway_redis_user, password, "rate", _RATE_COMMANDS)
+    """An ACL user for the state the gateway's replicas share: rate limits (its script) and
+    the web chat (its Socket.IO channel and the presence of windows), their keys only."""
+    _redis_user(
+        settings,
+        settings.gateway_redis_user,
+        password,
+        ("rate", "presence"),
+        _RATE_COMMANDS + _WEB_CHAT_COMMANDS,
+        channels=("socketio",),
+    )
+    prefix = settings.lock_prefix
     report.done.append(
-        f"Redis: user {settings.gateway_redis_user} may use keys {settings.lock_prefix}:rate:*"
+        f"Redis: user {settings.gateway_redis_user} may use keys {prefix}:rate:* and "
+        f"{prefix}:presence:*, channel {prefix}:socketio"
     )
 
 
 def _redis_user(
-    settings: Production, user: str, password: str, keys: str, commands: tuple[str, ...]
+    settings: Production,
+    user: str,
+    password: str,
+    keys: tuple[str, ...],
+    commands: tuple[str, ...],
+    *,
+    channels: tuple[str, ...] = (),
 ) -> None:
+    """Create or reset ``user``: keys ``<prefix>:<k>:*`` for each of ``keys``, pub/sub
+    channels ``<prefix>:<c>`` (exactly) for each of ``channels``, and ``commands`` only."""
     import redis
 
+    prefix = settings.lock_prefix
     rules = [
-        "reset", "on", f">{password}", f"~{settings.lock_prefix}:{keys}:*", "resetchannels",
-        "-@all", *(f"+{command}" for command in commands),
+        "reset", "on", f">{password}", *(f"~{prefix}:{k}:*" for k in keys), "resetchannels",
+        *(f"&{prefix}:{c}" for c in channels), "-@all", *(f"+{command}" for command in commands),
     ]  # fmt: skip
     try:
         client = redis.Redis.from_url(settings.redis_admin_url, socket_timeout=10)

@@ -99,7 +99,7 @@ def create_app(
     """
     settings = settings or GatewaySettings.from_env()
     check_db = db_check or default_db_check
-    store = GatewayStore(settings.gateway_db)
+    store = GatewayStore.of(settings)
     retention = RetentionTask(
         store, Retention(transcript_days=settings.transcript_days, outbox_days=settings.outbox_days)
     )
@@ -132,6 +132,9 @@ def create_app(
             session_secret(settings.web_session_secret),
             max_age=settings.web_session_days * DAY_SECONDS,
         ),
+        redis_url=settings.socketio_redis_url,
+        redis_password=settings.rate_limit_redis_password,
+        redis_prefix=settings.rate_limit_redis_prefix,
     )
     telegram = (
         TelegramChannel(settings.telegram, turns)

@@ -111,6 +111,11 @@ class GatewaySettings:
     max_message_chars: int = 2000
     rasa_timeout: float = 30.0
     gateway_db: str = "var/gateway.db"
+    # PostgreSQL for the gateway's state, shared by its replicas
+    # (``postgresql://user@host:port/db``, its password apart: GATEWAY_DATABASE_PASSWORD);
+    # empty: the SQLite file ``gateway_db`` (one gateway process).
+    database_url: str = field(default="", repr=False)
+    database_password: str = field(default="", repr=False)
     docs_dir: str = "data/docs"
     rate_limit_per_minute: int = 60
     rate_limit_burst: int = 20
@@ -119,6 +124,10 @@ class GatewaySettings:
     rate_limit_redis_url: str = field(default="", repr=False)
     rate_limit_redis_prefix: str = "erpassistant"
     rate_limit_redis_password: str = field(default="", repr=False)
+    # Redis through which the gateway's replicas pass web chat messages (Socket.IO's Redis
+    # manager) and know which windows are connected; the same account and prefix as the
+    # rate limits. Empty: one gateway process keeps them in memory.
+    socketio_redis_url: str = field(default="", repr=False)
     # Days transcripts and delivered outbox rows are kept (connectors/retention.py); 0: ever.
     transcript_days: float = 90.0
     outbox_days: float = 7.0
@@ -144,10 +153,11 @@ class GatewaySettings:
         """Build settings from ``environ`` (default ``os.environ``).
 
         Reads RASA_URL, ACTION_SERVER_URL, HOST, PORT, MAX_MESSAGE_CHARS, RASA_TIMEOUT
-        (seconds), GATEWAY_DB, DOCS_DIR, RATE_LIMIT_PER_MINUTE, RATE_LIMIT_BURST,
+        (seconds), GATEWAY_DB, GATEWAY_DATABASE_URL (``postgresql://user@host:port/db``),
+        GATEWAY_DATABASE_PASSWORD, DOCS_DIR, RATE_LIMIT_PER_MINUTE, RATE_LIMIT_BURST,
         RATE_LIMIT_REDIS_URL (``redis://user@host:port/db``), GATEWAY_REDIS_PASSWORD,
-        RATE_LIMIT_REDIS_PREFIX (letters and digits), GATEWAY_TRANSCRIPT_DAYS and
-        GATEWAY_OUTBOX_DAYS (days kept, 0: for ever), WIDGET_ORIGINS
+        RATE_LIMIT_REDIS_PREFIX (letters and digits), SOCKETIO_REDIS_URL,
+        GATEWAY_TRANSCRIPT_DAYS and GATEWAY_OUTBOX_DAYS (days kept, 0: for ever), WIDGET_ORIGINS
         (comma-separated sites allowed besides the gateway's own, ``*`` for any),
         WEB_SESSION_SECRET (at least 16 characters), WEB_SESSION_DAYS, GATEWAY_API_KEYS
         (``name:secret,...``), GATEWAY_INTERNAL_TOKEN, RASA_TOKEN, METRICS_TOKEN (at least 16
@@ -170,6 +180,8 @@ class GatewaySettings:
             max_message_chars=_int(env, "MAX_MESSAGE_CHARS", defaults.max_message_chars, low=1),
             rasa_timeout=_seconds(env, "RASA_TIMEOUT", defaults.rasa_timeout),
             gateway_db=env.get("GATEWAY_DB") or defaults.gateway_db,
+            database_url=_database_url(env, "GATEWAY_DATABASE_URL"),
+            database_password=(env.get("GATEWAY_DATABASE_PASSWORD") or "").strip(),
             docs_dir=env.get("DOCS_DIR") or defaults.docs_dir,
             rate_limit_per_minute=_int(
                 env, "RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute, low=1
@@ -180,6 +192,7 @@ class GatewaySettings:
                 env, "RATE_LIMIT_REDIS_PREFIX", defaults.rate_limit_redis_prefix
             ),
             rate_limit_redis_password=(env.get("GATEWAY_REDIS_PASSWORD") or "").strip(),
+            socketio_redis_url=_redis_url(env, "SOCKETIO_REDIS_URL"),
             transcript_days=_keep_days(env, "GATEWAY_TRANSCRIPT_DAYS", defaults.transcript_days),
             outbox_days=_keep_days(env, "GATEWAY_OUTBOX_DAYS", defaults.outbox_days),
             widget_origins=tuple(_list(env, "WIDGET_ORIGINS")) or defaults.widget_origins,
@@ -358,6 +371,14 @@ def _redis_url(env: Mapping[str, str], name: str) -> str:
     if value and not value.startswith(("redis://", "rediss://")):
         # Not echoed: the URL may carry a password.
         raise SettingsError(f"{name} must start with redis:// or rediss://")
+    return value
+
+
+def _database_url(env: Mapping[str, str], name: str) -> str:
+    value = (env.get(name) or "").strip()
+    if value and not value.startswith(("postgresql://", "postgresql+psycopg://")):
+        # Not echoed: the URL may carry a password.
+        raise SettingsError(f"{name} must start with postgresql://")
     return value
 
 

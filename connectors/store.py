@@ -1,141 +1,28 @@
-"""The gateway's durable state in SQLite: transcripts, Slack event ids, buttons, handoffs,
-web chat session generations."""
+"""The gateway's durable state: transcripts, platform event ids, buttons, reply addresses, web
+chat session generations; the database (SQLite or PostgreSQL, connectors/database.py) that the
+other aggregates' repositories (handoffs, outbox, agents, canned replies) use too."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
-import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
 import anyio.to_thread
 
+from connectors.database import Database, Transaction, open_database
 from connectors.messages import OutgoingMessage
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS transcript (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    conversation_id TEXT NOT NULL,
-    role TEXT NOT NULL CHECK (role IN ('user', 'bot', 'agent', 'system')),
-    body TEXT NOT NULL,
-    created_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS transcript_by_conversation ON transcript (conversation_id, id);
-CREATE TABLE IF NOT EXISTS processed_events (
-    event_id TEXT PRIMARY KEY,
-    received_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS button_payloads (
-    key TEXT PRIMARY KEY,
-    payload TEXT NOT NULL,
-    created_at REAL NOT NULL
-);
--- A web conversation's token generation: tokens of an older one no longer open it. The
--- row appears on the first rotation; ``verified`` is what the rotation was for.
-CREATE TABLE IF NOT EXISTS web_sessions (
-    conversation_key TEXT PRIMARY KEY,
-    generation INTEGER NOT NULL,
-    verified TEXT,
-    updated_at REAL NOT NULL
-);
-"""
-
-# Human handoff (issue 6). A conversation has at most one open handoff (the partial unique
-# index); conversation_owner says who answers it. handoff_inbox holds the user messages that
-# arrived while a handoff was open, until an agent has seen them; outbox holds messages for
-# the user (agent replies, notices) until their channel has taken them.
-_HANDOFF_SCHEMA = """
-CREATE TABLE IF NOT EXISTS handoffs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    conversation_id TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    queue TEXT NOT NULL,
-    priority INTEGER NOT NULL DEFAULT 0,
-    status TEXT NOT NULL CHECK (status IN ('waiting', 'assigned', 'resolved')),
-    trigger_rule TEXT NOT NULL,
-    trigger_score REAL,
-    trigger_detail TEXT NOT NULL,
-    summary TEXT NOT NULL,
-    slots TEXT NOT NULL,
-    agent TEXT,
-    created_at REAL NOT NULL,
-    assigned_at REAL,
-    resolved_at REAL,
-    resolved_by TEXT,
-    note TEXT NOT NULL DEFAULT '',
-    available INTEGER NOT NULL DEFAULT 1,
-    acknowledged INTEGER NOT NULL DEFAULT 0
-);
-CREATE UNIQUE INDEX IF NOT EXISTS one_open_handoff_per_conversation
-    ON handoffs (conversation_id) WHERE status != 'resolved';
-CREATE INDEX IF NOT EXISTS handoffs_by_status ON handoffs (status, priority DESC, created_at);
-CREATE TABLE IF NOT EXISTS conversation_owner (
-    conversation_id TEXT PRIMARY KEY,
-    owner TEXT NOT NULL CHECK (owner IN ('bot', 'human')),
-    handoff_id INTEGER REFERENCES handoffs (id),
-    csat_handoff_id INTEGER REFERENCES handoffs (id),
-    updated_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS handoff_inbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    handoff_id INTEGER NOT NULL REFERENCES handoffs (id),
-    transcript_id INTEGER NOT NULL REFERENCES transcript (id),
-    seen_at REAL
-);
-CREATE INDEX IF NOT EXISTS inbox_by_handoff ON handoff_inbox (handoff_id, id);
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    conversation_id TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    body TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL NOT NULL,
-    last_error TEXT,
-    delivered_at REAL
-);
-CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (delivered_at, next_attempt_at);
-CREATE TABLE IF NOT EXISTS csat (
-    handoff_id INTEGER PRIMARY KEY REFERENCES handoffs (id),
-    conversation_id TEXT NOT NULL,
-    agent TEXT,
-    score INTEGER NOT NULL CHECK (score BETWEEN 1 AND 5),
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS reply_address (
-    conversation_id TEXT PRIMARY KEY,
-    channel TEXT NOT NULL,
-    address TEXT NOT NULL,
-    updated_at REAL NOT NULL
-);
-"""
-
-# The transcript as the first release created it: only users and the bot could speak.
-_TRANSCRIPT_ROLES = "CHECK (role IN ('user', 'bot', 'agent', 'system'))"
-_MIGRATE_TRANSCRIPT = """
-CREATE TABLE transcript_new (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    conversation_id TEXT NOT NULL,
-    role TEXT NOT NULL CHECK (role IN ('user', 'bot', 'agent', 'system')),
-    body TEXT NOT NULL,
-    created_at REAL NOT NULL
-);
-INSERT INTO transcript_new (id, conversation_id, role, body, created_at)
-    SELECT id, conversation_id, role, body, created_at FROM transcript;
-DROP TABLE transcript;
-ALTER TABLE transcript_new RENAME TO transcript;
-CREATE INDEX IF NOT EXISTS transcript_by_conversation ON transcript (conversation_id, id);
-"""
+if TYPE_CHECKING:
+    from connectors.settings import GatewaySettings
 
 EVENT_TTL_SECONDS = 24 * 3600
 HISTORY_LIMIT = 200
-BUSY_TIMEOUT_SECONDS = 10.0
 
 
 class HistoryButton(TypedDict):
@@ -157,10 +44,14 @@ class HistoryEntry(TypedDict):
 
 
 class GatewayStore:
-    """SQLite-backed state that must survive a gateway restart.
+    """State that must survive a gateway restart, in SQLite or PostgreSQL.
 
-    Calls are small and run in a worker thread so they never block the event loop; one
-    connection is shared under a lock (SQLite serialises writers anyway).
+    Calls are small and run in a worker thread so they never block the event loop.
+
+    Args:
+        location: a SQLite file (or ``:memory:``), or a ``postgresql://`` URL shared by
+            every gateway replica.
+        password: the PostgreSQL password, apart from the URL.
 
     Example:
         >>> store = GatewayStore(":memory:")
@@ -168,29 +59,22 @@ class GatewayStore:
         (True, False)
     """
 
-    def __init__(self, path: str | Path) -> None:
-        path = str(path)
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(
-            path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS
+    def __init__(self, location: str | Path, *, password: str = "") -> None:
+        self.database: Database = open_database(location, password=password)
+
+    @classmethod
+    def of(cls, settings: GatewaySettings) -> GatewayStore:
+        """The store the settings name: GATEWAY_DATABASE_URL when set, else GATEWAY_DB."""
+        return cls(
+            settings.database_url or settings.gateway_db, password=settings.database_password
         )
-        # Re-entrant: a transaction() body calls _execute and _query on the same thread.
-        self._lock = threading.RLock()
-        with self._lock:
-            if path != ":memory:":
-                self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
-            self._migrate_transcript()
-            self._db.executescript(_HANDOFF_SCHEMA)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.database.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Hold the lock and run the body in one SQLite transaction (BEGIN IMMEDIATE).
+    def transaction(self) -> Iterator[Transaction]:
+        """Run the body in one transaction, serialised with every other one (all replicas).
 
         Blocking: call it from a worker thread (``await store._run(work)``). The body may use
         ``_execute``/``_query`` or the yielded connection; an exception rolls everything back.
@@ -201,18 +85,8 @@ class GatewayStore:
             ...         db.execute("UPDATE handoffs SET status = 'assigned' WHERE id = 1")
             ...         db.execute("UPDATE conversation_owner SET owner = 'human'")
         """
-        with self._lock:
-            if self._db.in_transaction:
-                # A nested call joins the outer transaction instead of failing on BEGIN.
-                yield self._db
-                return
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self.database.transaction() as db:
+            yield db
 
     async def append_user(self, conversation_id: str, text: str) -> int:
         """Record what the user said (or the title of the button they clicked); return its id."""
@@ -264,8 +138,11 @@ class GatewayStore:
         """A short, stable key for a button payload too long for a channel (Telegram: 64 bytes)."""
         digest = hashlib.sha256(payload.encode("utf-8", "surrogatepass")).digest()[:16]
         key = "k:" + base64.urlsafe_b64encode(digest).decode().rstrip("=")
-        await self._run(self._execute, "INSERT OR IGNORE INTO button_payloads VALUES (?, ?, ?)",
-                        (key, payload, time.time()))  # fmt: skip
+        await self._run(
+            self._execute,
+            "INSERT INTO button_payloads VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
+            (key, payload, time.time()),
+        )
         return key
 
     async def expand(self, key: str) -> str | None:
@@ -330,30 +207,18 @@ class GatewayStore:
         return await anyio.to_thread.run_sync(function, *args)
 
     def _execute(self, sql: str, params: tuple[Any, ...]) -> int:
-        with self._lock:
-            return self._db.execute(sql, params).rowcount
+        return self.database.execute(sql, params)
 
     def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return self._db.execute(sql, params).fetchall()
+        return self.database.query(sql, params)
 
     def _insert(self, conversation_id: str, role: str, body: dict[str, Any]) -> int:
-        with self._lock:
-            cursor = self._db.execute(
-                "INSERT INTO transcript (conversation_id, role, body, created_at) "
-                "VALUES (?, ?, ?, ?)",
-                (conversation_id, role, json.dumps(body), time.time()),
-            )
-            return int(cursor.lastrowid or 0)
-
-    def _migrate_transcript(self) -> None:
-        """Widen the role CHECK of a database made before agents and notices existed."""
-        row = self._db.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'transcript'"
-        ).fetchone()
-        if row is None or _TRANSCRIPT_ROLES in " ".join(str(row[0]).split()):
-            return
-        self._db.executescript("BEGIN IMMEDIATE;" + _MIGRATE_TRANSCRIPT + "COMMIT;")
+        rows = self._query(
+            "INSERT INTO transcript (conversation_id, role, body, created_at) "
+            "VALUES (?, ?, ?, ?) RETURNING id",
+            (conversation_id, role, json.dumps(body), time.time()),
+        )
+        return int(rows[0][0])
 
     def _history(self, conversation_id: str, limit: int) -> list[HistoryEntry]:
         rows = self._query(
@@ -384,12 +249,13 @@ class GatewayStore:
 
     def _claim(self, event_id: str) -> bool:
         now = time.time()
-        with self._lock:
-            self._db.execute(
+        with self.transaction() as db:
+            db.execute(
                 "DELETE FROM processed_events WHERE received_at < ?", (now - EVENT_TTL_SECONDS,)
             )
-            inserted = self._db.execute(
-                "INSERT OR IGNORE INTO processed_events VALUES (?, ?)", (event_id, now)
+            inserted = db.execute(
+                "INSERT INTO processed_events VALUES (?, ?) ON CONFLICT (event_id) DO NOTHING",
+                (event_id, now),
             ).rowcount
         return inserted == 1
 

@@ -47,31 +47,6 @@ _NO_PASSWORD = "!"
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{1,63}")
 _SLACK_AGENT = re.compile(r"slack:[UW][A-Z0-9]{2,20}")
 
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS agents (
-        username TEXT PRIMARY KEY,
-        display_name TEXT NOT NULL,
-        password_hash TEXT NOT NULL,
-        salt BLOB NOT NULL,
-        created_at REAL NOT NULL,
-        last_active REAL
-    )""",
-    """CREATE TABLE IF NOT EXISTS agent_sessions (
-        token_hash TEXT PRIMARY KEY,
-        username TEXT NOT NULL,
-        csrf_token TEXT NOT NULL,
-        created_at REAL NOT NULL,
-        last_seen REAL NOT NULL,
-        expires_at REAL NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS agent_sessions_by_user ON agent_sessions (username)",
-    # Roles beyond answering handoffs (ROLES below).
-    """CREATE TABLE IF NOT EXISTS agent_roles (
-        username TEXT NOT NULL,
-        role TEXT NOT NULL,
-        PRIMARY KEY (username, role)
-    )""",
-)
 # "admin" reads the audit trail of ERP reads and writes and may do what every role may;
 # "writer" may change orders for any customer (cancel, readdress, return) through the
 # console's Ask panel. Every logged-in agent may look up any customer's records there.
@@ -271,8 +246,6 @@ class AgentAuth:
         self._hashing = threading.BoundedSemaphore(settings.login_max_hashing)
         self._live: Counter[str] = Counter()
         self._dummy: tuple[bytes, str] | None = None
-        for statement in _SCHEMA:
-            store._execute(statement, ())
 
     # Accounts (blocking).
 
@@ -344,7 +317,8 @@ class AgentAuth:
             raise UnknownAgent(name)
         if granted:
             self.store._execute(
-                "INSERT OR IGNORE INTO agent_roles (username, role) VALUES (?, ?)", (name, role)
+                "INSERT INTO agent_roles (username, role) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (name, role),
             )
         else:
             self.store._execute(
@@ -405,8 +379,8 @@ class AgentAuth:
     def _insert(self, name: str, display: str, hashed: str, salt: bytes) -> Agent:
         now = self._clock()
         inserted = self.store._execute(
-            "INSERT OR IGNORE INTO agents (username, display_name, password_hash, salt, "
-            "created_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO agents (username, display_name, password_hash, salt, "
+            "created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (name, display, hashed, salt, now),
         )
         if not inserted:

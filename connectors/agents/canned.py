@@ -22,15 +22,6 @@ from connectors.store import GatewayStore
 MAX_TITLE_CHARS = 60
 MAX_TEXT_CHARS = 2000
 
-_SCHEMA = """CREATE TABLE IF NOT EXISTS canned_replies (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    title TEXT NOT NULL,
-    body TEXT NOT NULL,
-    source TEXT NOT NULL CHECK (source IN ('file', 'agent')),
-    created_by TEXT,
-    created_at REAL NOT NULL
-)"""
-
 
 @dataclass(frozen=True)
 class CannedReply:
@@ -104,7 +95,6 @@ class CannedReplies:
 
     def __init__(self, store: GatewayStore) -> None:
         self.store = store
-        store._execute(_SCHEMA, ())
 
     def replace_defaults(self, pairs: list[tuple[str, str]]) -> None:
         """Make ``pairs`` the company defaults, in order, keeping agents' own replies."""

@@ -1,8 +1,9 @@
 """``python -m connectors agents ...``: add, list, remove agents and reset their passwords.
 
-Works on the gateway database (GATEWAY_DB, default var/gateway.db), also while the gateway
-runs. Passwords come from AGENT_PASSWORD or an interactive prompt, never from the command
-line (it would stay in the shell history and the process list).
+Works on the gateway database (GATEWAY_DATABASE_URL, or the SQLite file GATEWAY_DB, default
+var/gateway.db), also while the gateway runs. Passwords come from AGENT_PASSWORD or an
+interactive prompt, never from the command line (it would stay in the shell history and the
+process list).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def demo_agent(environ: Mapping[str, str] | None = None) -> str:
                 "no demo agent: add one with `python -m connectors agents add <username>` "
                 "(or set AGENT_DEMO_PASSWORD before `make run`)"
             )
-        store = GatewayStore(GatewaySettings.from_env(env).gateway_db)
+        store = GatewayStore.of(GatewaySettings.from_env(env))
         try:
             AgentAuth(store, settings).ensure_demo_agent(settings.demo_password)
         finally:
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
 
     try:
         settings = AgentSettings.from_env(env)
-        store = GatewayStore(GatewaySettings.from_env(env).gateway_db)
+        store = GatewayStore.of(GatewaySettings.from_env(env))
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -47,14 +47,6 @@ RESOLVE_ACTION = "handoff_resolve"
 SENT_REACTION = "white_check_mark"
 RESYNC_SECONDS = 60.0
 
-_SCHEMA = """CREATE TABLE IF NOT EXISTS slack_handoff_threads (
-    handoff_id INTEGER PRIMARY KEY,
-    channel TEXT NOT NULL,
-    ts TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    UNIQUE (channel, ts)
-)"""
-
 
 def handoff_blocks(handoff: Handoff, *, claimed_by: str | None = None) -> list[dict[str, Any]]:
     """The Block Kit message for a handoff: summary, trigger, context and the buttons.
@@ -151,7 +143,6 @@ class SlackAgentChannel:
         self.resync_seconds = resync_seconds
         self._post_lock = asyncio.Lock()
         self._follower: asyncio.Task[None] | None = None
-        store._execute(_SCHEMA, ())
 
     async def start(self) -> None:
         """Follow the queue: post new handoffs (and any open one not yet posted)."""
@@ -273,7 +264,7 @@ class SlackAgentChannel:
                 return  # logged; retried by the next resync
             await self.store._run(
                 self.store._execute,
-                "INSERT OR IGNORE INTO slack_handoff_threads VALUES (?, ?, ?, ?)",
+                "INSERT INTO slack_handoff_threads VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (handoff.id, str(response.get("channel") or self.channel), str(response["ts"]),
                  time.time()),
             )  # fmt: skip

@@ -17,11 +17,19 @@ Events, as rasa-webchat 1.0.1 and the gateway's own widget use them:
 The session id is a token the server issues (``SessionTokens``), never one the browser
 makes up: a requested id that is not a valid, unexpired token of the conversation's current
 generation gets a new, empty conversation. The conversation id is ``web:<conversation key>``.
+
+Several gateway replicas (``SOCKETIO_REDIS_URL``) pass every emit and every disconnect of a
+window held by another replica through Socket.IO's Redis manager (channel
+``<prefix>:socketio``), and share which windows are open (``presence.RedisPresence``): a
+window on any replica gets the replies, pushes and rotations of its conversation. Without
+it, one process keeps both in memory.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import contextvars
 import hashlib
 import hmac
@@ -36,6 +44,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import socketio
 
+from connectors.channels.presence import LocalPresence, Presence, PresenceUnknown, RedisPresence
 from connectors.errors import ChannelDeliveryFailed, GatewayError, RasaUnavailable
 from connectors.messages import IncomingMessage, OutgoingMessage
 from connectors.redaction import conversation_tag
@@ -195,6 +204,10 @@ class _SlotReader(Protocol):
 class WebChannel:
     """The Socket.IO server behind ``/socket.io``.
 
+    With ``redis_url`` (``redis://user@host:port/db``, the password apart in
+    ``redis_password``) the replicas of the gateway share one Socket.IO server through Redis:
+    the channel ``<redis_prefix>:socketio`` and the keys ``<redis_prefix>:presence:*``.
+
     Example:
         >>> web = WebChannel(turns, origins=(), tokens=SessionTokens(secret, max_age=604800))
         >>> routes = [Mount("/socket.io", app=web.asgi_app())]
@@ -209,9 +222,13 @@ class WebChannel:
         origins: tuple[str, ...],
         tokens: SessionTokens,
         verifications: bytes | None = None,
+        redis_url: str = "",
+        redis_password: str = "",
+        redis_prefix: str = "erpassistant",
     ) -> None:
         """``verifications`` is the key of the action server's verification records
-        (``VERIFICATION_SECRET`` by default), to tell a new verification from a re-signed one."""
+        (``VERIFICATION_SECRET`` by default), to tell a new verification from a re-signed one.
+        ``redis_url`` empty: one gateway process, everything in memory."""
         from erp.access import verification_secret
 
         self.turns = turns
@@ -219,7 +236,17 @@ class WebChannel:
         self._verification_secret = (
             verifications if verifications is not None else verification_secret()
         )
+        manager = (
+            socketio.AsyncRedisManager(
+                redis_url,
+                channel=f"{redis_prefix}:socketio",
+                redis_options=_redis_options(redis_password),
+            )
+            if redis_url
+            else None  # socketio's in-memory AsyncManager
+        )
         self.sio = socketio.AsyncServer(
+            client_manager=manager,
             async_mode="asgi",
             cors_allowed_origins=origin_check(origins),
             logger=False,
@@ -227,7 +254,19 @@ class WebChannel:
             # A message is at most a few KB; refuse anything much larger at the transport.
             max_http_buffer_size=64 * 1024,
         )
+        self.presence: Presence = (
+            RedisPresence(
+                redis_url,
+                prefix=redis_prefix,
+                password=redis_password,
+                connected=lambda sid: self.sio.manager.is_connected(sid, "/"),
+            )
+            if redis_url
+            else LocalPresence(self.sio.manager)
+        )
+        self._closer: asyncio.Task[None] | None = None
         self.sio.on("connect", self._connect)
+        self.sio.on("disconnect", self._disconnect)
         self.sio.on("session_request", self._session_request)
         self.sio.on("user_uttered", self._user_uttered)
         turns.after_rasa.append(self._after_rasa)
@@ -235,11 +274,46 @@ class WebChannel:
     def asgi_app(self) -> socketio.ASGIApp:
         return socketio.ASGIApp(self.sio, socketio_path="socket.io")
 
+    async def close(self) -> None:
+        """Stop sharing through Redis: this replica's windows leave the presence, the
+        Socket.IO manager stops listening, the connections close. Nothing to do without it."""
+        await self.presence.close()
+        manager = self.sio.manager
+        if isinstance(manager, socketio.AsyncRedisManager):
+            listener = getattr(manager, "thread", None)  # set once the manager initialized
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
+            if manager.pubsub is not None:
+                await manager.pubsub.aclose()
+            if manager.redis is not None:
+                await manager.redis.aclose()
+
+    def _close_with_the_loop(self) -> None:
+        """With Redis, call `close` when the server's event loop ends.
+
+        The gateway's lifespan has no step for the web channel; when uvicorn's loop ends,
+        asyncio cancels every task left, this one included, and it closes the channel then.
+        """
+        if isinstance(self.sio.manager, socketio.AsyncRedisManager) and self._closer is None:
+            self._closer = asyncio.get_running_loop().create_task(self._close_when_cancelled())
+
+    async def _close_when_cancelled(self) -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.close()
+
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
+        self._close_with_the_loop()
         # engine.io's ASGI environ has REMOTE_ADDR fixed at 127.0.0.1; the peer is in the scope.
         peer = (environ.get("asgi.scope") or {}).get("client") or ("unknown", 0)
         await self.sio.save_session(sid, {"client": f"ip:{peer[0]}"})
         return True
+
+    async def _disconnect(self, sid: str, reason: Any = None) -> None:
+        await self.presence.leave(sid)
 
     async def _session_request(self, sid: str, data: Any = None) -> None:
         await self._open(sid, _get(data, "session_id"))
@@ -263,6 +337,7 @@ class WebChannel:
             await self.sio.leave_room(sid, previous)
         # One room per conversation: every open tab of the same visitor sees the replies.
         await self.sio.enter_room(sid, key)
+        await self.presence.join(key, sid)
         if generation != await self.turns.store.session_generation(key):
             # Rotated while this window joined (a rotation disconnects only the windows
             # already in the room): the token it came with is retired, so it starts afresh.
@@ -335,8 +410,10 @@ class WebChannel:
         """Rotate the session when Rasa's tracker shows a new verification.
 
         The window that sent the verifying message gets the new token; every other window
-        in the conversation is disconnected, so a copy of the old token taken before the
-        customer proved who they are never sees what comes after.
+        in the conversation is disconnected, on whichever replica it is (Socket.IO's Redis
+        manager passes the disconnect of a sid it does not hold to the others), so a copy of
+        the old token taken before the customer proved who they are never sees what comes
+        after.
         """
         rasa = getattr(self.turns, "rasa", None)
         if not isinstance(rasa, _SlotReader):
@@ -359,7 +436,18 @@ class WebChannel:
         generation = await self.turns.store.rotate_on_verification(key, fingerprint)
         if generation is None:
             return
-        others = [other for other, _ in self.sio.manager.get_participants("/", key) if other != sid]
+        try:
+            windows = await self.presence.sids(key)
+        except PresenceUnknown as error:
+            # Those on other replicas are out of reach too; each is disconnected at its next
+            # message, whose token is retired.
+            logger.warning(
+                "web session of %s rotated with the windows of other replicas unknown: %s",
+                conversation_tag(conversation_id),
+                error,
+            )
+            windows = [other for other, _ in self.sio.manager.get_participants("/", key)]
+        others = [other for other in windows if other != sid]
         if self.sio.manager.is_connected(sid, "/"):
             async with self.sio.session(sid) as session:
                 session["generation"] = generation
@@ -377,13 +465,30 @@ class WebChannel:
     async def push(self, conversation_id: str, messages: list[OutgoingMessage]) -> None:
         """Deliver messages the user did not just ask for (an agent's reply) to every open tab.
 
+        Whichever replica pushes, the emit reaches the windows on every replica. When the
+        shared presence is unknown (Redis down) the message is emitted all the same: the
+        windows on this replica get it, and it is in the transcript every window reloads
+        (``session_history``), so it is not lost; refusing would hold it back from windows
+        that are there.
+
         Raises:
-            ChannelDeliveryFailed: no window of the session is connected; the Delivery keeps
-                the message, and a reconnecting widget gets it in ``session_history``.
+            ChannelDeliveryFailed: no window of the session is connected to any replica; the
+                Delivery keeps the message, and a reconnecting widget gets it in
+                ``session_history``.
         """
+        self._close_with_the_loop()
         key = conversation_id.removeprefix("web:")
-        if not any(True for _ in self.sio.manager.get_participants("/", key)):
-            raise ChannelDeliveryFailed("web", "no chat window is open for this session")
+        try:
+            windows = await self.presence.sids(key)
+        except PresenceUnknown as error:
+            logger.warning(
+                "web push to %s with presence unknown, emitted anyway: %s",
+                conversation_tag(conversation_id),
+                error,
+            )
+        else:
+            if not windows:
+                raise ChannelDeliveryFailed("web", "no chat window is open for this session")
         for message in messages:
             agent = (message.custom or {}).get("agent")
             for payload in render(message):
@@ -399,12 +504,22 @@ class WebChannel:
         """
         if not conversation_id.startswith("web:"):
             return False
+        self._close_with_the_loop()
         await self.sio.emit("bot_streaming", {"text": text}, room=conversation_id[4:])
         return True
 
     async def _say(self, key: str, text: str) -> None:
         for payload in render(OutgoingMessage(text=text)):
             await self.sio.emit("bot_uttered", payload, room=key)
+
+
+def _redis_options(password: str) -> dict[str, Any]:
+    """How Socket.IO's Redis manager connects: the password apart from the URL (one in the
+    URL wins), and no read timeout, so that its subscription waits as long as it takes."""
+    options: dict[str, Any] = {"socket_connect_timeout": 2.0}
+    if password:
+        options["password"] = password
+    return options
 
 
 def _conversation_id(key: str) -> str:

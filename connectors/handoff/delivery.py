@@ -3,7 +3,9 @@
 Each channel registers a sender with the ``Delivery`` registry. A message is written to the
 ``outbox`` table first and marked delivered only when its channel's sender returned; a sender
 that raises leaves it pending, and it is retried with backoff (``run()``, or ``flush()``)
-until it goes through: never dropped. Messages of one conversation go out in order.
+until it goes through: never dropped. Messages of one conversation go out in order. Several
+gateway replicas may flush at once: each message is claimed by one of them first
+(``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so it is sent once.
 
 The REST channel has no way to push: its messages stay pending until the client fetches them
 (``GET /api/messages/{sender_id}/pending``, or in the reply to its next POST), via ``take()``.
@@ -20,10 +22,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import socket
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from connectors.database import unlocked
 from connectors.messages import Button, OutgoingMessage
 from connectors.redaction import redact
 from connectors.store import GatewayStore
@@ -35,6 +41,9 @@ Sender = Callable[[str, list[OutgoingMessage]], Awaitable[None]]
 BASE_DELAY_SECONDS = 2.0
 MAX_DELAY_SECONDS = 300.0
 POLL_SECONDS = 1.0
+# How long a replica may hold claimed messages before another may take them (it died).
+CLAIM_SECONDS = 120.0
+CLAIM_BATCH = 500
 
 
 class Delivery:
@@ -62,6 +71,8 @@ class Delivery:
         self._senders: dict[str, Sender] = {}
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        # Who this replica is in the outbox's claims.
+        self.claimant = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def register(self, channel: str, sender: Sender) -> None:
         """Make ``sender`` deliver the messages of ``channel`` (one sender per channel)."""
@@ -85,31 +96,38 @@ class Delivery:
         return await self.pending(conversation_id) == 0
 
     async def flush(self, conversation_id: str | None = None, *, force: bool = False) -> int:
-        """Try the pending messages that are due (all of them with ``force``); count delivered."""
+        """Try the pending messages that are due (all of them with ``force``); count delivered.
+
+        The messages are claimed first (``_claim``), so a message is sent by one gateway
+        replica even when several flush at once.
+        """
         async with self._lock:
-            rows = await self.store._run(self._due, conversation_id, force)
+            rows = await self.store._run(self._claim, conversation_id, force)
             delivered = 0
             blocked: set[str] = set()
-            for row_id, conversation, channel, body, attempts in rows:
-                sender = self._senders.get(channel)
-                if sender is None or conversation in blocked:
-                    continue
-                try:
-                    await sender(conversation, [_message(body)])
-                except Exception as error:
-                    # Later messages of this conversation wait too, so the order is kept.
-                    blocked.add(conversation)
-                    delay = min(self.max_delay, self.base_delay * 2**attempts)
-                    logger.warning(
-                        "delivery to %s (%s) failed: %s; retry %d in %.0f s",
-                        redact(conversation), channel, error, attempts + 1, delay,
-                    )  # fmt: skip
-                    await self.store._run(
-                        self._failed, row_id, self.clock() + delay, str(error)[:500]
-                    )
-                    continue
-                await self.store._run(self._delivered, [row_id])
-                delivered += 1
+            try:
+                for row_id, conversation, channel, body, attempts in rows:
+                    if conversation in blocked:
+                        continue
+                    try:
+                        await self._senders[channel](conversation, [_message(body)])
+                    except Exception as error:
+                        # Later messages of this conversation wait too, so the order is kept.
+                        blocked.add(conversation)
+                        delay = min(self.max_delay, self.base_delay * 2**attempts)
+                        logger.warning(
+                            "delivery to %s (%s) failed: %s; retry %d in %.0f s",
+                            redact(conversation), channel, error, attempts + 1, delay,
+                        )  # fmt: skip
+                        await self.store._run(
+                            self._failed, row_id, self.clock() + delay, str(error)[:500]
+                        )
+                        continue
+                    await self.store._run(self._delivered, [row_id])
+                    delivered += 1
+            finally:
+                if rows:
+                    await self.store._run(self._release)
             return delivered
 
     async def take(self, conversation_id: str) -> list[OutgoingMessage]:
@@ -180,31 +198,69 @@ class Delivery:
                     (conversation_id, channel, json.dumps(_body(message)), now, now),
                 )
 
-    def _due(
+    def _claim(
         self, conversation_id: str | None, force: bool
     ) -> list[tuple[int, str, str, str, int]]:
+        """Claim the messages this replica may send now, in order.
+
+        The candidate rows are locked with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL; SQLite has
+        one writer at a time), so two replicas never claim the same message. A conversation
+        is taken from its oldest pending message on, and only when that message is due (or
+        ``force``) and in no other replica's hands: messages of one conversation go out in
+        order from one replica. A claim lapses after ``CLAIM_SECONDS`` (a replica that died).
+        """
+        channels = sorted(self._senders)
+        if not channels:
+            return []
+        now = self.clock()
+        database = self.store.database
+        marks = ", ".join("?" for _ in channels)
         sql = (
-            "SELECT id, conversation_id, channel, body, attempts FROM outbox "
-            "WHERE delivered_at IS NULL"
+            "SELECT id, conversation_id, channel, body, attempts, next_attempt_at, "
+            f"claimed_until FROM outbox WHERE delivered_at IS NULL AND channel IN ({marks})"
         )
-        params: list[Any] = []
+        params: list[Any] = list(channels)
         if conversation_id is not None:
             sql += " AND conversation_id = ?"
             params.append(conversation_id)
-        if not force:
-            # A conversation waits as a whole: its oldest message decides when it is retried.
-            sql += (
-                " AND conversation_id IN (SELECT conversation_id FROM outbox o "
-                "WHERE o.delivered_at IS NULL GROUP BY conversation_id "
-                "HAVING MIN(o.next_attempt_at) <= ?)"
+        sql += " ORDER BY id LIMIT ?" + database.skip_locked
+        params.append(CLAIM_BATCH)
+        with unlocked(database) as db:
+            locked = db.execute(sql, params).fetchall()
+            if not locked:
+                return []
+            conversations = sorted({row[1] for row in locked})
+            oldest = dict(
+                db.execute(
+                    "SELECT conversation_id, MIN(id) FROM outbox WHERE delivered_at IS NULL "
+                    f"AND conversation_id IN ({', '.join('?' for _ in conversations)}) "
+                    "GROUP BY conversation_id",
+                    conversations,
+                ).fetchall()
             )
-            params.append(self.clock())
-        return self.store._query(sql + " ORDER BY id", tuple(params))
+            chosen: list[tuple[Any, ...]] = []
+            for conversation in conversations:
+                mine = [row for row in locked if row[1] == conversation]
+                head = mine[0]
+                if head[0] != oldest.get(conversation) or (not force and head[5] > now):
+                    continue  # an older message is in another replica's hands, or not due
+                for row in mine:
+                    if row[6] is not None and row[6] > now:
+                        break  # claimed by another replica
+                    chosen.append(row)
+            if chosen:
+                db.execute(
+                    "UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id IN "
+                    f"({', '.join('?' for _ in chosen)})",
+                    [self.claimant, now + CLAIM_SECONDS, *(row[0] for row in chosen)],
+                )
+        chosen.sort(key=lambda row: int(row[0]))
+        return [(int(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4])) for r in chosen]
 
     def _failed(self, row_id: int, next_attempt_at: float, error: str) -> None:
         self.store._execute(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
-            "WHERE id = ?",
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, "
+            "claimed_by = NULL, claimed_until = NULL WHERE id = ?",
             (next_attempt_at, error, row_id),
         )
 
@@ -212,8 +268,18 @@ class Delivery:
         with self.store.transaction() as db:
             for row_id in row_ids:
                 db.execute(
-                    "UPDATE outbox SET delivered_at = ? WHERE id = ?", (self.clock(), row_id)
+                    "UPDATE outbox SET delivered_at = ?, claimed_by = NULL, claimed_until = NULL "
+                    "WHERE id = ?",
+                    (self.clock(), row_id),
                 )
+
+    def _release(self) -> None:
+        """Give back what this replica claimed and did not deliver (after a failure)."""
+        self.store._execute(
+            "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL "
+            "WHERE claimed_by = ? AND delivered_at IS NULL",
+            (self.claimant,),
+        )
 
     def _take(self, conversation_id: str) -> list[str]:
         with self.store.transaction() as db:

@@ -21,7 +21,6 @@ import asyncio
 import builtins
 import json
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from typing import Any, Literal, NotRequired, Protocol, TypedDict
 
 import anyio.to_thread
 
+from connectors.database import IntegrityError
 from connectors.handoff.delivery import Delivery
 from connectors.handoff.errors import HandoffConflict, HandoffNotFound, InvalidHandoffInput
 from connectors.handoff.facts import Source, handoff_slots
@@ -596,15 +596,15 @@ class HandoffQueue:
                 ).fetchone()
                 if row is not None:
                     return int(row[0]), False
-                cursor = db.execute(
+                inserted = db.execute(
                     "INSERT INTO handoffs (conversation_id, channel, queue, priority, status, "
                     "trigger_rule, trigger_score, trigger_detail, summary, slots, created_at, "
-                    "available) VALUES (?, ?, ?, ?, 'waiting', ?, ?, ?, ?, ?, ?, ?)",
+                    "available) VALUES (?, ?, ?, ?, 'waiting', ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (conversation_id, channel, queue, priority, trigger.rule, trigger.score,
                      trigger.detail, summary, json.dumps(slots, default=str), now,
                      int(available)),
                 )  # fmt: skip
-                handoff_id = int(cursor.lastrowid or 0)
+                handoff_id = int(inserted.fetchone()[0])
                 db.execute(
                     "INSERT INTO conversation_owner (conversation_id, owner, handoff_id, "
                     "csat_handoff_id, updated_at) VALUES (?, 'human', ?, NULL, ?) "
@@ -614,7 +614,7 @@ class HandoffQueue:
                     (conversation_id, handoff_id, now),
                 )
                 return handoff_id, True
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             # Another process opened one between our check and insert (the unique index).
             rows = self.store._query(
                 "SELECT id FROM handoffs WHERE conversation_id = ? AND status != 'resolved'",

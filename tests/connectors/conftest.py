@@ -1,17 +1,87 @@
-"""Gateway test fixtures: a fake Rasa client and an app factory that stays off the network."""
+"""Gateway test fixtures: a fake Rasa client, an app factory that stays off the network, and
+the gateway database on each backend (``gateway_db``: SQLite, and PostgreSQL as the replicas
+share it)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
 
 import httpx
+import psycopg
 import pytest
+from psycopg import sql
+from sqlalchemy import make_url
 
 from connectors.fake_platforms import FakePlatforms, serve
 from connectors.gateway import create_app
 from connectors.settings import GatewaySettings
+from connectors.store import GatewayStore
 from tests.connectors.fakes import SETTINGS, FakeRasa, MakeClient, actions_transport
+
+GATEWAY_TEST_POSTGRES_URL = os.environ.get(
+    "GATEWAY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/gateway_test"
+)
+
+
+@pytest.fixture(scope="session")
+def gateway_postgres() -> str:
+    """The PostgreSQL test database of the gateway, created and migrated once per session."""
+    url = make_url(GATEWAY_TEST_POSTGRES_URL)
+    admin = url.set(database="postgres").render_as_string(hide_password=False)
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as db:
+            if not db.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                              (url.database,)).fetchone():  # fmt: skip
+                db.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(url.database)))
+    except psycopg.OperationalError as error:
+        message = f"PostgreSQL is not reachable for the gateway tests: {error}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    GatewayStore(GATEWAY_TEST_POSTGRES_URL).close()  # migrate
+    return GATEWAY_TEST_POSTGRES_URL
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="postgresql", marks=pytest.mark.integration),
+    ]
+)
+def gateway_db(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """Where a test's gateway store lives: a fresh SQLite file, or the PostgreSQL test
+    database with every table emptied. Stores opened on it twice see one database, as two
+    processes (or replicas) would. Stores the test leaves open are closed after it."""
+    opened: list[GatewayStore] = []
+    original = GatewayStore.__init__
+
+    def recording(store: GatewayStore, *args: Any, **kwargs: Any) -> None:
+        original(store, *args, **kwargs)
+        opened.append(store)
+
+    monkeypatch.setattr(GatewayStore, "__init__", recording)
+    if request.param == "sqlite":
+        yield str(tmp_path / "gateway.db")
+        for store in opened:
+            store.close()
+        return
+    url: str = request.getfixturevalue("gateway_postgres")
+    plain = make_url(url).render_as_string(hide_password=False)
+    with psycopg.connect(plain, autocommit=True) as db:
+        tables = [row[0] for row in db.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+            "AND tablename != 'alembic_version'").fetchall()]  # fmt: skip
+        db.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
+            sql.SQL(", ").join(sql.Identifier(t) for t in tables)))  # fmt: skip
+    yield url
+    for store in opened:
+        store.close()
 
 
 @pytest.fixture(scope="session")

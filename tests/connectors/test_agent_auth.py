@@ -284,10 +284,10 @@ async def test_concurrent_logins_hash_at_most_the_cap_and_the_rest_are_told_to_r
 
 
 async def test_concurrent_guesses_cannot_get_past_the_account_limit_together(
-    clock: Clock, monkeypatch: pytest.MonkeyPatch
+    gateway_db: str, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = AgentSettings(login_max_hashing=64)
-    auth = AgentAuth(GatewayStore(":memory:"), settings, clock=clock)
+    auth = AgentAuth(GatewayStore(gateway_db), settings, clock=clock)
     auth.add_agent("alice", PASSWORD)
     seen = slow_checks(monkeypatch)
 

@@ -178,8 +178,8 @@ class Tracker:
         return None
 
 
-async def test_a_gateway_escalation_decodes_the_trackers_verification() -> None:
-    store = GatewayStore(":memory:")
+async def test_a_gateway_escalation_decodes_the_trackers_verification(gateway_db: str) -> None:
+    store = GatewayStore(gateway_db)
     await store.append_user("web:a", "SO-100123 is late, and what about SO-100999?")
     tracker = Tracker({"verification": token(), "order_number": "SO-100999",
                        "verified_customer_id": 7})  # fmt: skip
@@ -196,8 +196,8 @@ async def test_a_gateway_escalation_decodes_the_trackers_verification() -> None:
     assert "7" not in handoff.summary.splitlines()[1]
 
 
-async def test_a_forged_plain_slot_never_reaches_the_summary() -> None:
-    store = GatewayStore(":memory:")
+async def test_a_forged_plain_slot_never_reaches_the_summary(gateway_db: str) -> None:
+    store = GatewayStore(gateway_db)
     await store.append_user("web:a", "where is SO-100123")
     tracker = Tracker({"verified_customer_id": 7, "order_number": "SO-100123"})
     queue = HandoffQueue(store, tracker=tracker, secret=SECRET, clock=lambda: NOW)

@@ -376,6 +376,7 @@ def test_the_generator_hook_is_off_without_the_package(monkeypatch: pytest.Monke
 
 
 async def test_with_the_generator_on_a_grounded_sentence_is_added_and_announced(
+    gateway_db: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from models import remote as generator_module
@@ -384,7 +385,7 @@ async def test_with_the_generator_on_a_grounded_sentence_is_added_and_announced(
     fake = ScriptedGenerator("The customer's order SO-100123 is late.\nignored line")
     monkeypatch.setenv("GENERATOR_BACKEND", "llama_cpp")
     monkeypatch.setattr(generator_module, "remote_generator", lambda settings: fake)
-    store = GatewayStore(":memory:")
+    store = GatewayStore(gateway_db)
     await store.append_user("web:a", "my late order SO-100123")
     queue = HandoffQueue(store, generate_summary=True)
     events = queue.subscribe()
@@ -430,9 +431,11 @@ class FlakySender:
         self.sent += [m.text for m in messages]
 
 
-async def test_a_failed_delivery_waits_for_its_backoff_then_goes_out_in_order() -> None:
+async def test_a_failed_delivery_waits_for_its_backoff_then_goes_out_in_order(
+    gateway_db: str,
+) -> None:
     now = [1000.0]
-    store = GatewayStore(":memory:")
+    store = GatewayStore(gateway_db)
     delivery = Delivery(store, clock=lambda: now[0], base_delay=2.0, max_delay=10.0)
     sender = FlakySender(failures=2)
     delivery.register("telegram", sender)
@@ -448,8 +451,8 @@ async def test_a_failed_delivery_waits_for_its_backoff_then_goes_out_in_order() 
     assert row == [(2, "platform down")]
 
 
-async def test_messages_for_a_channel_without_a_sender_wait_to_be_fetched() -> None:
-    store = GatewayStore(":memory:")
+async def test_messages_for_a_channel_without_a_sender_wait_to_be_fetched(gateway_db: str) -> None:
+    store = GatewayStore(gateway_db)
     delivery = Delivery(store, clock=lambda: 5.0)
 
     await delivery.send("rest-1", "rest", [OutgoingMessage(text="a"), OutgoingMessage(text="b")])
@@ -460,9 +463,11 @@ async def test_messages_for_a_channel_without_a_sender_wait_to_be_fetched() -> N
     assert await delivery.pending() == 1
 
 
-async def test_marking_delivered_leaves_messages_stored_after_the_history_was_read() -> None:
+async def test_marking_delivered_leaves_messages_stored_after_the_history_was_read(
+    gateway_db: str,
+) -> None:
     now = [10.0]
-    store = GatewayStore(":memory:")
+    store = GatewayStore(gateway_db)
     delivery = Delivery(store, clock=lambda: now[0])
     await delivery.send("web:s", "web", [OutgoingMessage(text="before")])
     now[0] = 20.0
@@ -472,8 +477,8 @@ async def test_marking_delivered_leaves_messages_stored_after_the_history_was_re
     assert [m.text for m in await delivery.take("web:s")] == ["after"]
 
 
-async def test_the_retry_loop_delivers_in_the_background() -> None:
-    store = GatewayStore(":memory:")
+async def test_the_retry_loop_delivers_in_the_background(gateway_db: str) -> None:
+    store = GatewayStore(gateway_db)
     delivery = Delivery(store, base_delay=0.01)
     sender = FlakySender(failures=1)
     delivery.register("slack", sender)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from connectors.database import IntegrityError
 from connectors.handoff.delivery import Delivery
 from connectors.handoff.errors import HandoffConflict, HandoffNotFound, InvalidHandoffInput
 from connectors.handoff.hours import BusinessHours
@@ -67,8 +67,10 @@ async def drain(events: Any) -> list[QueueEvent]:
             return seen
 
 
-async def test_escalate_creates_a_waiting_handoff_and_makes_the_conversation_human_owned() -> None:
-    store = GatewayStore(":memory:")
+async def test_escalate_creates_a_waiting_handoff_and_makes_the_conversation_human_owned(
+    gateway_db: str,
+) -> None:
+    store = GatewayStore(gateway_db)
     queue = make_queue(store, tracker=FakeTracker({"order_number": "SO-100123"}))
     await store.append_user("web:a", "my order SO-100123 never arrived")
     events = queue.subscribe()
@@ -85,8 +87,10 @@ async def test_escalate_creates_a_waiting_handoff_and_makes_the_conversation_hum
     assert [e["type"] for e in await drain(events)] == ["created"]
 
 
-async def test_escalating_an_open_conversation_again_returns_the_same_handoff() -> None:
-    queue = make_queue(GatewayStore(":memory:"))
+async def test_escalating_an_open_conversation_again_returns_the_same_handoff(
+    gateway_db: str,
+) -> None:
+    queue = make_queue(GatewayStore(gateway_db))
     events = queue.subscribe()
 
     results = await asyncio.gather(
@@ -98,32 +102,49 @@ async def test_escalating_an_open_conversation_again_returns_the_same_handoff() 
     assert [e["type"] for e in await drain(events)] == ["created"]
 
 
-async def test_a_failed_ownership_write_leaves_no_handoff_behind() -> None:
-    store = GatewayStore(":memory:")
-    store._execute(
-        "CREATE TRIGGER refuse BEFORE INSERT ON conversation_owner "
-        "BEGIN SELECT RAISE(ABORT, 'disk full'); END",
-        (),
-    )
+async def test_a_failed_ownership_write_leaves_no_handoff_behind(gateway_db: str) -> None:
+    store = GatewayStore(gateway_db)
+    if store.database.dialect == "sqlite":
+        store._execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON conversation_owner "
+            "BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+            (),
+        )
+    else:
+        store._execute(
+            "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'disk full' "
+            "USING ERRCODE = 'check_violation'; END $$ LANGUAGE plpgsql",
+            (),
+        )
+        store._execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON conversation_owner "
+            "FOR EACH ROW EXECUTE FUNCTION refuse()",
+            (),
+        )
     queue = make_queue(store)
 
-    with pytest.raises(sqlite3.IntegrityError):
-        await queue.escalate("web:a", "web", ASKED)
+    try:
+        with pytest.raises(IntegrityError):
+            await queue.escalate("web:a", "web", ASKED)
 
-    assert store._query("SELECT COUNT(*) FROM handoffs", ()) == [(0,)]
-    assert (await queue.ownership("web:a")).owner == "bot"
+        assert store._query("SELECT COUNT(*) FROM handoffs", ()) == [(0,)]
+        assert (await queue.ownership("web:a")).owner == "bot"
+    finally:
+        if store.database.dialect == "postgresql":
+            store._execute("DROP TRIGGER refuse ON conversation_owner", ())
+            store._execute("DROP FUNCTION refuse()", ())
 
 
-async def test_slots_default_to_empty_when_rasa_is_down() -> None:
-    queue = make_queue(GatewayStore(":memory:"), tracker=FakeTracker({"sku": "X"}, up=False))
+async def test_slots_default_to_empty_when_rasa_is_down(gateway_db: str) -> None:
+    queue = make_queue(GatewayStore(gateway_db), tracker=FakeTracker({"sku": "X"}, up=False))
 
     handoff = await queue.escalate("web:a", "web", ASKED)
 
     assert handoff.slots == {}
 
 
-async def test_many_concurrent_claims_have_exactly_one_winner() -> None:
-    queue = make_queue(GatewayStore(":memory:"))
+async def test_many_concurrent_claims_have_exactly_one_winner(gateway_db: str) -> None:
+    queue = make_queue(GatewayStore(gateway_db))
     handoff = await queue.escalate("web:a", "web", ASKED)
     events = queue.subscribe()
 
@@ -163,8 +184,10 @@ def test_claims_from_threads_with_their_own_connections_have_exactly_one_winner(
     assert stored == [(next(a for a, won in results.items() if won), "assigned")]
 
 
-async def test_claiming_again_is_idempotent_and_unknown_or_blank_is_refused() -> None:
-    queue = make_queue(GatewayStore(":memory:"))
+async def test_claiming_again_is_idempotent_and_unknown_or_blank_is_refused(
+    gateway_db: str,
+) -> None:
+    queue = make_queue(GatewayStore(gateway_db))
     handoff = await queue.escalate("web:a", "web", ASKED)
 
     assert await queue.claim(handoff.id, "alice") is True
@@ -176,8 +199,8 @@ async def test_claiming_again_is_idempotent_and_unknown_or_blank_is_refused() ->
         await queue.claim(handoff.id, "  ")
 
 
-async def test_messages_left_while_waiting_reach_the_agent_who_claims() -> None:
-    store = GatewayStore(":memory:")
+async def test_messages_left_while_waiting_reach_the_agent_who_claims(gateway_db: str) -> None:
+    store = GatewayStore(gateway_db)
     queue = make_queue(store)
     handoff = await queue.escalate("web:a", "web", ASKED)
     events = queue.subscribe()
@@ -193,8 +216,10 @@ async def test_messages_left_while_waiting_reach_the_agent_who_claims() -> None:
     assert await queue.inbox(handoff.id) == []
 
 
-async def test_agent_reply_is_stored_as_agent_and_delivered_to_the_users_channel() -> None:
-    store = GatewayStore(":memory:")
+async def test_agent_reply_is_stored_as_agent_and_delivered_to_the_users_channel(
+    gateway_db: str,
+) -> None:
+    store = GatewayStore(gateway_db)
     delivery = Delivery(store)
     sent = Recorder()
     delivery.register("telegram", sent)
@@ -212,8 +237,10 @@ async def test_agent_reply_is_stored_as_agent_and_delivered_to_the_users_channel
     assert (last["role"], last["text"], last.get("agent")) == ("agent", "Hi, Alice here.", "alice")
 
 
-async def test_agent_reply_to_a_waiting_handoff_claims_it_and_others_are_refused() -> None:
-    queue = make_queue(GatewayStore(":memory:"))
+async def test_agent_reply_to_a_waiting_handoff_claims_it_and_others_are_refused(
+    gateway_db: str,
+) -> None:
+    queue = make_queue(GatewayStore(gateway_db))
     handoff = await queue.escalate("web:a", "web", ASKED)
 
     await queue.agent_reply(handoff.id, "alice", "On it.")
@@ -230,8 +257,8 @@ async def test_agent_reply_to_a_waiting_handoff_claims_it_and_others_are_refused
         await queue.agent_reply(handoff.id, "alice", "one more thing")
 
 
-async def test_resolve_hands_back_notes_rasa_and_asks_for_a_rating() -> None:
-    store = GatewayStore(":memory:")
+async def test_resolve_hands_back_notes_rasa_and_asks_for_a_rating(gateway_db: str) -> None:
+    store = GatewayStore(gateway_db)
     tracker = FakeTracker()
     queue = make_queue(store, tracker=tracker)
     handoff = await queue.escalate("rest-1", "rest", ASKED)
@@ -259,8 +286,8 @@ async def test_resolve_hands_back_notes_rasa_and_asks_for_a_rating() -> None:
     assert "back to the assistant" in (told.text or "") and told.buttons == CSAT_BUTTONS
 
 
-async def test_resolve_still_hands_back_when_rasa_is_down() -> None:
-    queue = make_queue(GatewayStore(":memory:"), tracker=FakeTracker(up=False))
+async def test_resolve_still_hands_back_when_rasa_is_down(gateway_db: str) -> None:
+    queue = make_queue(GatewayStore(gateway_db), tracker=FakeTracker(up=False))
     handoff = await queue.escalate("web:a", "web", ASKED)
 
     await queue.resolve(handoff.id, "alice")
@@ -270,8 +297,8 @@ async def test_resolve_still_hands_back_when_rasa_is_down() -> None:
         await queue.resolve(404, "alice")
 
 
-async def test_only_the_agent_holding_a_handoff_can_resolve_it() -> None:
-    queue = make_queue(GatewayStore(":memory:"))
+async def test_only_the_agent_holding_a_handoff_can_resolve_it(gateway_db: str) -> None:
+    queue = make_queue(GatewayStore(gateway_db))
     handoff = await queue.escalate("web:a", "web", ASKED)
     await queue.claim(handoff.id, "alice")
 
@@ -283,8 +310,8 @@ async def test_only_the_agent_holding_a_handoff_can_resolve_it() -> None:
     assert (await queue.ownership("web:a")).owner == "human"
 
 
-async def test_two_agents_resolving_at_once_close_the_handoff_exactly_once() -> None:
-    queue = make_queue(GatewayStore(":memory:"))
+async def test_two_agents_resolving_at_once_close_the_handoff_exactly_once(gateway_db: str) -> None:
+    queue = make_queue(GatewayStore(gateway_db))
     for index in range(10):
         handoff = await queue.escalate(f"web:{index}", "web", ASKED)
         events = queue.subscribe()
@@ -304,8 +331,8 @@ async def test_two_agents_resolving_at_once_close_the_handoff_exactly_once() -> 
         events.close()
 
 
-async def test_a_resolve_racing_a_claim_never_closes_the_claimers_handoff() -> None:
-    queue = make_queue(GatewayStore(":memory:"))
+async def test_a_resolve_racing_a_claim_never_closes_the_claimers_handoff(gateway_db: str) -> None:
+    queue = make_queue(GatewayStore(gateway_db))
     outcomes = set()
     for index in range(20):
         handoff = await queue.escalate(f"web:{index}", "web", ASKED)
@@ -328,8 +355,8 @@ async def test_a_resolve_racing_a_claim_never_closes_the_claimers_handoff() -> N
     assert outcomes <= {"assigned", "resolved"}
 
 
-async def test_a_rating_is_stored_once_for_the_handoff_it_was_asked_about() -> None:
-    queue = make_queue(GatewayStore(":memory:"))
+async def test_a_rating_is_stored_once_for_the_handoff_it_was_asked_about(gateway_db: str) -> None:
+    queue = make_queue(GatewayStore(gateway_db))
     handoff = await queue.escalate("web:a", "web", ASKED)
     await queue.claim(handoff.id, "alice")
     await queue.resolve(handoff.id, "alice")
@@ -345,9 +372,9 @@ async def test_a_rating_is_stored_once_for_the_handoff_it_was_asked_about() -> N
             await queue.rate("web:a", bad)
 
 
-async def test_list_orders_by_priority_then_age_and_filters_by_status() -> None:
+async def test_list_orders_by_priority_then_age_and_filters_by_status(gateway_db: str) -> None:
     clock = iter(range(100))
-    queue = make_queue(GatewayStore(":memory:"), clock=lambda: TUESDAY_10AM + next(clock))
+    queue = make_queue(GatewayStore(gateway_db), clock=lambda: TUESDAY_10AM + next(clock))
     low = await queue.escalate("web:a", "web", ASKED)
     high = await queue.escalate("web:b", "web", ASKED, priority=3)
     low2 = await queue.escalate("web:c", "web", ASKED)
@@ -361,8 +388,8 @@ async def test_list_orders_by_priority_then_age_and_filters_by_status() -> None:
         await queue.list(["open"])  # type: ignore[list-item]
 
 
-async def test_a_new_handoff_can_open_after_the_last_one_was_resolved() -> None:
-    queue = make_queue(GatewayStore(":memory:"))
+async def test_a_new_handoff_can_open_after_the_last_one_was_resolved(gateway_db: str) -> None:
+    queue = make_queue(GatewayStore(gateway_db))
     first = await queue.escalate("web:a", "web", ASKED)
     await queue.resolve(first.id, "alice")
 
@@ -372,9 +399,9 @@ async def test_a_new_handoff_can_open_after_the_last_one_was_resolved() -> None:
     assert (await queue.ownership("web:a")).csat_handoff_id is None
 
 
-async def test_availability_follows_business_hours_and_agents_online() -> None:
+async def test_availability_follows_business_hours_and_agents_online(gateway_db: str) -> None:
     saturday = dt.datetime(2026, 11, 7, 12, 0, tzinfo=LONDON).timestamp()
-    store = GatewayStore(":memory:")
+    store = GatewayStore(gateway_db)
 
     open_now = await make_queue(store, agents_online=lambda: 2).availability()
     nobody = await make_queue(store).availability()
@@ -387,11 +414,11 @@ async def test_availability_follows_business_hours_and_agents_online() -> None:
     assert weekend.next_open == dt.datetime(2026, 11, 9, 8, 0, tzinfo=BusinessHours().zone)
 
 
-async def test_an_agents_online_callable_that_fails_counts_as_nobody() -> None:
+async def test_an_agents_online_callable_that_fails_counts_as_nobody(gateway_db: str) -> None:
     def broken() -> int:
         raise RuntimeError("sessions table missing")
 
-    queue = make_queue(GatewayStore(":memory:"), agents_online=broken)
+    queue = make_queue(GatewayStore(gateway_db), agents_online=broken)
 
     assert (await queue.availability()).reason == "no_agent"
 
@@ -418,8 +445,8 @@ async def test_restart_while_waiting_loses_nothing(tmp_path: Path) -> None:
     assert texts[-1] == "Refunding the duplicate now."
 
 
-async def test_a_subscriber_on_another_event_loop_gets_events() -> None:
-    queue = make_queue(GatewayStore(":memory:"))
+async def test_a_subscriber_on_another_event_loop_gets_events(gateway_db: str) -> None:
+    queue = make_queue(GatewayStore(gateway_db))
     received: list[str] = []
     ready = threading.Event()
 
@@ -440,11 +467,11 @@ async def test_a_subscriber_on_another_event_loop_gets_events() -> None:
     assert received == ["created"]
 
 
-async def test_customers_see_the_agents_display_name_never_a_platform_id() -> None:
+async def test_customers_see_the_agents_display_name_never_a_platform_id(gateway_db: str) -> None:
     from connectors.agents.auth import AgentAuth
     from connectors.agents.settings import AgentSettings
 
-    store = GatewayStore(":memory:")
+    store = GatewayStore(gateway_db)
     delivery = Delivery(store)
     sent = Recorder()
     delivery.register("telegram", sent)

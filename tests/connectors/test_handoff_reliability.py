@@ -15,6 +15,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from connectors.database import IntegrityError
 from connectors.fake_platforms import FakePlatforms
 from connectors.gateway import create_app
 from connectors.handoff import notices
@@ -189,7 +190,7 @@ async def test_a_database_from_before_handoff_is_migrated_and_keeps_its_transcri
         ("agent", "Hi, Alice here"),
     ]
     assert len(await reopened.history("web:a")) == 4
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(IntegrityError):
         reopened._execute(
             "INSERT INTO transcript (conversation_id, role, body, created_at) "
             "VALUES ('x', 'robot', '{}', 0)",

@@ -395,8 +395,8 @@ async def test_pending_rejects_a_bad_sender_id(make_gateway: MakeGateway) -> Non
     assert response.status_code == 400 and "sender_id" in response.json()["error"]
 
 
-async def test_slack_staff_are_escalated_to_the_staff_queue() -> None:
-    store = GatewayStore(":memory:")
+async def test_slack_staff_are_escalated_to_the_staff_queue(gateway_db: str) -> None:
+    store = GatewayStore(gateway_db)
     queue = HandoffQueue(store, hours=ALWAYS_OPEN)
     turns = Turns(
         store=store, limiter=RateLimiter(per_minute=60, burst=20), max_chars=2000,
@@ -410,11 +410,11 @@ async def test_slack_staff_are_escalated_to_the_staff_queue() -> None:
     assert handoff is not None and handoff.queue == "staff"
 
 
-async def test_a_failing_trigger_never_costs_the_user_their_answer() -> None:
+async def test_a_failing_trigger_never_costs_the_user_their_answer(gateway_db: str) -> None:
     def broken(text: str) -> float:
         raise RuntimeError("model file corrupt")
 
-    store = GatewayStore(":memory:")
+    store = GatewayStore(gateway_db)
     turns = Turns(
         store=store, limiter=RateLimiter(per_minute=60, burst=20), max_chars=2000,
         queue=HandoffQueue(store), detector=TriggerDetector(frustration=broken),
@@ -426,9 +426,9 @@ async def test_a_failing_trigger_never_costs_the_user_their_answer() -> None:
     assert [r.text for r in replies] == ["hello"] and len(rasa.received) == 1
 
 
-async def test_a_frustration_streak_escalates_on_the_second_message() -> None:
+async def test_a_frustration_streak_escalates_on_the_second_message(gateway_db: str) -> None:
     scores = {"hmm, the delivery is late again": 0.55, "still no sign of it, not great": 0.58}
-    store = GatewayStore(":memory:")
+    store = GatewayStore(gateway_db)
     queue = HandoffQueue(store, hours=ALWAYS_OPEN)
     turns = Turns(
         store=store, limiter=RateLimiter(per_minute=60, burst=20), max_chars=2000, queue=queue,

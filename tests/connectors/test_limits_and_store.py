@@ -47,9 +47,11 @@ def test_limiter_forgets_refilled_senders_when_full() -> None:
     assert len(limiter._buckets) == 1
 
 
-async def test_turns_are_limited_per_client_whatever_conversation_they_name() -> None:
+async def test_turns_are_limited_per_client_whatever_conversation_they_name(
+    gateway_db: str,
+) -> None:
     turns = Turns(
-        store=GatewayStore(":memory:"), limiter=RateLimiter(per_minute=1, burst=2), max_chars=100
+        store=GatewayStore(gateway_db), limiter=RateLimiter(per_minute=1, burst=2), max_chars=100
     )
     turns.rasa = rasa = FakeRasa()
 
@@ -97,16 +99,16 @@ async def test_transcript_survives_reopening_and_keeps_order(tmp_path: Path) -> 
     assert await reopened.button_title("web:a", "/unknown") is None
 
 
-async def test_history_is_limited_to_the_latest_entries() -> None:
-    store = GatewayStore(":memory:")
+async def test_history_is_limited_to_the_latest_entries(gateway_db: str) -> None:
+    store = GatewayStore(gateway_db)
     for index in range(5):
         await store.append_user("c", str(index))
 
     assert [e["text"] for e in await store.history("c", limit=2)] == ["3", "4"]
 
 
-async def test_short_keys_are_stable_and_expand_to_the_payload() -> None:
-    store = GatewayStore(":memory:")
+async def test_short_keys_are_stable_and_expand_to_the_payload(gateway_db: str) -> None:
+    store = GatewayStore(gateway_db)
     payload = '/inform{"order_number": "SO-100123", "note": "' + "é" * 100 + '"}'
 
     key = await store.shorten(payload)

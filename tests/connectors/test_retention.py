@@ -54,8 +54,8 @@ def fill(store: GatewayStore) -> None:
     )
 
 
-def test_old_rows_go_and_what_is_still_needed_stays() -> None:
-    store = GatewayStore(":memory:")
+def test_old_rows_go_and_what_is_still_needed_stays(gateway_db: str) -> None:
+    store = GatewayStore(gateway_db)
     fill(store)
 
     removed = prune(store, Retention(transcript_days=90, outbox_days=7), now=NOW)
@@ -71,8 +71,8 @@ def test_old_rows_go_and_what_is_still_needed_stays() -> None:
     assert rows(store, "SELECT key FROM button_payloads") == [("k-new",)]
 
 
-def test_zero_days_keeps_transcripts_and_outbox_for_ever() -> None:
-    store = GatewayStore(":memory:")
+def test_zero_days_keeps_transcripts_and_outbox_for_ever(gateway_db: str) -> None:
+    store = GatewayStore(gateway_db)
     fill(store)
 
     removed = prune(store, Retention(transcript_days=0, outbox_days=0), now=NOW)

@@ -1,18 +1,23 @@
-"""deploy/docker-compose.yml, rendered by Docker Compose v2 itself (`config`, no engine)."""
+"""deploy/docker-compose.yml, rendered by Docker Compose v2 itself (`config`, no engine), and
+deploy/haproxy.cfg, the balancer in front of the gateway's replicas."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
+from bot.balancer import BalancerMissing, Gateway, haproxy_command
 from bot.profile import Production
 from tests.deploy.conftest import (
     CODE_SECRETS,
     COMPOSE_FILE,
     COMPOSE_SECRETS,
+    DEPLOY,
     SECRET_NAME,
     compose_config,
 )
@@ -20,7 +25,8 @@ from tests.deploy.conftest import (
 pytestmark = pytest.mark.usefixtures("tools")
 
 INFRA = ("postgres", "redis", "rabbitmq")
-APP = ("provision", "generator", "actions", "rasa", "gateway")
+APP = ("provision", "generator", "actions", "rasa", "gateway", "balancer")
+HAPROXY_CONFIG = DEPLOY / "haproxy.cfg"
 REQUIRED = sorted(COMPOSE_SECRETS)
 
 
@@ -130,8 +136,9 @@ def test_processes_listen_beyond_loopback_only_inside_the_network(tmp_path: Path
     assert services["generator"]["environment"]["GENERATOR_HOST"] == "0.0.0.0"
     assert "--interface" in services["rasa"]["command"]
     published = [name for name, service in services.items() if service.get("ports")]
-    assert published == ["gateway"]
-    assert services["gateway"]["ports"][0]["host_ip"] == "127.0.0.1"
+    assert published == ["balancer"]
+    assert services["balancer"]["ports"][0]["host_ip"] == "127.0.0.1"
+    assert services["balancer"]["ports"][0]["target"] == 8080
 
 
 def test_the_stack_waits_for_provisioning(tmp_path: Path) -> None:
@@ -142,3 +149,78 @@ def test_the_stack_waits_for_provisioning(tmp_path: Path) -> None:
         assert condition == "service_completed_successfully", name
     for infra in INFRA:
         assert services["provision"]["depends_on"][infra]["condition"] == "service_healthy"
+
+
+def test_the_gateway_runs_replicas_without_a_volume(tmp_path: Path) -> None:
+    """Its state is in PostgreSQL and Redis: no SQLite file, so no volume to share."""
+    config = compose_config(COMPOSE_SECRETS, tmp_path).config
+    gateway = config["services"]["gateway"]
+
+    assert gateway["deploy"]["replicas"] == 2
+    assert "volumes" not in gateway
+    assert "GATEWAY_DB" not in gateway["environment"]
+    assert "gateway-state" not in config.get("volumes", {})
+    assert gateway["depends_on"]["provision"]["condition"] == "service_completed_successfully"
+
+
+def test_the_number_of_gateway_replicas_is_a_setting(tmp_path: Path) -> None:
+    config = compose_config({**COMPOSE_SECRETS, "GATEWAY_REPLICAS": "4"}, tmp_path).config
+
+    assert config["services"]["gateway"]["deploy"]["replicas"] == 4
+
+
+def test_the_balancer_serves_deploy_haproxy_cfg(tmp_path: Path) -> None:
+    balancer = compose_config(COMPOSE_SECRETS, tmp_path).config["services"]["balancer"]
+
+    (mount,) = balancer["volumes"]
+    assert Path(mount["source"]) == HAPROXY_CONFIG
+    assert mount["target"] == "/usr/local/etc/haproxy/haproxy.cfg"
+    assert mount["read_only"] is True
+    assert balancer["image"].startswith("haproxy:")
+    assert "127.0.0.1/8404" in " ".join(balancer["healthcheck"]["test"])
+
+
+def test_the_compose_balancer_has_the_launcher_s_gateway_policy() -> None:
+    """deploy/haproxy.cfg finds the replicas through Docker's DNS; the rest is what
+    bot/balancer.py writes for `REPLICAS=n make run`: stickiness, checks, addresses."""
+    policy = [line.strip() for line in Gateway("127.0.0.1", 8080, [8101]).sections()]
+    config = [line.strip() for line in HAPROXY_CONFIG.read_text().splitlines()]
+
+    for line in (
+        "option forwardfor",
+        "use_backend gateway_socketio if { path_beg /socket.io/ }",
+        "default_backend gateway_replicas",
+        "balance leastconn",
+        "option httpchk GET /healthz",
+        "http-check expect rstatus ^(200|503)$",
+        "timeout check 3s",
+        "balance source",
+        "hash-type consistent",
+        "timeout tunnel 3600s",
+    ):
+        assert line in policy, line
+        assert line in config, line
+    assert "cookie erp_gateway insert indirect nocache httponly dynamic" in config
+    assert "server-template gateway- 8 gateway:8080 check resolvers docker init-addr none" in (
+        config
+    )
+
+
+def test_haproxy_accepts_the_compose_balancer_s_configuration() -> None:
+    try:
+        command = haproxy_command(HAPROXY_CONFIG)
+    except BalancerMissing:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip("HAProxy is not installed: `make balancer`")
+
+    done = subprocess.run(
+        [command[0], "-c", "-f", str(HAPROXY_CONFIG)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "WARNING" not in done.stdout + done.stderr

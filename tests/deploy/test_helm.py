@@ -299,11 +299,82 @@ def test_each_process_is_started_as_bot_processes_starts_it(
 def test_replica_defaults_keep_sqlite_state_on_one_replica(chart: Rendered) -> None:
     replicas = {c: deployment(chart, c)["spec"]["replicas"] for c in COMPONENTS}
 
-    assert replicas == {"gateway": 1, "rasa": 2, "actions": 1, "generator": 1}
-    # One volume each, released before the next pod takes it.
-    for component in ("gateway", "actions"):
-        assert deployment(chart, component)["spec"]["strategy"]["type"] == "Recreate"
-    assert chart.named("PodDisruptionBudget", "-rasa")["spec"]["minAvailable"] == 1
+    assert replicas == {"gateway": 2, "rasa": 2, "actions": 1, "generator": 1}
+    # One volume, released before the next pod takes it.
+    assert deployment(chart, "actions")["spec"]["strategy"]["type"] == "Recreate"
+    for component in ("gateway", "rasa"):
+        assert chart.named("PodDisruptionBudget", f"-{component}")["spec"]["minAvailable"] == 1
+        strategy = deployment(chart, component)["spec"]["strategy"]
+        assert strategy == {
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+        }, component
+
+
+def test_the_gateway_keeps_no_state_on_a_volume(chart: Rendered) -> None:
+    """Its state is in its PostgreSQL database and Redis: no SQLite file, no claim."""
+    pod = deployment(chart, "gateway")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+
+    assert [volume["name"] for volume in pod["volumes"]] == ["tmp"]
+    assert [mount["mountPath"] for mount in container["volumeMounts"]] == ["/tmp"]
+    assert "GATEWAY_DB" not in pod_env(chart, container)
+    claims = [c["metadata"]["name"] for c in chart.of_kind("PersistentVolumeClaim")]
+    assert [name for name in claims if name.endswith("-gateway")] == []
+
+
+def test_the_gateway_gets_its_database_and_socketio_redis() -> None:
+    chart = rendered(chart_values(productionName="acme_bot"))
+    env = pod_env(chart, next(containers(deployment(chart, "gateway"))))
+    secret = chart.named("Secret", "-secrets")["metadata"]["name"]
+
+    assert (
+        env["GATEWAY_DATABASE_URL"]
+        == "postgresql://acme_bot_gateway@pg.example:5432/acme_bot_gateway"
+    )
+    assert env["GATEWAY_DATABASE_PASSWORD"] == f"secret:{secret}/GATEWAY_DATABASE_PASSWORD"
+    assert env["SOCKETIO_REDIS_URL"] == "redis://acme_bot_gateway@redis.example:6379/1"
+
+
+def test_socketio_sessions_stay_on_one_gateway_pod_through_the_service(chart: Rendered) -> None:
+    service = chart.named("Service", "-gateway")["spec"]
+
+    assert service["sessionAffinity"] == "ClientIP"
+    assert service["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"] == 10800
+
+
+def test_session_affinity_can_be_left_to_the_ingress() -> None:
+    gateway = {
+        "replicaCount": 2,
+        "port": 8080,
+        "service": {"type": "ClusterIP", "sessionAffinity": "None"},
+    }
+    service = rendered(chart_values(gateway=gateway)).named("Service", "-gateway")["spec"]
+
+    assert service["sessionAffinity"] == "None"
+    assert "sessionAffinityConfig" not in service
+
+
+def test_one_gateway_needs_no_disruption_budget() -> None:
+    chart = rendered(chart_values(gateway={"replicaCount": 1, "port": 8080}))
+
+    assert [
+        p
+        for p in chart.of_kind("PodDisruptionBudget")
+        if p["metadata"]["name"].endswith("-gateway")
+    ] == []
+
+
+def test_telegram_polling_on_several_gateways_is_refused() -> None:
+    """Two getUpdates loops on one bot token conflict: polling is for one replica."""
+    refused = helm_render(chart_values(config={"TELEGRAM_MODE": "polling"}))
+    alone = helm_render(
+        chart_values(config={"TELEGRAM_MODE": "polling"}, gateway={"replicaCount": 1, "port": 8080})
+    )
+
+    assert isinstance(refused, str)
+    assert "config.TELEGRAM_MODE=polling needs gateway.replicaCount=1" in refused
+    assert isinstance(alone, Rendered)
 
 
 def test_replica_counts_come_from_values() -> None:

@@ -177,6 +177,7 @@ class PostgresDatabase(Database):
         parsed = make_url(url).set(drivername="postgresql+psycopg")
         if password:
             parsed = parsed.set(password=password)
+        self._url = parsed
         self._engine = create_engine(
             parsed,
             pool_size=pool_size,
@@ -256,6 +257,10 @@ class PostgresDatabase(Database):
 
     def engine(self) -> Engine:
         return self._engine
+
+    def dsn(self) -> str:
+        """A psycopg connection string (with the password) for a connection of its own."""
+        return self._url.set(drivername="postgresql").render_as_string(hide_password=False)
 
     def close(self) -> None:
         self._engine.dispose()

@@ -172,7 +172,7 @@ class GatewaySettings:
         """
         env = os.environ if environ is None else environ
         defaults = cls()
-        return cls(
+        settings = cls(
             rasa_url=_url(env, "RASA_URL", defaults.rasa_url),
             action_server_url=_url(env, "ACTION_SERVER_URL", defaults.action_server_url),
             host=env.get("HOST") or defaults.host,
@@ -206,6 +206,16 @@ class GatewaySettings:
             slack=_slack(env),
             handoff=_handoff(env),
         )
+        if settings.database_url or settings.socketio_redis_url:
+            # Replicas share state: a key of one process alone would make a session or a
+            # verification opened on one replica unknown to the others.
+            for name in ("WEB_SESSION_SECRET", "VERIFICATION_SECRET"):
+                if not (env.get(name) or "").strip():
+                    raise SettingsError(
+                        f"{name} must be set when GATEWAY_DATABASE_URL or SOCKETIO_REDIS_URL "
+                        "is (every gateway replica must use the same one)"
+                    )
+        return settings
 
 
 def _secret(env: Mapping[str, str], name: str) -> str:

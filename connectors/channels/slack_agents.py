@@ -46,6 +46,9 @@ CLAIM_ACTION = "handoff_claim"
 RESOLVE_ACTION = "handoff_resolve"
 SENT_REACTION = "white_check_mark"
 RESYNC_SECONDS = 60.0
+# A handoff's thread while one replica posts it (``ts`` is a placeholder until then).
+PENDING_TS = "pending:"
+PENDING_SECONDS = 120.0
 
 
 def handoff_blocks(handoff: Handoff, *, claimed_by: str | None = None) -> list[dict[str, Any]]:
@@ -204,7 +207,9 @@ class SlackAgentChannel:
     async def _follow(self) -> None:
         while True:
             try:
-                async with self.queue.subscribe() as events:
+                # This replica's events only: each replica follows its own, so a Slack
+                # message is posted once whichever replica the handoff happened on.
+                async with self.queue.subscribe(local_only=True) as events:
                     await self._post_missing()
                     while True:
                         try:
@@ -221,6 +226,12 @@ class SlackAgentChannel:
                 await asyncio.sleep(1.0)
 
     async def _post_missing(self) -> None:
+        # A replica that died between its claim and its post leaves a claim nobody finishes.
+        await self.store._run(
+            self.store._execute,
+            "DELETE FROM slack_handoff_threads WHERE ts LIKE ? AND created_at < ?",
+            (f"{PENDING_TS}%", time.time() - PENDING_SECONDS),
+        )
         for handoff in await self.queue.list(("waiting", "assigned")):
             await self._post(handoff)
 
@@ -251,23 +262,35 @@ class SlackAgentChannel:
 
     async def _post(self, handoff: Handoff) -> None:
         async with self._post_lock:
-            if await self._thread_of(handoff.id) is not None:
+            # Claim the post first: of the replicas that see the handoff at once, one posts.
+            pending = f"{PENDING_TS}{handoff.id}"
+            claimed = await self.store._run(
+                self.store._execute,
+                "INSERT INTO slack_handoff_threads VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (handoff.id, self.channel, pending, time.time()),
+            )
+            if not claimed:
                 return
-            claimed = self._who(handoff.agent) if handoff.status == "assigned" else None
+            claimed_by = self._who(handoff.agent) if handoff.status == "assigned" else None
             response = await self._call(
                 "chat_postMessage",
                 channel=self.channel,
                 text=f"Handoff #{handoff.id} ({handoff.trigger.rule}): {handoff.summary}"[:3000],
-                blocks=handoff_blocks(handoff, claimed_by=claimed),
+                blocks=handoff_blocks(handoff, claimed_by=claimed_by),
             )
             if response is None or not response.get("ts"):
-                return  # logged; retried by the next resync
+                # Logged; the next resync tries again.
+                await self.store._run(
+                    self.store._execute,
+                    "DELETE FROM slack_handoff_threads WHERE handoff_id = ? AND ts = ?",
+                    (handoff.id, pending),
+                )
+                return
             await self.store._run(
                 self.store._execute,
-                "INSERT INTO slack_handoff_threads VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (handoff.id, str(response.get("channel") or self.channel), str(response["ts"]),
-                 time.time()),
-            )  # fmt: skip
+                "UPDATE slack_handoff_threads SET channel = ?, ts = ? WHERE handoff_id = ?",
+                (str(response.get("channel") or self.channel), str(response["ts"]), handoff.id),
+            )
 
     async def _refresh(self, handoff: Handoff, thread: tuple[str, str]) -> None:
         who = handoff.agent
@@ -399,7 +422,9 @@ class SlackAgentChannel:
             "SELECT channel, ts FROM slack_handoff_threads WHERE handoff_id = ?",
             (handoff_id,),
         )
-        return (str(rows[0][0]), str(rows[0][1])) if rows else None
+        if not rows or str(rows[0][1]).startswith(PENDING_TS):
+            return None  # not posted (yet)
+        return str(rows[0][0]), str(rows[0][1])
 
     async def _handoff_at(self, channel: str, ts: str) -> int | None:
         rows = await self.store._run(

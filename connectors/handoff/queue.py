@@ -34,6 +34,7 @@ from connectors.handoff.delivery import Delivery
 from connectors.handoff.errors import HandoffConflict, HandoffNotFound, InvalidHandoffInput
 from connectors.handoff.facts import Source, handoff_slots
 from connectors.handoff.hours import Availability, BusinessHours, availability
+from connectors.handoff.relay import EventRelay
 from connectors.handoff.summary import Summarizer, generated_summary, summarize
 from connectors.messages import Button, OutgoingMessage
 from connectors.redaction import redact
@@ -165,6 +166,7 @@ class Subscription:
     """
 
     _queue: HandoffQueue
+    local_only: bool = False
     _events: asyncio.Queue[QueueEvent] = field(
         default_factory=lambda: asyncio.Queue(maxsize=SUBSCRIBER_BUFFER)
     )
@@ -280,6 +282,8 @@ class HandoffQueue:
         self.clock = clock
         self._subscribers: set[Subscription] = set()
         self._background: set[asyncio.Task[None]] = set()
+        # The events of other gateway replicas (PostgreSQL only).
+        self.relay = EventRelay(store, self._relayed, decode_event)
 
     # The API the agent side uses.
 
@@ -497,15 +501,19 @@ class HandoffQueue:
         """The conversation's transcript, oldest first: roles user, bot, agent and system."""
         return await self.store.history(conversation_id)
 
-    def subscribe(self) -> Subscription:
+    def subscribe(self, *, local_only: bool = False) -> Subscription:
         """Live queue events from now on; iterate with ``async for`` and close when done.
+
+        Events of every gateway replica arrive (`connectors.handoff.relay`); ``local_only``
+        keeps those of this replica only, for followers that act on each event once (the
+        Slack agent channel runs on every replica).
 
         Example:
             >>> async with queue.subscribe() as events:
             ...     async for event in events:
             ...         print(event["type"], event["handoff"].id)
         """
-        subscription = Subscription(self)
+        subscription = Subscription(self, local_only=local_only)
         self._subscribers.add(subscription)
         return subscription
 
@@ -793,8 +801,28 @@ class HandoffQueue:
                            handoff.id, error)  # fmt: skip
 
     def _publish(self, event: QueueEvent) -> None:
+        self._fanout(event)
+        self.relay.publish(event)
+
+    def _fanout(self, event: QueueEvent, *, relayed: bool = False) -> None:
         for subscription in builtins.list(self._subscribers):
-            subscription._put(event)
+            if not (relayed and subscription.local_only):
+                subscription._put(event)
+
+    def _relayed(self, event: QueueEvent) -> None:
+        self._fanout(event, relayed=True)
+
+
+def decode_event(data: dict[str, Any]) -> QueueEvent:
+    """A queue event from its JSON form (``relay.encode``)."""
+    fields = dict(data["handoff"])
+    fields["trigger"] = Trigger(**fields["trigger"])
+    event = QueueEvent(type=data["type"], handoff=Handoff(**fields))
+    if "message" in data:
+        event["message"] = data["message"]
+    if "pending" in data:
+        event["pending"] = data["pending"]
+    return event
 
 
 def _handoff(row: tuple[Any, ...]) -> Handoff:

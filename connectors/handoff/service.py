@@ -47,10 +47,12 @@ class Handoff:
             tracker: TrackerNotes = rasa
             self.queue.tracker = tracker
         self.delivery.start()
+        await self.queue.relay.start()
         self._warm_up = asyncio.create_task(self._load_model(), name="frustration-model")
 
     async def stop(self) -> None:
         await self.delivery.stop()
+        await self.queue.relay.stop()
         if self._warm_up is not None:
             self._warm_up.cancel()
             await asyncio.gather(self._warm_up, return_exceptions=True)

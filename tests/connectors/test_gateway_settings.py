@@ -78,3 +78,31 @@ def test_max_message_chars_setting_limits_the_api() -> None:
 
     with pytest.raises(InvalidMessage, match=r"text is longer than 5 characters \(6\)"):
         parse_rest_message(b'{"sender_id": "u", "text": "abcdef"}', max_chars=5)
+
+
+SHARED = {"WEB_SESSION_SECRET": "s" * 32, "VERIFICATION_SECRET": "v" * 32}
+
+
+@pytest.mark.parametrize("missing", ["WEB_SESSION_SECRET", "VERIFICATION_SECRET"])
+@pytest.mark.parametrize(
+    "shared",
+    [
+        {"GATEWAY_DATABASE_URL": "postgresql://gw@127.0.0.1:5432/gw"},
+        {"SOCKETIO_REDIS_URL": "redis://gw@127.0.0.1:6379/1"},
+    ],
+    ids=["database", "socketio"],
+)
+def test_replicas_sharing_state_need_the_shared_secrets(
+    shared: dict[str, str], missing: str
+) -> None:
+    env = {**shared, **SHARED, missing: ""}
+
+    with pytest.raises(SettingsError, match=f"{missing} must be set"):
+        GatewaySettings.from_env(env)
+    settings = GatewaySettings.from_env({**shared, **SHARED})
+    assert settings.database_url or settings.socketio_redis_url
+
+
+def test_the_gateway_database_must_be_a_postgresql_url() -> None:
+    with pytest.raises(SettingsError, match="GATEWAY_DATABASE_URL must start with postgresql"):
+        GatewaySettings.from_env({**SHARED, "GATEWAY_DATABASE_URL": "mysql://x@y/z"})

@@ -25,6 +25,7 @@ from connectors.agents.settings import AgentSettings
 from connectors.channels.slack import SlackChannel
 from connectors.channels.slack_agents import (
     CLAIM_ACTION,
+    PENDING_TS,
     RESOLVE_ACTION,
     SlackAgentChannel,
     handoff_blocks,
@@ -81,7 +82,8 @@ class Setup:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             rows = self.store._query(
-                "SELECT ts FROM slack_handoff_threads WHERE handoff_id = ?", (handoff_id,)
+                "SELECT ts FROM slack_handoff_threads WHERE handoff_id = ? AND ts NOT LIKE ?",
+                (handoff_id, f"{PENDING_TS}%"),
             )
             if rows:
                 return str(rows[0][0])
@@ -159,7 +161,7 @@ async def make_setup(
     async with AsyncExitStack() as stack:
 
         async def make(*, users: dict[str, str] | None = None, db: str = ":memory:") -> Setup:
-            store = GatewayStore(db if db == ":memory:" else tmp_path / db)
+            store = GatewayStore(db if db == ":memory:" or "://" in db else tmp_path / db)
             stack.callback(store.close)
             turns = Turns(store=store, limiter=RateLimiter(per_minute=60, burst=20),
                           max_chars=2000)  # fmt: skip
@@ -492,3 +494,21 @@ async def test_a_broadcast_reply_is_sent_and_a_file_is_not(setup: Setup) -> None
 
     assert setup.customer.texts()[-1] == "On it!"
     assert "Files are not passed on" in setup.platforms.of("chat.postEphemeral")[-1].params["text"]
+
+
+async def test_two_replicas_post_a_handoff_once_and_either_relays_the_thread_reply(
+    make_setup: MakeSetup, platforms: FakePlatforms, gateway_db: str
+) -> None:
+    first = await make_setup(db=gateway_db)
+    second = await make_setup(db=gateway_db)  # both resync every 0.2 s
+
+    handoffs = [await (first if n % 2 else second).escalate(f"web:{n}") for n in range(6)]
+    roots = [await first.root_ts(handoff_id) for handoff_id in handoffs]
+    await asyncio.sleep(0.6)  # a few more resyncs on both
+    await second.thread_reply(handoffs[1], "Hello from Slack")
+
+    for handoff_id in handoffs:
+        posts = [c for c in platforms.of("chat.postMessage") if _is_post_of(c, handoff_id)]
+        assert len(posts) == 1
+    assert len(set(roots)) == len(handoffs)
+    assert second.customer.texts()[-1] == "Hello from Slack"

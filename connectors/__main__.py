@@ -1,4 +1,5 @@
-"""``python -m connectors``: serve the gateway on HOST:PORT; ``... agents`` manages agents."""
+"""``python -m connectors``: serve the gateway on HOST:PORT; ``... agents`` manages agents;
+``... db current|upgrade`` shows and migrates the gateway database's schema."""
 
 from __future__ import annotations
 
@@ -62,4 +63,8 @@ if __name__ == "__main__":
         from connectors.agents.cli import main as agents
 
         sys.exit(agents(sys.argv[2:]))
+    if sys.argv[1:2] == ["db"]:
+        from connectors.migrations.cli import main as database
+
+        sys.exit(database(sys.argv[2:]))
     main()

@@ -1,0 +1,47 @@
+"""``python -m connectors db current|upgrade``: where the gateway database stands, and bring
+it to the newest schema (the gateway also does this when it starts).
+
+The database is the one the gateway uses: GATEWAY_DATABASE_URL (with
+GATEWAY_DATABASE_PASSWORD), or the SQLite file GATEWAY_DB.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+
+from connectors.errors import SettingsError
+
+
+def main(argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:
+    from connectors.database import SqliteDatabase, open_database
+    from connectors.migrations import current, head
+    from connectors.settings import GatewaySettings
+
+    parser = argparse.ArgumentParser(prog="python -m connectors db", description=__doc__)
+    parser.add_argument("command", choices=("current", "upgrade"))
+    args = parser.parse_args(argv)
+    try:
+        settings = GatewaySettings.from_env(env)
+    except SettingsError as error:
+        print(f"error: {error}")
+        return 2
+    location = settings.database_url or settings.gateway_db
+    where = "PostgreSQL (GATEWAY_DATABASE_URL)" if settings.database_url else location
+    if args.command == "current":
+        # Read without migrating: a SQLite file that does not exist yet stays absent.
+        if not settings.database_url:
+            database = SqliteDatabase(location)
+        else:
+            from connectors.database import PostgresDatabase
+
+            database = PostgresDatabase(location, password=settings.database_password)
+        try:
+            print(f"{where}: revision {current(database) or 'none'} (newest {head()})")
+        finally:
+            database.close()
+        return 0
+    database = open_database(location, password=settings.database_password)
+    database.close()
+    print(f"{where}: at revision {head()}")
+    return 0

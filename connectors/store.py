@@ -105,7 +105,7 @@ class GatewayStore:
         """Record one message of any role (an agent's reply, a system notice); return its id."""
         if role not in ("user", "bot", "agent", "system"):
             raise ValueError(f"role must be user, bot, agent or system, got {role!r}")
-        body = _body(message)
+        body = entry_body(message)
         if agent is not None:
             body["agent"] = agent
         transcript_id: int = await self._run(self._insert, conversation_id, role, body)
@@ -114,7 +114,7 @@ class GatewayStore:
     async def append_bot(self, conversation_id: str, replies: list[OutgoingMessage]) -> None:
         """Record the bot's replies to one turn, in order."""
         for reply in replies:
-            await self._run(self._insert, conversation_id, "bot", _body(reply))
+            await self._run(self._insert, conversation_id, "bot", entry_body(reply))
 
     async def history(self, conversation_id: str, limit: int = HISTORY_LIMIT) -> list[HistoryEntry]:
         """The last ``limit`` transcript entries of a conversation, oldest first."""
@@ -275,7 +275,8 @@ def entry_of(role: Role, body: str, created_at: float) -> HistoryEntry:
     return entry
 
 
-def _body(message: OutgoingMessage) -> dict[str, Any]:
+def entry_body(message: OutgoingMessage) -> dict[str, Any]:
+    """How a message is stored in the transcript (its text, buttons and image)."""
     return {
         "text": message.text,
         "buttons": [{"title": b.title, "payload": b.payload} for b in message.buttons],

@@ -168,14 +168,17 @@ class Turns:
             handoff = await queue.get(ownership.handoff_id)
             if handoff is not None and handoff.open:
                 first = await queue.user_message(handoff, transcript_id)
-                logger.info("turn channel=%s conversation=%s held for handoff %d (%s)",
-                            message.channel, conversation_tag(message.sender_id), handoff.id,
-                            handoff.status)  # fmt: skip
-                if first and handoff.status == "waiting":
-                    available = await queue.availability()
-                    ack = notices.waiting_ack(available, queue.clock())
-                    return [OutgoingMessage(text=ack)]
-                return []
+                if first is not None:
+                    logger.info("turn channel=%s conversation=%s held for handoff %d (%s)",
+                                message.channel, conversation_tag(message.sender_id),
+                                handoff.id, handoff.status)  # fmt: skip
+                    if first and handoff.status == "waiting":
+                        available = await queue.availability()
+                        ack = notices.waiting_ack(available, queue.clock())
+                        return [OutgoingMessage(text=ack)]
+                    return []
+                # Resolved meanwhile (on any replica): the bot answers; a rating may be due.
+                ownership = await queue.ownership(message.sender_id)
         if ownership.csat_handoff_id is not None:
             score = notices.rating(message.text)
             if score is not None and await queue.rate(message.sender_id, score) is not None:

@@ -38,7 +38,7 @@ from connectors.handoff.relay import EventRelay
 from connectors.handoff.summary import Summarizer, generated_summary, summarize
 from connectors.messages import Button, OutgoingMessage
 from connectors.redaction import redact
-from connectors.store import GatewayStore, HistoryEntry, entry_of
+from connectors.store import GatewayStore, HistoryEntry, entry_body, entry_of
 from connectors.validation import clean_text
 
 logger = logging.getLogger("connectors")
@@ -446,17 +446,15 @@ class HandoffQueue:
         if handoff.status == "waiting":
             await self.claim(handoff_id, agent)
             handoff = await self._require(handoff_id)
-        if handoff.status == "resolved":
-            raise HandoffConflict(handoff_id, "it is resolved; the bot answers this user again")
-        if handoff.agent != agent:
-            raise HandoffConflict(handoff_id, f"it is assigned to {handoff.agent}")
         message = OutgoingMessage(text=body, custom={"agent": agent})
-        await self.store.append_entry(handoff.conversation_id, "agent", message, agent=agent)
+        # The check and the writes are one transaction: a reply racing a resolve or a
+        # transfer (on any replica) is either recorded and sent, or refused.
+        handoff = await self.store._run(self._record_reply, handoff_id, agent, message)
         entry = HistoryEntry(
             role="agent", text=body, buttons=[], image=None, at=self.clock(), agent=agent
         )
         self._publish(QueueEvent(type="message", handoff=handoff, message=entry))
-        await self.delivery.send(handoff.conversation_id, handoff.channel, [message])
+        await self.delivery.flush(handoff.conversation_id, force=True)
 
     async def resolve(self, handoff_id: int, agent: str, note: str = "") -> None:
         """Hand the conversation back to the bot.
@@ -532,15 +530,19 @@ class HandoffQueue:
         owner, handoff_id, csat_handoff_id = rows[0]
         return Ownership(owner=owner, handoff_id=handoff_id, csat_handoff_id=csat_handoff_id)
 
-    async def user_message(self, handoff: Handoff, transcript_id: int) -> bool:
+    async def user_message(self, handoff: Handoff, transcript_id: int) -> bool | None:
         """Hold a user's message (already in the transcript) for the agent side.
 
         Publishes a ``message`` event. Returns True the first time this handoff gets a user
-        message, so the turn path can acknowledge it once.
+        message, so the turn path can acknowledge it once; None when the handoff was resolved
+        meanwhile (on any replica): nothing is held and the bot answers the message.
         """
-        first, entry = await self.store._run(self._hold, handoff.id, transcript_id)
+        held = await self.store._run(self._hold, handoff.id, transcript_id)
+        if held is None:
+            return None
+        first, entry = held
         self._publish(QueueEvent(type="message", handoff=handoff, message=entry))
-        return bool(first)
+        return first
 
     async def inbox(self, handoff_id: int) -> builtins.list[HistoryEntry]:
         """The user's messages no agent has seen yet, oldest first; marks them seen."""
@@ -661,12 +663,15 @@ class HandoffQueue:
                 return False, []
             return True, self._take_inbox(handoff_id) if row[0] == "waiting" else []
 
-    def _hold(self, handoff_id: int, transcript_id: int) -> tuple[bool, HistoryEntry]:
+    def _hold(self, handoff_id: int, transcript_id: int) -> tuple[bool, HistoryEntry] | None:
         with self.store.transaction() as db:
-            db.execute(
-                "INSERT INTO handoff_inbox (handoff_id, transcript_id) VALUES (?, ?)",
-                (handoff_id, transcript_id),
-            )
+            held = db.execute(
+                "INSERT INTO handoff_inbox (handoff_id, transcript_id) SELECT ?, ? WHERE EXISTS "
+                "(SELECT 1 FROM handoffs WHERE id = ? AND status != 'resolved')",
+                (handoff_id, transcript_id, handoff_id),
+            ).rowcount
+            if not held:
+                return None
             first = db.execute(
                 "UPDATE handoffs SET acknowledged = 1 WHERE id = ? AND acknowledged = 0",
                 (handoff_id,),
@@ -675,6 +680,24 @@ class HandoffQueue:
                 "SELECT role, body, created_at FROM transcript WHERE id = ?", (transcript_id,)
             ).fetchone()
         return first == 1, entry_of(role, body, created_at)
+
+    def _record_reply(self, handoff_id: int, agent: str, message: OutgoingMessage) -> Handoff:
+        with self.store.transaction() as db:
+            row = db.execute(
+                f"SELECT {_COLUMNS} FROM handoffs WHERE id = ?", (handoff_id,)
+            ).fetchone()
+            if row is None:
+                raise HandoffNotFound(handoff_id)
+            handoff = _handoff(row)
+            if handoff.status == "resolved":
+                raise HandoffConflict(handoff_id, "it is resolved; the bot answers this user again")
+            if handoff.agent != agent:
+                raise HandoffConflict(handoff_id, f"it is assigned to {handoff.agent}")
+            self.store._insert(
+                handoff.conversation_id, "agent", {**entry_body(message), "agent": agent}
+            )
+            self.delivery._insert(handoff.conversation_id, handoff.channel, [message], self.clock())
+        return handoff
 
     def _take_inbox(self, handoff_id: int) -> builtins.list[HistoryEntry]:
         with self.store.transaction() as db:

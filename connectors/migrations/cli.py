@@ -14,7 +14,7 @@ from connectors.errors import SettingsError
 
 
 def main(argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:
-    from connectors.database import SqliteDatabase, open_database
+    from connectors.database import Database, PostgresDatabase, SqliteDatabase, open_database
     from connectors.migrations import current, head
     from connectors.settings import GatewaySettings
 
@@ -29,19 +29,17 @@ def main(argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:
     location = settings.database_url or settings.gateway_db
     where = "PostgreSQL (GATEWAY_DATABASE_URL)" if settings.database_url else location
     if args.command == "current":
-        # Read without migrating: a SQLite file that does not exist yet stays absent.
-        if not settings.database_url:
-            database = SqliteDatabase(location)
-        else:
-            from connectors.database import PostgresDatabase
-
-            database = PostgresDatabase(location, password=settings.database_password)
+        # Read without migrating.
+        database: Database = (
+            PostgresDatabase(location, password=settings.database_password)
+            if settings.database_url
+            else SqliteDatabase(location)
+        )
         try:
             print(f"{where}: revision {current(database) or 'none'} (newest {head()})")
         finally:
             database.close()
         return 0
-    database = open_database(location, password=settings.database_password)
-    database.close()
+    open_database(location, password=settings.database_password).close()
     print(f"{where}: at revision {head()}")
     return 0

@@ -491,3 +491,39 @@ async def test_customers_see_the_agents_display_name_never_a_platform_id(gateway
     assert texts[1].startswith("A colleague from our team has joined")
     assert texts[2].startswith("A colleague has handed you back")
     assert not any("U024BE7LH" in t for t in texts)
+
+
+async def test_a_message_held_after_another_replica_resolved_goes_to_the_bot(
+    gateway_db: str,
+) -> None:
+    here, there = make_queue(GatewayStore(gateway_db)), make_queue(GatewayStore(gateway_db))
+    handoff = await here.escalate("web:a", "web", ASKED)
+    await there.resolve(handoff.id, "alice", "sorted")
+
+    held = await here.user_message(handoff, await here.store.append_user("web:a", "thanks!"))
+
+    assert held is None  # the turn path then asks Rasa
+    assert here.store._query("SELECT COUNT(*) FROM handoff_inbox", ()) == [(0,)]
+
+
+async def test_a_reply_racing_a_resolve_on_another_replica_is_refused_and_not_sent(
+    gateway_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here, there = make_queue(GatewayStore(gateway_db)), make_queue(GatewayStore(gateway_db))
+    handoff = await here.escalate("web:a", "web", ASKED)
+    await here.claim(handoff.id, "alice")
+    seen_by_alice = await here.get(handoff.id)  # what her console showed
+    await there.resolve(handoff.id, "alice", "sorted")
+
+    async def stale(handoff_id: int) -> Any:
+        return seen_by_alice
+
+    monkeypatch.setattr(here, "_require", stale)
+    with pytest.raises(HandoffConflict, match="resolved"):
+        await here.agent_reply(handoff.id, "alice", "one more thing")
+
+    roles = [e["role"] for e in await here.store.history("web:a")]
+    assert "agent" not in roles
+    assert here.store._query("SELECT COUNT(*) FROM outbox WHERE body LIKE ?", ("%one more%",)) == [
+        (0,)
+    ]

@@ -191,37 +191,29 @@ class PostgresDatabase(Database):
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        current = getattr(self._local, "connection", None)
-        if current is not None:
-            yield Transaction(self, current)
-            return
-        connection = self._engine.raw_connection()
-        try:
-            with self.errors():
-                connection.cursor().execute(
-                    "SELECT pg_advisory_xact_lock(%s)", (_TRANSACTION_LOCK,)
-                )
-            self._local.connection = connection
-            try:
-                yield Transaction(self, connection)
-            except BaseException:
-                connection.rollback()
-                raise
-            finally:
-                self._local.connection = None
-            connection.commit()
-        finally:
-            connection.close()
+        with self._transaction(serialised=True) as db:
+            yield db
 
     @contextmanager
     def unlocked(self) -> Iterator[Transaction]:
         """A transaction that does not take the advisory lock: for row-locking claims."""
+        with self._transaction(serialised=False) as db:
+            yield db
+
+    @contextmanager
+    def _transaction(self, *, serialised: bool) -> Iterator[Transaction]:
         current = getattr(self._local, "connection", None)
         if current is not None:
+            # A nested call joins the transaction running on this thread.
             yield Transaction(self, current)
             return
         connection = self._engine.raw_connection()
         try:
+            if serialised:
+                with self.errors():
+                    connection.cursor().execute(
+                        "SELECT pg_advisory_xact_lock(%s)", (_TRANSACTION_LOCK,)
+                    )
             self._local.connection = connection
             try:
                 yield Transaction(self, connection)

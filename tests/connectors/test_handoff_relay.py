@@ -120,8 +120,9 @@ async def test_a_lost_listening_connection_is_made_up_for(
     plain = make_url(gateway_db).render_as_string(hide_password=False)
     async with await psycopg.AsyncConnection.connect(plain, autocommit=True) as admin:
         killed = await admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
-            (APPLICATION_NAME,),
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = %s AND datname = %s",
+            (APPLICATION_NAME, make_url(gateway_db).database),
         )
         assert len(await killed.fetchall()) == 2
 

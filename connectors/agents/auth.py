@@ -1,10 +1,12 @@
 """Agent accounts and console sessions: scrypt password hashes, expiring sessions, login limits.
 
-Accounts, sessions and presence live in the gateway's SQLite database (the GatewayStore
-connection), next to the handoff queue. A session is a random token in an HttpOnly,
-SameSite=Strict cookie; the database keeps only its SHA-256, so a copy of the database
-cannot be replayed as a login. Each session also carries a CSRF token that state-changing
-requests must echo in the ``X-CSRF-Token`` header.
+Accounts, sessions, failed logins and presence live in the gateway's database (the
+GatewayStore's: SQLite, or PostgreSQL shared by every gateway replica), next to the handoff
+queue, so the login limits and who is online are the same whichever replica is asked.
+
+A session is a random token in an HttpOnly, SameSite=Strict cookie; the database keeps only
+its SHA-256, so a copy of the database cannot be replayed as a login. Each session also
+carries a CSRF token that state-changing requests must echo in the ``X-CSRF-Token`` header.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ import secrets
 import threading
 import time
 import unicodedata
-from collections import Counter, deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from connectors.agents.errors import (
@@ -46,6 +49,10 @@ _SCRYPT_MAXMEM = 64 * 1024 * 1024
 _NO_PASSWORD = "!"
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{1,63}")
 _SLACK_AGENT = re.compile(r"slack:[UW][A-Z0-9]{2,20}")
+# An open console stream stamps its row at most this often (the console's heartbeat is 15 s),
+# and counts on the other replicas until its stamp is this old.
+STREAM_BEAT_SECONDS = 15.0
+STREAM_ONLINE_SECONDS = 60.0
 
 # "admin" reads the audit trail of ERP reads and writes and may do what every role may;
 # "writer" may change orders for any customer (cancel, readdress, return) through the
@@ -63,6 +70,15 @@ class Agent:
     display_name: str
     created_at: float
     can_log_in: bool
+
+
+@dataclass
+class LiveStream:
+    """An open console event stream; ``stamped_at`` is when its row was last written."""
+
+    id: str
+    username: str
+    stamped_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -150,65 +166,112 @@ def _token_hash(token: str) -> str:
 
 
 class LoginLimiter:
-    """Failed logins per key in a sliding window; a key over the limit waits for the window.
+    """Failed logins per key in a sliding window, kept in the gateway database so that every
+    replica counts the same failures; a key over its limit waits for the window.
 
     Keys are ``user:<name>|ip:<address>`` (guessing one account from one place),
     ``ip:<address>`` (spraying many accounts, with four times the allowance) and
     ``user:<name>`` (guessing one account from many places: a lockout a new address does
-    not reset).
+    not reset). The database holds only a SHA-256 of each key. ``fail`` checks the limits
+    and records the failure in one transaction, serialised with every other one on all
+    replicas, so attempts racing each other cannot get past a limit together. Times come
+    from ``clock``, wall time by default: replicas' clocks are assumed to agree to within a
+    few seconds (NTP), which is nothing against a window of minutes.
+
+    Blocking: call it from a worker thread.
 
     Example:
-        >>> limiter = LoginLimiter(max_failures=2, window=60, clock=lambda: 0.0)
+        >>> limiter = LoginLimiter(GatewayStore(":memory:"), max_failures=2, window=60,
+        ...                        clock=lambda: 0.0)
         >>> first, second = limiter.fail(["k"]), limiter.fail(["k"])
         >>> limiter.retry_after(["k"])
         60.0
     """
 
     def __init__(
-        self, *, max_failures: int, window: float, clock: Callable[[], float] = time.monotonic
+        self,
+        store: GatewayStore,
+        *,
+        max_failures: int,
+        window: float,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self.store = store
         self.max_failures = max_failures
         self.window = window
         self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
 
     def retry_after(self, keys: list[str], limits: list[int] | None = None) -> float:
-        """Seconds until every key is under its limit again; 0.0 when a login may be tried."""
+        """Seconds until every key is under its limit again; 0.0 when a login may be tried.
+
+        A read without the cross-replica lock: a quick refusal while a key is locked out.
+        """
         now = self._clock()
+        return self._wait(self.store._query, keys, limits, now)
+
+    def fail(self, keys: list[str], limits: list[int] | None = None) -> list[int]:
+        """Count one failed login against each key, unless a key is already at its limit.
+
+        Returns:
+            The failure's rows, for ``forgive``.
+
+        Raises:
+            LoginThrottled: a key is at its limit; nothing was counted.
+        """
+        now = self._clock()
+        with self.store.transaction() as db:
+
+            def query(sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+                return [tuple(row) for row in db.execute(sql, params).fetchall()]
+
+            wait = self._wait(query, keys, limits, now)
+            if wait > 0:
+                raise LoginThrottled(wait)
+            db.execute(
+                "DELETE FROM agent_login_failures WHERE failed_at <= ?", (now - self.window,)
+            )
+            return [
+                int(
+                    db.execute(
+                        "INSERT INTO agent_login_failures (key, failed_at) VALUES (?, ?) "
+                        "RETURNING id",
+                        (_limit_key(key), now),
+                    ).fetchone()[0]
+                )
+                for key in keys
+            ]
+
+    def forgive(self, failure: list[int], *, clear: str | None = None) -> None:
+        """Take back ``failure`` (an attempt that turned out right) and, with ``clear``,
+        forget every failure of that key (a successful login)."""
+        with self.store.transaction() as db:
+            db.executemany("DELETE FROM agent_login_failures WHERE id = ?", [(i,) for i in failure])
+            if clear is not None:
+                db.execute("DELETE FROM agent_login_failures WHERE key = ?", (_limit_key(clear),))
+
+    def _wait(
+        self,
+        query: Callable[[str, tuple[Any, ...]], list[tuple[Any, ...]]],
+        keys: list[str],
+        limits: list[int] | None,
+        now: float,
+    ) -> float:
         wait = 0.0
         for index, key in enumerate(keys):
             limit = limits[index] if limits else self.max_failures
-            times = self._prune(key, now)
-            if len(times) >= limit:
-                wait = max(wait, times[len(times) - limit] + self.window - now)
+            # The limit-th newest failure in the window: once it is out, the key is under.
+            rows = query(
+                "SELECT failed_at FROM agent_login_failures WHERE key = ? AND failed_at > ? "
+                "ORDER BY failed_at DESC LIMIT 1 OFFSET ?",
+                (_limit_key(key), now - self.window, limit - 1),
+            )
+            if rows:
+                wait = max(wait, float(rows[0][0]) + self.window - now)
         return wait
 
-    def fail(self, keys: list[str]) -> float:
-        """Count one failed login against each key; returns its time (for ``forgive``)."""
-        now = self._clock()
-        for key in keys:
-            self._prune(key, now).append(now)
-        return now
 
-    def forgive(self, keys: list[str], at: float) -> None:
-        """Take back one failure counted at ``at`` (an attempt that turned out right)."""
-        for key in keys:
-            times = self._failures.get(key)
-            if times is not None and at in times:
-                times.remove(at)
-
-    def clear(self, key: str) -> None:
-        """Forget the failures of ``key`` (a successful login)."""
-        self._failures.pop(key, None)
-
-    def _prune(self, key: str, now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        if len(self._failures) > 10_000:
-            self._failures = {k: v for k, v in self._failures.items() if v}
-            times = self._failures.setdefault(key, times)
-        return times
+def _limit_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class AgentAuth:
@@ -237,6 +300,7 @@ class AgentAuth:
         self.settings = settings
         self._clock = clock
         self.limiter = LoginLimiter(
+            store,
             max_failures=settings.login_max_failures,
             window=settings.login_window_seconds,
             clock=clock,
@@ -244,7 +308,11 @@ class AgentAuth:
         # Each password check costs 32 MiB and ~0.1 s of a core: a few at a time, and the
         # rest are told to retry instead of queueing without bound.
         self._hashing = threading.BoundedSemaphore(settings.login_max_hashing)
+        # This replica's open console streams: certain here, told to the others through
+        # the agent_streams rows their heartbeats stamp.
+        self.replica = secrets.token_hex(8)
         self._live: Counter[str] = Counter()
+        self._live_lock = threading.Lock()
         self._dummy: tuple[bytes, str] | None = None
 
     # Accounts (blocking).
@@ -417,22 +485,22 @@ class AgentAuth:
             4 * settings.login_max_failures,
             settings.login_account_max_failures,
         ]
-        wait = self.limiter.retry_after(keys, limits)
+        wait = await self.store._run(self.limiter.retry_after, keys, limits)
         if wait > 0:
             raise LoginThrottled(wait)
         if not self._hashing.acquire(blocking=False):
             raise LoginBusy()
-        # Counted as a failure until it proves right, so attempts running at the same time
-        # cannot get past the limits together.
-        attempt = self.limiter.fail(keys)
         try:
+            # Counted as a failure until it proves right, checked and counted in one
+            # transaction, so attempts running at the same time on any replica cannot get
+            # past the limits together.
+            attempt = await self.store._run(self.limiter.fail, keys, limits)
             ok = await self.store._run(self._check, name, password[:MAX_PASSWORD_CHARS])
         finally:
             self._hashing.release()
         if not ok:
             raise LoginFailed()
-        self.limiter.forgive(keys, attempt)
-        self.limiter.clear(keys[0])
+        await self.store._run(partial(self.limiter.forgive, attempt, clear=keys[0]))
         return await self.store._run(self._open_session, name)
 
     async def session(self, token: str | None, *, touch: bool = True) -> AgentSession | None:
@@ -524,15 +592,45 @@ class AgentAuth:
     # Presence.
 
     @contextmanager
-    def live(self, username: str) -> Iterator[None]:
-        """Count ``username`` as online while a console connection is open."""
-        self._live[username] += 1
+    def live(self, username: str) -> Iterator[LiveStream]:
+        """Count ``username`` as online while a console connection is open (blocking; the
+        console's event stream uses ``streaming``).
+
+        Example:
+            >>> with auth.live("alice") as stream:
+            ...     auth.heartbeat_now(stream)  # every ~15 s while it stays open
+        """
+        stream = self._stream_opened(username)
         try:
-            yield
+            yield stream
         finally:
-            self._live[username] -= 1
-            if self._live[username] <= 0:
-                del self._live[username]
+            self._stream_closed(stream)
+
+    @asynccontextmanager
+    async def streaming(self, username: str) -> AsyncIterator[LiveStream]:
+        """``live`` for the event loop: count ``username`` as online while the body runs,
+        and call ``heartbeat`` on what it yields while the stream stays open."""
+        stream = await self.store._run(self._stream_opened, username)
+        try:
+            yield stream
+        finally:
+            self._stream_closed(stream)
+
+    async def heartbeat(self, stream: LiveStream) -> None:
+        """Tell the other replicas that ``stream`` is still open (written at most every
+        STREAM_BEAT_SECONDS; call it as often as the stream sends something)."""
+        if self._clock() - stream.stamped_at >= STREAM_BEAT_SECONDS:
+            await self.store._run(self.heartbeat_now, stream)
+
+    def heartbeat_now(self, stream: LiveStream) -> None:
+        """Stamp ``stream``'s row now (blocking; ``heartbeat`` throttles it)."""
+        stream.stamped_at = self._clock()
+        # An upsert: the row is back if a replica pruned it while this one could not write.
+        self.store._execute(
+            "INSERT INTO agent_streams (id, username, replica, seen_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
+            (stream.id, stream.username, self.replica, stream.stamped_at),
+        )
 
     def note_active(self, username: str) -> None:
         """Record that an agent acted outside the console (in Slack) just now."""
@@ -541,21 +639,55 @@ class AgentAuth:
         )
 
     def agents_online(self) -> int:
-        """How many agents are online now.
+        """How many agents are online now, as any replica sees it.
 
-        An agent is online with a live console connection, a console session used in the
-        last AGENT_ONLINE_MINUTES (and not expired), or an action in the Slack agent channel
-        within the same time. The handoff logic uses this to tell customers honestly when
-        nobody is there.
+        An agent is online with a console event stream open (on this replica, or on another
+        one that stamped it in the last STREAM_ONLINE_SECONDS), a console session used in
+        the last AGENT_ONLINE_MINUTES (and not expired), or an action in the Slack agent
+        channel within the same time. The handoff logic uses this to tell customers
+        honestly when nobody is there.
+
+        A stream that closes stops counting here at once, and on the other replicas only when
+        its last stamp is STREAM_ONLINE_SECONDS old (the row is left to lapse, not deleted):
+        a console that reconnects to another replica (a restart, the balancer moving it)
+        does not blink offline meanwhile, and the streams of a replica that dies without a
+        word stop counting within that time too.
         """
         now = self._clock()
         since = now - min(self.settings.online_seconds, self.settings.session_idle_seconds)
         rows = self.store._query(
             "SELECT username FROM agent_sessions WHERE last_seen > ? AND expires_at > ? "
-            "UNION SELECT username FROM agents WHERE last_active > ?",
-            (since, now, now - self.settings.online_seconds),
+            "UNION SELECT username FROM agents WHERE last_active > ? "
+            "UNION SELECT username FROM agent_streams WHERE seen_at > ? AND replica != ?",
+            (
+                since,
+                now,
+                now - self.settings.online_seconds,
+                now - STREAM_ONLINE_SECONDS,
+                self.replica,
+            ),
         )
-        return len({str(row[0]) for row in rows} | set(self._live))
+        with self._live_lock:
+            live = set(self._live)
+        return len({str(row[0]) for row in rows} | live)
+
+    def _stream_opened(self, username: str) -> LiveStream:
+        stream = LiveStream(secrets.token_urlsafe(16), username)
+        # Streams no replica has stamped for the limit no longer count: swept here.
+        self.store._execute(
+            "DELETE FROM agent_streams WHERE seen_at <= ?", (self._clock() - STREAM_ONLINE_SECONDS,)
+        )
+        self.heartbeat_now(stream)
+        with self._live_lock:
+            self._live[username] += 1
+        return stream
+
+    def _stream_closed(self, stream: LiveStream) -> None:
+        # The row stays: the other replicas keep counting it until its stamp is too old.
+        with self._live_lock:
+            self._live[stream.username] -= 1
+            if self._live[stream.username] <= 0:
+                del self._live[stream.username]
 
 
 def _agent(row: tuple[Any, ...]) -> Agent:

@@ -5,7 +5,8 @@ the session's CSRF token in ``X-CSRF-Token`` and, when the browser sends one, a 
 ``Origin``. The queue reaches the browser as Server-Sent Events from ``HandoffQueue.subscribe()``
 at /agent/api/events: a ``snapshot`` of the open handoffs when the stream opens, then each
 queue event as it happens, and a comment every ``heartbeat`` seconds so a dead connection
-is noticed.
+is noticed. While a stream is open its agent counts as online, on the other replicas through
+the stamp its heartbeats write (``AgentAuth.streaming``).
 """
 
 from __future__ import annotations
@@ -350,29 +351,30 @@ class AgentConsole:
 
     async def _stream(self, token: str, username: str) -> AsyncIterator[str]:
         # Subscribed before the snapshot is read, so no event falls between the two.
-        with self.auth.live(username):
-            async with self.queue.subscribe() as events:
-                handoffs = await self.queue.list(OPEN_STATUSES)
-                yield _sse("snapshot", {"handoffs": [handoff_json(h) for h in handoffs]})
+        # The agent counts as online, on every replica, while the stream is open.
+        async with self.auth.streaming(username) as presence, self.queue.subscribe() as events:
+            handoffs = await self.queue.list(OPEN_STATUSES)
+            yield _sse("snapshot", {"handoffs": [handoff_json(h) for h in handoffs]})
+            quiet_since = time.monotonic()
+            while not _STOPPING.is_set():
+                try:
+                    # Short waits, so a stream ends soon after the server starts stopping.
+                    event = await events.get(timeout=min(self.heartbeat, STOP_CHECK_SECONDS))
+                except TimeoutError:
+                    if time.monotonic() - quiet_since < self.heartbeat:
+                        continue
+                    message = ": ping\n\n"
+                else:
+                    message = _sse("queue", jsonable(event))
                 quiet_since = time.monotonic()
-                while not _STOPPING.is_set():
-                    try:
-                        # Short waits, so a stream ends soon after the server starts stopping.
-                        event = await events.get(timeout=min(self.heartbeat, STOP_CHECK_SECONDS))
-                    except TimeoutError:
-                        if time.monotonic() - quiet_since < self.heartbeat:
-                            continue
-                        message = ": ping\n\n"
-                    else:
-                        message = _sse("queue", jsonable(event))
-                    quiet_since = time.monotonic()
-                    # Before every event and heartbeat: a busy queue must not keep feeding a
-                    # session that expired or logged out (without touching it: an open but
-                    # unused console still goes idle).
-                    if await self.auth.session(token, touch=False) is None:
-                        yield _sse("expired", {"reason": "the session has expired or ended"})
-                        return
-                    yield message
+                # Before every event and heartbeat: a busy queue must not keep feeding a
+                # session that expired or logged out (without touching it: an open but
+                # unused console still goes idle).
+                if await self.auth.session(token, touch=False) is None:
+                    yield _sse("expired", {"reason": "the session has expired or ended"})
+                    return
+                await self.auth.heartbeat(presence)
+                yield message
 
     # Canned replies.
 

@@ -1,24 +1,33 @@
 """Agent accounts and sessions: scrypt hashes, wrong passwords, idle and absolute expiry,
-CSRF tokens, login limits, presence, the ``agents`` CLI and the agent settings."""
+CSRF tokens, login limits, presence (on one replica and across replicas sharing a database),
+the ``agents`` CLI and the agent settings."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import io
+import threading
 import time
 from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from starlette.applications import Starlette
 
 from connectors.agents.auth import (
     DEMO_AGENT,
+    SESSION_COOKIE,
+    STREAM_ONLINE_SECONDS,
     AgentAuth,
     hash_password,
     verify_password,
 )
+from connectors.agents.canned import CannedReplies
 from connectors.agents.cli import demo_agent, main, read_password
+from connectors.agents.console import AgentConsole
 from connectors.agents.errors import (
     AgentError,
     AgentExists,
@@ -30,6 +39,7 @@ from connectors.agents.errors import (
 )
 from connectors.agents.settings import AgentSettings
 from connectors.errors import SettingsError
+from connectors.handoff.queue import HandoffQueue
 from connectors.store import GatewayStore
 
 PASSWORD = "correct horse battery"
@@ -375,6 +385,176 @@ async def test_demo_agent_is_created_then_its_password_refreshed(auth: AgentAuth
     with pytest.raises(LoginFailed):
         await auth.login(DEMO_AGENT, "first demo password", client="10.0.0.1")
     assert (await auth.login(DEMO_AGENT, "second demo password", client="10.0.0.1"))[0]
+
+
+# --- replicas sharing one database ---------------------------------------------------------
+
+
+def replicas(gateway_db: str, clock: Clock, **settings: Any) -> tuple[AgentAuth, AgentAuth]:
+    """Two gateway replicas' AgentAuth on one database; ``alice`` exists."""
+    a, b = (
+        AgentAuth(GatewayStore(gateway_db), AgentSettings(**settings), clock=clock)
+        for _ in range(2)
+    )
+    a.add_agent("alice", PASSWORD)
+    return a, b
+
+
+async def test_failed_logins_on_one_replica_count_on_the_other(
+    gateway_db: str, clock: Clock
+) -> None:
+    a, b = replicas(gateway_db, clock)
+
+    for replica in (a, b, a, b, a):  # AGENT_LOGIN_MAX_FAILURES, spread over both
+        with pytest.raises(LoginFailed):
+            await replica.login("alice", "guess guess", client="10.6.0.9")
+
+    for replica in (a, b):
+        with pytest.raises(LoginThrottled, match="too many failed logins, retry in 900 s"):
+            await replica.login("alice", PASSWORD, client="10.6.0.9")
+    # The database holds hashes of the limit keys, never the name or the address.
+    keys = [row[0] for row in a.store._query("SELECT DISTINCT key FROM agent_login_failures", ())]
+    assert len(keys) == 3 and all(len(key) == 64 and "alice" not in key for key in keys)
+    assert not any("10.6.0.9" in key for key in keys)
+
+
+async def test_a_lockout_across_replicas_ends_after_the_window_and_old_failures_go(
+    gateway_db: str, clock: Clock
+) -> None:
+    a, b = replicas(gateway_db, clock)
+    for index in range(10):  # AGENT_LOGIN_ACCOUNT_MAX_FAILURES from ten addresses
+        with pytest.raises(LoginFailed):
+            await (a, b)[index % 2].login("alice", "guess guess", client=f"10.7.0.{index}")
+    with pytest.raises(LoginThrottled):
+        await b.login("alice", PASSWORD, client="10.7.9.9")
+
+    clock.now += 15 * 60 - 1
+    with pytest.raises(LoginThrottled) as locked:
+        await a.login("alice", PASSWORD, client="10.7.9.9")
+    assert locked.value.retry_after == pytest.approx(1)
+    clock.now += 2
+
+    with pytest.raises(LoginFailed):
+        await a.login("alice", "one more guess", client="10.7.9.8")
+    # Pruned as it went: only that failure's three keys are left.
+    assert a.store._query("SELECT COUNT(*) FROM agent_login_failures", ()) == [(3,)]
+    assert (await b.login("alice", PASSWORD, client="10.7.9.9"))[1].username == "alice"
+    # The right password took back its own provisional failure.
+    assert b.store._query("SELECT COUNT(*) FROM agent_login_failures", ()) == [(3,)]
+
+
+async def test_concurrent_wrong_logins_on_two_replicas_never_try_more_than_the_limit(
+    gateway_db: str, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = replicas(gateway_db, clock, login_max_hashing=64)
+    seen = slow_checks(monkeypatch)
+    start = threading.Barrier(20)
+    results: list[object] = []
+
+    def guess(replica: AgentAuth, index: int) -> None:
+        start.wait()
+        try:
+            results.append(asyncio.run(replica.login("alice", f"guess {index}", client="10.8.0.1")))
+        except AgentError as error:
+            results.append(error)
+
+    threads = [threading.Thread(target=guess, args=((a, b)[i % 2], i)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert len(results) == 20
+    assert seen["checks"] == 5  # AGENT_LOGIN_MAX_FAILURES, however the attempts interleaved
+    assert sum(isinstance(r, LoginFailed) for r in results) == 5
+    assert sum(isinstance(r, LoginThrottled) for r in results) == 15
+
+
+@dataclass
+class EventStream:
+    """GET /agent/api/events on a console app, run as the ASGI server would."""
+
+    task: asyncio.Task[None]
+    disconnect: asyncio.Event
+
+    async def close(self) -> None:
+        self.disconnect.set()
+        await asyncio.wait_for(self.task, 5)
+
+
+async def open_events(auth: AgentAuth, token: str) -> EventStream:
+    """A console event stream on ``auth``'s replica (pinging every 10 ms), once it is open."""
+    queue = HandoffQueue(auth.store, agents_online=auth.agents_online)
+    app = Starlette(routes=AgentConsole(auth, queue, CannedReplies(auth.store),
+                                        heartbeat=0.01).routes())  # fmt: skip
+    opened = asyncio.Event()
+    disconnect = asyncio.Event()
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": "/agent/api/events", "raw_path": b"/agent/api/events",
+        "query_string": b"", "root_path": "", "client": ("127.0.0.1", 5000),
+        "server": ("gw.test", 80),
+        "headers": [(b"host", b"gw.test"), (b"cookie", f"{SESSION_COOKIE}={token}".encode())],
+    }  # fmt: skip
+
+    async def receive() -> dict[str, Any]:
+        await disconnect.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and b"snapshot" in message.get("body", b""):
+            opened.set()
+
+    task = asyncio.create_task(app(scope, receive, send))
+    await asyncio.wait_for(opened.wait(), 5)
+    return EventStream(task, disconnect)
+
+
+async def stamped(auth: AgentAuth, at: float) -> None:
+    """Wait until a console stream's heartbeat has stamped its row at ``at``."""
+    for _ in range(500):
+        if auth.store._query("SELECT 1 FROM agent_streams WHERE seen_at = ?", (at,)):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no heartbeat stamped the stream at {at}")
+
+
+async def test_an_agent_streaming_on_one_replica_is_online_on_the_other(
+    gateway_db: str, clock: Clock
+) -> None:
+    # AGENT_ONLINE_MINUTES of 10 s: the login's session soon stops counting by itself.
+    a, b = replicas(gateway_db, clock, online_seconds=10)
+    token, _ = await a.login("alice", PASSWORD, client="10.0.0.1")
+    clock.now += 11
+    assert (a.agents_online(), b.agents_online()) == (0, 0)
+
+    stream = await open_events(a, token)
+    assert b.agents_online() == 1
+    for _ in range(3):  # long past the limit, kept online by the stream's heartbeat
+        clock.now += 45
+        await stamped(a, clock.now)
+        assert b.agents_online() == 1
+
+    await stream.close()
+    # Here at once; there when the last stamp is older than the limit.
+    assert (a.agents_online(), b.agents_online()) == (0, 1)
+    clock.now += STREAM_ONLINE_SECONDS + 1
+    assert b.agents_online() == 0
+
+
+async def test_a_stream_without_heartbeats_stops_counting_on_other_replicas_after_the_limit(
+    gateway_db: str, clock: Clock
+) -> None:
+    a, b = replicas(gateway_db, clock)
+
+    with a.live("alice") as stream:  # stamped as it opened, then not (a replica gone quiet)
+        clock.now += STREAM_ONLINE_SECONDS - 1
+        assert b.agents_online() == 1
+        clock.now += 2
+        assert b.agents_online() == 0
+        assert a.agents_online() == 1  # where it is open, it still counts
+        a.heartbeat_now(stream)  # a replica that comes back stamps its row again
+        assert b.agents_online() == 1
 
 
 # --- the CLI ------------------------------------------------------------------------------

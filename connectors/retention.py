@@ -10,7 +10,10 @@ configured (days; 0 keeps for ever):
 | platform event ids seen (Telegram/Slack retries come within minutes) | fixed | 2 |
 | long button payloads (Telegram callbacks of older messages stop working) | fixed | 30 |
 
-The pass runs when the gateway starts and every hour (``RetentionTask``).
+The pass runs when the gateway starts and every hour (``RetentionTask``), on every replica.
+It deletes in batches of ``BATCH_ROWS``, each a short transaction of its own that does not
+take the gateway-wide lock (``connectors.database.unlocked``): a pass with a backlog of
+millions of rows never holds up the replicas' writes for long.
 
 Example:
     >>> removed = prune(store, Retention(transcript_days=30), now=time.time())
@@ -23,8 +26,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from connectors.database import unlocked
 from connectors.store import GatewayStore
 
 logger = logging.getLogger("connectors")
@@ -33,6 +39,10 @@ DAY_SECONDS = 86_400.0
 INTERVAL_SECONDS = 3600.0
 EVENT_ID_DAYS = 2.0
 BUTTON_DAYS = 30.0
+# Rows one DELETE removes at most: its locks are held for a moment, not for the whole pass.
+BATCH_ROWS = 1000
+# A breath between two full batches, so writers waiting for the database get in.
+BATCH_PAUSE_SECONDS = 0.01
 
 
 @dataclass(frozen=True)
@@ -43,36 +53,64 @@ class Retention:
     outbox_days: float = 7.0
 
 
-def prune(store: GatewayStore, retention: Retention, *, now: float) -> dict[str, int]:
-    """Delete what is older than ``retention`` allows, in one transaction; rows per table.
+def prune(
+    store: GatewayStore, retention: Retention, *, now: float, batch: int = BATCH_ROWS
+) -> dict[str, int]:
+    """Delete what is older than ``retention`` allows; rows removed per table.
+
+    Each table is pruned by DELETEs of at most ``batch`` rows, each in its own transaction
+    without the gateway-wide lock, until one removes fewer. Another replica pruning at the
+    same time is harmless: a row is deleted once, whoever gets it.
 
     Blocking: run it in a worker thread (``await store._run(prune, ...)``).
     """
+    if batch < 1:
+        raise ValueError(f"batch must be at least 1, got {batch}")
 
     def before(days: float) -> float | None:
         return None if days <= 0 else now - days * DAY_SECONDS
 
     removed: dict[str, int] = {}
-    with store.transaction() as db:
-        if (cutoff := before(retention.transcript_days)) is not None:
-            removed["transcript"] = db.execute(
-                "DELETE FROM transcript WHERE created_at < ? AND conversation_id NOT IN "
-                "(SELECT conversation_id FROM handoffs WHERE status IN ('waiting', 'assigned'))",
-                (cutoff,),
-            ).rowcount
-        if (cutoff := before(retention.outbox_days)) is not None:
-            removed["outbox"] = db.execute(
-                "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?",
-                (cutoff,),
-            ).rowcount
-        removed["processed_events"] = db.execute(
-            "DELETE FROM processed_events WHERE received_at < ?",
-            (now - EVENT_ID_DAYS * DAY_SECONDS,),
-        ).rowcount
-        removed["button_payloads"] = db.execute(
-            "DELETE FROM button_payloads WHERE created_at < ?", (now - BUTTON_DAYS * DAY_SECONDS,)
-        ).rowcount
+    if (cutoff := before(retention.transcript_days)) is not None:
+        removed["transcript"] = _delete(
+            store, "transcript", "id",
+            "created_at < ? AND conversation_id NOT IN "
+            "(SELECT conversation_id FROM handoffs WHERE status IN ('waiting', 'assigned'))",
+            (cutoff,), batch,
+        )  # fmt: skip
+    if (cutoff := before(retention.outbox_days)) is not None:
+        removed["outbox"] = _delete(
+            store, "outbox", "id", "delivered_at IS NOT NULL AND delivered_at < ?",
+            (cutoff,), batch,
+        )  # fmt: skip
+    removed["processed_events"] = _delete(
+        store, "processed_events", "event_id", "received_at < ?",
+        (now - EVENT_ID_DAYS * DAY_SECONDS,), batch,
+    )  # fmt: skip
+    removed["button_payloads"] = _delete(
+        store, "button_payloads", "key", "created_at < ?",
+        (now - BUTTON_DAYS * DAY_SECONDS,), batch,
+    )  # fmt: skip
     return removed
+
+
+def _delete(
+    store: GatewayStore, table: str, key: str, where: str, params: Sequence[Any], batch: int
+) -> int:
+    """Delete the rows of ``table`` that match ``where``, ``batch`` at a time (by their primary
+    ``key``); how many went."""
+    total = 0
+    while True:
+        with unlocked(store.database) as db:
+            count = db.execute(
+                f"DELETE FROM {table} WHERE {key} IN "
+                f"(SELECT {key} FROM {table} WHERE {where} LIMIT ?)",
+                (*params, batch),
+            ).rowcount
+        total += count
+        if count < batch:
+            return total
+        time.sleep(BATCH_PAUSE_SECONDS)
 
 
 class RetentionTask:

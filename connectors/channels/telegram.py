@@ -8,6 +8,11 @@ that sends something is retried with backoff on 429 and network errors, and logg
 While a message is being answered, the answer's drafts (connectors/drafts.py) show as one
 message edited as the answer grows; the answer's first text replaces it by one more edit.
 
+Each update is answered once: its ``update_id`` is claimed in the gateway's store first
+(``GatewayStore.claim_event``, shared by the replicas), so an update Telegram delivers again
+(a webhook call that timed out, a replica killed mid-turn, a poller restarted before it
+confirmed) is acknowledged and ignored, whichever replica it reaches.
+
 Who a message is from comes only from the update Telegram sent (checked by the secret):
 a private chat is the conversation ``telegram:<chat id>``; in a group or supergroup each
 person has their own, ``telegram:<chat id>:<user id>``, marked ``group`` for Rasa, because
@@ -20,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dtm
 import functools
+import hashlib
 import hmac
 import logging
 import re
@@ -41,11 +47,13 @@ from telegram.constants import ChatAction, MessageLimit
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
+    ApplicationHandlerStop,
     CallbackContext,
     CallbackQueryHandler,
     ExtBot,
     InlineQueryHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.request import HTTPXRequest
@@ -125,6 +133,9 @@ class TelegramChannel:
         else:
             builder = builder.get_updates_request(HTTPXRequest(read_timeout=40.0))
         self.app = builder.build()
+        if settings.mode == "polling":
+            # Webhook updates are claimed before they are parsed (``webhook``).
+            self.app.add_handler(TypeHandler(Update, self._skip_seen), group=-1)
         self.app.add_handler(MessageHandler(filters.UpdateType.EDITED, self._edited))
         self.app.add_handler(MessageHandler(filters.TEXT, self._text))
         self.app.add_handler(CallbackQueryHandler(self._callback_query))
@@ -135,6 +146,7 @@ class TelegramChannel:
         self._bootstrap: asyncio.Task[None] | None = None
         # Drafts go to a chat id and are shown in a message id.
         self.drafts: LiveDrafts[int, int] = LiveDrafts(post=self._post_draft, edit=self._edit_draft)
+        self._updates_of = f"telegram:{bot_key(settings.bot_token)}"
 
     @property
     def bot(self) -> ExtBot[None]:
@@ -211,6 +223,9 @@ class TelegramChannel:
         if not self.ready.is_set():
             # Telegram redelivers on an error status, so nothing is lost while we connect.
             return JSONResponse({"error": "telegram channel is still connecting"}, 503)
+        update_id = data.get("update_id")
+        if isinstance(update_id, int) and not await self.first_time(update_id):
+            return Response(status_code=200)  # a redelivery: Telegram needs no second answer
         try:
             update = Update.de_json(complete_update(data), self.bot)
         except (TypeError, ValueError, KeyError) as error:
@@ -224,7 +239,24 @@ class TelegramChannel:
         await self.app.process_update(update)
         return Response(status_code=200)
 
+    async def first_time(self, update_id: int) -> bool:
+        """Claim an update for this gateway; False (logged) when it was already claimed, by
+        this replica or another: a redelivery, not to be answered again."""
+        if await self.turns.store.claim_event(f"{self._updates_of}:{update_id}"):
+            return True
+        logger.info("telegram update %d already taken: a redelivery, not answered again", update_id)
+        return False
+
     # Handlers.
+
+    async def _skip_seen(self, update: Update, context: Context) -> None:
+        """The first handler of a polled update: stop it there when it was seen before.
+
+        Should the store fail, the error is logged (``_on_error``) and the update answered all
+        the same: twice is better than never.
+        """
+        if not await self.first_time(update.update_id):
+            raise ApplicationHandlerStop
 
     async def _text(self, update: Update, context: Context) -> None:
         message, chat = update.effective_message, update.effective_chat
@@ -498,6 +530,20 @@ def conversation_id(chat_id: int, user_id: int | None = None) -> str:
         'telegram:-100123:42'
     """
     return f"telegram:{chat_id}" if user_id is None else f"telegram:{chat_id}:{user_id}"
+
+
+def bot_key(token: str) -> str:
+    """What names a bot in the claims of its updates (update ids are per bot): its id, the
+    token's public part before the colon, or a hash of a token without one.
+
+    Example:
+        >>> bot_key("123456:ABC-secret")
+        '123456'
+    """
+    bot_id, colon, _ = token.partition(":")
+    if colon and bot_id.isdigit():
+        return bot_id
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
 def chat_of(conversation: str) -> int | None:

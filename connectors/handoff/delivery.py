@@ -5,7 +5,8 @@ Each channel registers a sender with the ``Delivery`` registry. A message is wri
 that raises leaves it pending, and it is retried with backoff (``run()``, or ``flush()``)
 until it goes through: never dropped. Messages of one conversation go out in order. Several
 gateway replicas may flush at once: each message is claimed by one of them first
-(``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so it is sent once.
+(``FOR UPDATE SKIP LOCKED`` on PostgreSQL), and the claim is renewed just before the message
+is sent, so a slow channel does not let it lapse: it is sent once.
 
 The REST channel has no way to push: its messages stay pending until the client fetches them
 (``GET /api/messages/{sender_id}/pending``, or in the reply to its next POST), via ``take()``.
@@ -26,7 +27,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from connectors.database import unlocked
@@ -42,8 +43,12 @@ BASE_DELAY_SECONDS = 2.0
 MAX_DELAY_SECONDS = 300.0
 POLL_SECONDS = 1.0
 # How long a replica may hold claimed messages before another may take them (it died).
+# Each message's claim is renewed for this long just before it is sent, so it need outlast
+# one send (with the channel's retries), not a whole batch.
 CLAIM_SECONDS = 120.0
-CLAIM_BATCH = 500
+# Messages claimed at once: the ones a replica is not yet sending stay out of the others'
+# reach until their claim lapses, so a batch is kept small.
+CLAIM_BATCH = 50
 
 
 class Delivery:
@@ -99,7 +104,9 @@ class Delivery:
         """Try the pending messages that are due (all of them with ``force``); count delivered.
 
         The messages are claimed first (``_claim``), so a message is sent by one gateway
-        replica even when several flush at once.
+        replica even when several flush at once. Each claim is renewed just before its
+        message is sent; one that lapsed meanwhile and was taken by another replica is left to
+        it, with the rest of its conversation, so the order is kept.
         """
         async with self._lock:
             rows = await self.store._run(self._claim, conversation_id, force)
@@ -108,6 +115,13 @@ class Delivery:
             try:
                 for row_id, conversation, channel, body, attempts in rows:
                     if conversation in blocked:
+                        continue
+                    if not await self.store._run(self._renew, row_id):
+                        blocked.add(conversation)
+                        logger.info(
+                            "delivery to %s: message %d is no longer this replica's to send",
+                            redact(conversation), row_id,
+                        )  # fmt: skip
                         continue
                     try:
                         await self._senders[channel](conversation, [_message(body)])
@@ -123,8 +137,16 @@ class Delivery:
                             self._failed, row_id, self.clock() + delay, str(error)[:500]
                         )
                         continue
-                    await self.store._run(self._delivered, [row_id])
                     delivered += 1
+                    if not await self.store._run(self._delivered, row_id):
+                        # The send outlasted the claim; whoever holds the conversation now
+                        # goes on with it.
+                        blocked.add(conversation)
+                        logger.warning(
+                            "delivery to %s: message %d went out after this replica's claim "
+                            "on it ended (it lapsed); another replica may send it again",
+                            redact(conversation), row_id,
+                        )  # fmt: skip
             finally:
                 if rows:
                     await self.store._run(self._release)
@@ -203,23 +225,26 @@ class Delivery:
     ) -> list[tuple[int, str, str, str, int]]:
         """Claim the messages this replica may send now, in order.
 
-        The candidate rows are locked with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL; SQLite has
-        one writer at a time), so two replicas never claim the same message. A conversation
-        is taken from its oldest pending message on, and only when that message is due (or
-        ``force``) and in no other replica's hands: messages of one conversation go out in
-        order from one replica. A claim lapses after ``CLAIM_SECONDS`` (a replica that died).
+        The candidates are the oldest pending messages no replica holds a claim on, locked
+        with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL; SQLite has one writer at a time), so two
+        replicas never claim the same message and each finds work while the other sends. A
+        conversation is taken from its oldest pending message on, and only when that message
+        is due (or ``force``), and up to the first of its messages that is not a candidate
+        (claimed, or being claimed, by another replica): messages of one conversation go out
+        in order from one replica. A claim lapses after ``CLAIM_SECONDS`` (a replica that
+        died, or a message that took too long to send).
         """
         channels = sorted(self._senders)
         if not channels:
             return []
         now = self.clock()
         database = self.store.database
-        marks = ", ".join("?" for _ in channels)
         sql = (
-            "SELECT id, conversation_id, channel, body, attempts, next_attempt_at, "
-            f"claimed_until FROM outbox WHERE delivered_at IS NULL AND channel IN ({marks})"
+            "SELECT id, conversation_id, channel, body, attempts, next_attempt_at FROM outbox "
+            f"WHERE delivered_at IS NULL AND channel IN ({_marks(channels)}) "
+            "AND (claimed_until IS NULL OR claimed_until <= ?)"
         )
-        params: list[Any] = list(channels)
+        params: list[Any] = [*channels, now]
         if conversation_id is not None:
             sql += " AND conversation_id = ?"
             params.append(conversation_id)
@@ -230,48 +255,70 @@ class Delivery:
             if not locked:
                 return []
             conversations = sorted({row[1] for row in locked})
-            oldest = dict(
-                db.execute(
-                    "SELECT conversation_id, MIN(id) FROM outbox WHERE delivered_at IS NULL "
-                    f"AND conversation_id IN ({', '.join('?' for _ in conversations)}) "
-                    "GROUP BY conversation_id",
-                    conversations,
-                ).fetchall()
-            )
+            # Every pending message of those conversations up to the last candidate, whoever
+            # holds it: a conversation's candidates count only as long as nothing comes between.
+            pending: dict[str, list[int]] = {}
+            for conversation, row_id in db.execute(
+                "SELECT conversation_id, id FROM outbox WHERE delivered_at IS NULL "
+                f"AND conversation_id IN ({_marks(conversations)}) AND id <= ? ORDER BY id",
+                [*conversations, max(int(row[0]) for row in locked)],
+            ).fetchall():
+                pending.setdefault(conversation, []).append(int(row_id))
             chosen: list[tuple[Any, ...]] = []
             for conversation in conversations:
                 mine = [row for row in locked if row[1] == conversation]
-                head = mine[0]
-                if head[0] != oldest.get(conversation) or (not force and head[5] > now):
-                    continue  # an older message is in another replica's hands, or not due
-                for row in mine:
-                    if row[6] is not None and row[6] > now:
-                        break  # claimed by another replica
+                if not force and mine[0][5] > now:
+                    continue  # its oldest message is not due yet
+                for row, expected in zip(mine, pending.get(conversation, []), strict=False):
+                    if int(row[0]) != expected:
+                        break  # an older message is in another replica's hands
                     chosen.append(row)
             if chosen:
                 db.execute(
                     "UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id IN "
-                    f"({', '.join('?' for _ in chosen)})",
+                    f"({_marks(chosen)})",
                     [self.claimant, now + CLAIM_SECONDS, *(row[0] for row in chosen)],
                 )
         chosen.sort(key=lambda row: int(row[0]))
         return [(int(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4])) for r in chosen]
 
+    def _renew(self, row_id: int) -> bool:
+        """Extend this replica's claim on a message about to be sent; False when the claim is
+        gone (it lapsed and another replica took the message, or it was delivered)."""
+        renewed = self.store._execute(
+            "UPDATE outbox SET claimed_until = ? WHERE id = ? AND claimed_by = ? "
+            "AND delivered_at IS NULL",
+            (self.clock() + CLAIM_SECONDS, row_id, self.claimant),
+        )
+        return renewed == 1
+
     def _failed(self, row_id: int, next_attempt_at: float, error: str) -> None:
+        # Only while the claim is ours: a replica that took the message meanwhile keeps it.
         self.store._execute(
             "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, "
-            "claimed_by = NULL, claimed_until = NULL WHERE id = ?",
-            (next_attempt_at, error, row_id),
+            "claimed_by = NULL, claimed_until = NULL WHERE id = ? AND claimed_by = ?",
+            (next_attempt_at, error, row_id, self.claimant),
         )
 
-    def _delivered(self, row_ids: list[int]) -> None:
-        with self.store.transaction() as db:
-            for row_id in row_ids:
-                db.execute(
-                    "UPDATE outbox SET delivered_at = ?, claimed_by = NULL, claimed_until = NULL "
-                    "WHERE id = ?",
-                    (self.clock(), row_id),
-                )
+    def _delivered(self, row_id: int) -> bool:
+        """Record that a message went out; False when this replica no longer held its claim."""
+        now = self.clock()
+        with unlocked(self.store.database) as db:
+            ours = db.execute(
+                "UPDATE outbox SET delivered_at = ?, claimed_by = NULL, claimed_until = NULL "
+                "WHERE id = ? AND claimed_by = ? AND delivered_at IS NULL",
+                (now, row_id, self.claimant),
+            ).rowcount
+            if ours == 1:
+                return True
+            # The message went out all the same: recorded, a replica that took it over and
+            # has not sent it yet finds it delivered when it renews its claim, and skips it.
+            db.execute(
+                "UPDATE outbox SET delivered_at = ?, claimed_by = NULL, claimed_until = NULL "
+                "WHERE id = ? AND delivered_at IS NULL",
+                (now, row_id),
+            )
+        return False
 
     def _release(self) -> None:
         """Give back what this replica claimed and did not deliver (after a failure)."""
@@ -294,6 +341,11 @@ class Delivery:
                 (self.clock(), conversation_id),
             )
         return [str(body) for _, body in rows]
+
+
+def _marks(values: Collection[Any]) -> str:
+    """One ``?`` placeholder per value, comma-separated."""
+    return ", ".join("?" for _ in values)
 
 
 def _body(message: OutgoingMessage) -> dict[str, Any]:

@@ -6,11 +6,15 @@ pass runs when the gateway starts."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from connectors.database import Cursor, Transaction
 from connectors.gateway import create_app
 from connectors.retention import DAY_SECONDS, Retention, prune
 from connectors.settings import GatewaySettings, SettingsError
@@ -80,6 +84,61 @@ def test_zero_days_keeps_transcripts_and_outbox_for_ever(gateway_db: str) -> Non
     assert "transcript" not in removed and "outbox" not in removed
     assert len(rows(store, "SELECT id FROM transcript")) == 4
     assert len(rows(store, "SELECT id FROM outbox")) == 4
+
+
+def test_pruning_deletes_in_batches_until_nothing_old_is_left(
+    gateway_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = GatewayStore(gateway_db)
+    old = NOW - 100 * DAY_SECONDS
+    for number in range(7):
+        store._execute(
+            "INSERT INTO transcript (conversation_id, role, body, created_at) "
+            "VALUES ('web:old', 'user', '{}', ?)",
+            (old,),
+        )
+        store._execute("INSERT INTO processed_events VALUES (?, ?)", (f"Ev-{number}", old))
+    store._execute(
+        "INSERT INTO transcript (conversation_id, role, body, created_at) "
+        "VALUES ('web:new', 'user', '{}', ?)",
+        (NOW,),
+    )
+    deletes: list[tuple[str, int]] = []
+    execute = Transaction.execute
+
+    def recording(db: Transaction, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        cursor = execute(db, sql, params)
+        if sql.startswith("DELETE"):
+            deletes.append((sql.split()[2], cursor.rowcount))
+        return cursor
+
+    monkeypatch.setattr(Transaction, "execute", recording)
+
+    removed = prune(store, Retention(transcript_days=90, outbox_days=7), now=NOW, batch=3)
+
+    assert removed == {"transcript": 7, "outbox": 0, "processed_events": 7,
+                       "button_payloads": 0}  # fmt: skip
+    assert [count for table, count in deletes if table == "transcript"] == [3, 3, 1]
+    assert [count for table, count in deletes if table == "processed_events"] == [3, 3, 1]
+    assert rows(store, "SELECT conversation_id FROM transcript") == [("web:new",)]
+    assert rows(store, "SELECT event_id FROM processed_events") == []
+
+
+def test_pruning_does_not_wait_for_the_gateway_wide_lock(gateway_db: str) -> None:
+    if not gateway_db.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: a pruning pass waits for any write")
+    store, other = GatewayStore(gateway_db), GatewayStore(gateway_db)
+    fill(store)
+
+    # Another replica is in the middle of a write transaction, holding the lock.
+    with ThreadPoolExecutor(max_workers=1) as pool, other.transaction():
+        running = pool.submit(prune, store, Retention(), now=NOW)
+        try:
+            removed = running.result(timeout=5)
+        except TimeoutError:
+            pytest.fail("pruning waited for another replica's transaction")
+
+    assert removed["transcript"] == 1
 
 
 @pytest.mark.parametrize("value", ["-1", "forever", "40000"])

@@ -4,6 +4,7 @@ with every Bot API call going to a local fake that records it."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ import anyio
 import httpx
 import pytest
 from starlette.applications import Starlette
+from telegram import Update
 
 from connectors.channels import telegram as telegram_channel
 from connectors.channels.telegram import (
@@ -27,6 +29,7 @@ from connectors.channels.telegram import (
     UNSUPPORTED,
     TelegramChannel,
     chat_of,
+    complete_update,
 )
 from connectors.errors import ChannelDeliveryFailed
 from connectors.fake_platforms import FakePlatforms
@@ -45,17 +48,22 @@ PAYLOADS = (
 SECRET = "test-secret_123"
 TOKEN = "123456:TEST-token"
 CHAT = "1111111"
+UPDATE_IDS = itertools.count(10_000)
 
 MakeGateway = Callable[..., Awaitable[tuple[httpx.AsyncClient, Starlette]]]
 
 
 def sample(name: str) -> dict[str, Any]:
+    """A published sample update, as a new update: the samples all carry update_id 10000, and
+    the gateway answers each update id once."""
     if not PAYLOADS.is_dir():
         message = f"Telegram sample updates not found in {PAYLOADS} (set CHANNEL_PAYLOADS_DIR)"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    return json.loads((PAYLOADS / name).read_text())
+    update: dict[str, Any] = json.loads((PAYLOADS / name).read_text())
+    update["update_id"] = next(UPDATE_IDS)
+    return update
 
 
 @pytest.fixture
@@ -339,6 +347,86 @@ async def test_forged_update_gets_403_and_is_not_processed(
 
 
 # /human escalates in the gateway without asking Rasa: tests/connectors/test_handoff_channels.py.
+async def test_an_update_telegram_delivers_twice_is_answered_once(
+    gateway: httpx.AsyncClient,
+    platforms: FakePlatforms,
+    fake_rasa: FakeRasa,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake_rasa.replies = [OutgoingMessage(text="Hi! I can check an order.")]
+    update = sample("02_message_text.json")
+
+    with caplog.at_level(logging.INFO, logger="connectors"):
+        first = await post_update(gateway, update)
+        again = await post_update(gateway, update)  # the webhook call timed out: a retry
+        other = await post_update(gateway, sample("02_message_text.json"))
+
+    assert first.status_code == again.status_code == other.status_code == 200
+    assert len(fake_rasa.received) == 2  # the first and the other, not the retry
+    assert len(sent(platforms)) == 2
+    assert f"telegram update {update['update_id']} already taken" in caplog.text
+
+
+async def test_replicas_sharing_a_database_answer_an_update_once(
+    gateway_db: str,
+    platforms: FakePlatforms,
+    platforms_url: str,
+    fake_rasa: FakeRasa,
+) -> None:
+    telegram = TelegramSettings(bot_token=TOKEN, webhook_secret=SECRET, api_url=platforms_url)
+    settings = dataclasses.replace(SETTINGS, gateway_db=gateway_db, telegram=telegram)
+    update = sample("02_message_text.json")
+    async with AsyncExitStack() as stack:
+        replicas = []
+        for _ in range(2):
+            app = create_app(settings, db_check=lambda: True, rasa_client=fake_rasa,
+                             transport=actions_transport())  # fmt: skip
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            with anyio.fail_after(10):
+                await app.state.telegram.ready.wait()
+            replicas.append(
+                await stack.enter_async_context(
+                    httpx.AsyncClient(
+                        transport=httpx.ASGITransport(app=app), base_url="http://gw.test"
+                    )
+                )
+            )
+
+        # A replica is killed mid-turn; Telegram redelivers the update to the other one.
+        responses = [await post_update(replica, update) for replica in replicas]
+
+        store = app.state.telegram.turns.store
+        claimed = await store._run(
+            store._query, "SELECT event_id FROM processed_events WHERE event_id LIKE ?",
+            ("telegram:%",),
+        )  # fmt: skip
+
+    assert [r.status_code for r in responses] == [200, 200]
+    assert len(fake_rasa.received) == 1
+    assert len(sent(platforms)) == 1
+    assert claimed == [(f"telegram:{TOKEN.split(':')[0]}:{update['update_id']}",)]
+
+
+async def test_a_polled_update_seen_before_is_not_answered_again(
+    make_gateway: MakeGateway, fake_rasa: FakeRasa
+) -> None:
+    _, app = await make_gateway(mode="polling", webhook_secret="")
+    channel: TelegramChannel = app.state.telegram
+    with anyio.fail_after(10):
+        await channel.ready.wait()
+    first, then = sample("02_message_text.json"), sample("02_message_text.json")
+    then["message"]["text"] = "and my invoices?"
+
+    # What the poller hands over; a poller restarted before confirming fetches it again.
+    for data in (first, first, then):
+        await channel.app.update_queue.put(Update.de_json(complete_update(data), channel.bot))
+    with anyio.fail_after(10):
+        while len(fake_rasa.received) < 2 or not channel.app.update_queue.empty():
+            await anyio.sleep(0.02)
+
+    assert [m.text for m in fake_rasa.received] == ["/greet", "and my invoices?"]
+
+
 @pytest.mark.parametrize(
     ("text", "intent"),
     [("/help", "/help"), ("/start@nb_erp_bot", "/greet")],

@@ -1,42 +1,55 @@
 """`make bench-scale`: the production profile under the load test's web chat users, with one
-and with two replicas of Rasa and the action server behind HAProxy, then faults during load.
+and with two replicas of the gateway, Rasa and the action server behind HAProxy, then faults
+during load.
 
 1. Scaling: for each number of replicas a fresh stack starts (PROFILE=production under its own
    PRODUCTION_NAME, generator off: the dialogue path is what replicas scale; the generator is a
-   process of its own), and locust runs the users of bot/load/locustfile.py against it. The
-   table gives turns/s and p50/p95 per kind of turn (bot/load/report.py).
+   process of its own), and locust runs the users of bot/load/locustfile.py against it. With
+   several replicas the users carry the balancer's sticky cookie of each gateway replica in
+   turn, as browsers the balancer placed do (every simulated user comes from 127.0.0.1, which
+   the balancer's address hash would put on one replica). The table gives turns/s and p50/p95
+   per kind of turn (bot/load/report.py).
 2. Faults (two replicas): during one locust run, at fixed times, SIGKILL one replica of Rasa,
-   one of the action server and the gateway (each started again 2 s later, as the launcher's
-   supervisor does), then restart PostgreSQL, Redis and RabbitMQ once each. Every turn is
-   attributed to the fault whose window it started in: turns, answered, errors (a clear error
-   reply or no answer within the turn timeout).
+   one of the action server and one of the gateway (each started again 2 s later, as the
+   launcher's supervisor does), then restart PostgreSQL, Redis and RabbitMQ once each. Every
+   turn is attributed to the fault whose window it started in: turns, answered, errors (a
+   clear error: an error reply, or the socket dropped with no reply in the resumed session's
+   history) and unanswered (neither an answer nor a clear error: a lost message).
+
+`--short` is what CI runs (tests/e2e/test_scale_short.py): the fault run alone with 4 users
+and a fault every 8 s, about a minute and a half of load.
 
 Usage:
     python -m bot.bench_scale [--users 40] [--duration 60] [--think 1-3] [--replicas 1,2]
-        [--fault-gap 15] [--no-faults] [--out var/bench/scale.json]
+        [--fault-gap 15] [--no-faults] [--short] [--name erp_bench_scale] [--lock-db 5]
+        [--out var/bench/scale.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bot import paths
+from bot.balancer import STICKY_COOKIE
 from bot.bench_load import RunFailed, positive_ints, run_once
 from bot.launcher import prepare_profile
 from bot.load.cast import load_cast, write_cast
 from bot.load.records import Turn, read_turns
 from bot.load.report import Run, markdown_table
+from bot.load.scripts import CONNECT
 from bot.load.stack import LoadStack, StackFailed, load_stack
+from bot.load.webchat import ERROR_PHRASES
 from bot.profile import ACCOUNT_SECRETS, Production
 from bot.provision import Provisioned, redis_acl, redis_gateway_acl, reset
 from bot.secrets import shared_secrets
@@ -44,6 +57,17 @@ from bot.secrets import shared_secrets
 DEFAULT_OUT = paths.VAR / "bench" / "scale.json"
 NAME = "erp_bench_scale"
 LOCK_DB = "5"
+# --short: users, seconds between faults (7 faults: about a minute and a half of load).
+SHORT_USERS = 4
+SHORT_FAULT_GAP_S = 8.0
+# Seconds of the fault run beyond one gap per fault: the faults' own time, and a last window.
+FAULTS_OWN_S = 40.0
+# The gateway answers or gives up on Rasa within RASA_TIMEOUT (30 s, generator off): a turn
+# still waiting after this got neither, and counts as unanswered.
+TURN_TIMEOUT_S = 40.0
+# How a turn's error starts when the user was told (bot/load/webchat.py): an error reply, or
+# the widget's socket dropped and the resumed session showed no reply.
+CLEAR_ERRORS = ("error reply:", "disconnected", "not sent: the socket dropped")
 REDIS_START = [
     "redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379",
     "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis",
@@ -61,6 +85,12 @@ class FaultWindow:
     answered: int
     errors: int
     examples: list[str]
+    # Messages with neither an answer nor a clear error (no end of turn within the timeout, a
+    # turn that ended without a reply): lost. Failed connections are errors, not messages.
+    unanswered: int = 0
+    # Turns of windows whose socket had dropped (a gateway replica died) and that connected
+    # again through the balancer.
+    reconnected: int = 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,10 +106,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--replicas", default="1,2", help="replica counts to compare")
     parser.add_argument("--fault-gap", type=float, default=15.0, help="seconds between faults")
     parser.add_argument("--no-faults", action="store_true", help="skip the fault run")
+    parser.add_argument(
+        "--short",
+        action="store_true",
+        help=f"the fault run alone, {SHORT_USERS} users, a fault every {SHORT_FAULT_GAP_S:g} s "
+        "(about a minute: what CI runs)",
+    )
+    parser.add_argument("--name", default=NAME, help="PRODUCTION_NAME of the runs' stacks")
+    parser.add_argument("--lock-db", default=LOCK_DB, help="their Redis db (RASA_LOCK_REDIS_DB)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="raw results (JSON)")
     args = parser.parse_args(argv)
+    if args.short and args.no_faults:
+        parser.error("--short is the fault run: it cannot go with --no-faults")
+    if args.short:
+        args.users, args.fault_gap = SHORT_USERS, SHORT_FAULT_GAP_S
     try:
-        counts = positive_ints(args.replicas)
+        counts = [] if args.short else positive_ints(args.replicas)
     except ValueError as error:
         parser.error(str(error))
     root = paths.VAR / "bench" / "scale" / time.strftime("%Y%m%d-%H%M%S")
@@ -93,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for count in counts:
             work = root / f"replicas-{count}"
             print(f"{count} replica(s): starting the assistant in {work}", flush=True)
-            with production_stack(work, count) as stack:
+            with production_stack(work, count, args) as stack, sticky_users(count):
                 run = run_once(stack, work, _load_args(args, args.duration), generator="off",
                                users=args.users, cast_file=cast_file)  # fmt: skip
             runs.append(_labelled(run, count))
@@ -110,25 +152,64 @@ def main(argv: Sequence[str] | None = None) -> int:
         "args": {k: str(v) for k, v in vars(args).items()},
         "runs": [asdict(r) for r in runs],
         "faults": [asdict(w) for w in windows],
+        # Where the fault run's turns and account passwords are, to check its transcripts.
+        "fault_work": str(root / "faults") if windows else None,
+        "fault_records": str(fault_records(root / "faults", args)) if windows else None,
         "measured_at": time.strftime("%Y-%m-%d %H:%M:%S"),
     }, indent=2))  # fmt: skip
     print(f"\nraw results: {args.out}")
     return 0
 
 
-def production_stack(work: Path, replicas: int) -> AbstractContextManager[LoadStack]:
-    """A fresh stack on the production profile under NAME (emptied first)."""
-    env = {"PROFILE": "production", "PRODUCTION_NAME": NAME, "RASA_LOCK_REDIS_DB": LOCK_DB}
+def production_stack(
+    work: Path, replicas: int, args: argparse.Namespace
+) -> AbstractContextManager[LoadStack]:
+    """A fresh stack on the production profile under ``args.name`` (emptied first)."""
+    env = {
+        "PROFILE": "production",
+        "PRODUCTION_NAME": args.name,
+        "RASA_LOCK_REDIS_DB": args.lock_db,
+    }
     reset(Production.from_env(env))
     profile = prepare_profile(env, secrets_file=work / "secrets.json")
     return load_stack(work, generator=False, profile={**env, **profile}, replicas=replicas)
 
 
+@contextmanager
+def sticky_users(replicas: int) -> Iterator[None]:
+    """With several replicas, the locust users carry each gateway replica's sticky cookie in
+    turn (the locustfile's ``--sticky-cookies``, through its environment variable)."""
+    name = "LOCUST_STICKY_COOKIES"
+    previous = os.environ.get(name)
+    if replicas > 1:
+        cookies = (f"{STICKY_COOKIE}=gateway-{i}" for i in range(1, replicas + 1))
+        os.environ[name] = ",".join(cookies)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+
+def fault_users(args: argparse.Namespace) -> int:
+    """Users of the fault run: a quarter of the scaling runs', at least SHORT_USERS."""
+    return max(SHORT_USERS, args.users // 4)
+
+
+def fault_records(work: Path, args: argparse.Namespace) -> Path:
+    """The fault run's turns (JSON Lines, bot/load/records.py)."""
+    return work / f"users-{fault_users(args)}.jsonl"
+
+
 def fault_run(work: Path, args: argparse.Namespace, cast_file: Path) -> list[FaultWindow]:
     """One locust run on two replicas with the faults injected on schedule."""
-    settings = Production.from_env({"PRODUCTION_NAME": NAME, "RASA_LOCK_REDIS_DB": LOCK_DB})
+    settings = Production.from_env(
+        {"PRODUCTION_NAME": args.name, "RASA_LOCK_REDIS_DB": args.lock_db}
+    )
     print(f"faults: starting the assistant in {work}", flush=True)
-    with production_stack(work, 2) as stack:
+    with production_stack(work, 2, args) as stack, sticky_users(2):
         passwords = shared_secrets(work / "secrets.json", environ={}, names=ACCOUNT_SECRETS)
         faults: list[tuple[str, Callable[[], None]]] = [
             ("none (before the first fault)", lambda: None),
@@ -153,15 +234,25 @@ def fault_run(work: Path, args: argparse.Namespace, cast_file: Path) -> list[Fau
 
         injector = threading.Thread(target=inject, daemon=True)
         injector.start()
-        duration = args.fault_gap * len(faults) + 10
+        # The faults take time of their own (a kill waits 2 s, PostgreSQL took 14 s to
+        # restart under load): the run lasts long enough for the last one to have a window.
+        duration = args.fault_gap * len(faults) + FAULTS_OWN_S
         try:
             run_once(stack, work, _load_args(args, duration), generator="off",
-                     users=max(4, args.users // 4), cast_file=cast_file)  # fmt: skip
+                     users=fault_users(args), cast_file=cast_file)  # fmt: skip
         finally:
             stop.set()
             injector.join(timeout=120)
-        turns = read_turns(work / f"users-{max(4, args.users // 4)}.jsonl")
+        turns = read_turns(fault_records(work, args))
+    missed = [name for name, _ in faults[len(times) :]]
+    if missed:
+        print(f"  the run ended before these faults: {', '.join(missed)}", flush=True)
     return windows_of(turns, [name for name, _ in faults], times, started)
+
+
+def clear_error(error: str) -> bool:
+    """Whether a turn's error is one the user saw (an error reply, the socket dropping)."""
+    return error.startswith(CLEAR_ERRORS) or any(p in error.lower() for p in ERROR_PHRASES)
 
 
 def windows_of(
@@ -171,38 +262,44 @@ def windows_of(
     windows = []
     for index, (name, at) in enumerate(zip(names, times, strict=False)):
         end = times[index + 1] if index + 1 < len(times) else float("inf")
-        mine = [t for t in turns if at <= t.at < end]
+        mine = [t for t in turns if at <= t.at < end and not t.cut_off]
         errors = [t for t in mine if t.error is not None]
         windows.append(FaultWindow(
             fault=name, at_s=round(at - started, 1), turns=len(mine),
             answered=len(mine) - len(errors), errors=len(errors),
             examples=sorted({(t.error or "")[:80] for t in errors})[:3],
+            unanswered=sum(t.kind != CONNECT and not clear_error(t.error or "") for t in errors),
+            reconnected=sum(t.reconnected for t in mine),
         ))  # fmt: skip
     return windows
 
 
 def report(runs: Sequence[Run], windows: Sequence[FaultWindow], args: argparse.Namespace) -> str:
-    lines = [
-        f"{args.users} web chat users, think time {args.think} s, {args.duration:g} s per run, "
-        "generator off; the `generator` column holds the number of replicas.",
-        "",
-        markdown_table(runs),
-    ]
+    lines = []
+    if runs:
+        lines += [
+            f"{args.users} web chat users, think time {args.think} s, {args.duration:g} s per "
+            "run, generator off; the `generator` column holds the number of replicas.",
+            "",
+            markdown_table(runs),
+        ]
     rates = {r.generator: r.answered_per_s for r in runs}
     if "1 replica" in rates and "2 replicas" in rates and rates["1 replica"]:
         lines += ["", f"2 replicas / 1 replica: {rates['2 replicas'] / rates['1 replica']:.2f}x "
                   "answered turns/s"]  # fmt: skip
     if windows:
-        lines += ["", "| fault | at (s) | turns | answered | errors | errors seen |",
-                  "|---|---|---|---|---|---|"]  # fmt: skip
+        lines += ["", f"Faults: {fault_users(args)} users, a fault every {args.fault_gap:g} s.",
+                  "", "| fault | at (s) | turns | answered | errors | unanswered | reconnected "
+                  "| errors seen |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
         lines += [f"| {w.fault} | {w.at_s:g} | {w.turns} | {w.answered} | {w.errors} | "
-                  f"{'; '.join(w.examples) or '-'} |" for w in windows]  # fmt: skip
+                  f"{w.unanswered} | {w.reconnected} | {'; '.join(w.examples) or '-'} |"
+                  for w in windows]  # fmt: skip
     return "\n".join(lines)
 
 
 def _load_args(args: argparse.Namespace, duration: float) -> argparse.Namespace:
     return argparse.Namespace(duration=duration, spawn_rate=10.0, think=args.think,
-                              turn_timeout=60.0, settle=1.0)  # fmt: skip
+                              turn_timeout=TURN_TIMEOUT_S, settle=1.0)  # fmt: skip
 
 
 def _labelled(run: Run, replicas: int) -> Run:

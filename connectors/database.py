@@ -20,12 +20,15 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
+
+from connectors.errors import StoreUnavailable
 
 BUSY_TIMEOUT_SECONDS = 10.0
 # Any constant: the key of the advisory lock every write transaction takes on PostgreSQL.
@@ -147,6 +150,8 @@ class SqliteDatabase(Database):
             yield
         except sqlite3.IntegrityError as error:
             raise IntegrityError(str(error)) from error
+        except sqlite3.OperationalError as error:
+            raise StoreUnavailable(f"gateway database: {error}") from error
 
     def engine(self) -> Engine:
         if self._engine is None:
@@ -207,7 +212,8 @@ class PostgresDatabase(Database):
             # A nested call joins the transaction running on this thread.
             yield Transaction(self, current)
             return
-        connection = self._engine.raw_connection()
+        with self.errors():
+            connection = self._engine.raw_connection()
         try:
             if serialised:
                 with self.errors():
@@ -218,11 +224,13 @@ class PostgresDatabase(Database):
             try:
                 yield Transaction(self, connection)
             except BaseException:
-                connection.rollback()
+                with suppress(Exception):  # a lost connection has nothing to roll back
+                    connection.rollback()
                 raise
             finally:
                 self._local.connection = None
-            connection.commit()
+            with self.errors():
+                connection.commit()
         finally:
             connection.close()
 
@@ -246,6 +254,9 @@ class PostgresDatabase(Database):
             yield
         except psycopg.IntegrityError as error:
             raise IntegrityError(str(error).splitlines()[0]) from error
+        except (psycopg.OperationalError, DBAPIError) as error:
+            # PostgreSQL restarting or out of reach: the statement did not happen.
+            raise StoreUnavailable(f"gateway database: {_first_line(error)}") from error
 
     def engine(self) -> Engine:
         return self._engine
@@ -283,6 +294,10 @@ def open_database(location: str | Path, *, password: str = "") -> Database:
         database = SqliteDatabase(location)
     upgrade(database, lock=_MIGRATION_LOCK)
     return database
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0]
 
 
 def _client_side_binding(dbapi_connection: Any, _record: Any) -> None:

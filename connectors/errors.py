@@ -20,10 +20,19 @@ class BodyTooLarge(InvalidMessage):
 class RasaUnavailable(GatewayError):
     """Rasa could not produce a reply: unreachable, timed out, or answered with an error."""
 
-    def __init__(self, reason: str, *, url: str) -> None:
+    def __init__(self, reason: str, *, url: str, unprocessed: bool = False) -> None:
         super().__init__(f"{reason} ({url})")
         self.reason = reason
         self.url = url
+        # True when the request certainly did not reach a Rasa process (no connection, or the
+        # balancer's 503 with no replica up): sending it again cannot apply it twice.
+        self.unprocessed = unprocessed
+
+
+class StoreUnavailable(GatewayError):
+    """The gateway's database could not be reached or refused the statement (PostgreSQL
+    restarting, a SQLite file locked or on a full disk): the message gets a clear
+    "temporarily unavailable" instead of an answer."""
 
 
 class SettingsError(GatewayError, ValueError):

@@ -26,6 +26,7 @@ from connectors.errors import (
     InvalidMessage,
     RasaUnavailable,
     RateLimited,
+    StoreUnavailable,
     Unauthorized,
 )
 from connectors.handoff.service import build_handoff
@@ -294,6 +295,7 @@ def create_app(
             BodyTooLarge: _body_too_large,
             InvalidMessage: _invalid_message,
             RasaUnavailable: _rasa_unavailable,
+            StoreUnavailable: _store_unavailable,
             RateLimited: _rate_limited,
             Unauthorized: _unauthorized,
         },
@@ -361,6 +363,12 @@ async def _unauthorized(request: Request, error: Exception) -> Response:
     logger.info("refused a REST %s: %s", request.method, error.reason)
     headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
     return JSONResponse({"error": error.reason}, status_code=error.status, headers=headers)
+
+
+async def _store_unavailable(request: Request, error: Exception) -> Response:
+    logger.error("gateway database unavailable for %s %s: %s", request.method,
+                 request.url.path, error)  # fmt: skip
+    return JSONResponse({"error": UNAVAILABLE_MESSAGE}, status_code=503)
 
 
 async def _rasa_unavailable(request: Request, error: Exception) -> Response:

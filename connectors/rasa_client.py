@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any, Protocol
@@ -18,6 +19,8 @@ logger = logging.getLogger("connectors")
 # Rasa's REST channel behind a bearer token (bot/rasa_channel.py), the only one Rasa exposes.
 WEBHOOK_PATH = "/webhooks/gateway/webhook"
 TRACKER_PATH = "/conversations/{conversation_id}/tracker"
+# Waits before trying a take-back again that reached no Rasa process.
+TAKE_BACK_PAUSES = (0.5, 1.0, 2.0)
 
 
 class AssistantClient(Protocol):
@@ -146,11 +149,22 @@ class RasaClient:
         await self._call("POST", url, params={"include_events": "NONE"}, body=events)
 
     async def _take_back(self, conversation_id: str) -> None:
-        """Revert the conversation's latest user message (Rasa's ``rewind`` event)."""
-        try:
-            await self.append_events(conversation_id, [{"event": "rewind"}])
-        except RasaUnavailable as error:
-            logger.warning("could not take back an unanswered message: %s", error.reason)
+        """Revert the conversation's latest user message (Rasa's ``rewind`` event).
+
+        Tried again while the rewind certainly reached no Rasa process (a replica that just
+        died behind the balancer), never when it might have applied: two rewinds would take
+        back one message too many.
+        """
+        for attempt, pause in enumerate((*TAKE_BACK_PAUSES, None), start=1):
+            try:
+                await self.append_events(conversation_id, [{"event": "rewind"}])
+                return
+            except RasaUnavailable as error:
+                if pause is None or not error.unprocessed:
+                    logger.warning("could not take back an unanswered message (try %d): %s",
+                                   attempt, error.reason)  # fmt: skip
+                    return
+                await asyncio.sleep(pause)
 
     def _bearer(self) -> dict[str, str]:
         # Without a token Rasa answers 401, which _status_reason explains.
@@ -182,9 +196,17 @@ class RasaClient:
                 timeout=self._timeout if timeout is None else timeout,
             )
         except httpx.HTTPError as error:
-            raise RasaUnavailable(f"Rasa is unreachable: {error!r}", url=url) from error
+            raise RasaUnavailable(
+                f"Rasa is unreachable: {error!r}",
+                url=url,
+                unprocessed=isinstance(error, httpx.ConnectError | httpx.ConnectTimeout),
+            ) from error
         if response.status_code != 200:
-            raise RasaUnavailable(_status_reason(response.status_code), url=url)
+            raise RasaUnavailable(
+                _status_reason(response.status_code),
+                url=url,
+                unprocessed=response.status_code == 503,
+            )
         try:
             return response.json()
         except ValueError:

@@ -20,7 +20,13 @@ from collections.abc import Callable
 
 import anyio.to_thread
 
-from connectors.errors import GatewayError, InvalidMessage, RasaUnavailable, RateLimited
+from connectors.errors import (
+    GatewayError,
+    InvalidMessage,
+    RasaUnavailable,
+    RateLimited,
+    StoreUnavailable,
+)
 from connectors.handoff import notices
 from connectors.handoff.queue import HandoffQueue
 from connectors.handoff.triggers import Escalation, TriggerDetector, from_replies
@@ -239,6 +245,6 @@ def user_notice(error: GatewayError) -> str:
         )
     if isinstance(error, InvalidMessage):
         return f"Sorry, I can't read that message: {error.reason}."
-    if isinstance(error, RasaUnavailable):
+    if isinstance(error, RasaUnavailable | StoreUnavailable):
         return "Sorry, " + UNAVAILABLE_MESSAGE + "."
     return "Sorry, something went wrong on our side. Please try again."

@@ -1,5 +1,6 @@
-# Scale-out (issue 16): HAProxy from Debian in front of Rasa and action server replicas
-# (REPLICAS=2 PROFILE=production make run); tests/e2e/test_replicas.py runs in `make test`.
+# Scale-out (issue 16): HAProxy from Debian in front of gateway, Rasa and action server replicas
+# (REPLICAS=2 PROFILE=production make run); tests/e2e/test_replicas.py and the short load with
+# faults (tests/e2e/test_scale_short.py, what `make bench-scale-short` runs) are in `make test`.
 
 .PHONY: balancer
 balancer: ## Install Debian's haproxy if missing (REPLICAS > 1, replica tests)
@@ -11,6 +12,11 @@ balancer: ## Install Debian's haproxy if missing (REPLICAS > 1, replica tests)
 prepare:: balancer
 
 .PHONY: bench-scale
-bench-scale: prepare ## Production profile, 1 vs 2 replicas under locust users, then faults during load (docs/benchmarks.md)
+bench-scale: prepare ## Production profile, 1 vs 2 replicas of gateway, Rasa and actions under locust users, then faults during load (docs/benchmarks.md)
 	bash scripts/services.sh
 	$(PY) -m bot.bench_scale --out var/bench/scale.json
+
+.PHONY: bench-scale-short
+bench-scale-short: prepare ## The fault run alone, short: 4 users, a fault every 8 s, about 1.5 min (what CI runs, restarts PostgreSQL/Redis/RabbitMQ)
+	bash scripts/services.sh
+	$(PY) -m bot.bench_scale --short --out var/bench/scale-short.json

@@ -20,10 +20,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
+from gevent import GreenletExit
 from locust import User, events, task
 
 from bot.load.cast import Cast, load_cast, read_cast
-from bot.load.records import Turn, write_turn
+from bot.load.records import CUT_OFF, Turn, write_turn
 from bot.load.scripts import CONNECT, asks_identity, conversation, on_script, think_range
 from bot.load.webchat import Reply, WebChat
 
@@ -42,6 +43,13 @@ def _options(parser: Any) -> None:
     parser.add_argument("--turn-timeout", type=float, default=60.0, help="seconds per turn")
     parser.add_argument("--settle", type=float, default=1.0, help="quiet seconds ending a turn")
     parser.add_argument("--seed", type=int, default=2026, help="seed of the users' choices")
+    parser.add_argument(
+        "--sticky-cookies",
+        default="",
+        env_var="LOCUST_STICKY_COOKIES",
+        help="the balancer's sticky cookies (name=value,...): user n sends the n-th, as "
+        "browsers the balancer placed on different gateway replicas do",
+    )
 
 
 @lru_cache(maxsize=1)
@@ -65,13 +73,20 @@ class WebChatUser(User):
         super().__init__(environment)
         options = environment.parsed_options
         self.think = think_range(options.think)
-        self.rng = random.Random(options.seed * 1000 + next(_user_numbers))
+        number = next(_user_numbers)
+        self.rng = random.Random(options.seed * 1000 + number)
         self.cast = _cast(options.cast)
         self.person = self.rng.choice(self.cast.people)
         self.records = _records(options.records)
         if not self.host:
             raise ValueError("the gateway URL is missing: pass --host http://127.0.0.1:PORT")
-        self.chat = WebChat(self.host, timeout=options.turn_timeout, settle=options.settle)
+        cookies = [c.strip() for c in options.sticky_cookies.split(",") if c.strip()]
+        self.chat = WebChat(
+            self.host,
+            timeout=options.turn_timeout,
+            settle=options.settle,
+            cookie=cookies[number % len(cookies)] if cookies else "",
+        )
 
     def wait_time(self) -> float:
         return self.rng.uniform(*self.think)
@@ -99,7 +114,13 @@ class WebChatUser(User):
             if number:
                 self.wait()
             at = time.time()
-            reply = self.chat.say(step.text)
+            try:
+                reply = self.chat.say(step.text)
+            except GreenletExit:
+                # The run ended during the turn: the message sent is recorded, not counted.
+                self._record(Turn(step.kind, at, None, None, CUT_OFF, False, step.text,
+                                  self.chat.conversation))  # fmt: skip
+                raise
             self._report(step.kind, step.text, at, reply, on_script(step, reply.text))
             if reply.error is not None:
                 return
@@ -117,7 +138,9 @@ class WebChatUser(User):
                 exception=failure if seconds is None or name == "final" else None,
                 context={},
             )
+        self._record(Turn(kind, at, reply.first_s, reply.final_s, reply.error, fits, text,
+                          self.chat.conversation, reply.reconnected))  # fmt: skip
+
+    def _record(self, turn: Turn) -> None:
         if self.records is not None:
-            write_turn(
-                Turn(kind, at, reply.first_s, reply.final_s, reply.error, fits, text), self.records
-            )
+            write_turn(turn, self.records)

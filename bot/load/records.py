@@ -8,6 +8,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
+# The error of a turn still waiting for its answer when the run ended: recorded, so that every
+# message sent is accounted for, and left out of the figures (the run's end, not the assistant).
+CUT_OFF = "cut off: the run ended during the turn"
+
 
 @dataclass(frozen=True)
 class Turn:
@@ -17,7 +21,10 @@ class Turn:
     then to the first text and to the final answer (None when none came); ``on_script``
     says whether the reply was the answer the step asked for (a product found, the order's
     facts after verification), which is not an error: the assistant did answer. ``text`` is
-    what the user sent, to find a failing turn in the assistant's logs.
+    what the user sent, to find a failing turn in the assistant's logs; ``conversation`` the
+    gateway's id of the conversation it was sent in (``web:<key>``), to find it in the
+    transcript; ``reconnected`` whether the window's socket had dropped (its gateway replica
+    died) since the previous turn or during this one, and the window connected again.
     """
 
     kind: str
@@ -27,6 +34,12 @@ class Turn:
     error: str | None
     on_script: bool
     text: str = ""
+    conversation: str = ""
+    reconnected: bool = False
+
+    @property
+    def cut_off(self) -> bool:
+        return self.error == CUT_OFF
 
 
 def write_turn(turn: Turn, file: IO[str]) -> None:
@@ -54,6 +67,8 @@ def _parse(lines: Iterable[str]) -> Iterable[Turn]:
                 error=None if data["error"] is None else str(data["error"]),
                 on_script=bool(data["on_script"]),
                 text=str(data.get("text", "")),
+                conversation=str(data.get("conversation", "")),
+                reconnected=bool(data.get("reconnected", False)),
             )
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             continue

@@ -94,7 +94,9 @@ def kind_stats(kind: str, turns: Sequence[Turn]) -> KindStats:
 
 
 def summarise(turns: Sequence[Turn], *, generator: str, users: int, seconds: float) -> Run:
-    """Every kind's figures, in the order of bot/load/scripts.KINDS (others after)."""
+    """Every kind's figures, in the order of bot/load/scripts.KINDS (others after); turns cut
+    off by the end of the run are left out."""
+    turns = [t for t in turns if not t.cut_off]
     kinds = [*KINDS, *sorted({t.kind for t in turns} - set(KINDS))]
     return Run(
         generator=generator,

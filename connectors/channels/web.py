@@ -45,7 +45,12 @@ from typing import Any, Protocol, runtime_checkable
 import socketio
 
 from connectors.channels.presence import LocalPresence, Presence, PresenceUnknown, RedisPresence
-from connectors.errors import ChannelDeliveryFailed, GatewayError, RasaUnavailable
+from connectors.errors import (
+    ChannelDeliveryFailed,
+    GatewayError,
+    RasaUnavailable,
+    StoreUnavailable,
+)
 from connectors.messages import IncomingMessage, OutgoingMessage
 from connectors.redaction import conversation_tag
 from connectors.turns import Turns, user_notice
@@ -316,7 +321,17 @@ class WebChannel:
         await self.presence.leave(sid)
 
     async def _session_request(self, sid: str, data: Any = None) -> None:
-        await self._open(sid, _get(data, "session_id"))
+        try:
+            await self._open(sid, _get(data, "session_id"))
+        except StoreUnavailable as error:
+            await self._unavailable(sid, error)
+
+    async def _unavailable(self, sid: str, error: StoreUnavailable) -> None:
+        """Tell this window (only: its session is unknown) that nothing could be done."""
+        logger.warning("web event not handled: %s", error)
+        for payload in render(OutgoingMessage(text=user_notice(error))):
+            await self.sio.emit("bot_uttered", payload, to=sid)
+        await self.sio.emit("bot_typing", {"typing": False}, to=sid)
 
     async def _open(self, sid: str, requested: Any) -> tuple[str, int]:
         """Join the socket to the conversation its token proves, or to a new one."""
@@ -356,6 +371,14 @@ class WebChannel:
         return key, generation
 
     async def _user_uttered(self, sid: str, data: Any = None) -> None:
+        try:
+            await self._answer(sid, data)
+        except StoreUnavailable as error:
+            # Also when a verification could not be recorded: the answer that followed it is
+            # then not sent to the room, where a copy of the old token might be listening.
+            await self._unavailable(sid, error)
+
+    async def _answer(self, sid: str, data: Any) -> None:
         saved = await self.sio.get_session(sid)
         key = saved.get("key")
         if key is None:
@@ -386,6 +409,8 @@ class WebChannel:
         await self.sio.emit("bot_typing", {"typing": True}, room=key)
         try:
             replies = await self.turns.handle(message)
+        except StoreUnavailable:
+            raise
         except GatewayError as error:
             logger.info(
                 "web turn not answered for %s: %s", conversation_tag(message.sender_id), error

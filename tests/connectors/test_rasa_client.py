@@ -241,3 +241,27 @@ async def test_a_failed_take_back_still_reports_the_missing_reply() -> None:
 
     with pytest.raises(RasaUnavailable, match="no reply"):
         await rasa_client(handle).send(IncomingMessage("u-1", "rest", "hi"))
+
+
+@pytest.mark.parametrize(
+    ("failures", "rewinds"),
+    [([503, 503], 3), ([500], 1), ([502], 1)],
+    ids=["balancer-had-no-replica", "rasa-error", "bad-gateway-maybe-applied"],
+)
+async def test_a_take_back_is_tried_again_only_when_it_reached_no_rasa(
+    failures: list[int], rewinds: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("connectors.rasa_client.TAKE_BACK_PAUSES", (0.0, 0.0, 0.0))
+    left = list(failures)
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if not request.url.path.endswith("/events"):
+            return httpx.Response(200, json=[])
+        seen.append(request)
+        return httpx.Response(left.pop(0)) if left else httpx.Response(200, json={})
+
+    with pytest.raises(RasaUnavailable, match="no reply"):
+        await rasa_client(handle).send(IncomingMessage("u-1", "rest", "hi"))
+
+    assert len(seen) == rewinds  # a rewind that may have applied is never sent twice

@@ -19,10 +19,12 @@ import pytest
 import socketio
 
 from connectors.channels.web import SessionTokens, verification_fingerprint
+from connectors.errors import StoreUnavailable
 from connectors.fake_platforms import serve
 from connectors.gateway import create_app
 from connectors.messages import Button, OutgoingMessage
 from connectors.redaction import conversation_tag
+from connectors.store import GatewayStore
 from erp.access import Verification, sign_verification
 from tests.connectors.fakes import SETTINGS, FakeRasa, actions_transport
 
@@ -527,3 +529,24 @@ def test_session_tokens_and_questions_never_reach_the_logs(
     assert conversation_tag(f"web:{key_of(token)}") in logged
     assert key_of(token) not in logged and token not in logged
     assert "SO-100123" not in logged and "where is order" not in logged
+
+
+def test_the_gateway_database_down_gets_an_apology_not_silence(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def down(*args: Any, **kwargs: Any) -> Any:
+        raise StoreUnavailable("gateway database: server closed the connection unexpectedly")
+
+    with running() as url, chat(url) as client:
+        start_session(client)
+        monkeypatch.setattr(GatewayStore, "append_user", down)
+        events = turn(client, "where is my order?")
+        monkeypatch.setattr(GatewayStore, "session_generation", down)
+        with chat(url) as other:
+            other.emit("session_request", {"session_id": None})
+            opened = [other.receive(timeout=5), other.receive(timeout=5)]
+
+    for seen in (events, opened):
+        texts = [data.get("text", "") for name, data in seen if name == "bot_uttered"]
+        assert any("temporarily unavailable" in text for text in texts), seen
+        assert seen[-1] == ["bot_typing", {"typing": False}]

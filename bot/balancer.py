@@ -5,7 +5,8 @@ Each frontend listens where a single process would (PORT on HOST for the gateway
 ACTIONS_PORT), so clients, the widget and the processes themselves see one address. Rasa and
 the action server: any request may go to any replica; each backend balances by fewest open
 requests, checks its replicas (Rasa: ``GET /``, the action server: ``GET /health``) every
-second, takes a replica out after two failed checks and sends a request whose connection
+second, takes a replica out after two failed checks (refused, or no answer within 5 s: a
+replica busy with turns answers late and stays in) and sends a request whose connection
 failed to another replica. A request already inside a replica that dies fails with a 502/503,
 which the gateway turns into a clear "temporarily unavailable" reply. Conversations stay
 consistent across replicas through Rasa's lock store on Redis and tracker store on PostgreSQL
@@ -36,6 +37,11 @@ HAPROXY = "/usr/sbin/haproxy"
 SERVER_TIMEOUT_S = 120
 # The gateway's /healthz waits up to 2 s for each thing it checks (connectors/gateway.py).
 GATEWAY_CHECK_TIMEOUT_S = 3
+# A Rasa replica busy with turns answers its check late (its event loop runs the model): on
+# 2 cores under 20 users, over a second. Late is not dead: a replica that died refuses the
+# connection, which fails the check at once. Taking the busy one out would leave the others
+# more to do and, with one replica left, the whole service down.
+BACKEND_CHECK_TIMEOUT_S = 5
 # An open WebSocket is idle between Engine.IO pings (every 25 s); an hour leaves room.
 WEBSOCKET_IDLE_S = 3600
 # Names the replica that opened a Socket.IO session; HAProxy takes it out before the gateway.
@@ -68,6 +74,7 @@ class Backend:
             "    balance leastconn",
             f"    option httpchk GET {self.check_path}",
             "    http-check expect status 200",
+            f"    timeout check {BACKEND_CHECK_TIMEOUT_S}s",
             "    default-server inter 1s fall 2 rise 1",
             *(
                 f"    server {self.name}-{index} 127.0.0.1:{port} check"

@@ -243,12 +243,14 @@ class Replica:
     """A stand-in gateway replica on loopback: answers with its name and the X-Forwarded-For
     it was given; /healthz answers ``health`` (503: "Rasa is down", alike on every replica)."""
 
-    def __init__(self, name: str, health: int) -> None:
+    def __init__(self, name: str, health: int, *, check_delay: float = 0.0) -> None:
         replica = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                status = health if self.path == "/healthz" else 200
+                if self.path in ("/healthz", "/health"):
+                    time.sleep(check_delay)  # a replica busy with turns answers late
+                status = health if self.path in ("/healthz", "/health") else 200
                 # Each proxy may add a line of its own: read as one list, as uvicorn does.
                 forwarded = ", ".join(self.headers.get_all("X-Forwarded-For") or [])
                 body = f"{replica.name}|{forwarded}".encode()
@@ -301,14 +303,65 @@ def balanced(tmp_path: Path) -> Iterator[tuple[str, list[Replica]]]:
             replica.stop()
 
 
-def up(balancer: Balancer) -> int:
-    """Replicas HAProxy's gateway_replicas backend counts as up."""
+def up(balancer: Balancer, backend: str = "gateway_replicas") -> int:
+    """Replicas HAProxy's ``backend`` counts as up."""
+    return sum(1 for status in states(balancer, backend).values() if status == "UP")
+
+
+def states(balancer: Balancer, backend: str) -> dict[str, str]:
+    """Each server of ``backend`` and its state as HAProxy sees it (UP, DOWN, ...)."""
     try:
         stats = httpx.get(balancer.stats_url, timeout=2).text
     except httpx.HTTPError:
-        return 0
+        return {}
     rows = csv.DictReader(io.StringIO(stats.lstrip("# ")))
-    return sum(1 for row in rows if row["pxname"] == "gateway_replicas" and row["status"] == "UP")
+    return {
+        row["svname"]: row["status"]
+        for row in rows
+        if row["pxname"] == backend and row["svname"] not in ("FRONTEND", "BACKEND")
+    }
+
+
+@pytest.mark.integration
+def test_a_busy_replica_that_answers_its_check_late_stays_in_a_dead_one_goes_out(
+    tmp_path: Path,
+) -> None:
+    """A Rasa replica busy with turns answers its check in seconds: still in, or the last one
+    left would take the whole service down with it; a replica that died is out in seconds."""
+    try:
+        command = haproxy_command(tmp_path / "haproxy.cfg")
+    except BalancerMissing:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip("HAProxy is not installed: `make balancer`")
+    busy, dead = Replica("busy", 200, check_delay=2.5), Replica("dead", 200)
+    port = free_port()
+    balancer = Balancer(
+        health_port=free_port(),
+        backends=[Backend("rasa", "127.0.0.1", port, "/health", [busy.port, dead.port])],
+    )
+    balancer.write(tmp_path / "haproxy.cfg")
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 15
+        while up(balancer, "rasa_replicas") < 2:
+            assert time.monotonic() < deadline, states(balancer, "rasa_replicas")
+            time.sleep(0.2)
+        dead.stop()
+        seen: list[dict[str, str]] = []
+        deadline = time.monotonic() + 12  # a dozen checks of each, each 2.5 s late
+        while time.monotonic() < deadline:
+            seen.append(states(balancer, "rasa_replicas"))
+            time.sleep(0.5)
+        answers = {httpx.get(f"http://127.0.0.1:{port}/", timeout=10).text.split("|")[0]
+                   for _ in range(4)}  # fmt: skip
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        busy.stop()
+    assert all(state.get("rasa-1") == "UP" for state in seen), seen
+    assert seen[-1].get("rasa-2", "").startswith("DOWN"), seen[-1]
+    assert answers == {"busy"}
 
 
 @pytest.mark.integration

@@ -173,6 +173,7 @@ def test_a_replica_killed_under_load_loses_no_message(
             list(pool.map(talk, range(20)))
     finally:
         service.start()  # back for the next test, as the launcher's supervisor would
+        wait_until_healthy([service], timeout=180)  # Rasa loads its model for a while
     assert killed.is_set() and service.exited() is None
 
     failures = [o for o in outcomes if o[1] != 200]
@@ -230,6 +231,23 @@ class Window:
         history = self.next_event("session_history", timeout=10)
         return list(history["messages"])
 
+    def open_patiently(
+        self, token: str | None = None, *, attempts: int = 20
+    ) -> list[dict[str, Any]]:
+        """``open``, again after a refused or dropped connection or a late answer (a replica
+        dead or starting behind the balancer, a loaded machine), as the widget retries."""
+        for _ in range(attempts - 1):
+            try:
+                return self.open(token)
+            except (
+                socketio.exceptions.ConnectionError,
+                socketio.exceptions.TimeoutError,
+                socketio.exceptions.DisconnectedError,
+            ):
+                self.close()
+                time.sleep(0.5)
+        return self.open(token)
+
     def say(self, text: str) -> list[list[Any]]:
         """Send ``text``; every event up to the end of the bot's turn (a rotated token kept).
 
@@ -250,6 +268,11 @@ class Window:
                     return events
         except socketio.exceptions.DisconnectedError:
             raise Dropped(text) from None
+        except socketio.exceptions.TimeoutError:
+            raise AssertionError(
+                f"{text!r} had no end of turn within {TURN_TIMEOUT_S:.0f} s on {self.url} "
+                f"({self.cookie or 'no cookie'}); events: {events}"
+            ) from None
 
     def next_event(self, name: str, *, timeout: float) -> Any:
         """The data of the next ``name`` event, skipping others."""
@@ -474,23 +497,26 @@ def test_gateway_1_killed_under_ten_web_chats_through_the_balancer_loses_no_mess
     def resume(window: Window, text: str) -> list[str] | None:
         """After a drop: connect again (through the balancer, the same cookie) and reopen the
         session; the replies to ``text`` in its history, None when it has none."""
-        for _ in range(20):
-            try:
-                history = window.open(window.token)
-                return answered_in(history, text)
-            except (
-                socketio.exceptions.ConnectionError,
-                socketio.exceptions.TimeoutError,
-                socketio.exceptions.DisconnectedError,
-            ):
-                time.sleep(0.5)
-        raise AssertionError(f"the window could not reconnect through {window.url}")
+        try:
+            history = window.open_patiently(window.token)
+        except (socketio.exceptions.ConnectionError, socketio.exceptions.TimeoutError) as error:
+            raise AssertionError(f"the window could not reconnect through {window.url}") from error
+        return answered_in(history, text)
+
+    # Every window open before the kill: the browsers were there when the replica died.
+    windows = [Window(replicated.url, cookie=cookie) for cookie in cookies]
+    try:
+        for index, window in enumerate(windows):
+            window.open_patiently()
+            keys[index] = window.key
+    except BaseException:
+        for window in windows:
+            window.close()
+        raise
 
     def talk(index: int) -> None:
         number, postcode = conversations[index]
-        window = Window(replicated.url, cookie=cookies[index])
-        window.open()
-        keys[index] = window.key
+        window = windows[index]
         texts = []
         try:
             for text in (f"where is my order {number}", postcode, "thanks",

@@ -7,12 +7,16 @@ import contextlib
 import os
 import sys
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
 from connectors.logs import configure_logging, log_format
 from connectors.settings import GatewaySettings
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
 
 
 def main() -> None:
@@ -24,9 +28,42 @@ def main() -> None:
     level = os.environ.get("LOG_LEVEL", "INFO").upper()
     fmt = log_format(os.environ.get("LOG_FORMAT"))
     configure_logging(level, fmt)
-    config = uvicorn.Config(
-        "connectors.gateway:create_app",
-        factory=True,
+    config = server_config(settings, level=level, fmt=fmt)
+    server = _Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        sys.exit(3)  # uvicorn's STARTUP_FAILURE, as uvicorn.run exits
+
+
+def server_config(
+    settings: GatewaySettings,
+    *,
+    app: str | ASGIApp = "connectors.gateway:create_app",
+    level: str = "INFO",
+    fmt: str = "text",
+) -> uvicorn.Config:
+    """uvicorn's configuration of the gateway: where it listens, whom it believes.
+
+    X-Forwarded-For is believed only from ``settings.trusted_proxies`` (TRUSTED_PROXIES),
+    never from uvicorn's own FORWARDED_ALLOW_IPS: the rate limits and the loopback-only REST
+    API count the address it names.
+
+    Args:
+        settings: the gateway's settings.
+        app: the app factory's import path (uvicorn calls it; the app reads its own settings
+            from the environment), or an app already built (tests).
+        level: the log level of uvicorn's own lines.
+        fmt: ``json`` sends uvicorn's lines to the root logger's JSON handler.
+
+    Example:
+        >>> config = server_config(GatewaySettings(trusted_proxies=("10.0.0.0/8",)))
+        >>> config.forwarded_allow_ips
+        ['10.0.0.0/8']
+    """
+    return uvicorn.Config(
+        app,
+        factory=isinstance(app, str),
         host=settings.host,
         port=settings.port,
         log_level=level.lower(),
@@ -36,12 +73,9 @@ def main() -> None:
         ws="websockets-sansio",
         # A request still running this long after a stop signal is cancelled.
         timeout_graceful_shutdown=5,
+        proxy_headers=True,
+        forwarded_allow_ips=list(settings.trusted_proxies),
     )
-    server = _Server(config)
-    with contextlib.suppress(KeyboardInterrupt):
-        server.run()
-    if not server.started:
-        sys.exit(3)  # uvicorn's STARTUP_FAILURE, as uvicorn.run exits
 
 
 class _Server(uvicorn.Server):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -136,6 +137,10 @@ class GatewaySettings:
     # Signs web chat session tokens; empty: a random key per process (sessions end with it).
     web_session_secret: str = field(default="", repr=False)
     web_session_days: float = 7.0
+    # Where X-Forwarded-For is believed from (addresses or networks): the client address it
+    # names is the one rate limits count and the loopback-only REST API checks. The default
+    # is the launcher's HAProxy on this machine; "*" is refused.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     # REST API clients; none: REST answers loopback clients only, as ``rest:local:…``.
     api_keys: tuple[ApiKey, ...] = ()
     # Shared with the action server by the launcher; answer drafts need it (streaming.py).
@@ -159,9 +164,10 @@ class GatewaySettings:
         RATE_LIMIT_REDIS_PREFIX (letters and digits), SOCKETIO_REDIS_URL,
         GATEWAY_TRANSCRIPT_DAYS and GATEWAY_OUTBOX_DAYS (days kept, 0: for ever), WIDGET_ORIGINS
         (comma-separated sites allowed besides the gateway's own, ``*`` for any),
-        WEB_SESSION_SECRET (at least 16 characters), WEB_SESSION_DAYS, GATEWAY_API_KEYS
-        (``name:secret,...``), GATEWAY_INTERNAL_TOKEN, RASA_TOKEN, METRICS_TOKEN (at least 16
-        characters), TELEGRAM_BOT_TOKEN,
+        WEB_SESSION_SECRET (at least 16 characters), WEB_SESSION_DAYS, TRUSTED_PROXIES
+        (comma-separated IP addresses or networks, ``10.0.0.0/8``, whose X-Forwarded-For is
+        believed), GATEWAY_API_KEYS (``name:secret,...``), GATEWAY_INTERNAL_TOKEN, RASA_TOKEN,
+        METRICS_TOKEN (at least 16 characters), TELEGRAM_BOT_TOKEN,
         TELEGRAM_WEBHOOK_SECRET, TELEGRAM_WEBHOOK_URL, TELEGRAM_MODE, TELEGRAM_API_URL,
         SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_API_URL and SLACK_STAFF_USER_IDS
         (comma-separated Slack user ids), and the HANDOFF_* variables of ``_handoff``; unset
@@ -198,6 +204,7 @@ class GatewaySettings:
             widget_origins=tuple(_list(env, "WIDGET_ORIGINS")) or defaults.widget_origins,
             web_session_secret=_secret(env, "WEB_SESSION_SECRET"),
             web_session_days=_days(env, "WEB_SESSION_DAYS", defaults.web_session_days),
+            trusted_proxies=_proxies(env, "TRUSTED_PROXIES") or defaults.trusted_proxies,
             api_keys=_api_keys(env),
             internal_token=(env.get("GATEWAY_INTERNAL_TOKEN") or "").strip(),
             rasa_token=(env.get("RASA_TOKEN") or "").strip(),
@@ -232,6 +239,25 @@ def _days(env: Mapping[str, str], name: str, default: float) -> float:
         env, name, default, low=0.0, high=366.0, low_open=True,
         kind="a number of days", bounds="more than 0 and at most 366 days",
     )  # fmt: skip
+
+
+def _proxies(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """IP addresses or networks (``10.0.0.0/8``), comma-separated; neither ``*`` nor ``/0``."""
+    entries = _list(env, name)
+    for entry in entries:
+        try:
+            every = entry == "*" or ipaddress.ip_network(entry).prefixlen == 0
+        except ValueError as error:
+            # uvicorn would take it as a name that no peer address ever equals.
+            raise SettingsError(
+                f"{name} must be IP addresses or networks (10.0.0.0/8), got {entry!r}: {error}"
+            ) from None
+        if every:
+            raise SettingsError(
+                f"{name} must not be {entry!r}: any client could then choose its own address "
+                "in X-Forwarded-For, and the rate limits and the loopback-only REST API rely on it"
+            )
+    return tuple(entries)
 
 
 def _api_keys(env: Mapping[str, str]) -> tuple[ApiKey, ...]:

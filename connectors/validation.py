@@ -110,7 +110,9 @@ class RestCaller:
 
 def rest_caller(request: Request, keys: Sequence[ApiKey]) -> RestCaller:
     """Authenticate a REST request: ``Authorization: Bearer <secret>`` when keys are set,
-    else a loopback peer (the embedded demo). Proxy headers (X-Forwarded-For) are not read.
+    else a loopback peer (the embedded demo). The peer is the connection's address, or what
+    X-Forwarded-For says when the connection comes from TRUSTED_PROXIES (uvicorn's proxy
+    middleware).
 
     Raises:
         Unauthorized: 401 for a missing or wrong key, 403 for a non-loopback caller

@@ -3,6 +3,7 @@ deploy/haproxy.cfg, the balancer in front of the gateway's replicas."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import subprocess
@@ -13,6 +14,7 @@ import yaml
 
 from bot.balancer import BalancerMissing, Gateway, haproxy_command
 from bot.profile import Production
+from connectors.settings import GatewaySettings
 from tests.deploy.conftest import (
     CODE_SECRETS,
     COMPOSE_FILE,
@@ -167,6 +169,44 @@ def test_the_number_of_gateway_replicas_is_a_setting(tmp_path: Path) -> None:
     config = compose_config({**COMPOSE_SECRETS, "GATEWAY_REPLICAS": "4"}, tmp_path).config
 
     assert config["services"]["gateway"]["deploy"]["replicas"] == 4
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {
+            "COMPOSE_SUBNET": "192.168.240.0/24",
+            "COMPOSE_IP_RANGE": "192.168.240.64/26",
+            "BALANCER_ADDRESS": "192.168.240.5",
+        },
+    ],
+    ids=["default", "overridden"],
+)
+def test_the_gateway_trusts_forwarded_addresses_from_the_balancer_alone(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """The balancer has a fixed address that no other container may get, and it is the one
+    the gateway believes X-Forwarded-For from: each client has its own rate-limit bucket."""
+    config = compose_config({**COMPOSE_SECRETS, **env}, tmp_path).config
+    services = config["services"]
+    (ipam,) = config["networks"]["default"]["ipam"]["config"]
+    address = services["balancer"]["networks"]["default"]["ipv4_address"]
+    trusted = services["gateway"]["environment"]["TRUSTED_PROXIES"]
+    subnet = ipaddress.IPv4Network(ipam["subnet"])
+    others = ipaddress.IPv4Network(ipam["ip_range"])
+
+    assert trusted == address
+    assert GatewaySettings.from_env({"TRUSTED_PROXIES": trusted}).trusted_proxies == (address,)
+    assert ipaddress.IPv4Address(address) in subnet
+    assert others.subnet_of(subnet)
+    assert ipaddress.IPv4Address(address) not in others
+    if env:
+        assert (ipam["subnet"], ipam["ip_range"], address) == (
+            env["COMPOSE_SUBNET"],
+            env["COMPOSE_IP_RANGE"],
+            env["BALANCER_ADDRESS"],
+        )
 
 
 def test_the_balancer_serves_deploy_haproxy_cfg(tmp_path: Path) -> None:

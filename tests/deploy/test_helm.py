@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from bot.profile import Production
+from connectors.settings import GatewaySettings
 from tests.deploy.conftest import (
     ADMIN_SECRETS,
     CHART,
@@ -334,6 +335,36 @@ def test_the_gateway_gets_its_database_and_socketio_redis() -> None:
     )
     assert env["GATEWAY_DATABASE_PASSWORD"] == f"secret:{secret}/GATEWAY_DATABASE_PASSWORD"
     assert env["SOCKETIO_REDIS_URL"] == "redis://acme_bot_gateway@redis.example:6379/1"
+
+
+@pytest.mark.parametrize(
+    ("trusted", "variable"),
+    [
+        ("10.0.0.0/8", "10.0.0.0/8"),
+        ("10.0.0.0/8,fd00::/8", "10.0.0.0/8,fd00::/8"),
+        (["10.0.0.0/8", "fd00::/8"], "10.0.0.0/8,fd00::/8"),
+    ],
+    ids=["one", "comma-separated", "list"],
+)
+def test_the_gateway_believes_forwarded_addresses_from_the_configured_proxies(
+    trusted: str | list[str], variable: str
+) -> None:
+    gateway = {"replicaCount": 2, "port": 8080, "trustedProxies": trusted}
+    chart = rendered(chart_values(gateway=gateway))
+    env = pod_env(chart, next(containers(deployment(chart, "gateway"))))
+    settings = GatewaySettings.from_env({"TRUSTED_PROXIES": env["TRUSTED_PROXIES"]})
+
+    assert env["TRUSTED_PROXIES"] == variable
+    assert settings.trusted_proxies == tuple(variable.split(","))
+    for name in ("rasa", "actions", "generator"):
+        assert "TRUSTED_PROXIES" not in pod_env(chart, next(containers(deployment(chart, name))))
+
+
+def test_by_default_the_gateway_keeps_its_own_trusted_proxies(chart: Rendered) -> None:
+    """Unset: the code's default (loopback only)."""
+    env = pod_env(chart, next(containers(deployment(chart, "gateway"))))
+
+    assert "TRUSTED_PROXIES" not in env
 
 
 def test_socketio_sessions_stay_on_one_gateway_pod_through_the_service(chart: Rendered) -> None:

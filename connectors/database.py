@@ -75,19 +75,37 @@ class Database:
     dialect: str
     #: What a row-claiming SELECT appends: ``FOR UPDATE SKIP LOCKED`` where the backend has it.
     skip_locked: str = ""
+    #: The database's clock as an SQL expression, seconds since the epoch (see ``now``).
+    clock_sql: str
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
+        """A transaction serialised with every other writer (the gateway-wide lock)."""
         raise NotImplementedError
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one statement in its own transaction; the number of rows it changed."""
+    @contextmanager
+    def unlocked(self) -> Iterator[Transaction]:
+        """A transaction that does not take the gateway-wide lock, for statements that lock
+        the rows they touch (claims, batched deletes). Where the backend has no row locks
+        (SQLite: one writer at a time) it is the plain transaction."""
         with self.transaction() as db:
+            yield db
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement in its own transaction (or the running one of this thread), not
+        under the gateway-wide lock; the number of rows it changed."""
+        with self.unlocked() as db:
             return db.execute(sql, params).rowcount
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self.transaction() as db:
+        """The rows of one statement, run as ``execute`` runs it."""
+        with self.unlocked() as db:
             return [tuple(row) for row in db.execute(sql, params).fetchall()]
+
+    def now(self) -> float:
+        """The database server's clock, in seconds since the epoch: the one clock all the
+        replicas share, where each one's own may be off (claims across replicas use it)."""
+        return float(self.query(f"SELECT {self.clock_sql}")[0][0])
 
     def adapt(self, sql: str) -> str:
         return sql
@@ -108,6 +126,8 @@ class SqliteDatabase(Database):
     """One SQLite connection shared under a lock (SQLite serialises writers anyway)."""
 
     dialect = "sqlite"
+    # Julian days to seconds since the epoch: no unixepoch('subsec') before SQLite 3.42.
+    clock_sql = "(julianday('now') - 2440587.5) * 86400.0"
 
     def __init__(self, path: str) -> None:
         if path != ":memory:":
@@ -137,6 +157,8 @@ class SqliteDatabase(Database):
             self._db.execute("COMMIT")
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        # In autocommit rather than a transaction of its own: a read does not take the write
+        # lock that BEGIN IMMEDIATE would (inside a running transaction it joins that one).
         with self._lock, self.errors():
             return self._db.execute(sql, tuple(params)).rowcount
 
@@ -177,6 +199,8 @@ class PostgresDatabase(Database):
 
     dialect = "postgresql"
     skip_locked = " FOR UPDATE SKIP LOCKED"
+    # The time of the call, not of the transaction's start (now()).
+    clock_sql = "EXTRACT(EPOCH FROM clock_timestamp())"
 
     def __init__(self, url: str, *, password: str = "", pool_size: int = POOL_SIZE) -> None:
         parsed = make_url(url).set(drivername="postgresql+psycopg")
@@ -234,14 +258,6 @@ class PostgresDatabase(Database):
         finally:
             connection.close()
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        with self.unlocked() as db:
-            return db.execute(sql, params).rowcount
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self.unlocked() as db:
-            return [tuple(row) for row in db.execute(sql, params).fetchall()]
-
     def adapt(self, sql: str) -> str:
         # psycopg's placeholders are %s; a literal % must be doubled.
         return sql.replace("%", "%%").replace("?", "%s")
@@ -267,13 +283,6 @@ class PostgresDatabase(Database):
 
     def close(self) -> None:
         self._engine.dispose()
-
-
-def unlocked(database: Database) -> Any:
-    """A transaction without the cross-process lock where the backend has row locks."""
-    if isinstance(database, PostgresDatabase):
-        return database.unlocked()
-    return database.transaction()
 
 
 def open_database(location: str | Path, *, password: str = "") -> Database:

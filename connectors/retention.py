@@ -12,7 +12,7 @@ configured (days; 0 keeps for ever):
 
 The pass runs when the gateway starts and every hour (``RetentionTask``), on every replica.
 It deletes in batches of ``BATCH_ROWS``, each a short transaction of its own that does not
-take the gateway-wide lock (``connectors.database.unlocked``): a pass with a backlog of
+take the gateway-wide lock (``Database.unlocked``): a pass with a backlog of
 millions of rows never holds up the replicas' writes for long.
 
 Example:
@@ -30,7 +30,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.database import unlocked
 from connectors.store import GatewayStore
 
 logger = logging.getLogger("connectors")
@@ -101,7 +100,7 @@ def _delete(
     ``key``); how many went."""
     total = 0
     while True:
-        with unlocked(store.database) as db:
+        with store.database.unlocked() as db:
             count = db.execute(
                 f"DELETE FROM {table} WHERE {key} IN "
                 f"(SELECT {key} FROM {table} WHERE {where} LIMIT ?)",

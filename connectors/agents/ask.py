@@ -82,9 +82,11 @@ class ConsoleAsk:
         """The agent's Ask conversation, oldest first, with the roles it is asked with; a
         colleague's replies waiting for it count as delivered once read here."""
         conversation = conversation_of(session.username)
-        if self.turns.queue is not None:
-            await self.turns.queue.delivery.mark_delivered(conversation)
+        delivery = self.turns.queue.delivery if self.turns.queue is not None else None
+        mark = await delivery.newest(conversation) if delivery is not None else 0
         transcript = await self.turns.store.history(conversation)
+        if delivery is not None:
+            await delivery.mark_delivered(conversation, up_to=mark)
         writes = await anyio.to_thread.run_sync(self.auth.may_change_orders, session.username)
         return JSONResponse(
             {"conversation": conversation, "may_change_orders": writes, "transcript": transcript}

@@ -362,12 +362,12 @@ class WebChannel:
         await self.sio.emit("session_confirm", token, to=sid)
         conversation_id = _conversation_id(key)
         delivery = self.turns.queue.delivery if self.turns.queue is not None else None
-        read_at = delivery.clock() if delivery is not None else 0.0
+        mark = await delivery.newest(conversation_id) if delivery is not None else 0
         history = await self.turns.store.history(conversation_id)
         await self.sio.emit("session_history", {"session_id": token, "messages": history}, to=sid)
         if delivery is not None:
             # What an agent wrote while no window was open is in that history now.
-            await delivery.mark_delivered(conversation_id, created_before=read_at)
+            await delivery.mark_delivered(conversation_id, up_to=mark)
         return key, generation
 
     async def _user_uttered(self, sid: str, data: Any = None) -> None:

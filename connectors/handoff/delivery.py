@@ -6,7 +6,9 @@ that raises leaves it pending, and it is retried with backoff (``run()``, or ``f
 until it goes through: never dropped. Messages of one conversation go out in order. Several
 gateway replicas may flush at once: each message is claimed by one of them first
 (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), and the claim is renewed just before the message
-is sent, so a slow channel does not let it lapse: it is sent once.
+is sent, so a slow channel does not let it lapse: it is sent once. Claims are timed by the
+database's clock (``Database.now``), never by a replica's own: a replica whose clock runs ahead
+does not see another's claim as lapsed while it holds.
 
 The REST channel has no way to push: its messages stay pending until the client fetches them
 (``GET /api/messages/{sender_id}/pending``, or in the reply to its next POST), via ``take()``.
@@ -30,7 +32,6 @@ import uuid
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
-from connectors.database import unlocked
 from connectors.messages import Button, OutgoingMessage
 from connectors.redaction import redact
 from connectors.store import GatewayStore
@@ -56,7 +57,8 @@ class Delivery:
 
     Args:
         store: the gateway's store (the ``outbox`` table).
-        clock: seconds since the epoch.
+        clock: seconds since the epoch: when messages were stored and when a retry is due
+            (claims are timed by the database's clock).
         base_delay: the first retry waits this long; each further one twice as long.
         max_delay: the longest wait between two retries.
     """
@@ -157,20 +159,31 @@ class Delivery:
         rows = await self.store._run(self._take, conversation_id)
         return [_message(body) for body in rows]
 
-    async def mark_delivered(
-        self, conversation_id: str, *, created_before: float | None = None
-    ) -> int:
+    async def newest(self, conversation_id: str) -> int:
+        """The id of the conversation's latest stored message (0: none): a mark for
+        ``mark_delivered`` taken before its history is read."""
+        rows = await self.store._run(
+            self.store._query,
+            "SELECT COALESCE(MAX(id), 0) FROM outbox WHERE conversation_id = ?",
+            (conversation_id,),
+        )
+        return int(rows[0][0])
+
+    async def mark_delivered(self, conversation_id: str, *, up_to: int | None = None) -> int:
         """Mark pending messages of a conversation delivered without sending them.
 
-        For the web chat: a reconnecting widget gets them in its ``session_history``, so
-        only messages stored before that history was read (``created_before``) count.
+        For the web chat: a reconnecting widget gets them in its ``session_history``, so only
+        messages stored before that history was read count: those up to the ``newest`` id
+        taken before reading it (a message's transcript line is written before its outbox
+        row, and the rows are numbered in the order they are written). An id, not a time:
+        the replicas' clocks may differ, the database's numbering does not.
         """
-        limit = self.clock() if created_before is None else created_before
+        bound = "" if up_to is None else " AND id <= ?"
         count: int = await self.store._run(
             self.store._execute,
             "UPDATE outbox SET delivered_at = ? WHERE conversation_id = ? "
-            "AND delivered_at IS NULL AND created_at <= ?",
-            (self.clock(), conversation_id, limit),
+            f"AND delivered_at IS NULL{bound}",
+            (self.clock(), conversation_id, *(() if up_to is None else (up_to,))),
         )
         return count
 
@@ -231,8 +244,8 @@ class Delivery:
         conversation is taken from its oldest pending message on, and only when that message
         is due (or ``force``), and up to the first of its messages that is not a candidate
         (claimed, or being claimed, by another replica): messages of one conversation go out
-        in order from one replica. A claim lapses after ``CLAIM_SECONDS`` (a replica that
-        died, or a message that took too long to send).
+        in order from one replica. A claim lapses after ``CLAIM_SECONDS`` of the database's
+        clock (a replica that died, or a message that took too long to send).
         """
         channels = sorted(self._senders)
         if not channels:
@@ -244,13 +257,15 @@ class Delivery:
             f"WHERE delivered_at IS NULL AND channel IN ({_marks(channels)}) "
             "AND (claimed_until IS NULL OR claimed_until <= ?)"
         )
-        params: list[Any] = [*channels, now]
         if conversation_id is not None:
             sql += " AND conversation_id = ?"
-            params.append(conversation_id)
         sql += " ORDER BY id LIMIT ?" + database.skip_locked
-        params.append(CLAIM_BATCH)
-        with unlocked(database) as db:
+        with database.unlocked() as db:
+            claimed_at = database.now()
+            params: list[Any] = [*channels, claimed_at]
+            if conversation_id is not None:
+                params.append(conversation_id)
+            params.append(CLAIM_BATCH)
             locked = db.execute(sql, params).fetchall()
             if not locked:
                 return []
@@ -277,7 +292,7 @@ class Delivery:
                 db.execute(
                     "UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id IN "
                     f"({_marks(chosen)})",
-                    [self.claimant, now + CLAIM_SECONDS, *(row[0] for row in chosen)],
+                    [self.claimant, claimed_at + CLAIM_SECONDS, *(row[0] for row in chosen)],
                 )
         chosen.sort(key=lambda row: int(row[0]))
         return [(int(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4])) for r in chosen]
@@ -288,7 +303,7 @@ class Delivery:
         renewed = self.store._execute(
             "UPDATE outbox SET claimed_until = ? WHERE id = ? AND claimed_by = ? "
             "AND delivered_at IS NULL",
-            (self.clock() + CLAIM_SECONDS, row_id, self.claimant),
+            (self.store.database.now() + CLAIM_SECONDS, row_id, self.claimant),
         )
         return renewed == 1
 
@@ -303,7 +318,7 @@ class Delivery:
     def _delivered(self, row_id: int) -> bool:
         """Record that a message went out; False when this replica no longer held its claim."""
         now = self.clock()
-        with unlocked(self.store.database) as db:
+        with self.store.database.unlocked() as db:
             ours = db.execute(
                 "UPDATE outbox SET delivered_at = ?, claimed_by = NULL, claimed_until = NULL "
                 "WHERE id = ? AND claimed_by = ? AND delivered_at IS NULL",

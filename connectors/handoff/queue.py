@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Literal, NotRequired, Protocol, TypedDict
+from typing import Any, Literal, NotRequired, Protocol, TypedDict, cast, get_args
 
 import anyio.to_thread
 
@@ -34,7 +34,7 @@ from connectors.handoff.delivery import Delivery
 from connectors.handoff.errors import HandoffConflict, HandoffNotFound, InvalidHandoffInput
 from connectors.handoff.facts import Source, handoff_slots
 from connectors.handoff.hours import Availability, BusinessHours, availability
-from connectors.handoff.relay import EventRelay
+from connectors.handoff.relay import EventRef, EventRelay
 from connectors.handoff.summary import Summarizer, generated_summary, summarize
 from connectors.messages import Button, OutgoingMessage
 from connectors.redaction import redact
@@ -45,6 +45,7 @@ logger = logging.getLogger("connectors")
 
 HandoffStatus = Literal["waiting", "assigned", "resolved"]
 EventType = Literal["created", "claimed", "message", "updated", "resolved"]
+EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 OPEN_STATUSES: tuple[HandoffStatus, ...] = ("waiting", "assigned")
 DEFAULT_QUEUE = "customers"
 MAX_AGENT_NAME = 64
@@ -131,6 +132,10 @@ class Ownership:
     owner: Literal["bot", "human"] = "bot"
     handoff_id: int | None = None
     csat_handoff_id: int | None = None
+
+
+# Messages as the handoff inbox holds them: (transcript id, entry), oldest first.
+Held = builtins.list[tuple[int, HistoryEntry]]
 
 
 class TrackerNotes(Protocol):
@@ -283,7 +288,7 @@ class HandoffQueue:
         self._subscribers: set[Subscription] = set()
         self._background: set[asyncio.Task[None]] = set()
         # The events of other gateway replicas (PostgreSQL only).
-        self.relay = EventRelay(store, self._relayed, decode_event)
+        self.relay = EventRelay(store, self._relayed, self._read_event)
 
     # The API the agent side uses.
 
@@ -391,7 +396,7 @@ class HandoffQueue:
             return handoff.status == "assigned" and handoff.agent == agent
         logger.info("handoff %d claimed by %s (%d messages waiting)", handoff_id, agent,
                     len(pending))  # fmt: skip
-        self._publish(QueueEvent(type="claimed", handoff=handoff, pending=pending))
+        self._publish_claimed(handoff, pending)
         name = await anyio.to_thread.run_sync(self.public_name, agent)
         await self._tell_user(handoff, OutgoingMessage(text=JOINED.format(agent=name)))
         return True
@@ -418,7 +423,7 @@ class HandoffQueue:
             )
             raise HandoffConflict(handoff_id, reason)
         logger.info("handoff %d assigned to %s by %s", handoff_id, to, by)
-        self._publish(QueueEvent(type="claimed", handoff=handoff, pending=pending))
+        self._publish_claimed(handoff, pending)
         name = await anyio.to_thread.run_sync(self.public_name, to)
         await self._tell_user(handoff, OutgoingMessage(text=JOINED.format(agent=name)))
         return handoff
@@ -449,11 +454,15 @@ class HandoffQueue:
         message = OutgoingMessage(text=body, custom={"agent": agent})
         # The check and the writes are one transaction: a reply racing a resolve or a
         # transfer (on any replica) is either recorded and sent, or refused.
-        handoff = await self.store._run(self._record_reply, handoff_id, agent, message)
+        handoff, transcript_id = await self.store._run(
+            self._record_reply, handoff_id, agent, message
+        )
         entry = HistoryEntry(
             role="agent", text=body, buttons=[], image=None, at=self.clock(), agent=agent
         )
-        self._publish(QueueEvent(type="message", handoff=handoff, message=entry))
+        self._publish(
+            QueueEvent(type="message", handoff=handoff, message=entry), message_id=transcript_id
+        )
         await self.delivery.flush(handoff.conversation_id, force=True)
 
     async def resolve(self, handoff_id: int, agent: str, note: str = "") -> None:
@@ -541,13 +550,15 @@ class HandoffQueue:
         if held is None:
             return None
         first, entry = held
-        self._publish(QueueEvent(type="message", handoff=handoff, message=entry))
+        self._publish(
+            QueueEvent(type="message", handoff=handoff, message=entry), message_id=transcript_id
+        )
         return first
 
     async def inbox(self, handoff_id: int) -> builtins.list[HistoryEntry]:
         """The user's messages no agent has seen yet, oldest first; marks them seen."""
-        entries: builtins.list[HistoryEntry] = await self.store._run(self._take_inbox, handoff_id)
-        return entries
+        held: Held = await self.store._run(self._take_inbox, handoff_id)
+        return [entry for _, entry in held]
 
     async def rate(self, conversation_id: str, score: int) -> Handoff | None:
         """Store the user's rating of the handoff they were asked about; None if none was.
@@ -634,7 +645,7 @@ class HandoffQueue:
                 raise
             return int(rows[0][0]), False
 
-    def _claim(self, handoff_id: int, agent: str) -> tuple[bool, builtins.list[HistoryEntry]]:
+    def _claim(self, handoff_id: int, agent: str) -> tuple[bool, Held]:
         with self.store.transaction() as db:
             won = db.execute(
                 "UPDATE handoffs SET status = 'assigned', agent = ?, assigned_at = ? "
@@ -647,9 +658,7 @@ class HandoffQueue:
                 raise HandoffNotFound(handoff_id)
             return True, self._take_inbox(handoff_id)
 
-    def _assign(
-        self, handoff_id: int, by: str, to: str
-    ) -> tuple[bool, builtins.list[HistoryEntry]]:
+    def _assign(self, handoff_id: int, by: str, to: str) -> tuple[bool, Held]:
         with self.store.transaction() as db:
             row = db.execute("SELECT status FROM handoffs WHERE id = ?", (handoff_id,)).fetchone()
             if row is None:
@@ -681,7 +690,11 @@ class HandoffQueue:
             ).fetchone()
         return first == 1, entry_of(role, body, created_at)
 
-    def _record_reply(self, handoff_id: int, agent: str, message: OutgoingMessage) -> Handoff:
+    def _record_reply(
+        self, handoff_id: int, agent: str, message: OutgoingMessage
+    ) -> tuple[Handoff, int]:
+        """Check that ``agent`` holds the handoff and record the reply (transcript and outbox);
+        the handoff and the reply's transcript id."""
         with self.store.transaction() as db:
             row = db.execute(
                 f"SELECT {_COLUMNS} FROM handoffs WHERE id = ?", (handoff_id,)
@@ -693,16 +706,16 @@ class HandoffQueue:
                 raise HandoffConflict(handoff_id, "it is resolved; the bot answers this user again")
             if handoff.agent != agent:
                 raise HandoffConflict(handoff_id, f"it is assigned to {handoff.agent}")
-            self.store._insert(
+            transcript_id = self.store._insert(
                 handoff.conversation_id, "agent", {**entry_body(message), "agent": agent}
             )
             self.delivery._insert(handoff.conversation_id, handoff.channel, [message], self.clock())
-        return handoff
+        return handoff, transcript_id
 
-    def _take_inbox(self, handoff_id: int) -> builtins.list[HistoryEntry]:
+    def _take_inbox(self, handoff_id: int) -> Held:
         with self.store.transaction() as db:
             rows = db.execute(
-                "SELECT t.role, t.body, t.created_at FROM handoff_inbox i "
+                "SELECT t.id, t.role, t.body, t.created_at FROM handoff_inbox i "
                 "JOIN transcript t ON t.id = i.transcript_id "
                 "WHERE i.handoff_id = ? AND i.seen_at IS NULL ORDER BY i.id",
                 (handoff_id,),
@@ -711,7 +724,7 @@ class HandoffQueue:
                 "UPDATE handoff_inbox SET seen_at = ? WHERE handoff_id = ? AND seen_at IS NULL",
                 (self.clock(), handoff_id),
             )
-        return [entry_of(role, body, created_at) for role, body, created_at in rows]
+        return [(int(row_id), entry_of(role, body, at)) for row_id, role, body, at in rows]
 
     def _resolve(self, handoff_id: int, agent: str, note: str) -> bool:
         now = self.clock()
@@ -823,9 +836,67 @@ class HandoffQueue:
             logger.warning("handoff %d: the note could not be added to Rasa's tracker: %s",
                            handoff.id, error)  # fmt: skip
 
-    def _publish(self, event: QueueEvent) -> None:
+    def _read_event(self, ref: EventRef) -> QueueEvent | None:
+        """The event another replica published, from what its reference names: the handoff
+        and the messages as they are stored now. None when it names no event any more (the
+        handoff or its message is gone). Blocking: the relay runs it in a worker thread."""
+        if ref["type"] not in EVENT_TYPES:
+            return None
+        kind = cast(EventType, ref["type"])
+        rows = self.store._query(
+            f"SELECT {_COLUMNS} FROM handoffs WHERE id = ?", (ref["handoff_id"],)
+        )
+        if not rows:
+            return None
+        event = QueueEvent(type=kind, handoff=_handoff(rows[0]))
+        message_id = ref.get("message_id")
+        pending_ids = ref.get("pending_ids", [])
+        ids = pending_ids if message_id is None else [message_id, *pending_ids]
+        entries = self._entries(event["handoff"].conversation_id, ids)
+        if kind == "message":
+            if message_id not in entries:
+                return None
+            event["message"] = entries[message_id]
+        if kind == "claimed":
+            event["pending"] = [entries[i] for i in pending_ids if i in entries]
+        return event
+
+    def _entries(
+        self, conversation_id: str, transcript_ids: builtins.list[int]
+    ) -> dict[int, HistoryEntry]:
+        """The conversation's transcript entries with these ids (those that are still kept)."""
+        if not transcript_ids:
+            return {}
+        marks = ", ".join("?" for _ in transcript_ids)
+        rows = self.store._query(
+            "SELECT id, role, body, created_at FROM transcript "
+            f"WHERE conversation_id = ? AND id IN ({marks})",
+            (conversation_id, *transcript_ids),
+        )
+        return {int(row_id): entry_of(role, body, at) for row_id, role, body, at in rows}
+
+    def _publish(
+        self,
+        event: QueueEvent,
+        *,
+        message_id: int | None = None,
+        pending_ids: builtins.list[int] | None = None,
+    ) -> None:
+        """Hand ``event`` to this replica's subscribers, and a reference to it to the other
+        replicas (its kind and ids: the transcript ids of its ``message`` or ``pending``)."""
         self._fanout(event)
-        self.relay.publish(event)
+        ref = EventRef(type=event["type"], handoff_id=event["handoff"].id)
+        if message_id is not None:
+            ref["message_id"] = message_id
+        if pending_ids is not None:
+            ref["pending_ids"] = pending_ids
+        self.relay.publish(ref)
+
+    def _publish_claimed(self, handoff: Handoff, pending: Held) -> None:
+        self._publish(
+            QueueEvent(type="claimed", handoff=handoff, pending=[entry for _, entry in pending]),
+            pending_ids=[transcript_id for transcript_id, _ in pending],
+        )
 
     def _fanout(self, event: QueueEvent, *, relayed: bool = False) -> None:
         for subscription in builtins.list(self._subscribers):
@@ -834,18 +905,6 @@ class HandoffQueue:
 
     def _relayed(self, event: QueueEvent) -> None:
         self._fanout(event, relayed=True)
-
-
-def decode_event(data: dict[str, Any]) -> QueueEvent:
-    """A queue event from its JSON form (``relay.encode``)."""
-    fields = dict(data["handoff"])
-    fields["trigger"] = Trigger(**fields["trigger"])
-    event = QueueEvent(type=data["type"], handoff=Handoff(**fields))
-    if "message" in data:
-        event["message"] = data["message"]
-    if "pending" in data:
-        event["pending"] = data["pending"]
-    return event
 
 
 def _handoff(row: tuple[Any, ...]) -> Handoff:

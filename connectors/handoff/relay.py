@@ -9,6 +9,13 @@ event: a notification missed while PostgreSQL restarted is made up by the next r
 ``POLL_SECONDS`` too), and events keep their order because they are written under the store's
 serialising lock. Rows older than ``KEEP_SECONDS`` are pruned.
 
+A row holds a reference to the event, never its content (``EventRef``: the kind, the handoff's
+id, the transcript ids of its messages): the receiving replica reads the handoff and the
+messages from the queue's own tables, so no slot, summary or message is copied into this table
+(personal data lives, and is pruned, in one place). A relayed event therefore carries the
+handoff as it is when read, which may already be later than the event. Rows written by an
+older gateway version (the whole handoff in the row) are skipped.
+
 With SQLite there is one gateway process and nothing to relay.
 """
 
@@ -22,10 +29,10 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NotRequired, TypedDict, TypeGuard
 
 from connectors.database import PostgresDatabase
+from connectors.errors import StoreUnavailable
 
 if TYPE_CHECKING:
     from connectors.handoff.queue import QueueEvent
@@ -38,6 +45,18 @@ POLL_SECONDS = 5.0
 KEEP_SECONDS = 3600.0
 RECONNECT_SECONDS = 2.0
 APPLICATION_NAME = "gateway-handoff-events"  # the listening connections, in pg_stat_activity
+_REF_KEYS = {"type", "handoff_id", "message_id", "pending_ids"}
+
+
+class EventRef(TypedDict):
+    """What a ``handoff_events`` row holds of a queue event: ids, nothing a person wrote."""
+
+    type: str
+    handoff_id: int
+    # The transcript row of a ``message`` event's message.
+    message_id: NotRequired[int]
+    # The transcript rows of a ``claimed`` event's ``pending`` messages, in order.
+    pending_ids: NotRequired[list[int]]
 
 
 class EventRelay:
@@ -46,20 +65,21 @@ class EventRelay:
     Args:
         store: the gateway's store; relaying happens only on PostgreSQL.
         deliver: hands an event of another replica to this replica's subscribers.
-        decode: turns a stored event back into a ``QueueEvent``.
+        resolve: reads the event a reference stands for from the queue's tables; None when
+            it cannot be had any more (blocking: it runs in a worker thread).
     """
 
     def __init__(
         self,
         store: GatewayStore,
         deliver: Callable[[QueueEvent], None],
-        decode: Callable[[dict[str, Any]], QueueEvent],
+        resolve: Callable[[EventRef], QueueEvent | None],
     ) -> None:
         self.store = store
         self.deliver = deliver
-        self.decode = decode
+        self.resolve = resolve
         self.origin = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._outgoing: asyncio.Queue[QueueEvent] | None = None
+        self._outgoing: asyncio.Queue[EventRef] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._seen = 0
 
@@ -83,34 +103,26 @@ class EventRelay:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
 
-    def publish(self, event: QueueEvent) -> None:
-        """Queue ``event`` for the other replicas (written in order by one task)."""
+    def publish(self, ref: EventRef) -> None:
+        """Queue the event ``ref`` stands for for the other replicas (written in order by one
+        task)."""
         if self._outgoing is not None:
-            self._outgoing.put_nowait(event)
+            self._outgoing.put_nowait(ref)
 
     async def catch_up(self) -> int:
         """Hand over the events other replicas wrote since the last read; how many."""
-        rows = await self.store._run(self._after, self._seen)
-        count = 0
-        for row_id, origin, body in rows:
-            self._seen = max(self._seen, int(row_id))
-            if origin == self.origin:
-                continue
-            try:
-                self.deliver(self.decode(json.loads(body)))
-            except Exception:
-                logger.exception("handoff event %s from another replica could not be read", row_id)
-                continue
-            count += 1
-        return count
+        newest, events = await self.store._run(self._read, self._seen)
+        self._seen = max(self._seen, newest)
+        for event in events:
+            self.deliver(event)
+        return len(events)
 
     # Background work.
 
     async def _send_forever(self) -> None:
         assert self._outgoing is not None
         while True:
-            event = await self._outgoing.get()
-            body = json.dumps(encode(event), default=str)
+            body = json.dumps(await self._outgoing.get())
             for attempt in range(5):
                 try:
                     await self.store._run(self._write, body)
@@ -163,17 +175,68 @@ class EventRelay:
         rows = self.store._query("SELECT COALESCE(MAX(id), 0) FROM handoff_events", ())
         return int(rows[0][0])
 
-    def _after(self, seen: int) -> list[tuple[int, str, str]]:
-        return [
-            (int(row[0]), str(row[1]), str(row[2]))
-            for row in self.store._query(
-                "SELECT id, origin, body FROM handoff_events WHERE id > ? ORDER BY id", (seen,)
-            )
-        ]
+    def _read(self, seen: int) -> tuple[int, list[QueueEvent]]:
+        """The newest row id after ``seen``, and the events other replicas wrote in the rows
+        up to it, read back from the queue's tables, in order.
+
+        A row that cannot be read (another format, a handoff gone) is logged and skipped; the
+        database being out of reach raises, and the same rows are read again next time.
+        """
+        newest, events = seen, []
+        rows = self.store._query(
+            "SELECT id, origin, body FROM handoff_events WHERE id > ? ORDER BY id", (seen,)
+        )
+        for row_id, origin, body in rows:
+            newest = max(newest, int(row_id))
+            if origin == self.origin:
+                continue
+            ref = reference(str(body))
+            if ref is None:
+                # Written by an older gateway version (the whole event) or by no gateway.
+                logger.info("handoff event %s from another replica is no event reference; "
+                            "skipped", row_id)  # fmt: skip
+                continue
+            try:
+                event = self.resolve(ref)
+            except StoreUnavailable:
+                raise
+            except Exception:
+                logger.exception("handoff event %s from another replica could not be read", row_id)
+                continue
+            if event is not None:
+                events.append(event)
+        return newest, events
 
 
-def encode(event: QueueEvent) -> dict[str, Any]:
-    """A queue event as JSON-ready data (the handoff as a plain dict)."""
-    data: dict[str, Any] = dict(event)
-    data["handoff"] = asdict(event["handoff"])
-    return data
+def reference(body: str) -> EventRef | None:
+    """The ``EventRef`` a ``handoff_events`` row holds; None when the row holds something else
+    (the whole event, as gateway versions before the references wrote it).
+
+    Example:
+        >>> reference('{"type": "message", "handoff_id": 3, "message_id": 41}')
+        {'type': 'message', 'handoff_id': 3, 'message_id': 41}
+    """
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not data.keys() <= _REF_KEYS:
+        return None
+    kind, handoff_id = data.get("type"), data.get("handoff_id")
+    if not isinstance(kind, str) or not _is_id(handoff_id):
+        return None
+    ref = EventRef(type=kind, handoff_id=handoff_id)
+    if "message_id" in data:
+        if not _is_id(data["message_id"]):
+            return None
+        ref["message_id"] = data["message_id"]
+    if "pending_ids" in data:
+        pending = data["pending_ids"]
+        if not isinstance(pending, list) or not all(_is_id(value) for value in pending):
+            return None
+        ref["pending_ids"] = pending
+    return ref
+
+
+def _is_id(value: object) -> TypeGuard[int]:
+    return type(value) is int  # not a bool, nor a float

@@ -1,12 +1,19 @@
-"""Fakes shared by the gateway tests: a Rasa client double and a scripted action server."""
+"""Fakes shared by the gateway tests: a Rasa client double, a scripted action server and a
+raw ASGI reader of the agent console's event stream."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from starlette.applications import Starlette
+from starlette.types import Message
 
+from connectors.agents.auth import SESSION_COOKIE
 from connectors.errors import RasaUnavailable
 from connectors.messages import IncomingMessage, OutgoingMessage
 from connectors.settings import GatewaySettings
@@ -76,3 +83,76 @@ class SlowRasa(FakeRasa):
 
         await anyio.sleep(self.delay)
         return await super().send(message)
+
+
+@dataclass
+class EventStream:
+    """A server-sent-event response read chunk by chunk straight from the ASGI app, as the
+    server runs it (an HTTP client would wait for the end of a response that never ends)."""
+
+    status: int
+    chunks: asyncio.Queue[bytes]
+    disconnect: asyncio.Event
+    task: asyncio.Task[None]
+    buffer: str = ""
+
+    async def next(self, timeout: float = 5.0) -> tuple[str, Any]:
+        """The next event (name, data); heartbeat comments are skipped.
+
+        Raises:
+            EOFError: the server ended the stream.
+            TimeoutError: no event came within ``timeout`` seconds.
+        """
+        while True:
+            if "\n\n" in self.buffer:
+                block, self.buffer = self.buffer.split("\n\n", 1)
+                if block.startswith(":"):
+                    continue
+                fields = dict(line.split(": ", 1) for line in block.split("\n"))
+                return fields["event"], json.loads(fields["data"])
+            chunk = await asyncio.wait_for(self.chunks.get(), timeout)
+            if chunk == b"":
+                raise EOFError("the stream ended")
+            self.buffer += chunk.decode()
+
+    async def close(self) -> None:
+        """Disconnect, as a browser closing the page does, and wait for the app to finish."""
+        self.disconnect.set()
+        await asyncio.wait_for(self.task, 5)
+
+
+async def open_event_stream(
+    app: Starlette, token: str, *, path: str = "/agent/api/events"
+) -> EventStream:
+    """GET ``path`` on ``app`` with the agent session cookie ``token``, once the response
+    has started (its status is known).
+
+    Example:
+        >>> stream = await open_event_stream(console_app, token)
+        >>> await stream.next()
+        ('snapshot', {'handoffs': []})
+    """
+    chunks: asyncio.Queue[bytes] = asyncio.Queue()
+    disconnect = asyncio.Event()
+    started: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "root_path": "", "client": ("127.0.0.1", 5000), "server": ("gw.test", 80),
+        "headers": [(b"host", b"gw.test"), (b"cookie", f"{SESSION_COOKIE}={token}".encode())],
+    }  # fmt: skip
+
+    async def receive() -> Message:
+        await disconnect.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            started.set_result(message["status"])
+        elif message["type"] == "http.response.body":
+            chunks.put_nowait(message.get("body", b""))
+            if not message.get("more_body"):
+                chunks.put_nowait(b"")
+
+    task = asyncio.create_task(app(scope, receive, send))
+    return EventStream(await asyncio.wait_for(started, 5), chunks, disconnect, task)

@@ -10,7 +10,6 @@ import io
 import threading
 import time
 from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,6 @@ from starlette.applications import Starlette
 
 from connectors.agents.auth import (
     DEMO_AGENT,
-    SESSION_COOKIE,
     STREAM_ONLINE_SECONDS,
     AgentAuth,
     hash_password,
@@ -41,6 +39,7 @@ from connectors.agents.settings import AgentSettings
 from connectors.errors import SettingsError
 from connectors.handoff.queue import HandoffQueue
 from connectors.store import GatewayStore
+from tests.connectors.fakes import EventStream, open_event_stream
 
 PASSWORD = "correct horse battery"
 IDLE = 30 * 60.0
@@ -470,44 +469,15 @@ async def test_concurrent_wrong_logins_on_two_replicas_never_try_more_than_the_l
     assert sum(isinstance(r, LoginThrottled) for r in results) == 15
 
 
-@dataclass
-class EventStream:
-    """GET /agent/api/events on a console app, run as the ASGI server would."""
-
-    task: asyncio.Task[None]
-    disconnect: asyncio.Event
-
-    async def close(self) -> None:
-        self.disconnect.set()
-        await asyncio.wait_for(self.task, 5)
-
-
 async def open_events(auth: AgentAuth, token: str) -> EventStream:
     """A console event stream on ``auth``'s replica (pinging every 10 ms), once it is open."""
     queue = HandoffQueue(auth.store, agents_online=auth.agents_online)
     app = Starlette(routes=AgentConsole(auth, queue, CannedReplies(auth.store),
                                         heartbeat=0.01).routes())  # fmt: skip
-    opened = asyncio.Event()
-    disconnect = asyncio.Event()
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-        "scheme": "http", "path": "/agent/api/events", "raw_path": b"/agent/api/events",
-        "query_string": b"", "root_path": "", "client": ("127.0.0.1", 5000),
-        "server": ("gw.test", 80),
-        "headers": [(b"host", b"gw.test"), (b"cookie", f"{SESSION_COOKIE}={token}".encode())],
-    }  # fmt: skip
-
-    async def receive() -> dict[str, Any]:
-        await disconnect.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.body" and b"snapshot" in message.get("body", b""):
-            opened.set()
-
-    task = asyncio.create_task(app(scope, receive, send))
-    await asyncio.wait_for(opened.wait(), 5)
-    return EventStream(task, disconnect)
+    stream = await open_event_stream(app, token)
+    name, _ = await stream.next()
+    assert name == "snapshot"
+    return stream
 
 
 async def stamped(auth: AgentAuth, at: float) -> None:

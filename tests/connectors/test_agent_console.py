@@ -5,7 +5,6 @@ reaching the customer, hand-back, canned replies, and the page's strict CSP."""
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,7 +24,13 @@ from connectors.gateway import create_app
 from connectors.handoff.queue import HandoffQueue, Trigger
 from connectors.messages import OutgoingMessage
 from connectors.store import GatewayStore
-from tests.connectors.fakes import SETTINGS, FakeRasa, actions_transport
+from tests.connectors.fakes import (
+    SETTINGS,
+    EventStream,
+    FakeRasa,
+    actions_transport,
+    open_event_stream,
+)
 
 PASSWORD = "correct horse battery"
 CANNED_FILE = Path(__file__).resolve().parents[2] / "data" / "handoff" / "canned_replies.yml"
@@ -516,68 +521,16 @@ async def test_page_is_served_with_a_strict_csp_and_has_no_inline_code(console: 
 # --- the live stream ---------------------------------------------------------------------
 
 
-@dataclass
-class Stream:
-    """A GET /agent/api/events response read chunk by chunk straight from the ASGI app."""
-
-    status: int
-    chunks: asyncio.Queue[bytes]
-    disconnect: asyncio.Event
-    task: asyncio.Task[None]
-    buffer: str = ""
-
-    async def next(self, timeout: float = 5.0) -> tuple[str, Any]:
-        """The next event (name, data); heartbeat comments are skipped."""
-        while True:
-            if "\n\n" in self.buffer:
-                block, self.buffer = self.buffer.split("\n\n", 1)
-                if block.startswith(":"):
-                    continue
-                fields = dict(line.split(": ", 1) for line in block.split("\n"))
-                return fields["event"], json.loads(fields["data"])
-            chunk = await asyncio.wait_for(self.chunks.get(), timeout)
-            if chunk == b"":
-                raise EOFError("the stream ended")
-            self.buffer += chunk.decode()
-
-    async def close(self) -> None:
-        self.disconnect.set()
-        await asyncio.wait_for(self.task, 5)
-
-
-OpenStream = Callable[[str], Awaitable[Stream]]
+OpenStream = Callable[[str], Awaitable[EventStream]]
 
 
 @pytest.fixture
 async def open_stream(console: Console) -> AsyncIterator[OpenStream]:
-    streams: list[Stream] = []
+    """Opens GET /agent/api/events for a session token; closes them all after the test."""
+    streams: list[EventStream] = []
 
-    async def open_(token: str) -> Stream:
-        chunks: asyncio.Queue[bytes] = asyncio.Queue()
-        disconnect = asyncio.Event()
-        started: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-            "scheme": "http", "path": "/agent/api/events", "raw_path": b"/agent/api/events",
-            "query_string": b"", "root_path": "", "client": ("127.0.0.1", 5000),
-            "server": ("gw.test", 80),
-            "headers": [(b"host", b"gw.test"), (b"cookie", f"{SESSION_COOKIE}={token}".encode())],
-        }  # fmt: skip
-
-        async def receive() -> dict[str, Any]:
-            await disconnect.wait()
-            return {"type": "http.disconnect"}
-
-        async def send(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                started.set_result(message["status"])
-            elif message["type"] == "http.response.body":
-                chunks.put_nowait(message.get("body", b""))
-                if not message.get("more_body"):
-                    chunks.put_nowait(b"")
-
-        task = asyncio.create_task(console.app(scope, receive, send))
-        stream = Stream(await asyncio.wait_for(started, 5), chunks, disconnect, task)
+    async def open_(token: str) -> EventStream:
+        stream = await open_event_stream(console.app, token)
         streams.append(stream)
         return stream
 

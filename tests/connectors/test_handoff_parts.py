@@ -463,18 +463,21 @@ async def test_messages_for_a_channel_without_a_sender_wait_to_be_fetched(gatewa
     assert await delivery.pending() == 1
 
 
+@pytest.mark.parametrize("reader_skew", [0.0, 600.0, -600.0], ids=["same", "ahead", "behind"])
 async def test_marking_delivered_leaves_messages_stored_after_the_history_was_read(
-    gateway_db: str,
+    gateway_db: str, reader_skew: float
 ) -> None:
-    now = [10.0]
-    store = GatewayStore(gateway_db)
-    delivery = Delivery(store, clock=lambda: now[0])
-    await delivery.send("web:s", "web", [OutgoingMessage(text="before")])
-    now[0] = 20.0
-    await delivery.send("web:s", "web", [OutgoingMessage(text="after")])
+    """The replica reading the history may have a clock of its own: what was stored after
+    it took its mark stays pending, whatever either clock says."""
+    writer = Delivery(GatewayStore(gateway_db), clock=lambda: 1000.0)
+    reader = Delivery(GatewayStore(gateway_db), clock=lambda: 1000.0 + reader_skew)
+    await writer.send("web:s", "web", [OutgoingMessage(text="before")])
+    mark = await reader.newest("web:s")  # then the history is read
+    await writer.send("web:s", "web", [OutgoingMessage(text="after")])
 
-    assert await delivery.mark_delivered("web:s", created_before=15.0) == 1
-    assert [m.text for m in await delivery.take("web:s")] == ["after"]
+    assert await reader.mark_delivered("web:s", up_to=mark) == 1
+    assert [m.text for m in await writer.take("web:s")] == ["after"]
+    assert await reader.newest("web:other") == 0
 
 
 async def test_the_retry_loop_delivers_in_the_background(gateway_db: str) -> None:

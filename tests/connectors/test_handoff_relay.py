@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,7 +14,7 @@ import pytest
 from sqlalchemy import make_url
 
 from connectors.handoff.queue import HandoffQueue, QueueEvent, Subscription, Trigger
-from connectors.handoff.relay import APPLICATION_NAME
+from connectors.handoff.relay import APPLICATION_NAME, CHANNEL
 from connectors.store import GatewayStore
 
 ASKED = Trigger("user_request", 0.97, "asked for a person: 'get me a human'")
@@ -130,6 +133,81 @@ async def test_a_lost_listening_connection_is_made_up_for(
 
     created = await next_event(watching, "created")
     assert created["handoff"].conversation_id == "web:a"
+
+
+@pytest.mark.integration
+async def test_the_events_table_holds_ids_and_the_other_replica_reads_the_rest(
+    replicas: tuple[HandoffQueue, HandoffQueue],
+) -> None:
+    first, second = replicas
+    if not second.relay.enabled:
+        pytest.skip("SQLite: one gateway process, nothing to relay")
+    watching = second.subscribe()
+    personal = ["Jane", "jane.roe@example.com", "918273", "SO-100123", "SO-100777",
+                "Blue Widget", "7946 0958"]  # fmt: skip
+
+    await first.store.append_user("web:p", "I'm Jane Roe (jane.roe@example.com), SO-100777")
+    handoff = await first.escalate(
+        "web:p", "web", ASKED,
+        slots={"verified_customer_id": 918273, "verified_records": ["SO-100123"],
+               "order_number": "SO-100777", "product": "Blue Widget"},
+    )  # fmt: skip
+    phone = await first.store.append_user("web:p", "call me on +44 20 7946 0958")
+    await first.user_message(handoff, phone)
+    assert await first.claim(handoff.id, "alice")
+    await first.agent_reply(handoff.id, "alice", "Thanks Jane, SO-100777 is on its way")
+    await first.resolve(handoff.id, "alice", "told Jane Roe about SO-100777")
+    created = await next_event(watching, "created")
+    message = await next_event(watching, "message")
+    claimed = await next_event(watching, "claimed")
+    reply = await next_event(watching, "message")
+    resolved = await next_event(watching, "resolved")
+
+    rows = [json.loads(body) for (body,) in first.store._query(
+        "SELECT body FROM handoff_events ORDER BY id", ())]  # fmt: skip
+    assert rows == [
+        {"type": "created", "handoff_id": handoff.id},
+        {"type": "message", "handoff_id": handoff.id, "message_id": phone},
+        {"type": "claimed", "handoff_id": handoff.id, "pending_ids": [phone]},
+        {"type": "message", "handoff_id": handoff.id, "message_id": phone + 2},
+        {"type": "resolved", "handoff_id": handoff.id},
+    ]  # after the phone number: the "joined" notice, then the reply
+    assert handoff.slots["verified_customer_id"] == 918273 and "Jane" in handoff.summary
+    assert not [value for value in personal for row in rows if value in json.dumps(row)]
+    # Read back from the queue's tables on the receiving side: as they are now.
+    assert created["handoff"].slots == handoff.slots
+    assert created["handoff"].summary == handoff.summary
+    assert message["message"]["text"] == "call me on +44 20 7946 0958"
+    assert [e["text"] for e in claimed["pending"]] == ["call me on +44 20 7946 0958"]
+    assert reply["message"]["text"] == "Thanks Jane, SO-100777 is on its way"
+    assert reply["message"]["role"] == "agent" and reply["message"].get("agent") == "alice"
+    assert resolved["handoff"].note == "told Jane Roe about SO-100777"
+
+
+@pytest.mark.integration
+async def test_a_row_holding_a_whole_event_as_older_versions_wrote_it_is_skipped(
+    replicas: tuple[HandoffQueue, HandoffQueue], caplog: pytest.LogCaptureFixture
+) -> None:
+    first, second = replicas
+    if not second.relay.enabled:
+        pytest.skip("SQLite: one gateway process, nothing to relay")
+    caplog.set_level(logging.INFO, logger="connectors")
+    watching = second.subscribe()
+    handoff = await first.escalate("web:a", "web", ASKED)
+    assert (await next_event(watching, "created"))["handoff"] == handoff
+
+    old = {"type": "updated", "handoff": dataclasses.asdict(handoff)}
+    with first.store.transaction() as db:
+        db.execute(
+            "INSERT INTO handoff_events (origin, body, created_at) VALUES (?, ?, ?)",
+            ("an-older-replica", json.dumps(old), handoff.created_at),
+        )
+        db.execute(f"NOTIFY {CHANNEL}")
+    await first.escalate("web:b", "web", ASKED)
+
+    seen = [(e["type"], e["handoff"].conversation_id) for e in await quiet(watching, 1.0)]
+    assert seen == [("created", "web:b")]
+    assert "is no event reference; skipped" in caplog.text
 
 
 async def test_with_sqlite_nothing_is_relayed(tmp_path: Any) -> None:

@@ -1,12 +1,14 @@
 """Gateway replicas sharing one outbox: every message goes out exactly once and in order per
 conversation, whichever replica sends it; a replica that dies or is slow loses its claims to
-the other one, and a failed send is retried without overtaking."""
+the other one, one whose clock is off does not take claims that hold, and a failed send is
+retried without overtaking."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import random
+import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import anyio
 import pytest
 
-from connectors.database import unlocked
+from connectors.database import Database
 from connectors.handoff import delivery as delivery_module
 from connectors.handoff.delivery import CLAIM_BATCH, CLAIM_SECONDS, Delivery, Sender
 from connectors.messages import OutgoingMessage
@@ -34,6 +36,14 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+@pytest.fixture
+def database_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The database's clock, which times the claims, as a Clock the test moves."""
+    clock = Clock()
+    monkeypatch.setattr(Database, "now", lambda _database: clock())
+    return clock
 
 
 class Channel:
@@ -152,9 +162,9 @@ def test_replicas_in_threads_of_their_own_send_each_message_once_in_order(
 
 
 async def test_a_dead_replicas_claims_lapse_and_the_other_sends_its_messages(
-    gateway_db: str,
+    gateway_db: str, database_clock: Clock
 ) -> None:
-    clock, channel = Clock(), Channel()
+    clock, channel = database_clock, Channel()  # the replicas' clocks agree with it
     dead, alive = replicas(gateway_db, channel, clock)
     fill(dead, conversations=3)
     claimed = await dead.store._run(dead._claim, None, True)  # then the replica is killed
@@ -170,12 +180,12 @@ async def test_a_dead_replicas_claims_lapse_and_the_other_sends_its_messages(
 
 
 async def test_a_slow_replica_leaves_the_messages_whose_claim_lapsed_to_the_other(
-    gateway_db: str,
+    gateway_db: str, database_clock: Clock
 ) -> None:
     """Each send takes 100 s of the clock: the claims on the second conversation lapse while
     the first is sent, the other replica takes it over, and the slow one must not send it
     again when it gets there."""
-    clock, channel = Clock(), Channel()
+    clock, channel = database_clock, Channel()
     slow, other = replicas(gateway_db, channel, clock)
     took_over: list[int] = []
 
@@ -195,6 +205,42 @@ async def test_a_slow_replica_leaves_the_messages_whose_claim_lapsed_to_the_othe
     assert_each_sent_once_in_order(channel, conversations=2)
     assert {c for replica, c, _ in channel.sent if replica == "a"} == {conversation(0)}
     assert await slow.pending() == 0
+
+
+@pytest.mark.parametrize("skewed", ["holder", "other"], ids=["holder-behind", "other-ahead"])
+async def test_a_replica_whose_clock_is_off_does_not_take_claims_that_still_hold(
+    gateway_db: str, skewed: str
+) -> None:
+    """The replicas' clocks disagree by more than a claim lasts: the one holding the claims
+    runs behind, or the other runs ahead. While the holder sends, the other flushes and must
+    find nothing to send: the claims are timed by the database's clock."""
+    channel = Channel()
+    skew = 2 * CLAIM_SECONDS
+    holder_clock, other_clock = {
+        "holder": (lambda: time.time() - skew, time.time),
+        "other": (time.time, lambda: time.time() + skew),
+    }[skewed]
+    holder = Delivery(GatewayStore(gateway_db), clock=holder_clock, base_delay=0.0)
+    other = Delivery(GatewayStore(gateway_db), clock=other_clock, base_delay=0.0)
+    other.register(CHANNEL, channel.sender("b"))
+    taken: list[int] = []
+
+    async def send_while_the_other_flushes(
+        conversation: str, messages: list[OutgoingMessage]
+    ) -> None:
+        taken.append(await other.flush(force=True))
+        await send(conversation, messages)
+
+    send = channel.sender("a")
+    holder.register(CHANNEL, send_while_the_other_flushes)
+    fill(holder, conversations=2)
+
+    delivered = await holder.flush(force=True)
+
+    assert taken == [0] * (2 * MESSAGES)  # every time, the other found them all claimed
+    assert delivered == 2 * MESSAGES
+    assert_each_sent_once_in_order(channel, conversations=2)
+    assert {replica for replica, _, _ in channel.sent} == {"a"}
 
 
 async def test_a_failed_send_is_retried_without_the_conversation_overtaking_it(
@@ -241,7 +287,7 @@ def test_messages_another_replica_is_claiming_are_skipped_not_waited_for(
     fill(first, conversations=2, interleaved=False)
 
     # The first replica is in the middle of claiming telegram:1000: its rows are locked.
-    with ThreadPoolExecutor(max_workers=1) as pool, unlocked(first.store.database) as db:
+    with ThreadPoolExecutor(max_workers=1) as pool, first.store.database.unlocked() as db:
         db.execute("SELECT id FROM outbox WHERE conversation_id = ? FOR UPDATE", (conversation(0),))
         claim = pool.submit(second._claim, None, True)
         try:

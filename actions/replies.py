@@ -16,6 +16,7 @@ from erp.errors import (
     InvalidIdentifier,
     NotKept,
     RecordNotFound,
+    StateUnavailable,
 )
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ FAILED = (
 
 def reply_for(error: Exception) -> str:
     """The message a user sees for an error raised while answering."""
-    if isinstance(error, ErpUnavailable):
+    if isinstance(error, ErpUnavailable | StateUnavailable):  # the lockout counts' database
         return UNAVAILABLE
     if isinstance(error, RecordNotFound | AccessDenied):
         return NOT_FOUND

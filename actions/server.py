@@ -174,12 +174,18 @@ def main(argv: list[str] | None = None) -> int:
         utils.configure_colored_logging(level)
         utils.update_sanic_log_level()
     app = create_app(token, metrics_token=metrics_token)
-    # A bad VERIFICATION_SECRET, ACTIONS_STATE_DB or ANSWER_* setting stops the server here,
-    # not a customer's turn; the retriever's model and indexes load now, not on first question.
+    # A bad VERIFICATION_SECRET, ACTIONS_STATE_DB or ANSWER_* setting, or a state database
+    # (ACTIONS_STATE_DATABASE_URL) that cannot be used, stops the server here, not a
+    # customer's turn; the retriever's model and indexes load now, not on first question.
     from actions.answering import answering_service
     from actions.verification import warm_up
+    from erp.errors import StateError, StateSettingsError
 
-    warm_up()
+    try:
+        warm_up()
+    except StateError as error:
+        print(f"Cannot start: {error}", file=sys.stderr)
+        return 2 if isinstance(error, StateSettingsError) else 1
     answering_service().warm_up()
     logger.info("Action server listening on http://%s:%s", args.host, args.port)
     # One process: a crash is then visible to the launcher, which restarts it.

@@ -103,8 +103,9 @@ def signing_secret() -> bytes:
 def warm_up() -> None:
     """Read the signing secret and open the lockout store before the first request.
 
-    A bad ``VERIFICATION_SECRET`` or ``ACTIONS_STATE_DB`` then stops the server at start
-    instead of failing a customer's turn.
+    A bad ``VERIFICATION_SECRET``, ``ACTIONS_STATE_DB`` or ``ACTIONS_STATE_DATABASE_URL``, or
+    a state database out of reach, then stops the server at start instead of failing a
+    customer's turn.
     """
     signing_secret()
     lockout_store()

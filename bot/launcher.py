@@ -169,7 +169,11 @@ def prepare_profile(
     passwords = shared_secrets(secrets_file, environ=env, names=ACCOUNT_SECRETS)
     for line in provision(settings, passwords).done:
         _say(line)
-    return {**settings.rasa_environment(passwords), **settings.gateway_environment(passwords)}
+    return {
+        **settings.rasa_environment(passwords),
+        **settings.gateway_environment(passwords),
+        **settings.actions_environment(passwords),
+    }
 
 
 def run() -> int:

@@ -41,6 +41,7 @@ ACCOUNT_SECRETS = (
     "RASA_EVENTS_READER_PASSWORD",
     "GATEWAY_REDIS_PASSWORD",
     "GATEWAY_DATABASE_PASSWORD",
+    "ACTIONS_STATE_DATABASE_PASSWORD",
 )
 
 
@@ -122,6 +123,15 @@ class Production:
         return f"{self.name}_gateway"
 
     @property
+    def actions_database(self) -> str:
+        """The action servers' own state: lockout counts and the audit trail (erp/state.py)."""
+        return f"{self.name}_actions"
+
+    @property
+    def actions_role(self) -> str:
+        return f"{self.name}_actions"
+
+    @property
     def redis_user(self) -> str:
         return f"{self.name}_rasa"
 
@@ -196,6 +206,19 @@ class Production:
             "SOCKETIO_REDIS_URL": redis_url,
             "RATE_LIMIT_REDIS_PREFIX": self.lock_prefix,
             "GATEWAY_REDIS_PASSWORD": passwords["GATEWAY_REDIS_PASSWORD"],
+        }
+
+    def actions_environment(self, passwords: Mapping[str, str]) -> dict[str, str]:
+        """What the action servers read for the state their replicas share (lockout counts,
+        the audit trail): their own PostgreSQL database, the password apart from the URL. The
+        gateway reads the audit trail there too (the agent console's audit panel)."""
+        postgres = urlsplit(self.postgres_admin_url)
+        return {
+            "ACTIONS_STATE_DATABASE_URL": (
+                f"postgresql://{self.actions_role}@{postgres.hostname or '127.0.0.1'}:"
+                f"{postgres.port or 5432}/{self.actions_database}"
+            ),
+            "ACTIONS_STATE_DATABASE_PASSWORD": passwords["ACTIONS_STATE_DATABASE_PASSWORD"],
         }
 
 

@@ -273,7 +273,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     writer_parser.add_argument("--url", required=True, help="the ERP database, as an admin")
     writer_parser.set_defaults(handler=_grant_writer)
     audit_parser = commands.add_parser(
-        "audit", help="the ERP reads and writes made for conversations (AUDIT_DB, var/audit.db)"
+        "audit",
+        help="the ERP reads and writes made for conversations (AUDIT_DB, var/audit.db; or the "
+        "database of ACTIONS_STATE_DATABASE_URL)",
     )
     audit_parser.add_argument("--conversation", help="one conversation (its sender id)")
     audit_parser.add_argument("--customer", help="one customer (their key in the ERP)")

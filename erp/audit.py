@@ -6,9 +6,10 @@ to which record, the outcome and how long it took. Personal data is minimised: n
 emails, postcodes, phone numbers or anything else the customer typed; record numbers and
 customer keys only.
 
-Kept in SQLite (``AUDIT_DB``, default ``var/audit.db``), apart from the ERP (which the
-assistant may only read) and from the conversations (which expire). Staff with shell access
-query it with ``python -m erp audit``.
+Kept apart from the ERP (which the assistant may only read) and from the conversations (which
+expire), in the action server's state database (erp/state.py): the SQLite file ``AUDIT_DB``
+(default ``var/audit.db``), or the PostgreSQL database of ``ACTIONS_STATE_DATABASE_URL``, one
+trail for every replica. Staff with shell access query it with ``python -m erp audit``.
 
 Example:
     >>> trail = AuditTrail(Path("var/audit.db"))
@@ -22,37 +23,29 @@ Example:
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+
+from sqlalchemy import Engine, insert, select
+
+from erp.state import (
+    AUDIT_TABLES,
+    audit_events,
+    create_tables,
+    make_state_engine,
+    state_engine,
+    transaction,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 AUDIT_DB_ENV = "AUDIT_DB"
 DEFAULT_AUDIT_DB = ROOT / "var" / "audit.db"
 MAX_TEXT = 120
 DEFAULT_LIMIT = 100
-
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS audit_events (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        at TEXT NOT NULL,
-        conversation TEXT NOT NULL,
-        channel TEXT NOT NULL,
-        actor TEXT NOT NULL,
-        customer TEXT NOT NULL,
-        operation TEXT NOT NULL,
-        record TEXT NOT NULL,
-        outcome TEXT NOT NULL,
-        ms REAL NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS audit_by_conversation ON audit_events (conversation, at)",
-    "CREATE INDEX IF NOT EXISTS audit_by_customer ON audit_events (customer, at)",
-)
+_TEXTS = ("conversation", "channel", "actor", "customer", "operation", "record", "outcome")
 
 
 @dataclass(frozen=True)
@@ -71,32 +64,26 @@ class AuditEvent:
 
 
 class AuditTrail:
-    """Appends and queries audit events; safe from several threads and processes (WAL)."""
+    """Appends and queries audit events; safe from several threads and processes (SQLite in
+    WAL mode, or PostgreSQL shared by every replica, where events are in the order written).
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connection() as db:
-            for statement in _SCHEMA:
-                db.execute(statement)
+    ``database``: a SQLite file, or an engine (`erp.state.state_engine`) the trail then owns.
+    """
 
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=10)) as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            with db:
-                yield db
+    def __init__(self, database: Path | Engine) -> None:
+        self.engine = database if isinstance(database, Engine) else make_state_engine(database)
+        create_tables(self.engine, AUDIT_TABLES)
+
+    def close(self) -> None:
+        """Close the engine's connections (the trail is not used after)."""
+        self.engine.dispose()
 
     def record(self, event: AuditEvent) -> None:
         """Append one event (texts cut to a bounded length)."""
         at = event.at or datetime.now(UTC).isoformat(timespec="milliseconds")
-        values = [str(getattr(event, f.name))[:MAX_TEXT] for f in fields(AuditEvent)[:7]]
-        with self._connection() as db:
-            db.execute(
-                "INSERT INTO audit_events (conversation, channel, actor, customer, operation, "
-                "record, outcome, ms, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*values, round(float(event.ms), 3), at),
-            )
+        texts = {name: str(getattr(event, name))[:MAX_TEXT] for name in _TEXTS}
+        with transaction(self.engine, write=True) as db:
+            db.execute(insert(audit_events).values(**texts, ms=round(float(event.ms), 3), at=at))
 
     def query(
         self,
@@ -107,28 +94,38 @@ class AuditTrail:
         limit: int = DEFAULT_LIMIT,
     ) -> list[AuditEvent]:
         """Events matching every filter given, oldest first (the latest ``limit``)."""
-        clauses, params = [], []
-        for column, value in (("conversation", conversation), ("customer", customer)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
+        columns = audit_events.c
+        wanted = [
+            column == value
+            for column, value in (
+                (columns.conversation, conversation),
+                (columns.customer, customer),
+            )
+            if value is not None
+        ]
         if since is not None:
-            clauses.append("at >= ?")
-            params.append(since)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        with self._connection() as db:
-            rows = db.execute(
-                "SELECT conversation, channel, actor, customer, operation, record, outcome, ms, "
-                f"at FROM audit_events {where} ORDER BY id DESC LIMIT ?",
-                (*params, max(1, min(limit, 10_000))),
-            ).fetchall()
+            wanted.append(columns.at >= since)
+        statement = (
+            select(*(columns[f.name] for f in fields(AuditEvent)))
+            .where(*wanted)
+            .order_by(columns.id.desc())
+            .limit(max(1, min(limit, 10_000)))
+        )
+        with transaction(self.engine) as db:
+            rows = db.execute(statement).all()
         return [AuditEvent(*row) for row in reversed(rows)]
 
 
 @lru_cache(maxsize=1)
 def audit_trail() -> AuditTrail:
-    """The process's trail at ``AUDIT_DB`` (default var/audit.db), opened at first use."""
-    return AuditTrail(Path(os.environ.get(AUDIT_DB_ENV) or DEFAULT_AUDIT_DB))
+    """The process's trail, opened at first use: in the PostgreSQL database of
+    ``ACTIONS_STATE_DATABASE_URL`` when set, else at ``AUDIT_DB`` (default var/audit.db).
+
+    Raises:
+        StateSettingsError: ``ACTIONS_STATE_DATABASE_URL`` cannot be used.
+        StateUnavailable: the database cannot be reached.
+    """
+    return AuditTrail(state_engine(Path(os.environ.get(AUDIT_DB_ENV) or DEFAULT_AUDIT_DB)))
 
 
 class Stopwatch:

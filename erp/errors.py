@@ -73,3 +73,22 @@ class WritesNotSupported(ErpError):
         super().__init__(f"the assistant cannot {kind.replace('_', ' ')} here: {reason}")
         self.kind = kind
         self.reason = reason
+
+
+class StateError(ErpError):
+    """The action server's own database (lockout counts, the audit trail) cannot be used."""
+
+
+class StateSettingsError(StateError, ValueError):
+    """``ACTIONS_STATE_DATABASE_URL`` cannot be used; the message names it (never its value,
+    which may carry a password)."""
+
+
+class StateUnavailable(StateError):
+    """The action server's own database could not be reached or used: ``where`` names it (no
+    password), ``detail`` holds the driver's reason."""
+
+    def __init__(self, where: str, detail: str) -> None:
+        super().__init__(f"the action server's state database {where} cannot be used: {detail}")
+        self.where = where
+        self.detail = detail

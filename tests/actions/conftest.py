@@ -15,6 +15,10 @@ from sqlalchemy.orm import Session
 
 from erp.db import make_engine, reset_engine_cache
 from erp.seed import seed
+from erp.state import PASSWORD_ENV, URL_ENV
+from tests.actions_state import actions_state_postgres, close_process_stores, state_backend
+
+__all__ = ["actions_state_postgres", "state_backend"]  # fixtures for the tests here
 
 
 @pytest.fixture(scope="session")
@@ -50,21 +54,20 @@ SECRET = "s" * 32
 
 @pytest.fixture(autouse=True)
 def verification_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A known signing secret and an empty lockout store of the test's own."""
-    from actions.lockout import lockout_store
+    """A known signing secret and an empty lockout store and audit trail of the test's own
+    (SQLite files; ``state_backend`` moves them to PostgreSQL too)."""
     from actions.verification import signing_secret
-    from erp.audit import audit_trail
 
     monkeypatch.setenv("VERIFICATION_SECRET", SECRET)
     monkeypatch.setenv("ACTIONS_STATE_DB", str(tmp_path / "actions-state.db"))
     monkeypatch.setenv("AUDIT_DB", str(tmp_path / "audit.db"))
+    monkeypatch.delenv(URL_ENV, raising=False)
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
     signing_secret.cache_clear()
-    lockout_store.cache_clear()
-    audit_trail.cache_clear()
+    close_process_stores()
     yield
-    audit_trail.cache_clear()
+    close_process_stores()
     signing_secret.cache_clear()
-    lockout_store.cache_clear()
 
 
 def verified(

@@ -1,9 +1,13 @@
-"""Failed verification guesses counted per record and per client, across conversations."""
+"""Failed verification guesses counted per record and per client, across conversations and
+across action server replicas, on both backends of the state database (a SQLite file, and
+PostgreSQL as replicas share it)."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,11 +18,23 @@ from sqlalchemy.orm import Session
 
 from actions import verification
 from actions.invoices import ValidateUnpaidInvoicesForm
-from actions.lockout import CLIENT, RECORD, Limit, Lock, LockoutPolicy, LockoutStore
+from actions.lockout import (
+    CLIENT,
+    RECORD,
+    Attempt,
+    Limit,
+    Lock,
+    LockoutPolicy,
+    LockoutStore,
+    lockout_store,
+)
 from actions.orders import ValidateOrderForm
+from actions.replies import UNAVAILABLE
 from actions.verification import GIVE_UP, not_verified
 from erp.models import Customer, SalesOrder
+from erp.state import LOCKOUT_TABLES, URL_ENV
 from tests.actions.conftest import proof_in, slot_events, texts, tracker
+from tests.actions_state import StateBackend, close_process_stores
 
 # 15:27:10 UTC: a record lock (15 min) ends at 15:42:10, shown as "after 15:43 UTC".
 T = datetime(2026, 11, 3, 15, 27, 10, tzinfo=UTC).timestamp()
@@ -32,8 +48,16 @@ CLIENT_LOCKED = (
 
 
 @pytest.fixture()
-def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The actions' clock, frozen at ``T``; set ``clock[0]`` to move it."""
+def backend(state_backend: StateBackend, monkeypatch: pytest.MonkeyPatch) -> StateBackend:
+    """The test on both backends, the actions' own store (``lockout_store()``) on it too."""
+    state_backend.use(monkeypatch)
+    return state_backend
+
+
+@pytest.fixture()
+def clock(backend: StateBackend, monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The actions' clock, frozen at ``T``; set ``clock[0]`` to move it. The forms' tests
+    that use it run on both backends (``backend``)."""
     moment = [T]
     monkeypatch.setattr(verification, "now", lambda: moment[0])
     return moment
@@ -66,12 +90,13 @@ async def guess(
 # --- the store ------------------------------------------------------------------------------
 
 
-def store(tmp_path: Path, **limits: Limit) -> LockoutStore:
+def store(backend: StateBackend, **limits: Limit) -> LockoutStore:
+    """A store of its own on the test's backend: another replica, when made twice."""
     policy = LockoutPolicy(
         record=limits.get("record", Limit(5, 900, 900)),
         client=limits.get("client", Limit(10, 3600, 3600)),
     )
-    return LockoutStore(tmp_path / "state.db", policy)
+    return LockoutStore(backend.engine(), policy)
 
 
 def wrong(locks: LockoutStore, record: str | None, client: str, now: float) -> Lock | None:
@@ -80,8 +105,8 @@ def wrong(locks: LockoutStore, record: str | None, client: str, now: float) -> L
     return attempt if isinstance(attempt, Lock) else locks.fail(attempt, now=now)
 
 
-def test_the_fifth_failure_within_the_window_locks_the_record(tmp_path: Path) -> None:
-    locks = store(tmp_path)
+def test_the_fifth_failure_within_the_window_locks_the_record(backend: StateBackend) -> None:
+    locks = store(backend)
     results = [wrong(locks, "order:SO-1", f"ip:{n}", T + n) for n in range(5)]
     assert results[:4] == [None] * 4
     assert results[4] == Lock(RECORD, T + 4 + 900)
@@ -90,22 +115,22 @@ def test_the_fifth_failure_within_the_window_locks_the_record(tmp_path: Path) ->
     assert locks.lock_on(record="order:SO-1", client="ip:new", now=T + 905) is None
 
 
-def test_a_locked_record_refuses_to_begin(tmp_path: Path) -> None:
-    locks = store(tmp_path)
+def test_a_locked_record_refuses_to_begin(backend: StateBackend) -> None:
+    locks = store(backend)
     for n in range(5):
         wrong(locks, "order:SO-1", f"ip:{n}", T)
     assert locks.begin(record="order:SO-1", client="ip:new", now=T + 60) == Lock(RECORD, T + 900)
 
 
-def test_failures_older_than_the_window_do_not_count(tmp_path: Path) -> None:
-    locks = store(tmp_path)
+def test_failures_older_than_the_window_do_not_count(backend: StateBackend) -> None:
+    locks = store(backend)
     for n in range(4):
         wrong(locks, "order:SO-1", f"ip:{n}", T + n)
     assert wrong(locks, "order:SO-1", "ip:9", T + 901) is None
 
 
-def test_a_withdrawn_attempt_is_no_failure_and_leaves_the_others(tmp_path: Path) -> None:
-    locks = store(tmp_path)
+def test_a_withdrawn_attempt_is_no_failure_and_leaves_the_others(backend: StateBackend) -> None:
+    locks = store(backend)
     for n in range(4):
         wrong(locks, "order:SO-1", "ip:attacker", T + n)
     for _ in range(10):  # the owner, right every time
@@ -115,8 +140,8 @@ def test_a_withdrawn_attempt_is_no_failure_and_leaves_the_others(tmp_path: Path)
     assert wrong(locks, "order:SO-1", "ip:attacker", T + 6) == Lock(RECORD, T + 6 + 900)
 
 
-def test_the_client_is_locked_after_its_own_limit(tmp_path: Path) -> None:
-    locks = store(tmp_path)
+def test_the_client_is_locked_after_its_own_limit(backend: StateBackend) -> None:
+    locks = store(backend)
     for n in range(9):
         assert wrong(locks, f"order:SO-{n}", "ip:a", T + n) is None
     lock = wrong(locks, "order:SO-9", "ip:a", T + 9)
@@ -125,28 +150,35 @@ def test_the_client_is_locked_after_its_own_limit(tmp_path: Path) -> None:
     assert locks.lock_on(record="order:SO-0", client="ip:b", now=T + 60) is None
 
 
-def test_after_a_lock_the_count_starts_again(tmp_path: Path) -> None:
-    locks = store(tmp_path, record=Limit(2, 900, 60))
+def test_after_a_lock_the_count_starts_again(backend: StateBackend) -> None:
+    locks = store(backend, record=Limit(2, 900, 60))
     wrong(locks, "order:SO-1", "ip:a", T)
     assert wrong(locks, "order:SO-1", "ip:b", T + 1) is not None
     assert wrong(locks, "order:SO-1", "ip:c", T + 62) is None
 
 
-def test_the_file_holds_no_emails_or_addresses(tmp_path: Path) -> None:
-    locks = store(tmp_path, record=Limit(1, 900, 900))
+def test_the_database_holds_no_emails_or_addresses(backend: StateBackend) -> None:
+    locks = store(backend, record=Limit(1, 900, 900))
     wrong(locks, "email:jane@example.com", "ip:203.0.113.9", T)
-    raw = (tmp_path / "state.db").read_bytes() + b"".join(
-        p.read_bytes() for p in tmp_path.glob("state.db-*")
-    )
-    assert b"jane@example.com" not in raw and b"203.0.113.9" not in raw
-    with sqlite3.connect(tmp_path / "state.db") as db:
-        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    with locks.engine.connect() as db:
+        rows = [row for table in LOCKOUT_TABLES for row in db.execute(select(table))]
+    stored = " ".join(str(value) for row in rows for value in row)
+    assert len(rows) == 2  # the email's lock and the address's failure, both as digests
+    assert "jane@example.com" not in stored and "203.0.113.9" not in stored
+    if backend.name == "sqlite":
+        path = backend.folder / "actions-state.db"
+        raw = path.read_bytes() + b"".join(
+            p.read_bytes() for p in path.parent.glob(path.name + "-*")
+        )
+        assert b"jane@example.com" not in raw and b"203.0.113.9" not in raw
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 async def test_a_burst_of_guesses_sent_at_once_gets_only_the_limit_checked(
-    tmp_path: Path,
+    backend: StateBackend,
 ) -> None:
-    locks = store(tmp_path)
+    locks = store(backend)
     begun = await asyncio.gather(
         *(
             asyncio.to_thread(locks.begin, record="order:SO-1", client=f"ip:{n}", now=T)
@@ -154,6 +186,94 @@ async def test_a_burst_of_guesses_sent_at_once_gets_only_the_limit_checked(
         )
     )
     assert sum(not isinstance(b, Lock) for b in begun) == 5  # checked; the rest refused
+
+
+def guess_at_once(replicas: list[LockoutStore], guesses: int) -> list[Attempt | Lock]:
+    """``guesses`` wrong guesses at one order from as many clients, sent at the same moment
+    from threads spread over ``replicas``: what each ``begin`` answered."""
+    start = threading.Barrier(guesses)
+
+    def one(n: int) -> Attempt | Lock:
+        locks = replicas[n % len(replicas)]
+        start.wait()
+        begun = locks.begin(record="order:SO-1", client=f"ip:{n}", now=T)
+        if isinstance(begun, Attempt):
+            locks.fail(begun, now=T)
+        return begun
+
+    with ThreadPoolExecutor(max_workers=guesses) as pool:
+        return list(pool.map(one, range(guesses)))
+
+
+def test_twenty_guesses_spread_over_two_replicas_get_exactly_the_limit_checked(
+    backend: StateBackend,
+) -> None:
+    replicas = [store(backend), store(backend)]  # two processes, one database
+
+    begun = guess_at_once(replicas, 20)
+
+    checked = [b for b in begun if isinstance(b, Attempt)]
+    assert len(checked) == 5  # LOCKOUT_RECORD_FAILURES: not one check more
+    assert {b for b in begun if isinstance(b, Lock)} == {Lock(RECORD, T + 900)}
+    for locks in replicas:
+        assert locks.lock_on(record="order:SO-1", client="ip:new", now=T + 1) == Lock(
+            RECORD, T + 900
+        )
+
+
+def test_a_lock_made_by_one_replica_holds_on_the_other(backend: StateBackend) -> None:
+    first, second = store(backend), store(backend)
+    for n in range(4):
+        assert wrong(first, "order:SO-1", f"ip:{n}", T + n) is None
+    assert wrong(second, "order:SO-1", "ip:4", T + 4) == Lock(RECORD, T + 904)  # the 5th
+
+    assert first.lock_on(record="order:SO-1", client="ip:new", now=T + 5) == Lock(RECORD, T + 904)
+    assert first.begin(record="order:SO-1", client="ip:new", now=T + 5) == Lock(RECORD, T + 904)
+    for n in range(9):  # the client's count is shared too
+        wrong(first if n % 2 else second, f"order:SO-{n + 10}", "ip:a", T)
+    assert wrong(second, "order:SO-99", "ip:a", T) == Lock(CLIENT, T + 3600)
+    assert first.lock_on(record=None, client="ip:a", now=T + 60) == Lock(CLIENT, T + 3600)
+
+
+def test_the_actions_store_is_the_one_the_environment_names(backend: StateBackend) -> None:
+    replica = store(backend)
+    for n in range(5):
+        wrong(replica, "order:SO-1", f"ip:{n}", T)
+
+    assert lockout_store().engine.dialect.name == backend.name
+    assert lockout_store().lock_on(record="order:SO-1", client="ip:x", now=T) == Lock(
+        RECORD, T + 900
+    )
+
+
+def test_a_file_from_before_keeps_its_counts_and_locks(tmp_path: Path) -> None:
+    path = tmp_path / "actions-state.db"
+    old = LockoutStore(path, LockoutPolicy.from_env({}))
+    for n in range(4):
+        wrong(old, "order:SO-1", f"ip:{n}", T)
+    wrong(old, "email:a@example.com", "ip:9", T)
+    for _ in range(4):
+        wrong(old, "email:a@example.com", "ip:9", T)
+    old.close()
+    # The file as the store before erp/state.py wrote it: tables `failures` and `locks`.
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE failures (key TEXT NOT NULL, at REAL NOT NULL)")
+        db.execute("CREATE TABLE locks (key TEXT PRIMARY KEY, until REAL NOT NULL)")
+        db.execute("INSERT INTO failures SELECT key, at FROM lockout_failures")
+        db.execute("INSERT INTO locks SELECT key, until FROM lockout_locks")
+        db.execute("DROP TABLE lockout_failures")
+        db.execute("DROP TABLE lockout_locks")
+
+    upgraded = LockoutStore(path, LockoutPolicy.from_env({}))
+
+    assert wrong(upgraded, "order:SO-1", "ip:4", T + 1) == Lock(RECORD, T + 901)  # the 5th
+    assert upgraded.lock_on(record="email:a@example.com", client="ip:new", now=T + 1) == Lock(
+        RECORD, T + 900
+    )
+    with sqlite3.connect(path) as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert not {"failures", "locks"} & tables
+    upgraded.close()
 
 
 def test_the_policy_reads_the_environment_and_explains_bad_values() -> None:
@@ -338,3 +458,23 @@ async def test_number_and_identity_in_one_message_to_a_locked_order_get_one_repl
 
         assert [m["text"] for m in dispatcher.messages] == [RECORD_LOCKED], first
         assert "verification" not in slot_events(events)
+
+
+async def test_a_state_database_out_of_reach_gets_a_reply_and_verifies_nothing(
+    erp_db: Session, domain: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [(order, customer)] = orders_of_different_customers(erp_db, 1)
+    monkeypatch.setenv(URL_ENV, "postgresql://acts@127.0.0.1:9/acts")  # nothing listens there
+    close_process_stores()
+    state = tracker(
+        {"order_number": order.order_number, "identity": customer.email},
+        sender_id="rest:new",
+        active_loop="order_form",
+        requested_slot="identity",
+    )
+    dispatcher = CollectingDispatcher()
+
+    events = await ValidateOrderForm().run(dispatcher, state, domain)
+
+    assert texts(dispatcher) == UNAVAILABLE
+    assert "verification" not in slot_events(events)

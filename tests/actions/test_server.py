@@ -182,6 +182,32 @@ def test_without_a_token_it_refuses_to_start(erp_url: str, tmp_path: Path) -> No
     assert "does not start without one" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("url", "code", "message"),
+    [
+        ("mysql://acts:pw@db/acts", 2, "ACTIONS_STATE_DATABASE_URL must start with postgresql://"),
+        ("postgresql://acts@127.0.0.1:9/acts", 1, "state database at 127.0.0.1:9/acts"),
+    ],
+    ids=["bad-url", "unreachable"],
+)
+def test_a_state_database_it_cannot_use_stops_it_at_start(
+    erp_url: str, tmp_path: Path, url: str, code: int, message: str
+) -> None:
+    env = server_env(erp_url, tmp_path, ACTION_SERVER_TOKEN=TOKEN, ACTIONS_STATE_DATABASE_URL=url)
+    result = subprocess.run(
+        [sys.executable, "-m", "actions.server", "--port", str(free_port())],
+        cwd=paths.ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == code
+    assert "Cannot start: " in result.stderr and message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_action_server_host_moves_it_to_another_address(erp_url: str, tmp_path: Path) -> None:
     port = free_port()
     env = server_env(erp_url, tmp_path, ACTION_SERVER_TOKEN=TOKEN, ACTION_SERVER_HOST="127.0.0.2")

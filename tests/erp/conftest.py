@@ -13,6 +13,9 @@ from sqlalchemy.orm import Session
 
 from erp.db import make_engine, ping
 from erp.seed import seed
+from tests.actions_state import actions_state_postgres, state_backend
+
+__all__ = ["actions_state_postgres", "state_backend"]  # fixtures for the audit trail's tests
 
 SEED_TODAY = date(2026, 11, 1)
 SEED_SCALE = 0.05

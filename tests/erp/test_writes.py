@@ -22,6 +22,7 @@ from erp.models import AssistantWrite, SalesOrder
 from erp.samples import create_database
 from erp.schema import forget_schemas
 from erp.seed import seed
+from tests.actions_state import StateBackend, close_process_stores
 from tests.erp.conftest import SEED_TODAY, SERVER_URLS
 from tests.erp.test_mapping_check import MAPPINGS
 
@@ -212,13 +213,14 @@ def test_a_mapping_without_the_write_sends_it_to_a_colleague(
 
 
 def test_the_audit_command_lists_a_conversations_events(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    state_backend: StateBackend,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from erp.__main__ import main
     from erp.audit import AuditEvent, audit_trail
 
-    monkeypatch.setenv("AUDIT_DB", str(tmp_path / "audit.db"))
-    audit_trail.cache_clear()
+    state_backend.use(monkeypatch)  # AUDIT_DB, or the shared PostgreSQL database
     try:
         for conversation, outcome in (("web:a", "done"), ("web:b", "ok"), ("web:a", "repeated")):
             audit_trail().record(
@@ -235,7 +237,7 @@ def test_the_audit_command_lists_a_conversations_events(
             )
         assert main(["audit", "--conversation", "web:a"]) == 0
     finally:
-        audit_trail.cache_clear()
+        close_process_stores()
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and "done" in lines[0] and "repeated" in lines[1]
     assert all("web:a" in line and "writes.cancel_order" in line for line in lines)

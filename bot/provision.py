@@ -1,14 +1,16 @@
 """Create the production profile's accounts on PostgreSQL, Redis and RabbitMQ, each with only
 the rights it needs; safe to run again at every start (it brings what exists up to date).
 
-- PostgreSQL: a login role that owns one database (Rasa's trackers) and nothing else, and one
-  more for the gateway's state; not superusers, cannot create databases or roles; PUBLIC may
-  not connect to those databases.
+- PostgreSQL: a login role that owns one database (Rasa's trackers) and nothing else, one
+  more for the gateway's state and one for the action servers' (lockout counts, the audit
+  trail); not superusers, cannot create databases or roles; PUBLIC may not connect to those
+  databases.
 - Redis: an ACL user that may only touch the lock store's keys (``<prefix>:lock:*``) with the
   few commands the lock store sends, and one for the gateway's replicas: shared rate limits
-  (``<prefix>:rate:*``, one script), the web chat's Socket.IO messages (the pub/sub channel
-  ``<prefix>:socketio``, no other) and which chat windows are open (``<prefix>:presence:*``,
-  a few sorted-set commands). Redis keeps no ACL on disk here, so this runs at every start.
+  (``<prefix>:rate:*``, one script), the web chat's Socket.IO messages and the Telegram and
+  Slack answer drafts passed between replicas (the pub/sub channels ``<prefix>:socketio`` and
+  ``<prefix>:drafts``, no other) and which chat windows are open (``<prefix>:presence:*``, a
+  few sorted-set commands). Redis keeps no ACL on disk here, so this runs at every start.
 - RabbitMQ: a vhost for the assistant; Rasa's user may declare and publish to its exchange and
   queue and read nothing; a reader account for consumers of the events may only read the queue.
 
@@ -74,6 +76,13 @@ def provision(settings: Production, passwords: Mapping[str, str]) -> Provisioned
         role=settings.gateway_role,
         database=settings.gateway_database,
     )
+    postgres(
+        settings,
+        passwords["ACTIONS_STATE_DATABASE_PASSWORD"],
+        report,
+        role=settings.actions_role,
+        database=settings.actions_database,
+    )
     redis_acl(settings, passwords["RASA_LOCK_REDIS_PASSWORD"], report)
     redis_gateway_acl(settings, passwords["GATEWAY_REDIS_PASSWORD"], report)
     rabbitmq(
@@ -86,13 +95,18 @@ def provision(settings: Production, passwords: Mapping[str, str]) -> Provisioned
 
 
 def reset(settings: Production) -> None:
-    """Drop the tracker and gateway databases and empty the events queue: a clean start for a
-    benchmark or a test run under its own PRODUCTION_NAME (never for an installation in use)."""
+    """Drop the tracker, gateway and action server databases and empty the events queue: a
+    clean start for a benchmark or a test run under its own PRODUCTION_NAME (never for an
+    installation in use)."""
     import psycopg
     from psycopg import sql
 
     with psycopg.connect(settings.postgres_admin_url, autocommit=True, connect_timeout=10) as db:
-        for database in (settings.tracker_database, settings.gateway_database):
+        for database in (
+            settings.tracker_database,
+            settings.gateway_database,
+            settings.actions_database,
+        ):
             db.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                 sql.Identifier(database)))  # fmt: skip
     tool = shutil.which(settings.rabbitmqctl)
@@ -111,7 +125,8 @@ def postgres(
     role: str | None = None,
     database: str | None = None,
 ) -> None:
-    """A database owned by its own role: Rasa's trackers (the default) or the gateway's state."""
+    """A database owned by its own role: Rasa's trackers (the default), the gateway's state or
+    the action servers'."""
     import psycopg
     from psycopg import sql
 
@@ -156,20 +171,21 @@ def redis_acl(settings: Production, password: str, report: Provisioned) -> None:
 
 
 def redis_gateway_acl(settings: Production, password: str, report: Provisioned) -> None:
-    """An ACL user for the state the gateway's replicas share: rate limits (its script) and
-    the web chat (its Socket.IO channel and the presence of windows), their keys only."""
+    """An ACL user for the state the gateway's replicas share: rate limits (its script), the
+    web chat (its Socket.IO channel and the presence of windows) and the answer drafts'
+    channel, their keys only."""
     _redis_user(
         settings,
         settings.gateway_redis_user,
         password,
         ("rate", "presence"),
         _RATE_COMMANDS + _WEB_CHAT_COMMANDS,
-        channels=("socketio",),
+        channels=("socketio", "drafts"),
     )
     prefix = settings.lock_prefix
     report.done.append(
         f"Redis: user {settings.gateway_redis_user} may use keys {prefix}:rate:* and "
-        f"{prefix}:presence:*, channel {prefix}:socketio"
+        f"{prefix}:presence:*, channels {prefix}:socketio and {prefix}:drafts"
     )
 
 

@@ -124,14 +124,22 @@ class LiveDrafts(Generic[A, R]):
         """Take ``text`` as the newest draft of the conversation's oldest open turn.
 
         Rasa answers a conversation's messages one at a time, in order, so the oldest open
-        turn is the one being answered. Returns False when the draft is dropped: no turn is
-        open, or an earlier call of this turn failed.
+        turn is the one being answered. An older draft arriving after a newer one (a text the
+        turn's newer one begins with) is skipped. Returns False when the draft is dropped: no
+        turn is open, or an earlier call of this turn failed.
         """
         self._expire()
         open_turns = self._open.get(conversation_id)
         if not open_turns or open_turns[0].failed:
             return False
         turn = open_turns[0]
+        if any(
+            taken is not None and taken != text and taken.startswith(text)
+            for taken in (turn.pending, turn.shown)
+        ):
+            # A draft only grows: one this turn's newer text begins with arrived late (by
+            # way of another replica, connectors/draft_relay.py) and would step back.
+            return True
         turn.pending = text
         if turn.worker is None or turn.worker.done():
             turn.worker = asyncio.create_task(self._run(turn))

@@ -21,6 +21,7 @@ from connectors.agents.wiring import AgentSide
 from connectors.channels.slack import SlackChannel
 from connectors.channels.telegram import TelegramChannel
 from connectors.channels.web import DAY_SECONDS, SessionTokens, WebChannel, session_secret
+from connectors.draft_relay import DraftRelay
 from connectors.errors import (
     BodyTooLarge,
     InvalidMessage,
@@ -145,6 +146,19 @@ def create_app(
     slack = (
         SlackChannel(settings.slack, turns) if settings.slack.disabled_reason() is None else None
     )
+    drafts = route_drafts(channel for channel in (web, telegram, slack) if channel is not None)
+    # Replicas sharing Redis pass Telegram and Slack drafts to the one holding the turn
+    # (drafts are on with an internal token only).
+    relay = (
+        DraftRelay(
+            settings.socketio_redis_url,
+            sink=drafts,
+            prefix=settings.rate_limit_redis_prefix,
+            password=settings.rate_limit_redis_password,
+        )
+        if settings.socketio_redis_url and settings.internal_token
+        else None
+    )
     # The agent console and the Slack agent channel work on the queue.
     agents = AgentSide.build(store, queue, slack=slack, turns=turns) if queue is not None else None
     if queue is not None:
@@ -187,6 +201,9 @@ def create_app(
                 await telegram.start()
             if slack is not None:
                 await slack.start()
+            app.state.draft_relay = relay
+            if relay is not None:
+                relay.start()
             logger.info(
                 "gateway ready: rasa=%s actions=%s channels=%s",
                 settings.rasa_url,
@@ -196,6 +213,8 @@ def create_app(
             try:
                 yield
             finally:
+                if relay is not None:
+                    await relay.stop()
                 if agents is not None:
                     await agents.stop()
                 if handoff is not None:
@@ -275,10 +294,7 @@ def create_app(
         # The company documents, so the citations of document answers open in the browser.
         Mount("/docs", StaticFiles(directory=settings.docs_dir, check_dir=False), name="docs"),
         Mount("/socket.io", app=web.asgi_app()),
-        stream_route(
-            settings.internal_token,
-            route_drafts(channel for channel in (web, telegram, slack) if channel is not None),
-        ),
+        stream_route(settings.internal_token, relay.show if relay is not None else drafts),
     ]
     routes += (
         telegram.routes()

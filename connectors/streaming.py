@@ -5,10 +5,11 @@ The document action posts the guarded answer so far, a sentence at a time, to
 (GATEWAY_INTERNAL_TOKEN). ``route_drafts`` hands each draft to the channel its conversation
 id names (``web:…``, ``telegram:…``, ``slack:…``). The web chat shows it as a growing draft
 that the final answer replaces; Telegram and Slack post it as a message, edit it as the
-answer grows and edit the final answer into it (connectors/drafts.py). A draft for another
-channel (REST clients), an unknown conversation or a Telegram or Slack chat whose message is
-not being answered is accepted and dropped. Without a token the route answers 404: nothing
-outside can post drafts.
+answer grows and edit the final answer into it (connectors/drafts.py). Replicas sharing
+Redis pass a Telegram or Slack draft to the one answering its turn (connectors/draft_relay.py).
+A draft for another channel (REST clients), an unknown conversation or a Telegram or Slack
+chat whose message is not being answered (on any replica) is accepted and dropped. Without a
+token the route answers 404: nothing outside can post drafts.
 """
 
 from __future__ import annotations

@@ -82,6 +82,30 @@ async def test_an_identical_draft_is_not_shown_again() -> None:
     assert platform.edits == [("chat", 1, "one two")]
 
 
+async def test_an_older_draft_arriving_after_a_newer_one_does_not_step_back() -> None:
+    """Through another replica a draft may overtake the one before it: the older text, which
+    the newer one begins with, is skipped whether the newer is shown or still pending."""
+    platform = Platform()
+    drafts = drafts_on(platform, interval=0)
+    turn = drafts.begin("c", "chat")
+
+    for text in ("We refund", "We refund returns", "We refund", "We refund returns within"):
+        drafts.show("c", text)
+        await anyio.sleep(0.05)
+    drafts.show("c", "We refund returns within 5 days")
+    drafts.show("c", "We refund returns")  # late, while the newer one is still pending
+    await anyio.sleep(0.05)
+    await drafts.finish(turn)
+
+    shown = [text for _, text in platform.posts] + [text for _, _, text in platform.edits]
+    assert shown == [
+        "We refund",
+        "We refund returns",
+        "We refund returns within",
+        "We refund returns within 5 days",
+    ]
+
+
 async def test_a_turn_that_is_never_finished_stops_taking_drafts_after_the_ttl() -> None:
     platform, clock = Platform(), Clock()
     drafts = drafts_on(platform, interval=0, ttl=120, clock=clock)

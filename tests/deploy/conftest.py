@@ -37,10 +37,12 @@ RENDER = Path(__file__).with_name("render_chart.py")
 KUBERNETES_VERSIONS = ("1.27.0", "1.37.0")
 
 # A variable whose value is a secret: never a literal in a committed file, never in a
-# ConfigMap, always from the deployment's secret. GATEWAY_DATABASE_URL names no password
-# (GATEWAY_DATABASE_PASSWORD holds it, bot/profile.py), like RATE_LIMIT_REDIS_URL.
+# ConfigMap, always from the deployment's secret. GATEWAY_DATABASE_URL and
+# ACTIONS_STATE_DATABASE_URL name no password (GATEWAY_DATABASE_PASSWORD and
+# ACTIONS_STATE_DATABASE_PASSWORD hold them, bot/profile.py), like RATE_LIMIT_REDIS_URL.
 SECRET_NAME = re.compile(
-    r"TOKEN|SECRET|PASSWORD|_PASS$|API_KEYS|(?<!^GATEWAY_)DATABASE_URL|ADMIN_URL"
+    r"TOKEN|SECRET|PASSWORD|_PASS$|API_KEYS|(?<!^GATEWAY_)(?<!^ACTIONS_STATE_)DATABASE_URL"
+    r"|ADMIN_URL"
 )
 # The shared secrets and the production profile's account passwords, as the code names them.
 CODE_SECRETS = (*SECRET_NAMES, *ACCOUNT_SECRETS)
@@ -59,6 +61,7 @@ DUMMY_SECRETS = {
     "RASA_EVENTS_READER_PASSWORD": "dummy-reader-password",
     "GATEWAY_REDIS_PASSWORD": "dummy-gateway-redis-password",
     "GATEWAY_DATABASE_PASSWORD": "dummy-gateway-database-password",
+    "ACTIONS_STATE_DATABASE_PASSWORD": "dummy-actions-state-password",
     "ERP_DATABASE_URL": "postgresql+psycopg://erp_reader:dummy@erp.example:5432/erp",
 }
 ADMIN_SECRETS = {

@@ -101,6 +101,24 @@ def test_rasa_gets_the_production_profile_of_bot_profile(tmp_path: Path) -> None
     )
 
 
+def test_the_action_servers_share_the_database_provision_creates(tmp_path: Path) -> None:
+    """The action server's state database is the one bot/profile.py derives from the
+    provisioning job's own settings (and so the one it creates), with that job's password;
+    the gateway reads the audit trail there (the agent console's audit panel)."""
+    services = compose_config(COMPOSE_SECRETS, tmp_path).config["services"]
+    provision = services["provision"]["environment"]
+    expected = Production.from_env(provision).actions_environment(COMPOSE_SECRETS)
+
+    assert expected["ACTIONS_STATE_DATABASE_URL"] == (
+        "postgresql://erp_assistant_actions@postgres:5432/erp_assistant_actions"
+    )
+    for name in ("actions", "gateway"):
+        env = services[name]["environment"]
+        assert {key: env.get(key) for key in expected} == expected, name
+    password = COMPOSE_SECRETS["ACTIONS_STATE_DATABASE_PASSWORD"]
+    assert provision["ACTIONS_STATE_DATABASE_PASSWORD"] == password
+
+
 def test_every_process_is_hardened_and_health_checked(tmp_path: Path) -> None:
     services = compose_config(COMPOSE_SECRETS, tmp_path).config["services"]
     for name in APP:
@@ -165,10 +183,41 @@ def test_the_gateway_runs_replicas_without_a_volume(tmp_path: Path) -> None:
     assert gateway["depends_on"]["provision"]["condition"] == "service_completed_successfully"
 
 
-def test_the_number_of_gateway_replicas_is_a_setting(tmp_path: Path) -> None:
-    config = compose_config({**COMPOSE_SECRETS, "GATEWAY_REPLICAS": "4"}, tmp_path).config
+def test_the_action_server_runs_replicas_without_a_volume(tmp_path: Path) -> None:
+    """Its lockout counts and audit trail are in PostgreSQL: no SQLite file, no volume, and
+    Rasa reaches the replicas by the service's DNS name."""
+    config = compose_config(COMPOSE_SECRETS, tmp_path).config
+    services = config["services"]
+    actions = services["actions"]
 
-    assert config["services"]["gateway"]["deploy"]["replicas"] == 4
+    assert actions["deploy"]["replicas"] == 2
+    assert "volumes" not in actions
+    assert "actions-state" not in config.get("volumes", {})
+    assert services["rasa"]["environment"]["ACTION_SERVER_URL"] == "http://actions:5055"
+    assert actions["depends_on"]["provision"]["condition"] == "service_completed_successfully"
+
+
+def test_no_process_is_given_a_sqlite_state_file(tmp_path: Path) -> None:
+    """A SQLite path would be one container's alone: the shared database is used instead."""
+    services = compose_config(COMPOSE_SECRETS, tmp_path).config["services"]
+
+    for name in APP:
+        env = services[name].get("environment", {})
+        assert not {"ACTIONS_STATE_DB", "AUDIT_DB", "GATEWAY_DB"} & set(env), name
+    assert services["actions"]["environment"]["ACTIONS_STATE_DATABASE_URL"].startswith(
+        "postgresql://"
+    )
+
+
+@pytest.mark.parametrize(
+    ("service", "variable"),
+    [("gateway", "GATEWAY_REPLICAS"), ("actions", "ACTIONS_REPLICAS")],
+    ids=["gateway", "actions"],
+)
+def test_the_number_of_replicas_is_a_setting(service: str, variable: str, tmp_path: Path) -> None:
+    config = compose_config({**COMPOSE_SECRETS, variable: "4"}, tmp_path).config
+
+    assert config["services"][service]["deploy"]["replicas"] == 4
 
 
 @pytest.mark.parametrize(

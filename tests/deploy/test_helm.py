@@ -90,7 +90,6 @@ def test_manifests_are_valid_kubernetes_objects(
         "ConfigMap",
         "Deployment",
         "Job",
-        "PersistentVolumeClaim",
         "PodDisruptionBudget",
         "Secret",
         "Service",
@@ -236,6 +235,36 @@ def test_rasa_gets_the_production_profile_of_bot_profile() -> None:
     assert {key: gateway.get(key) for key in shared_limits} == shared_limits
 
 
+def test_the_action_servers_share_the_database_provision_creates() -> None:
+    """The action server's state database is the one bot/profile.py derives for the same
+    PostgreSQL server and productionName (the one the provisioning job creates), its password
+    from the secret; the gateway reads the audit trail there, Rasa and the generator never."""
+    values = chart_values(productionName="acme_bot")
+    values["postgresql"] = {"host": "pg.acme", "port": 6432}
+    chart = rendered(values)
+    secret = chart.named("Secret", "-secrets")["metadata"]["name"]
+    profile = Production.from_env(
+        {
+            "PRODUCTION_NAME": "acme_bot",
+            "PRODUCTION_POSTGRES_ADMIN_URL": "postgresql://admin@pg.acme:6432/postgres",
+        }
+    )
+    password = f"secret:{secret}/ACTIONS_STATE_DATABASE_PASSWORD"
+    expected = profile.actions_environment({"ACTIONS_STATE_DATABASE_PASSWORD": password})
+
+    assert expected["ACTIONS_STATE_DATABASE_URL"] == (
+        "postgresql://acme_bot_actions@pg.acme:6432/acme_bot_actions"
+    )
+    for component in ("actions", "gateway"):
+        env = pod_env(chart, next(containers(deployment(chart, component))))
+        assert {key: env.get(key) for key in expected} == expected, component
+    for component in ("rasa", "generator"):
+        env = pod_env(chart, next(containers(deployment(chart, component))))
+        assert "ACTIONS_STATE_DATABASE_PASSWORD" not in env, component
+    (job,) = chart.of_kind("Job")
+    assert pod_env(chart, next(containers(job)))["ACTIONS_STATE_DATABASE_PASSWORD"] == password
+
+
 @pytest.mark.parametrize("component", COMPONENTS)
 def test_every_deployment_has_startup_readiness_and_liveness_probes(
     chart: Rendered, component: str
@@ -297,13 +326,13 @@ def test_each_process_is_started_as_bot_processes_starts_it(
         assert env[host] == "0.0.0.0"
 
 
-def test_replica_defaults_keep_sqlite_state_on_one_replica(chart: Rendered) -> None:
+def test_replica_defaults_run_every_stateless_process_twice(chart: Rendered) -> None:
+    """The gateway, Rasa and the actions keep their state in the shared services; the
+    generator holds one model per replica."""
     replicas = {c: deployment(chart, c)["spec"]["replicas"] for c in COMPONENTS}
 
-    assert replicas == {"gateway": 2, "rasa": 2, "actions": 1, "generator": 1}
-    # One volume, released before the next pod takes it.
-    assert deployment(chart, "actions")["spec"]["strategy"]["type"] == "Recreate"
-    for component in ("gateway", "rasa"):
+    assert replicas == {"gateway": 2, "rasa": 2, "actions": 2, "generator": 1}
+    for component in ("gateway", "rasa", "actions"):
         assert chart.named("PodDisruptionBudget", f"-{component}")["spec"]["minAvailable"] == 1
         strategy = deployment(chart, component)["spec"]["strategy"]
         assert strategy == {
@@ -312,16 +341,17 @@ def test_replica_defaults_keep_sqlite_state_on_one_replica(chart: Rendered) -> N
         }, component
 
 
-def test_the_gateway_keeps_no_state_on_a_volume(chart: Rendered) -> None:
-    """Its state is in its PostgreSQL database and Redis: no SQLite file, no claim."""
-    pod = deployment(chart, "gateway")["spec"]["template"]["spec"]
+@pytest.mark.parametrize("component", ["gateway", "actions"])
+def test_no_state_is_kept_on_a_volume(chart: Rendered, component: str) -> None:
+    """The gateway's state is in its PostgreSQL database and Redis, the action server's in
+    its PostgreSQL database: no SQLite file, no claim."""
+    pod = deployment(chart, component)["spec"]["template"]["spec"]
     (container,) = pod["containers"]
 
     assert [volume["name"] for volume in pod["volumes"]] == ["tmp"]
     assert [mount["mountPath"] for mount in container["volumeMounts"]] == ["/tmp"]
-    assert "GATEWAY_DB" not in pod_env(chart, container)
-    claims = [c["metadata"]["name"] for c in chart.of_kind("PersistentVolumeClaim")]
-    assert [name for name in claims if name.endswith("-gateway")] == []
+    assert not {"GATEWAY_DB", "ACTIONS_STATE_DB", "AUDIT_DB"} & set(pod_env(chart, container))
+    assert chart.of_kind("PersistentVolumeClaim") == []
 
 
 def test_the_gateway_gets_its_database_and_socketio_redis() -> None:
@@ -409,9 +439,24 @@ def test_telegram_polling_on_several_gateways_is_refused() -> None:
 
 
 def test_replica_counts_come_from_values() -> None:
-    chart = rendered(chart_values(rasa={"replicaCount": 5, "port": 5005}))
+    chart = rendered(
+        chart_values(
+            rasa={"replicaCount": 5, "port": 5005}, actions={"replicaCount": 3, "port": 5055}
+        )
+    )
 
     assert deployment(chart, "rasa")["spec"]["replicas"] == 5
+    assert deployment(chart, "actions")["spec"]["replicas"] == 3
+
+
+def test_one_action_server_needs_no_disruption_budget() -> None:
+    chart = rendered(chart_values(actions={"replicaCount": 1, "port": 5055}))
+
+    assert [
+        p
+        for p in chart.of_kind("PodDisruptionBudget")
+        if p["metadata"]["name"].endswith("-actions")
+    ] == []
 
 
 def test_a_replica_count_below_one_is_refused() -> None:

@@ -40,8 +40,11 @@ class InvoiceStatus:
     days_overdue: int
 
 
-def _status_of(schema: MappedSchema, row: Any, today: date) -> InvoiceStatus:
-    """Compute what is due and how late, so an open invoice past its due date reads overdue."""
+def status_of(schema: MappedSchema, row: Any, today: date) -> InvoiceStatus:
+    """Compute what is due and how late, so an open invoice past its due date reads overdue.
+
+    ``row`` is one row of :func:`select_invoices`.
+    """
     values = row._mapping
     recorded = schema.status_meaning("invoice", values.get("status"))
     total = Decimal(values["total"])
@@ -65,15 +68,32 @@ def _status_of(schema: MappedSchema, row: Any, today: date) -> InvoiceStatus:
     )
 
 
-def _invoices(session: Session) -> MappedSchema:
+def invoice_schema(session: Session) -> MappedSchema:
+    """The mapping in use, when it keeps invoices.
+
+    Raises:
+        NotKept: the ERP keeps no invoices.
+    """
     schema = schema_for(session)
     if not schema.has("invoice"):
         raise NotKept("invoice", schema.spec.missing.get("invoice", ""))
     return schema
 
 
-def _select(schema: MappedSchema) -> Select[Any]:
+def select_invoices(schema: MappedSchema) -> Select[Any]:
+    """SELECT every invoice with the fields :func:`status_of` reads."""
     return schema.select("invoice", *FIELDS, status=True)
+
+
+def select_unpaid(schema: MappedSchema) -> Select[Any]:
+    """:func:`select_invoices` narrowed to the stored statuses that may mean unpaid (every
+    invoice when the status is derived): keep the rows whose :func:`status_of` status is one
+    of UNPAID_INVOICE_STATUSES."""
+    query = select_invoices(schema)
+    unpaid = schema.raw_statuses("invoice", UNPAID_INVOICE_STATUSES)
+    if unpaid is not None:
+        query = query.where(schema.status_column("invoice").in_(unpaid))
+    return query
 
 
 def _number(schema: MappedSchema, text: str) -> tuple[str, Any]:
@@ -121,7 +141,7 @@ def invoice_owner(invoice_number: str, *, session: Session) -> CustomerKey | Non
     Raises:
         InvalidIdentifier: ``invoice_number`` is not shaped like an invoice number.
     """
-    schema = _invoices(session)
+    schema = invoice_schema(session)
     _, key = _number(schema, invoice_number)
     if key is None:
         return None
@@ -162,17 +182,19 @@ def get_invoice_status(
         RecordNotFound: No such invoice.
         AccessDenied: The invoice is another customer's (treat it like RecordNotFound).
     """
-    schema = _invoices(session)
+    schema = invoice_schema(session)
     number, key = _number(schema, invoice_number)
     field = schema.number_field("invoice")
     row = None
     if key is not None:
-        row = session.execute(_select(schema).where(schema.c("invoice", field) == key)).first()
+        row = session.execute(
+            select_invoices(schema).where(schema.c("invoice", field) == key)
+        ).first()
     if row is None:
         raise RecordNotFound("invoice", number)
     if row.customer != customer_id:
         raise AccessDenied("invoice", number, customer_id=customer_id)
-    return _status_of(schema, row, today)
+    return status_of(schema, row, today)
 
 
 def list_unpaid_invoices(
@@ -185,12 +207,9 @@ def list_unpaid_invoices(
         today: The day to measure lateness against.
         session: Open database session.
     """
-    schema = _invoices(session)
+    schema = invoice_schema(session)
     order = [schema.c("invoice", f) for f in ("due_date", "number") if schema.has("invoice", f)]
-    query = _select(schema).where(schema.c("invoice", "customer") == customer_id)
-    unpaid = schema.raw_statuses("invoice", UNPAID_INVOICE_STATUSES)
-    if unpaid is not None:
-        query = query.where(schema.status_column("invoice").in_(unpaid))
+    query = select_unpaid(schema).where(schema.c("invoice", "customer") == customer_id)
     rows = session.execute(query.order_by(*order))
-    statuses = [_status_of(schema, row, today) for row in rows]
+    statuses = [status_of(schema, row, today) for row in rows]
     return [s for s in statuses if s.status in UNPAID_INVOICE_STATUSES]

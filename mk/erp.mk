@@ -12,3 +12,7 @@ bench-erp: install ## ERP query latency per concept: demo, Northwind, classicmod
 bench-writes: install ## Confirmed writes with duplicate deliveries: changes made, duplicates prevented, p95 per database (docs/benchmarks.md)
 	bash scripts/services.sh
 	$(PY) -m erp.bench_writes --json var/bench/writes.json
+
+.PHONY: bench-forecast
+bench-forecast: install ## Stock-out forecast backtest: days-of-cover MAE, smoothing vs a 28-day mean, over past weeks of the demo (docs/benchmarks.md)
+	$(PY) -m erp.bench_forecast --json var/bench/forecast.json

@@ -28,8 +28,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from erp.errors import RecordNotFound
-from erp.ids import parse_sku
+from erp.inventory import find_product
 from erp.schema import MappedSchema, as_date, schema_for
 
 DEFAULT_HORIZON_DAYS = 28
@@ -349,19 +348,7 @@ def forecast_stockout(
     if horizon_days < 1:
         raise ValueError(f"horizon_days must be greater than 0, got {horizon_days}")
     schema = schema_for(session)
-    code = schema.parse_id("sku", sku, parse_sku)
-    sku_field = "sku" if schema.has("product", "sku") else "key"
-    key = schema.key("product", sku_field, code)
-    product = None
-    if key is not None:
-        product = session.execute(
-            schema.select("product", "key", sku_field, "name").where(
-                schema.c("product", sku_field) == key
-            )
-        ).first()
-    if product is None:
-        raise RecordNotFound("product", code)
-    values = product._mapping
+    values, sku_field = find_product(schema, sku, session=session)
     on_hand, available, reorder_point = product_stock(schema, values["key"], session=session)
     return stockout_forecast(
         sku=str(values[sku_field]),

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from rapidfuzz import fuzz, process, utils
+from sqlalchemy import RowMapping
 from sqlalchemy.orm import Session
 
 from erp.errors import RecordNotFound
@@ -149,6 +150,31 @@ class _Row:
     category: str
 
 
+def find_product(
+    schema: MappedSchema, sku: str, *fields: str, session: Session
+) -> tuple[RowMapping, str]:
+    """The product a customer's ``sku`` names (its key, code, name and ``fields``) and the
+    field its code is in ("sku", or "key" for an ERP whose key is the code).
+
+    Raises:
+        InvalidIdentifier: ``sku`` is not a product code of this ERP.
+        RecordNotFound: No product has this SKU.
+    """
+    code = schema.parse_id("sku", sku, parse_sku)
+    sku_field = "sku" if schema.has("product", "sku") else "key"
+    key = schema.key("product", sku_field, code)
+    product = None
+    if key is not None:
+        product = session.execute(
+            schema.select("product", "key", sku_field, "name", *fields).where(
+                schema.c("product", sku_field) == key
+            )
+        ).first()
+    if product is None:
+        raise RecordNotFound("product", code)
+    return product._mapping, sku_field
+
+
 def get_stock(sku: str, *, today: date, session: Session) -> StockReport:
     """Return a product's stock in every warehouse and its next incoming purchase order.
 
@@ -162,19 +188,7 @@ def get_stock(sku: str, *, today: date, session: Session) -> StockReport:
         RecordNotFound: No product has this SKU.
     """
     schema = schema_for(session)
-    code = schema.parse_id("sku", sku, parse_sku)
-    sku_field = "sku" if schema.has("product", "sku") else "key"
-    key = schema.key("product", sku_field, code)
-    product = None
-    if key is not None:
-        product = session.execute(
-            schema.select("product", "key", sku_field, "name", "price").where(
-                schema.c("product", sku_field) == key
-            )
-        ).first()
-    if product is None:
-        raise RecordNotFound("product", code)
-    values = product._mapping
+    values, sku_field = find_product(schema, sku, "price", session=session)
     warehouses = _levels(schema, values["key"], session)
     return StockReport(
         sku=str(values[sku_field]),

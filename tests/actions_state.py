@@ -9,12 +9,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
-from sqlalchemy import URL, Engine, make_url
+from sqlalchemy import URL, Engine
 
 from erp.state import PASSWORD_ENV, URL_ENV, make_state_engine, metadata, state_url
+from tests.postgres import ensure_database
 
 ACTIONS_STATE_TEST_POSTGRES_URL = os.environ.get(
     "ACTIONS_STATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/actions_state_test"
@@ -69,20 +68,7 @@ def close_process_stores() -> None:
 @pytest.fixture(scope="session")
 def actions_state_postgres() -> URL:
     """The PostgreSQL test database of the action server's state, created once per session."""
-    url = make_url(ACTIONS_STATE_TEST_POSTGRES_URL)
-    admin = url.set(drivername="postgresql", database="postgres")
-    try:
-        with psycopg.connect(
-            admin.render_as_string(hide_password=False), autocommit=True, connect_timeout=5
-        ) as db:
-            if not db.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                              (url.database,)).fetchone():  # fmt: skip
-                db.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(url.database)))
-    except psycopg.OperationalError as error:
-        message = f"PostgreSQL is not reachable for the action server's state tests: {error}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    ensure_database(ACTIONS_STATE_TEST_POSTGRES_URL, what="the action server's state tests")
     parsed = state_url({URL_ENV: ACTIONS_STATE_TEST_POSTGRES_URL})
     assert parsed is not None
     return parsed

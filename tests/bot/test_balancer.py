@@ -120,14 +120,19 @@ def test_the_gateway_frontend_listens_on_host(host: str, bind: str) -> None:
     assert f"bind {bind}" in section(gateway_config(host), "frontend gateway")
 
 
-def test_haproxy_accepts_the_configuration(tmp_path: Path) -> None:
-    """HAProxy's own check (-c) of a configuration with every kind of backend."""
+def haproxy_or_skip(config: Path) -> list[str]:
+    """The command running HAProxy on ``config``; the test skips without HAProxy, except in CI."""
     try:
-        command = haproxy_command(tmp_path / "haproxy.cfg")
+        return haproxy_command(config)
     except BalancerMissing:
         if os.environ.get("CI") == "true":
             raise
         pytest.skip("HAProxy is not installed: `make balancer`")
+
+
+def test_haproxy_accepts_the_configuration(tmp_path: Path) -> None:
+    """HAProxy's own check (-c) of a configuration with every kind of backend."""
+    command = haproxy_or_skip(tmp_path / "haproxy.cfg")
     Balancer(
         health_port=9100,
         backends=[
@@ -276,12 +281,7 @@ class Replica:
 @pytest.fixture
 def balanced(tmp_path: Path) -> Iterator[tuple[str, list[Replica]]]:
     """HAProxy on a free port in front of two replicas whose /healthz says 503."""
-    try:
-        command = haproxy_command(tmp_path / "haproxy.cfg")
-    except BalancerMissing:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip("HAProxy is not installed: `make balancer`")
+    command = haproxy_or_skip(tmp_path / "haproxy.cfg")
     replicas = [Replica("one", 503), Replica("two", 503)]
     port = free_port()
     balancer = Balancer(
@@ -328,12 +328,7 @@ def test_a_busy_replica_that_answers_its_check_late_stays_in_a_dead_one_goes_out
 ) -> None:
     """A Rasa replica busy with turns answers its check in seconds: still in, or the last one
     left would take the whole service down with it; a replica that died is out in seconds."""
-    try:
-        command = haproxy_command(tmp_path / "haproxy.cfg")
-    except BalancerMissing:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip("HAProxy is not installed: `make balancer`")
+    command = haproxy_or_skip(tmp_path / "haproxy.cfg")
     busy, dead = Replica("busy", 200, check_delay=2.5), Replica("dead", 200)
     port = free_port()
     balancer = Balancer(

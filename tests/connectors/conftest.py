@@ -21,6 +21,7 @@ from connectors.gateway import create_app
 from connectors.settings import GatewaySettings
 from connectors.store import GatewayStore
 from tests.connectors.fakes import SETTINGS, FakeRasa, MakeClient, actions_transport
+from tests.postgres import ensure_database
 
 GATEWAY_TEST_POSTGRES_URL = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/gateway_test"
@@ -30,18 +31,7 @@ GATEWAY_TEST_POSTGRES_URL = os.environ.get(
 @pytest.fixture(scope="session")
 def gateway_postgres() -> str:
     """The PostgreSQL test database of the gateway, created and migrated once per session."""
-    url = make_url(GATEWAY_TEST_POSTGRES_URL)
-    admin = url.set(database="postgres").render_as_string(hide_password=False)
-    try:
-        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as db:
-            if not db.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                              (url.database,)).fetchone():  # fmt: skip
-                db.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(url.database)))
-    except psycopg.OperationalError as error:
-        message = f"PostgreSQL is not reachable for the gateway tests: {error}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    ensure_database(GATEWAY_TEST_POSTGRES_URL, what="the gateway tests")
     GatewayStore(GATEWAY_TEST_POSTGRES_URL).close()  # migrate
     return GATEWAY_TEST_POSTGRES_URL
 

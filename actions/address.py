@@ -241,6 +241,8 @@ class ActionAskAddressConfirmed(Action):
 class ActionChangeAddress(AnswerAction):
     """Changes the delivery address on a "yes" to the summary just shown."""
 
+    staff_area = "orders"
+
     def name(self) -> str:
         return "action_change_address"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, ClassVar
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
@@ -12,6 +12,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.erp_calls import Asker, asking_for
 from actions.replies import guarded
+from actions.staff import staff_refusal
 from actions.verification import (
     client_key,
     first_text,
@@ -52,7 +53,13 @@ def asker_of(tracker: Tracker) -> Asker:
 
 
 class AnswerAction(Action, ABC):
-    """An action that answers the user's question, then forgets the question's slots."""
+    """An action that answers the user's question, then forgets the question's slots.
+
+    ``staff_area`` names the records it reads (`actions.staff.AREAS`): a staff member whose
+    roles do not cover them is told which role would, and nothing is read.
+    """
+
+    staff_area: ClassVar[str | None] = None
 
     @abstractmethod
     async def answer(
@@ -66,6 +73,10 @@ class AnswerAction(Action, ABC):
         async def work() -> list[dict[str, Any]]:
             return await self.answer(dispatcher, tracker, domain)
 
+        refused = staff_refusal(tracker, self.staff_area) if self.staff_area else None
+        if refused is not None:
+            dispatcher.utter_message(text=refused)
+            return question_reset_events()
         with asking_for(asker_of(tracker)):
             events = await guarded(dispatcher, work, on_error=[])
         return [*events, *question_reset_events()]
@@ -93,13 +104,18 @@ class PrivateFormValidationAction(ErpFormValidationAction, ABC):
     """A form about one customer's orders or invoices: refused where several people read.
 
     In a group chat (the gateway's ``group`` metadata) the form says once why and where to
-    ask instead, and ends before any number or identity is looked at.
+    ask instead, and ends before any number or identity is looked at; so does it for a staff
+    member whose roles do not cover ``staff_area`` (`actions.staff.AREAS`), naming the role.
     """
+
+    staff_area: ClassVar[str]
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        if is_group(tracker):
-            dispatcher.utter_message(text=group_refusal(tracker))
+        refused = group_refusal(tracker) if is_group(tracker) else None
+        refused = refused or staff_refusal(tracker, self.staff_area)
+        if refused is not None:
+            dispatcher.utter_message(text=refused)
             return [ActiveLoop(None), SlotSet("requested_slot", None), *question_reset_events()]
         return await super().run(dispatcher, tracker, domain)

@@ -119,6 +119,8 @@ class ActionAskCancelConfirmed(Action):
 class ActionCancelOrder(AnswerAction):
     """Cancels the order on a "yes" to the summary just shown; a "no" changes nothing."""
 
+    staff_area = "orders"
+
     def name(self) -> str:
         return "action_cancel_order"
 

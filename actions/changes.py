@@ -97,6 +97,8 @@ def describe_outcome(outcome: WriteOutcome) -> str:
 class ConfirmedChangeForm(RecordVerificationForm, ABC):
     """The order number, an identity factor, what the change needs, then yes or no."""
 
+    staff_area = "orders"
+
     kind = ORDER
     write: ClassVar[str]  # the write of erp/writes.py, as a mapping declares it
     verb: ClassVar[str]  # "cancel", for "I can't cancel orders here myself"

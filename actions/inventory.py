@@ -11,11 +11,18 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.alternatives import (
+    MAX_OFFERS,
+    alternatives_line,
+    describe_alternatives,
+    product_encoder,
+)
 from actions.answering import answering_service
 from actions.base import AnswerAction, ErpFormValidationAction
 from actions.erp_calls import erp_call, today
 from actions.verification import first_text
 from erp import inventory, product_names
+from erp.alternatives import alternatives_for
 from models.erp_facts import describe_stock, stock_context
 
 MAX_QUERY_CHARS = product_names.MAX_MESSAGE_CHARS
@@ -97,7 +104,8 @@ async def find_named_product(value: str, message: str) -> product_names.ProductL
 
 
 class ActionCheckStock(AnswerAction):
-    """Available stock per warehouse, and the next delivery when it is short."""
+    """Available stock per warehouse, the next delivery when it is short, and similar
+    products in stock when it is out of stock."""
 
     def name(self) -> str:
         return "action_check_stock"
@@ -119,6 +127,8 @@ class ActionCheckStock(AnswerAction):
                 text,
             )
             text = reply.text
+        if report.total_available == 0:
+            text = f"{text} {await alternatives_line(report.sku)}".rstrip()
         dispatcher.utter_message(text=text)
         return []
 
@@ -142,3 +152,31 @@ def wanted_quantity(value: Any) -> int | None:
             return None
         number = int(match.group(1))
     return number if 0 < number <= MAX_QUANTITY else None
+
+
+class ValidateAlternativesForm(ValidateStockForm):
+    """Finds the product alternatives are asked for, as the stock form does."""
+
+    def name(self) -> str:
+        return "validate_alternatives_form"
+
+
+class ActionProductAlternatives(AnswerAction):
+    """What to offer instead of a product: the similar ones in stock, for anyone (a customer
+    choosing, a salesperson offering)."""
+
+    def name(self) -> str:
+        return "action_product_alternatives"
+
+    async def answer(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        sku = first_text(tracker.get_slot("sku"))
+        found = await erp_call(
+            alternatives_for, sku=sku, limit=MAX_OFFERS * 2, encoder=product_encoder()
+        )
+        stock = f"has {found.available} available" if found.available > 0 else "is out of stock"
+        dispatcher.utter_message(
+            text=f"{found.name} ({found.sku}) {stock}. {describe_alternatives(found)}"
+        )
+        return []

@@ -79,6 +79,8 @@ class ActionAskInvoiceIdentity(AskRecordIdentity):
 class ValidateInvoiceForm(RecordVerificationForm):
     """Asks for the invoice number, then for an identity factor of its customer."""
 
+    staff_area = "invoices"
+
     kind = INVOICE
 
     def name(self) -> str:
@@ -109,6 +111,8 @@ class ValidateUnpaidInvoicesForm(PrivateFormValidationAction):
     other, which must be the same customer's. Staff (marked by the gateway) give the
     customer's email address only (or customer number, where there are no emails).
     """
+
+    staff_area = "invoices"
 
     def name(self) -> str:
         return "validate_unpaid_invoices_form"
@@ -245,6 +249,8 @@ class ValidateUnpaidInvoicesForm(PrivateFormValidationAction):
 class ActionInvoiceStatus(AnswerAction):
     """Status, total, amount still due, due date and days overdue of one invoice."""
 
+    staff_area = "invoices"
+
     def name(self) -> str:
         return "action_invoice_status"
 
@@ -277,6 +283,8 @@ class ActionListUnpaidInvoices(AnswerAction):
     Only for a conversation that proved both identity factors (or a staff lookup). An ERP
     without invoices but with payments against the customer gives those payments instead.
     """
+
+    staff_area = "invoices"
 
     def name(self) -> str:
         return "action_list_unpaid_invoices"

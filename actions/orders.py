@@ -48,6 +48,8 @@ class ActionAskOrderIdentity(AskRecordIdentity):
 class ValidateOrderForm(RecordVerificationForm):
     """Asks for the order number, then for an identity factor of its customer."""
 
+    staff_area = "orders"
+
     kind = ORDER
 
     def name(self) -> str:
@@ -66,6 +68,8 @@ class ValidateOrderForm(RecordVerificationForm):
 
 class ActionOrderStatus(AnswerAction):
     """Status, dates, and for shipped orders the carrier, tracking number and delivery date."""
+
+    staff_area = "orders"
 
     def name(self) -> str:
         return "action_order_status"

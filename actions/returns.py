@@ -346,6 +346,8 @@ class ActionAskReturnConfirmed(Action):
 class ActionRequestReturn(AnswerAction):
     """Authorises the return on a "yes" to the summary just shown."""
 
+    staff_area = "orders"
+
     def name(self) -> str:
         return "action_request_return"
 

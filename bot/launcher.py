@@ -85,6 +85,22 @@ def ensure_index() -> None:
     print(update_index(progress=sys.stderr.isatty()).summary(), flush=True)
 
 
+def ensure_product_vectors() -> None:
+    """Embed the catalogue's product texts not embedded yet (var/vectors), so the action
+    server offers out-of-stock alternatives from the first question without loading a model."""
+    from erp.alternatives import catalogue_products
+    from erp.db import get_engine, session_scope
+    from erp.product_vectors import product_vectors
+    from retrieval.vector_cache import product_embedder
+
+    encoder = product_embedder()
+    with session_scope(get_engine()) as session:
+        products = catalogue_products(session=session)
+    product_vectors(products, encoder)
+    print(f"Product vectors: {len(products)} products, {encoder.embedded} texts embedded now "
+          f"(the rest kept in {encoder.path})", flush=True)  # fmt: skip
+
+
 def ensure_generator() -> bool:
     """Join the packaged base model once and check the adapter, so the first answer is quick.
 
@@ -145,6 +161,7 @@ def setup() -> bool:
     """
     ensure_seeded()
     ensure_index()
+    ensure_product_vectors()
     generator = ensure_generator()
     training.train()
     return generator

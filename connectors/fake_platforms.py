@@ -2,7 +2,9 @@
 
 For tests, benchmarks and trying the channels offline: point TELEGRAM_API_URL and
 SLACK_API_URL at a FakePlatforms server and every outgoing call is answered like the real
-API would and kept in ``calls``. Failures can be scripted (``fail``) to exercise retries.
+API would and kept in ``calls`` (Slack's file uploads too: files.getUploadURLExternal
+answers with an upload URL on this server, whose POSTs are recorded as "upload").
+Failures can be scripted (``fail``) to exercise retries.
 Telegram's editMessageText answers like the real one: 400 for a message it never sent and
 for an edit that changes nothing.
 
@@ -40,7 +42,8 @@ BOT_USER = {"id": 7000001, "is_bot": True, "first_name": "Northbridge", "usernam
 
 @dataclass(frozen=True)
 class Call:
-    """One recorded API call: platform ("telegram", "slack", "slack-response"), method, params."""
+    """One recorded API call: platform ("telegram", "slack", "slack-response", "slack-upload"),
+    method, params."""
 
     platform: str
     method: str
@@ -75,6 +78,7 @@ class FakePlatforms:
                 Route("/bot{token}/{method}", self._telegram, methods=["GET", "POST"]),
                 Route("/slack-api/{method}", self._slack, methods=["POST"]),
                 Route("/slack-response/{hook}", self._slack_response, methods=["POST"]),
+                Route("/slack-upload/{file_id}", self._slack_upload, methods=["POST"]),
             ]
         )
 
@@ -212,7 +216,35 @@ class FakePlatforms:
             return JSONResponse({"ok": True, "channel": params.get("channel"), "ts": ts})
         if method == "auth.test":
             return JSONResponse({"ok": True, "user_id": "UBOT", "team_id": "T0001"})
+        if method == "files.getUploadURLExternal":
+            # Slack answers with a URL on its file service; here, this server's upload route.
+            file_id = f"F{next(self._ids):08d}"
+            url = f"{str(request.base_url).rstrip('/')}/slack-upload/{file_id}"
+            return JSONResponse({"ok": True, "upload_url": url, "file_id": file_id})
+        if method == "files.completeUploadExternal":
+            files = params.get("files")
+            shared = [
+                {"id": f.get("id"), "title": f.get("title")}
+                for f in (files if isinstance(files, list) else [])
+                if isinstance(f, dict)
+            ]
+            return JSONResponse({"ok": True, "files": shared})
         return JSONResponse({"ok": True})
+
+    async def _slack_upload(self, request: Request) -> Response:
+        """The bytes of a file POSTed to an upload URL: recorded as method "upload" with
+        ``file_id``, ``content_type`` and ``content`` (bytes)."""
+        body = await request.body()
+        params = {
+            "file_id": request.path_params["file_id"],
+            "content_type": request.headers.get("content-type", ""),
+            "content": body,
+        }
+        self._record(Call("slack-upload", "upload", params))
+        failure = self._failure("upload")
+        if failure is not None:
+            return Response("upload failed", status_code=failure.status)
+        return Response(f"OK - {len(body)}")
 
     async def _slack_response(self, request: Request) -> Response:
         self._record(Call("slack-response", request.path_params["hook"], await _params(request)))

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from connectors.agents.wiring import AgentSide
+from connectors.analytics.service import AnalyticsService, AnalyticsSources
 from connectors.channels.slack import SlackChannel
 from connectors.channels.telegram import TelegramChannel
 from connectors.channels.web import DAY_SECONDS, SessionTokens, WebChannel, session_secret
@@ -160,7 +161,17 @@ def create_app(
         else None
     )
     # The agent console and the Slack agent channel work on the queue.
-    agents = AgentSide.build(store, queue, slack=slack, turns=turns) if queue is not None else None
+    agents = (
+        AgentSide.build(
+            store,
+            queue,
+            slack=slack,
+            turns=turns,
+            analytics=AnalyticsService(AnalyticsSources.of(settings)),
+        )
+        if queue is not None
+        else None
+    )
     if queue is not None:
         # Agent replies and handoff notices reach each channel through its push; REST
         # clients fetch theirs (GET /api/messages/{sender_id}/pending, or the next POST).

@@ -52,6 +52,8 @@ class IncomingMessage:
     staff: bool = False
     # Staff whose role may also change orders for customers; never from input.
     staff_writes: bool = False
+    # The staff member's roles (connectors.roles), from configuration; never from input.
+    staff_roles: frozenset[str] = frozenset()
     # Set by the channel from authenticated facts; never from input. Empty: the sender id.
     client: str = ""
     group: bool = False

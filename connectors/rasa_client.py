@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -66,6 +67,8 @@ class RasaClient:
                 or with something that is not a list of replies.
         """
         url = self._base_url + WEBHOOK_PATH
+        # Names this turn in the tracker, so that a take-back reverts this message or none.
+        turn = uuid.uuid4().hex
         payload: RasaRequest = {
             "sender": message.sender_id,
             "message": message.text,
@@ -75,8 +78,10 @@ class RasaClient:
                 "channel": message.channel,
                 "role": "staff" if message.staff else "customer",
                 "staff_writes": message.staff and message.staff_writes,
+                "roles": sorted(message.staff_roles) if message.staff else [],
                 "client": message.client or message.sender_id,
                 "group": message.group,
+                "turn": turn,
             },
         }
         # Encoded here rather than with httpx's json=, which uses ensure_ascii=False and
@@ -108,7 +113,7 @@ class RasaClient:
             # Every turn of this bot says something. Nothing means an action failed (the
             # action server was down or raised) and Rasa went on without its events: take
             # the message back so that the user's resend starts the turn again.
-            await self._take_back(message.sender_id)
+            await self._take_back(message.sender_id, turn)
             raise RasaUnavailable(
                 "Rasa answered with no reply (an action failed or the action server is down)",
                 url=url,
@@ -148,15 +153,22 @@ class RasaClient:
         url = self._tracker_url(conversation_id) + "/events"
         await self._call("POST", url, params={"include_events": "NONE"}, body=events)
 
-    async def _take_back(self, conversation_id: str) -> None:
-        """Revert the conversation's latest user message (Rasa's ``rewind`` event).
+    async def _take_back(self, conversation_id: str, turn: str) -> None:
+        """Revert the conversation's latest user message (Rasa's ``rewind`` event) when it is
+        the message of ``turn``.
 
-        Tried again while the rewind certainly reached no Rasa process (a replica that just
-        died behind the balancer), never when it might have applied: two rewinds would take
-        back one message too many.
+        Rasa answers an empty list both when an action failed after it kept the message and
+        when the turn failed before it kept anything (an error inside Rasa): rewinding then
+        would take back the message before, and the user's resend would be read out of
+        context. Tried again while the rewind certainly reached no Rasa process (a replica
+        that just died behind the balancer), never when it might have applied: two rewinds
+        would take back one message too many.
         """
         for attempt, pause in enumerate((*TAKE_BACK_PAUSES, None), start=1):
             try:
+                if not await self._kept(conversation_id, turn):
+                    logger.warning("nothing to take back: Rasa kept no unanswered message")
+                    return
                 await self.append_events(conversation_id, [{"event": "rewind"}])
                 return
             except RasaUnavailable as error:
@@ -165,6 +177,14 @@ class RasaClient:
                                    attempt, error.reason)  # fmt: skip
                     return
                 await asyncio.sleep(pause)
+
+    async def _kept(self, conversation_id: str, turn: str) -> bool:
+        """Whether the conversation's latest user message is the one sent in ``turn``."""
+        url = self._tracker_url(conversation_id)
+        data = await self._call("GET", url, params={"include_events": "NONE"})
+        latest = data.get("latest_message") if isinstance(data, dict) else None
+        metadata = latest.get("metadata") if isinstance(latest, dict) else None
+        return isinstance(metadata, dict) and metadata.get("turn") == turn
 
     def _bearer(self) -> dict[str, str]:
         # Without a token Rasa answers 401, which _status_reason explains.

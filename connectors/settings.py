@@ -7,8 +7,10 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from connectors.errors import SettingsError
+from connectors.roles import READ_ROLES, WRITER, parse_roles
 
 _TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _API_KEY_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -46,10 +48,25 @@ class SlackSettings:
     bot_token: str = ""
     signing_secret: str = ""
     api_url: str = "https://slack.com/api/"
+    # SLACK_STAFF_ROLES ``U0123ABC=finance,U0456DEF=sales+writer``: each staff member's
+    # roles (connectors.roles). Being listed makes a user staff.
+    staff_roles: dict[str, frozenset[str]] = field(default_factory=dict)
+    # The shorter lists from before roles: staff who read every area but the audit trail
+    # (READ_ROLES), and those who may also change orders for customers (plus writer).
     staff_user_ids: frozenset[str] = frozenset()
-    # Staff who may also change orders for customers (cancel, new address, return); the
-    # others look up only. Being listed here makes a user staff too.
     staff_writer_ids: frozenset[str] = frozenset()
+
+    def roles_of(self, *ids: str) -> frozenset[str]:
+        """The roles of a Slack user known by any of ``ids`` (``U…`` or ``T…:U…``); none
+        for a user who is not staff."""
+        roles: set[str] = set()
+        for user in ids:
+            roles |= self.staff_roles.get(user, frozenset())
+            if user in self.staff_user_ids or user in self.staff_writer_ids:
+                roles |= READ_ROLES
+            if user in self.staff_writer_ids:
+                roles.add(WRITER)
+        return frozenset(roles)
 
     def disabled_reason(self) -> str | None:
         """Why the channel cannot run with these settings, or None when it can."""
@@ -149,6 +166,10 @@ class GatewaySettings:
     rasa_token: str = field(default="", repr=False)
     # METRICS_TOKEN: what a Prometheus scraper sends for /metrics; empty: /metrics is 404.
     metrics_token: str = field(default="", repr=False)
+    # Rasa's SQL tracker store, read (read-only) by the console's analytics page
+    # (``sqlite:///file`` or ``postgresql://user@host:port/db``, the password apart).
+    analytics_events_url: str = field(default="sqlite:///var/rasa_tracker.db", repr=False)
+    analytics_events_password: str = field(default="", repr=False)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     slack: SlackSettings = field(default_factory=SlackSettings)
     handoff: HandoffSettings = field(default_factory=HandoffSettings)
@@ -167,7 +188,8 @@ class GatewaySettings:
         WEB_SESSION_SECRET (at least 16 characters), WEB_SESSION_DAYS, TRUSTED_PROXIES
         (comma-separated IP addresses or networks, ``10.0.0.0/8``, whose X-Forwarded-For is
         believed), GATEWAY_API_KEYS (``name:secret,...``), GATEWAY_INTERNAL_TOKEN, RASA_TOKEN,
-        METRICS_TOKEN (at least 16 characters), TELEGRAM_BOT_TOKEN,
+        METRICS_TOKEN (at least 16 characters), ANALYTICS_EVENTS_URL and
+        ANALYTICS_EVENTS_PASSWORD (``_analytics_events``), TELEGRAM_BOT_TOKEN,
         TELEGRAM_WEBHOOK_SECRET, TELEGRAM_WEBHOOK_URL, TELEGRAM_MODE, TELEGRAM_API_URL,
         SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_API_URL and SLACK_STAFF_USER_IDS
         (comma-separated Slack user ids), and the HANDOFF_* variables of ``_handoff``; unset
@@ -178,6 +200,7 @@ class GatewaySettings:
         """
         env = os.environ if environ is None else environ
         defaults = cls()
+        events_url, events_password = _analytics_events(env)
         settings = cls(
             rasa_url=_url(env, "RASA_URL", defaults.rasa_url),
             action_server_url=_url(env, "ACTION_SERVER_URL", defaults.action_server_url),
@@ -209,6 +232,8 @@ class GatewaySettings:
             internal_token=(env.get("GATEWAY_INTERNAL_TOKEN") or "").strip(),
             rasa_token=(env.get("RASA_TOKEN") or "").strip(),
             metrics_token=_secret(env, "METRICS_TOKEN"),
+            analytics_events_url=events_url,
+            analytics_events_password=events_password,
             telegram=_telegram(env),
             slack=_slack(env),
             handoff=_handoff(env),
@@ -223,6 +248,32 @@ class GatewaySettings:
                         "is (every gateway replica must use the same one)"
                     )
         return settings
+
+
+def _analytics_events(env: Mapping[str, str]) -> tuple[str, str]:
+    """Where the analytics page reads Rasa's conversation events, and the password.
+
+    ANALYTICS_EVENTS_URL (``sqlite:///file`` or ``postgresql://user@host:port/db``) with
+    ANALYTICS_EVENTS_PASSWORD; unset, Rasa's own tracker store as the launcher gives it to
+    every process: PostgreSQL from RASA_TRACKER_PG_* (PROFILE=production), else the SQLite
+    file RASA_TRACKER_DB (var/rasa_tracker.db). Either way the page only ever reads it.
+    """
+    url = (env.get("ANALYTICS_EVENTS_URL") or "").strip()
+    if url:
+        if not url.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://")):
+            # Not echoed: the URL may carry a password.
+            raise SettingsError("ANALYTICS_EVENTS_URL must start with sqlite:/// or postgresql://")
+        return url, (env.get("ANALYTICS_EVENTS_PASSWORD") or "").strip()
+    host = (env.get("RASA_TRACKER_PG_HOST") or "").strip()
+    if host:
+        user = quote(env.get("RASA_TRACKER_PG_USER") or "", safe="")
+        port = (env.get("RASA_TRACKER_PG_PORT") or "5432").strip()
+        database = quote(env.get("RASA_TRACKER_PG_DB") or "", safe="")
+        return (
+            f"postgresql://{user}@{host}:{port}/{database}",
+            (env.get("RASA_TRACKER_PG_PASSWORD") or "").strip(),
+        )
+    return "sqlite:///" + (env.get("RASA_TRACKER_DB") or "var/rasa_tracker.db"), ""
 
 
 def _secret(env: Mapping[str, str], name: str) -> str:
@@ -313,6 +364,7 @@ def _slack(env: Mapping[str, str]) -> SlackSettings:
         bot_token=env.get("SLACK_BOT_TOKEN") or "",
         signing_secret=env.get("SLACK_SIGNING_SECRET") or "",
         api_url=_url(env, "SLACK_API_URL", defaults.api_url) + "/",
+        staff_roles=_staff_roles(env, "SLACK_STAFF_ROLES"),
         staff_user_ids=frozenset(_list(env, "SLACK_STAFF_USER_IDS")),
         staff_writer_ids=frozenset(_list(env, "SLACK_STAFF_WRITER_IDS")),
     )
@@ -400,6 +452,21 @@ def _keep_days(env: Mapping[str, str], name: str, default: float) -> float:
 
 def _list(env: Mapping[str, str], name: str) -> list[str]:
     return [item.strip() for item in (env.get(name) or "").split(",") if item.strip()]
+
+
+def _staff_roles(env: Mapping[str, str], name: str) -> dict[str, frozenset[str]]:
+    """``user=role+role`` pairs, comma-separated; a user listed twice gets both lists."""
+    roles: dict[str, frozenset[str]] = {}
+    for item in _list(env, name):
+        user, equals, names = item.partition("=")
+        user = user.strip()
+        if not equals or not user:
+            raise SettingsError(f"{name}: {item!r} is not user=role (e.g. U0123ABC=finance)")
+        try:
+            roles[user] = roles.get(user, frozenset()) | parse_roles(names, where=f"{name} {user}")
+        except ValueError as error:
+            raise SettingsError(str(error)) from None
+    return roles
 
 
 def _redis_url(env: Mapping[str, str], name: str) -> str:

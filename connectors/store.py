@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
 import anyio.to_thread
 
+from connectors.charts import HistoryChart, chart_of, transcript_text
 from connectors.database import Database, Transaction, open_database
 from connectors.messages import OutgoingMessage
 
@@ -41,6 +42,8 @@ class HistoryEntry(TypedDict):
     at: float
     # The username of the agent who wrote an ``agent`` entry.
     agent: NotRequired[str]
+    # A chart the reply carried (its text has the line "[chart] <title>"); not the image.
+    chart: NotRequired[HistoryChart]
 
 
 class GatewayStore:
@@ -272,13 +275,21 @@ def entry_of(role: Role, body: str, created_at: float) -> HistoryEntry:
     )
     if isinstance(data.get("agent"), str):
         entry["agent"] = data["agent"]
+    if isinstance(data.get("chart"), dict):
+        entry["chart"] = data["chart"]
     return entry
 
 
 def entry_body(message: OutgoingMessage) -> dict[str, Any]:
-    """How a message is stored in the transcript (its text, buttons and image)."""
-    return {
-        "text": message.text,
+    """How a message is stored in the transcript (its text, buttons and image; a chart as
+    the line "[chart] <title>" and what it was, not its picture)."""
+    # The channel delivering the reply logs a malformed chart; not logged twice here.
+    chart = chart_of(message, log=False)
+    body: dict[str, Any] = {
+        "text": transcript_text(message, chart),
         "buttons": [{"title": b.title, "payload": b.payload} for b in message.buttons],
         "image": message.image,
     }
+    if chart is not None:
+        body["chart"] = chart.history()
+    return body

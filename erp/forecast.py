@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,9 @@ ORDER_COVER_DAYS = 28
 CANCELLED = "cancelled"
 _RATE = Decimal("0.001")
 _DAYS = Decimal("0.1")
+
+
+_FIT_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -180,11 +184,12 @@ def forecast_demand(
 
     series = np.asarray(weeks, dtype=float)
     horizon_weeks = math.ceil(horizon_days / 7)
-    with warnings.catch_warnings():
-        # A short series may stop short of the optimum (the fit is still usable), and a
-        # perfectly flat one has a residual sum of 0, whose log statsmodels takes for the AIC.
+    # A short series may stop short of the optimum (the fit is still usable), and a perfectly
+    # flat one has a residual sum of 0, whose log statsmodels takes for the AIC. numpy's
+    # errstate is per thread; the warning filters are global, so fits take turns (the action
+    # server makes forecasts in worker threads; a fit takes milliseconds).
+    with _FIT_LOCK, warnings.catch_warnings(), np.errstate(divide="ignore"):
         warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.filterwarnings("ignore", "divide by zero", RuntimeWarning)
         fitted = SimpleExpSmoothing(series, initialization_method="estimated").fit()
         weekly = max(float(fitted.forecast(1)[0]), 0.0)
         paths = np.asarray(
@@ -362,6 +367,35 @@ def forecast_stockout(
         horizon_days=horizon_days,
         lead_time_days=lead_time_days,
     )
+
+
+def sales_history(
+    sku: str, *, today: date, days: int = 56, session: Session
+) -> list[tuple[date, int]]:
+    """A product's units sold per day over the ``days`` days ending on ``today``.
+
+    The same sales the forecast reads (:func:`daily_sales`: order lines of orders not
+    cancelled, through the mapping), with every day of the window listed, 0 when nothing
+    was sold; oldest first.
+
+    Example:
+        >>> sales_history("WID-1001", today=date(2026, 11, 1), days=3, session=session)
+        [(datetime.date(2026, 10, 30), 4), (datetime.date(2026, 10, 31), 0), ...]
+
+    Raises:
+        InvalidIdentifier: ``sku`` is not a product code of this ERP.
+        RecordNotFound: No product has this SKU.
+        ValueError: ``days`` is not positive.
+    """
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ValueError(f"days must be a whole number greater than 0, got {days!r}")
+    schema = schema_for(session)
+    values, _ = find_product(schema, sku, session=session)
+    first = today - timedelta(days=days - 1)
+    # daily_sales starts at the first sale's week: the days before it sold nothing.
+    sold = daily_sales(schema, values["key"], today=today, start=first, session=session)
+    padded = [0] * (days - len(sold)) + sold
+    return [(first + timedelta(days=i), units) for i, units in enumerate(padded)]
 
 
 def daily_sales(

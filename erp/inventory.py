@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -189,7 +190,7 @@ def get_stock(sku: str, *, today: date, session: Session) -> StockReport:
     """
     schema = schema_for(session)
     values, sku_field = find_product(schema, sku, "price", session=session)
-    warehouses = _levels(schema, values["key"], session)
+    warehouses = levels_by_product(schema, [values["key"]], session=session).get(values["key"], ())
     return StockReport(
         sku=str(values[sku_field]),
         name=values["name"],
@@ -200,31 +201,39 @@ def get_stock(sku: str, *, today: date, session: Session) -> StockReport:
     )
 
 
-def _levels(schema: MappedSchema, product: Any, session: Session) -> tuple[WarehouseStock, ...]:
-    if not schema.has("stock"):
-        return ()
-    fields = ("warehouse", "warehouse_name", "city", "available", "on_hand", "reserved")
-    query = schema.select("stock", *fields).where(schema.c("stock", "product") == product)
+def levels_by_product(
+    schema: MappedSchema, products: Sequence[Any], *, session: Session
+) -> dict[Any, tuple[WarehouseStock, ...]]:
+    """Each product's stock per warehouse (by warehouse code), for products given by key.
+
+    Products without a stock row are left out; an ERP without stock figures gives ``{}``.
+    """
+    if not schema.has("stock") or not products:
+        return {}
+    fields = ("product", "warehouse", "warehouse_name", "city", "available", "on_hand", "reserved")
+    query = schema.select("stock", *fields).where(schema.c("stock", "product").in_(products))
     if schema.has("stock", "warehouse"):
         query = query.order_by(schema.c("stock", "warehouse"))
-    levels = []
+    levels: dict[Any, list[WarehouseStock]] = {}
     for row in session.execute(query):
         values = row._mapping
-        on_hand = int(values.get("on_hand", values.get("available")) or 0)
-        reserved = int(values.get("reserved") or 0)
-        available = values.get("available")
-        available = max(on_hand - reserved, 0) if available is None else max(int(available), 0)
-        levels.append(
-            WarehouseStock(
-                warehouse_code=str(values.get("warehouse") or ""),
-                warehouse_name=str(values.get("warehouse_name") or values.get("warehouse") or ""),
-                city=str(values.get("city") or ""),
-                on_hand=on_hand,
-                reserved=reserved,
-                available=available,
-            )
-        )
-    return tuple(levels)
+        levels.setdefault(values["product"], []).append(_warehouse_stock(values))
+    return {product: tuple(found) for product, found in levels.items()}
+
+
+def _warehouse_stock(values: RowMapping) -> WarehouseStock:
+    on_hand = int(values.get("on_hand", values.get("available")) or 0)
+    reserved = int(values.get("reserved") or 0)
+    available = values.get("available")
+    available = max(on_hand - reserved, 0) if available is None else max(int(available), 0)
+    return WarehouseStock(
+        warehouse_code=str(values.get("warehouse") or ""),
+        warehouse_name=str(values.get("warehouse_name") or values.get("warehouse") or ""),
+        city=str(values.get("city") or ""),
+        on_hand=on_hand,
+        reserved=reserved,
+        available=available,
+    )
 
 
 def _incoming(

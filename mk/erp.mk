@@ -16,3 +16,7 @@ bench-writes: install ## Confirmed writes with duplicate deliveries: changes mad
 .PHONY: bench-forecast
 bench-forecast: install ## Stock-out forecast backtest: days-of-cover MAE, smoothing vs a 28-day mean, over past weeks of the demo (docs/benchmarks.md)
 	$(PY) -m erp.bench_forecast --json var/bench/forecast.json
+
+.PHONY: bench-alternatives
+bench-alternatives: install ## Out-of-stock alternatives: precision@3 of embedding similarity vs a name-overlap baseline, 139 products judged by hand (docs/benchmarks.md)
+	$(PY) -m bot.bench_alternatives --json var/bench/alternatives.json

@@ -2,9 +2,11 @@
 
 It takes the same turn path as a Slack staff member's message (`connectors.turns.Turns`:
 limits, transcript, handoff triggers, Rasa). The conversation is ``console:<username>``; the
-agent is staff (any customer's records, no verification), and may change orders for
-customers when their roles allow it (writer or admin, read at every message, so a revoke
-counts at once); the audit trail records those reads and writes as ``staff:console:<username>``.
+agent is staff (no customer verification) with the roles granted to their account
+(`connectors.roles`, read at every message, so a revoke counts at once): what they may read
+(sales: orders, finance: invoices and receivables, warehouse: supply and forecasts, admin:
+everything) and whether they may change orders for customers (writer or admin). The audit
+trail records their reads and writes as ``staff:console:<username>``.
 Who is asking comes from the session, never from the request body.
 """
 
@@ -16,8 +18,10 @@ from starlette.responses import JSONResponse, Response
 
 from connectors.agents.auth import AgentAuth, AgentSession
 from connectors.agents.errors import InvalidAgentInput
+from connectors.charts import with_chart
 from connectors.errors import RasaUnavailable, RateLimited
-from connectors.messages import IncomingMessage, rest_message
+from connectors.messages import IncomingMessage
+from connectors.roles import may_change_orders
 from connectors.turns import Turns, user_notice
 from connectors.validation import load_json_object, read_body
 
@@ -49,20 +53,21 @@ class ConsoleAsk:
 
     async def send(self, request: Request, session: AgentSession) -> Response:
         """One message from the agent; the answer is the assistant's replies (agent replies
-        from a colleague that were waiting come first), 429 or 503 with the reason when the
-        assistant cannot answer now."""
+        from a colleague that were waiting come first; a chart under ``chart``), 429 or 503
+        with the reason when the assistant cannot answer now."""
         body = load_json_object(await read_body(request))
         text = body.get("text")
         if not isinstance(text, str):
             raise InvalidAgentInput("text must be a string")
-        writes = await anyio.to_thread.run_sync(self.auth.may_change_orders, session.username)
+        roles = frozenset(await anyio.to_thread.run_sync(self.auth.roles, session.username))
         conversation = conversation_of(session.username)
         message = IncomingMessage(
             sender_id=conversation,
             channel=CHANNEL,
             text=text,
             staff=True,
-            staff_writes=writes,
+            staff_writes=may_change_orders(roles),
+            staff_roles=roles,
             client=conversation,
         )
         try:
@@ -76,7 +81,8 @@ class ConsoleAsk:
             return JSONResponse({"error": user_notice(error)}, status_code=503)
         if self.turns.queue is not None:
             replies = [*await self.turns.queue.delivery.take(conversation), *replies]
-        return JSONResponse({"messages": [rest_message(reply) for reply in replies]})
+        # A chart comes checked, as a data URL the page shows (its transcript keeps a line).
+        return JSONResponse({"messages": [with_chart(reply) for reply in replies]})
 
     async def history(self, request: Request, session: AgentSession) -> Response:
         """The agent's Ask conversation, oldest first, with the roles it is asked with; a
@@ -87,7 +93,12 @@ class ConsoleAsk:
         transcript = await self.turns.store.history(conversation)
         if delivery is not None:
             await delivery.mark_delivered(conversation, up_to=mark)
-        writes = await anyio.to_thread.run_sync(self.auth.may_change_orders, session.username)
+        roles = await anyio.to_thread.run_sync(self.auth.roles, session.username)
         return JSONResponse(
-            {"conversation": conversation, "may_change_orders": writes, "transcript": transcript}
+            {
+                "conversation": conversation,
+                "roles": roles,
+                "may_change_orders": may_change_orders(set(roles)),
+                "transcript": transcript,
+            }
         )

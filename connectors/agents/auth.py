@@ -35,6 +35,7 @@ from connectors.agents.errors import (
     UnknownAgent,
 )
 from connectors.agents.settings import AgentSettings
+from connectors.roles import ADMIN, ROLES, may_change_orders
 from connectors.store import GatewayStore
 
 SESSION_COOKIE = "agent_session"
@@ -53,13 +54,6 @@ _SLACK_AGENT = re.compile(r"slack:[UW][A-Z0-9]{2,20}")
 # and counts on the other replicas until its stamp is this old.
 STREAM_BEAT_SECONDS = 15.0
 STREAM_ONLINE_SECONDS = 60.0
-
-# "admin" reads the audit trail of ERP reads and writes and may do what every role may;
-# "writer" may change orders for any customer (cancel, readdress, return) through the
-# console's Ask panel. Every logged-in agent may look up any customer's records there.
-ADMIN = "admin"
-WRITER = "writer"
-ROLES = (ADMIN, WRITER)
 
 
 @dataclass(frozen=True)
@@ -364,10 +358,16 @@ class AgentAuth:
         self.store._execute("DELETE FROM agent_sessions WHERE username = ?", (name,))
 
     def ensure_demo_agent(self, password: str) -> Agent:
-        """Create the ``demo`` agent with ``password``, or reset its password if it exists."""
+        """Create the ``demo`` agent with ``password``, or reset its password if it exists.
+
+        A new demo agent is an admin, so the demo shows every staff answer; roles taken from
+        it later stay taken.
+        """
         agent = self.get_agent(DEMO_AGENT)
         if agent is None:
-            return self.add_agent(DEMO_AGENT, password, "Demo Agent")
+            agent = self.add_agent(DEMO_AGENT, password, "Demo Agent")
+            self.set_role(DEMO_AGENT, ADMIN, granted=True)
+            return agent
         self.set_password(DEMO_AGENT, password)
         return agent
 
@@ -409,7 +409,7 @@ class AgentAuth:
 
     def may_change_orders(self, username: str) -> bool:
         """Whether the agent's roles let them change orders for customers (writer or admin)."""
-        return bool({ADMIN, WRITER} & set(self.roles(username)))
+        return may_change_orders(set(self.roles(username)))
 
     def remove_agent(self, username: str) -> bool:
         """Delete an agent and its sessions; False if there was no such agent."""

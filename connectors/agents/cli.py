@@ -15,10 +15,11 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 
-from connectors.agents.auth import DEMO_AGENT, ROLES, AgentAuth, check_password
+from connectors.agents.auth import DEMO_AGENT, AgentAuth, check_password
 from connectors.agents.errors import AgentError
 from connectors.agents.settings import AgentSettings
 from connectors.errors import SettingsError
+from connectors.roles import ROLES
 from connectors.settings import GatewaySettings
 from connectors.store import GatewayStore
 
@@ -90,8 +91,9 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     passwd.add_argument("username")
     grant = commands.add_parser(
         "grant",
-        help="give an agent a role (admin: everything and the audit trail; writer: "
-        "change orders for customers in the Ask panel)",
+        help="give an agent a role (sales: customers and orders; warehouse: stock, supply "
+        "and forecasts; finance: invoices and receivables; support: orders and analytics; "
+        "admin: everything and the audit trail; writer: change orders for customers)",
     )
     grant.add_argument("username")
     grant.add_argument("role", choices=ROLES)

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import anyio.to_thread
@@ -27,7 +27,7 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import BaseRoute, Route
 
 from connectors.agents.ask import ConsoleAsk
-from connectors.agents.auth import ADMIN, CSRF_HEADER, SESSION_COOKIE, AgentAuth, AgentSession
+from connectors.agents.auth import CSRF_HEADER, SESSION_COOKIE, AgentAuth, AgentSession
 from connectors.agents.canned import CannedReplies
 from connectors.agents.errors import (
     AgentError,
@@ -49,7 +49,11 @@ from connectors.handoff.errors import (
 from connectors.handoff.facts import context_facts
 from connectors.handoff.queue import OPEN_STATUSES, Handoff, HandoffQueue, HandoffStatus
 from connectors.redaction import redact
+from connectors.roles import ADMIN
 from connectors.validation import MAX_MESSAGE_CHARS, clean_text, load_json_object, read_body
+
+if TYPE_CHECKING:
+    from connectors.analytics.http import AnalyticsPages
 
 logger = logging.getLogger("connectors")
 
@@ -126,12 +130,14 @@ class AgentConsole:
         *,
         heartbeat: float = HEARTBEAT_SECONDS,
         ask: ConsoleAsk | None = None,
+        analytics: AnalyticsPages | None = None,
     ) -> None:
         self.auth = auth
         self.queue = queue
         self.canned = canned
         self.heartbeat = heartbeat
         self.ask = ask
+        self.analytics = analytics
 
     def routes(self) -> list[BaseRoute]:
         """The page and the JSON API."""
@@ -142,7 +148,9 @@ class AgentConsole:
                 Route("/agent/api/ask", api(self.ask.history), methods=["GET"]),
                 Route("/agent/api/ask", api(self.ask.send, write=True), methods=["POST"]),
             ]
-        return ask + [
+        # The analytics page and its API (connectors/analytics/http.py).
+        analytics = self.analytics.routes(api) if self.analytics is not None else []
+        return ask + analytics + [
             Route("/agent", self.page, methods=["GET"]),
             Route("/agent/", self.page, methods=["GET"]),
             Route("/agent/api/login", self.login, methods=["POST"]),

@@ -19,6 +19,8 @@ from connectors.agents.auth import AgentAuth
 from connectors.agents.canned import CannedReplies, load_defaults
 from connectors.agents.console import AgentConsole
 from connectors.agents.settings import AgentSettings
+from connectors.analytics.http import AnalyticsPages
+from connectors.analytics.service import AnalyticsService
 from connectors.channels.slack import SlackChannel
 from connectors.channels.slack_agents import SlackAgentChannel
 from connectors.handoff.queue import HandoffQueue
@@ -37,6 +39,7 @@ class AgentSide:
     canned: CannedReplies
     console: AgentConsole
     slack: SlackAgentChannel | None
+    analytics: AnalyticsService | None = None
 
     @classmethod
     def build(
@@ -47,11 +50,13 @@ class AgentSide:
         slack: SlackChannel | None,
         turns: Turns | None = None,
         settings: AgentSettings | None = None,
+        analytics: AnalyticsService | None = None,
     ) -> AgentSide:
         """Build the agent side and wire the queue's online count to the agents' presence.
 
         With ``turns`` (the gateway's turn path) the console has its Ask panel, where agents
-        talk to the assistant as staff.
+        talk to the assistant as staff; with ``analytics`` it has the analytics page (admin
+        and support roles).
 
         The Slack agent channel is built when SLACK_AGENT_CHANNEL is set and the Slack
         channel runs; it then takes every event from that Slack channel.
@@ -73,8 +78,9 @@ class AgentSide:
             )
             slack.agents = agents_channel
         ask = ConsoleAsk(auth, turns) if turns is not None else None
-        console = AgentConsole(auth, queue, canned, ask=ask)
-        return cls(settings, auth, canned, console, agents_channel)
+        pages = AnalyticsPages(auth, analytics) if analytics is not None else None
+        console = AgentConsole(auth, queue, canned, ask=ask, analytics=pages)
+        return cls(settings, auth, canned, console, agents_channel, analytics)
 
     def routes(self) -> list[BaseRoute]:
         """The console's page and API under /agent."""
@@ -96,6 +102,8 @@ class AgentSide:
         )  # fmt: skip
 
     async def stop(self) -> None:
-        """Stop the Slack agent channel."""
+        """Stop the Slack agent channel; close the analytics' connections."""
         if self.slack is not None:
             await self.slack.stop()
+        if self.analytics is not None:
+            self.analytics.close()

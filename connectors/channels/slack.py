@@ -24,9 +24,10 @@ import html
 import logging
 import re
 from typing import Any, Protocol
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import anyio.to_thread
+import httpx
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
@@ -36,11 +37,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from connectors.charts import CHART_KEY, Chart, chart_of
 from connectors.drafts import LiveDrafts, draft_text
 from connectors.errors import ChannelDeliveryFailed, GatewayError, InvalidMessage
 from connectors.messages import IncomingMessage, OutgoingMessage
 from connectors.redaction import conversation_tag
 from connectors.render import Link, split_links
+from connectors.roles import may_change_orders
 from connectors.settings import SlackSettings
 from connectors.turns import Turns, user_notice
 from connectors.validation import MAX_BODY_BYTES, load_json_object, read_body
@@ -53,6 +56,8 @@ COMMAND_HELP = (
     "or `/erp is WID-1001 in stock?`"
 )
 DRAIN_SECONDS = 10.0
+UPLOAD_SECONDS = 30.0
+WEB = ("https", "http")
 # A section's text is cut at 3000 characters; escaping may lengthen the draft a little.
 DRAFT_CHARS = 2900
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
@@ -115,7 +120,9 @@ class SlackChannel:
         ]
 
     async def start(self) -> None:
-        logger.info("slack channel ready (staff users: %d)", len(self.settings.staff_user_ids))
+        staff = {*self.settings.staff_roles, *self.settings.staff_user_ids,
+                 *self.settings.staff_writer_ids}  # fmt: skip
+        logger.info("slack channel ready (staff users: %d)", len(staff))
 
     async def stop(self) -> None:
         await self.drain(DRAIN_SECONDS)
@@ -240,22 +247,64 @@ class SlackChannel:
         finally:
             draft = await self.drafts.finish(turn)
         for reply in replies:
-            text, blocks = render(reply)
-            if draft is not None and reply.text:
-                # The answer replaces its draft; if the update fails it is posted anew.
-                replaced = await self._update(draft, text, blocks)
-                draft = None
-                if replaced:
-                    continue
-            try:
-                await self._post(channel, thread_ts, text, blocks)
-            except (SlackApiError, SlackClientError, OSError) as error:
-                logger.error(
-                    "slack chat.postMessage to %s failed after retries: %s; reply not delivered",
-                    channel,
-                    error,
+            chart = chart_of(reply)
+            if has_message(reply):
+                text, blocks = render(reply)
+                replaced = False
+                if draft is not None and reply.text:
+                    # The answer replaces its draft; if the update fails it is posted anew.
+                    replaced = await self._update(draft, text, blocks)
+                    draft = None
+                if not replaced:
+                    try:
+                        await self._post(channel, thread_ts, text, blocks)
+                    except (SlackApiError, SlackClientError, OSError) as error:
+                        logger.error(
+                            "slack chat.postMessage to %s failed after retries: %s; "
+                            "reply not delivered",
+                            channel,
+                            error,
+                        )
+                        return
+            if chart is not None:
+                await self._upload_chart(chart, channel=channel, thread_ts=thread_ts)
+
+    async def _upload_chart(self, chart: Chart, *, channel: str, thread_ts: Any) -> bool:
+        """Share a chart's PNG in the answer's place (the thread, or the DM) through Slack's
+        external upload: files.getUploadURLExternal, the bytes POSTed to the URL it gives,
+        files.completeUploadExternal. False (logged) when any step fails; the reply's text
+        is already delivered by then."""
+        try:
+            ticket = await anyio.to_thread.run_sync(
+                functools.partial(
+                    self.client.files_getUploadURLExternal,
+                    filename=f"chart-{chart.digest}.png",
+                    length=len(chart.png),
+                    alt_txt=chart.alt,
                 )
-                return
+            )
+            upload_url, file_id = ticket.get("upload_url"), ticket.get("file_id")
+            if not isinstance(upload_url, str) or urlsplit(upload_url).scheme not in WEB:
+                raise ValueError(f"no upload URL in Slack's answer: {upload_url!r}")
+            async with httpx.AsyncClient(timeout=UPLOAD_SECONDS) as http:
+                # The URL is the upload's own credential: the bot token is not sent to it.
+                sent = await http.post(
+                    upload_url, content=chart.png, headers={"Content-Type": "image/png"}
+                )
+                sent.raise_for_status()
+            await anyio.to_thread.run_sync(
+                functools.partial(
+                    self.client.files_completeUploadExternal,
+                    files=[{"id": str(file_id), "title": chart.title}],
+                    channel_id=channel,
+                    thread_ts=thread_ts,
+                    initial_comment=chart.alt,
+                )
+            )
+        except (SlackApiError, SlackClientError, OSError, httpx.HTTPError, ValueError) as error:
+            logger.error("slack chart upload to %s failed: %s; chart not shown", channel, error)
+            return False
+        return True
 
     async def show_draft(self, conversation_id: str, text: str) -> bool:
         """Show the answer so far where the user's message is being answered.
@@ -341,9 +390,16 @@ class SlackChannel:
         blocks: list[dict[str, Any]] = []
         texts: list[str] = []
         for reply in replies:
-            text, reply_blocks = render(reply)
-            texts.append(text)
-            blocks += reply_blocks
+            if has_message(reply):
+                text, reply_blocks = render(reply)
+                texts.append(text)
+                blocks += reply_blocks
+            chart = chart_of(reply)
+            if chart is not None:
+                # A response_url takes no files: the chart is named, and where to see it.
+                note = f"{chart.line} (charts show when you mention me or write to me directly)"
+                texts.append(note)
+                blocks += render(OutgoingMessage(text=note))[1]
         webhook = WebhookClient(response_url, timeout=10, retry_handlers=_retry_handlers())
         try:
             response = await anyio.to_thread.run_sync(
@@ -374,16 +430,15 @@ class SlackChannel:
         self, team: str, user: str, text: str, kind: str, shared: str | None = None
     ) -> IncomingMessage:
         """A message from ``user``, in a DM (or /erp) or in the ``shared`` channel."""
-        ids = {user, f"{team}:{user}"}
-        writes = bool(ids & self.settings.staff_writer_ids)
-        staff = writes or bool(ids & self.settings.staff_user_ids)
+        roles = self.settings.roles_of(user, f"{team}:{user}")
         return IncomingMessage(
             sender_id=conversation_id(team, user, shared),
             channel=self.name,
             text=text,
             metadata={"slack": {"kind": kind}},
-            staff=staff,
-            staff_writes=writes,
+            staff=bool(roles),
+            staff_writes=may_change_orders(roles),
+            staff_roles=roles,
             client=f"slack:{team}:{user}",
             group=shared is not None,
         )
@@ -465,6 +520,12 @@ def to_mrkdwn(text: str) -> str:
         else:
             out.append(_escape(part))
     return "".join(out)
+
+
+def has_message(reply: OutgoingMessage) -> bool:
+    """Whether a reply is posted as a message: anything but a chart alone (uploaded as a
+    file, or dropped when malformed)."""
+    return bool(reply.text or reply.buttons or reply.image) or CHART_KEY not in (reply.custom or {})
 
 
 def render(reply: OutgoingMessage) -> tuple[str, list[dict[str, Any]]]:

@@ -8,6 +8,10 @@
   const $ = (id) => document.getElementById(id);
   const API = "/agent/api";
   const ROLE_LABELS = { user: "Customer", bot: "Assistant", agent: "Agent", system: "Notice" };
+  // Charts the Ask panel was sent on this page, by digest: the transcript keeps only a line
+  // and the digest, so a chart shows while the page is open and its line after a reload.
+  const MAX_CHARTS = 20;
+  const CHART_SRC = "data:image/png;base64,";
 
   const state = {
     me: null,
@@ -16,6 +20,7 @@
     detail: null,
     canned: [],
     events: null,
+    charts: new Map(),
   };
 
   // --- HTTP --------------------------------------------------------------------------
@@ -106,6 +111,7 @@
     $("ac-logout").hidden = false;
     $("ac-who").textContent = me.display_name + " (" + me.username + ")";
     $("ac-audit").hidden = !(me.roles || []).includes("admin");
+    $("ac-analytics").hidden = !(me.roles || []).some((r) => r === "admin" || r === "support");
     $("ac-ask").hidden = !me.ask;
     if (me.ask) loadAsk();
     loadCanned();
@@ -144,8 +150,9 @@
   async function loadAsk() {
     const response = await api("GET", "/ask");
     if (!response.ok) return;
-    $("ac-ask-rights").textContent = response.data.may_change_orders
-      ? "(you may change orders)" : "(look-ups only: changing orders needs the writer role)";
+    const roles = (response.data.roles || []).join(", ") || "none";
+    $("ac-ask-rights").textContent = "(your roles: " + roles + "; " + (response.data.may_change_orders
+      ? "you may change orders)" : "look-ups only: changing orders needs the writer role)");
     renderTranscript($("ac-ask-log"), response.data.transcript, ask);
   }
 
@@ -161,10 +168,31 @@
         return;
       }
       $("ac-ask-text").value = "";
+      keepCharts(response.data.messages || []);
     } finally {
       $("ac-ask-send").disabled = false;
     }
     await loadAsk();
+  }
+
+  function keepCharts(messages) {
+    for (const message of messages) {
+      const chart = message.chart;
+      if (!chart || typeof chart.src !== "string" || !chart.src.startsWith(CHART_SRC)) continue;
+      state.charts.set(chart.digest, chart);
+      if (state.charts.size > MAX_CHARTS) state.charts.delete(state.charts.keys().next().value);
+    }
+  }
+
+  function chartImage(chart) {
+    const img = document.createElement("img");
+    img.className = "ac-chart";
+    img.src = chart.src;
+    img.alt = chart.alt;
+    img.title = chart.title;
+    img.width = 800;
+    img.height = 400;
+    return img;
   }
 
   $("ac-ask-form").addEventListener("submit", (event) => {
@@ -342,6 +370,8 @@
         " · " + clock(entry.at));
       item.append(meta);
       if (entry.text) item.append(el("div", "ac-text", entry.text));
+      const chart = entry.chart && state.charts.get(entry.chart.digest);
+      if (chart) item.append(chartImage(chart));
       if (entry.buttons && entry.buttons.length) {
         const row = el("div", "ac-chips");
         const live = onButton && index === entries.length - 1;

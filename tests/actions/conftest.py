@@ -163,12 +163,23 @@ def domain() -> dict[str, Any]:
     return merged
 
 
-def as_staff(state: Tracker, *, writes: bool = False) -> Tracker:
-    """Mark the tracker's latest message as sent by staff, as the gateway does for Slack;
-    ``writes``: staff whose role may also change orders."""
+# The roles SLACK_STAFF_USER_IDS gives: every area but the audit trail.
+READ_ROLES = ("finance", "sales", "support", "warehouse")
+
+
+def as_staff(
+    state: Tracker, *, writes: bool = False, roles: tuple[str, ...] = READ_ROLES
+) -> Tracker:
+    """Mark the tracker's latest message as sent by staff with ``roles``, as the gateway
+    does for Slack; ``writes``: staff whose role may also change orders."""
     for event in reversed(state.events):
         if event.get("event") == "user":
-            event["metadata"] = {"channel": "slack", "role": "staff", "staff_writes": writes}
+            event["metadata"] = {
+                "channel": "slack",
+                "role": "staff",
+                "staff_writes": writes,
+                "roles": [*roles, *(["writer"] if writes else [])],
+            }
             break
     return state
 
@@ -211,3 +222,16 @@ def model() -> Any:
     fake = ScriptedGenerator("")
     use_service(_service(fake))
     return fake
+
+
+@pytest.fixture(autouse=True)
+def product_encoder_fake() -> Iterator[Any]:
+    """Out-of-stock answers embed product texts with a bag-of-words fake, not the real model
+    (a test installs another with ``actions.alternatives.use_encoder``)."""
+    from actions.alternatives import use_encoder
+    from tests.erp.encoders import WordEncoder
+
+    encoder = WordEncoder()
+    use_encoder(encoder)
+    yield encoder
+    use_encoder(None)

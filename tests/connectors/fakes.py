@@ -4,7 +4,10 @@ raw ASGI reader of the agent console's event stream."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import struct
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +57,31 @@ class FakeRasa:
         if not self.up:
             raise RasaUnavailable("Rasa is unreachable: ConnectError()", url="http://rasa.test")
         self.appended.append((conversation_id, events))
+
+
+def tiny_png() -> bytes:
+    """A valid 1 x 1 white PNG, standing in for a chart the action server drew."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)  # 1 x 1, 8-bit RGB
+    pixels = zlib.compress(b"\x00\xff\xff\xff")
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels)
+            + chunk(b"IEND", b""))  # fmt: skip
+
+
+def chart_reply(
+    title: str = "WID-1001: sales and stock",
+    alt: str = "Sales of about 5 a day; runs out around 12 November.",
+    png: bytes | None = None,
+    text: str | None = None,
+) -> OutgoingMessage:
+    """A reply carrying a chart, as Rasa passes on the action server's custom payload."""
+    encoded = base64.b64encode(tiny_png() if png is None else png).decode("ascii")
+    return OutgoingMessage(text=text, custom={"chart": {"title": title, "alt": alt,
+                                                        "png": encoded}})  # fmt: skip
 
 
 def actions_transport(status: int = 200) -> httpx.MockTransport:

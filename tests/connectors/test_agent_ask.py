@@ -6,7 +6,9 @@ rate limits, a colleague's reply and many agents at once."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,10 +16,11 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from connectors.agents.auth import ADMIN, WRITER
+from connectors.agents.console import STATIC_DIR
 from connectors.gateway import create_app
 from connectors.messages import Button, OutgoingMessage
-from tests.connectors.fakes import SETTINGS, FakeRasa, actions_transport
+from connectors.roles import ADMIN, FINANCE, ROLES, SALES, SUPPORT, WAREHOUSE, WRITER
+from tests.connectors.fakes import SETTINGS, FakeRasa, actions_transport, chart_reply, tiny_png
 
 PASSWORD = "correct horse battery"
 
@@ -92,7 +95,31 @@ async def test_an_agent_asks_as_staff_and_nothing_in_the_body_changes_who_asks(
     assert (sent.sender_id, sent.channel, sent.client) == ("console:alice", "console",
                                                            "console:alice")  # fmt: skip
     assert sent.staff is True and sent.staff_writes is False  # looking up only: no role
-    assert sent.metadata == {}
+    assert sent.staff_roles == frozenset() and sent.metadata == {}
+
+
+@pytest.mark.parametrize("roles", [(SALES,), (FINANCE, WAREHOUSE), (SUPPORT,), (ADMIN,)])
+async def test_the_agents_roles_go_with_each_message_and_a_revoke_counts_at_once(
+    gateway: Gateway, roles: tuple[str, ...]
+) -> None:
+    erin = await gateway.agent("erin", *roles)
+
+    assert (await erin.ask({"text": "receivables ageing"})).status_code == 200
+    assert (await erin.history())["roles"] == [r for r in ROLES if r in roles]
+    gateway.app.state.agents.auth.set_role("erin", roles[0], granted=False)
+    await erin.ask({"text": "receivables ageing"})
+
+    first, second = gateway.rasa.received
+    assert first.staff_roles == set(roles) and second.staff_roles == set(roles[1:])
+
+
+async def test_roles_claimed_in_the_body_or_metadata_do_not_count(gateway: Gateway) -> None:
+    frank = await gateway.agent("frank", SALES)
+
+    await frank.ask({"text": "ageing", "roles": [ADMIN], "metadata": {"roles": [ADMIN]}})
+
+    [sent] = gateway.rasa.received
+    assert sent.staff_roles == {SALES} and sent.metadata == {}
 
 
 @pytest.mark.parametrize("role", [WRITER, ADMIN])
@@ -248,3 +275,50 @@ async def test_a_colleagues_reply_reaches_the_agent_who_asked_for_a_person(
     # While Bob has it, Alice's next message goes to him, not to the assistant.
     await alice.ask({"text": "the stock of WID-1001 please"})
     assert gateway.rasa.received == []
+
+
+async def test_a_chart_reply_reaches_the_console_as_an_image_and_its_line_stays(
+    gateway: Gateway, fake_rasa: FakeRasa
+) -> None:
+    fake_rasa.replies = [OutgoingMessage(text="About 5 a day."), chart_reply()]
+    alice = await gateway.agent("alice", "warehouse")
+
+    response = await alice.ask({"text": "chart the stock of WID-1001"})
+
+    assert response.status_code == 200, response.text
+    said, shown = response.json()["messages"]
+    assert said == {"text": "About 5 a day.", "buttons": []}
+    chart = shown["chart"]
+    assert chart["src"] == "data:image/png;base64," + base64.b64encode(tiny_png()).decode()
+    assert (chart["title"], chart["alt"]) == (
+        "WID-1001: sales and stock",
+        "Sales of about 5 a day; runs out around 12 November.",
+    )
+    assert "custom" not in shown  # the raw payload is not sent twice
+    *_, entry = (await alice.history())["transcript"]
+    assert entry["text"] == "[chart] WID-1001: sales and stock"
+    assert entry["chart"]["digest"] == chart["digest"]
+    assert "base64" not in json.dumps(entry)  # the transcript keeps the line, not the picture
+
+
+async def test_a_malformed_chart_is_left_out_of_the_console(
+    gateway: Gateway, fake_rasa: FakeRasa
+) -> None:
+    fake_rasa.replies = [OutgoingMessage(custom={"chart": {"title": "x", "png": "R0lGODlh"}})]
+    alice = await gateway.agent("alice")
+
+    response = await alice.ask({"text": "chart please"})
+
+    assert response.json() == {"messages": [{"text": None, "buttons": []}]}
+
+
+async def test_the_console_page_may_show_data_images_and_its_script_draws_charts(
+    gateway: Gateway,
+) -> None:
+    page = await gateway.client().get("/agent")
+
+    assert "img-src 'self' https: data:" in page.headers["content-security-policy"]
+    script = (STATIC_DIR / "agent.js").read_text()
+    assert 'document.createElement("img")' in script
+    assert "state.charts.get(entry.chart.digest)" in script
+    assert "chart.src.startsWith(CHART_SRC)" in script and '"data:image/png;base64,"' in script

@@ -384,6 +384,10 @@ async def test_demo_agent_is_created_then_its_password_refreshed(auth: AgentAuth
     with pytest.raises(LoginFailed):
         await auth.login(DEMO_AGENT, "first demo password", client="10.0.0.1")
     assert (await auth.login(DEMO_AGENT, "second demo password", client="10.0.0.1"))[0]
+    assert auth.roles(DEMO_AGENT) == ["admin"]  # the demo shows every staff answer
+    auth.set_role(DEMO_AGENT, "admin", granted=False)
+    auth.ensure_demo_agent("third demo password")
+    assert auth.roles(DEMO_AGENT) == []  # a role taken stays taken
 
 
 # --- replicas sharing one database ---------------------------------------------------------

@@ -106,3 +106,29 @@ def test_replicas_sharing_state_need_the_shared_secrets(
 def test_the_gateway_database_must_be_a_postgresql_url() -> None:
     with pytest.raises(SettingsError, match="GATEWAY_DATABASE_URL must start with postgresql"):
         GatewaySettings.from_env({**SHARED, "GATEWAY_DATABASE_URL": "mysql://x@y/z"})
+
+
+def test_slack_staff_roles_are_read_per_user_and_checked() -> None:
+    settings = GatewaySettings.from_env(
+        {"SLACK_STAFF_ROLES": "U0FIN=finance, T1:U0BOSS=Admin+writer,U0FIN=sales"}
+    )
+    assert settings.slack.staff_roles == {
+        "U0FIN": {"finance", "sales"},
+        "T1:U0BOSS": {"admin", "writer"},
+    }
+    assert settings.slack.roles_of("U0BOSS", "T1:U0BOSS") == {"admin", "writer"}
+    assert settings.slack.roles_of("U0NOBODY") == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("U0FIN=root", "SLACK_STAFF_ROLES U0FIN: root is not a role"),
+        ("U0FIN", "SLACK_STAFF_ROLES: 'U0FIN' is not user=role"),
+        ("U0FIN=", "SLACK_STAFF_ROLES U0FIN: no role is not a role"),
+    ],
+)
+def test_bad_slack_staff_roles_say_what_is_wrong(value: str, message: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        GatewaySettings.from_env({"SLACK_STAFF_ROLES": value})
+    assert str(raised.value).startswith(message)

@@ -31,15 +31,17 @@ async def test_send_posts_the_rest_channel_payload() -> None:
 
     # Client metadata claiming a channel, a role, a client or a group is overridden.
     claims = {"channel": "x", "role": "staff", "client": "ip:10.0.0.1", "group": True,
-              "staff_writes": True}  # fmt: skip
+              "staff_writes": True, "roles": ["admin"]}  # fmt: skip
     message = IncomingMessage("u-1", "rest", "Grüße 👋", metadata={"lang": "de", **claims})
     await rasa_client(handle).send(message)
 
     [request] = seen
+    sent = json.loads(request.content)
+    assert len(sent["metadata"].pop("turn")) == 32  # a fresh id per turn
     assert request.method == "POST"
     assert str(request.url) == RASA + "/webhooks/gateway/webhook"
     assert request.headers["content-type"] == "application/json"
-    assert json.loads(request.content) == {
+    assert sent == {
         "sender": "u-1",
         "message": "Grüße 👋",
         "metadata": {
@@ -47,10 +49,26 @@ async def test_send_posts_the_rest_channel_payload() -> None:
             "channel": "rest",
             "role": "customer",
             "staff_writes": False,
+            "roles": [],
             "client": "u-1",
             "group": False,
         },
     }
+
+
+async def test_a_staff_members_roles_go_in_the_metadata_sorted() -> None:
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=ANSWER)
+
+    message = IncomingMessage("slack:T1:U1", "slack", "ageing", staff=True,
+                              staff_roles=frozenset({"sales", "finance"}))  # fmt: skip
+    await rasa_client(handle).send(message)
+
+    metadata = json.loads(seen[0].content)["metadata"]
+    assert (metadata["role"], metadata["roles"]) == ("staff", ["finance", "sales"])
 
 
 async def test_send_authenticates_with_a_bearer_header_not_the_url() -> None:
@@ -211,36 +229,64 @@ async def test_healthy(handle: Callable[[httpx.Request], httpx.Response], expect
     assert await rasa_client(handle).healthy() is expected
 
 
+class SilentRasa:
+    """Rasa answering a turn with no reply; ``keeps``: whether its tracker kept the message
+    (an action failed after it did) or not (an error inside Rasa before it saved anything).
+    ``rewinds`` answer in turn with these statuses, then 200."""
+
+    def __init__(self, body: list, *, keeps: bool = True, rewinds: list[int] | None = None):
+        self.body, self.keeps, self.failures = body, keeps, list(rewinds or [])
+        self.latest: str | None = "an earlier turn"
+        self.seen: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request)
+        if request.url.path.endswith("/webhook"):
+            if self.keeps:
+                self.latest = json.loads(request.content)["metadata"]["turn"]
+            return httpx.Response(200, json=self.body)
+        if request.method == "GET":
+            return httpx.Response(200, json={"latest_message": {"metadata": {"turn": self.latest}}})
+        if self.failures:
+            return httpx.Response(self.failures.pop(0))
+        return httpx.Response(200, json={})
+
+    def rewinds(self) -> list[httpx.Request]:
+        return [r for r in self.seen if r.url.path.endswith("/events")]
+
+
 @pytest.mark.parametrize("body", [[], [{"recipient_id": "u-1"}]], ids=["none", "empty"])
 async def test_a_turn_without_a_reply_is_taken_back_and_reported(body: list) -> None:
     # Rasa answers 200 with nothing when an action failed (the action server was down):
     # the user must hear "try again", and their resend must start the turn again.
-    seen: list[httpx.Request] = []
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        if request.url.path.endswith("/events"):
-            return httpx.Response(200, json={})
-        return httpx.Response(200, json=body)
+    rasa = SilentRasa(body)
 
     with pytest.raises(RasaUnavailable) as raised:
-        await rasa_client(handle).send(IncomingMessage("web:a b", "rest", "hi"))
+        await rasa_client(rasa).send(IncomingMessage("web:a b", "rest", "hi"))
 
     assert "no reply" in raised.value.reason
-    send, rewind = seen
+    [rewind] = rasa.rewinds()
     assert rewind.method == "POST"
     assert rewind.url.raw_path.split(b"?")[0] == b"/conversations/web:a%20b/tracker/events"
     assert json.loads(rewind.content) == [{"event": "rewind"}]
 
 
-async def test_a_failed_take_back_still_reports_the_missing_reply() -> None:
-    def handle(request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("/events"):
-            return httpx.Response(500)
-        return httpx.Response(200, json=[])
+async def test_a_message_rasa_did_not_keep_is_not_taken_back() -> None:
+    # An error inside Rasa before it saved the turn also answers nothing: a rewind then would
+    # take back the message before (the one the bot asked a question after).
+    rasa = SilentRasa([], keeps=False)
 
     with pytest.raises(RasaUnavailable, match="no reply"):
-        await rasa_client(handle).send(IncomingMessage("u-1", "rest", "hi"))
+        await rasa_client(rasa).send(IncomingMessage("u-1", "rest", "SW1A 1AA"))
+
+    assert rasa.rewinds() == []
+
+
+async def test_a_failed_take_back_still_reports_the_missing_reply() -> None:
+    rasa = SilentRasa([], rewinds=[500])
+
+    with pytest.raises(RasaUnavailable, match="no reply"):
+        await rasa_client(rasa).send(IncomingMessage("u-1", "rest", "hi"))
 
 
 @pytest.mark.parametrize(
@@ -252,16 +298,9 @@ async def test_a_take_back_is_tried_again_only_when_it_reached_no_rasa(
     failures: list[int], rewinds: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("connectors.rasa_client.TAKE_BACK_PAUSES", (0.0, 0.0, 0.0))
-    left = list(failures)
-    seen: list[httpx.Request] = []
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        if not request.url.path.endswith("/events"):
-            return httpx.Response(200, json=[])
-        seen.append(request)
-        return httpx.Response(left.pop(0)) if left else httpx.Response(200, json={})
+    rasa = SilentRasa([], rewinds=failures)
 
     with pytest.raises(RasaUnavailable, match="no reply"):
-        await rasa_client(handle).send(IncomingMessage("u-1", "rest", "hi"))
+        await rasa_client(rasa).send(IncomingMessage("u-1", "rest", "hi"))
 
-    assert len(seen) == rewinds  # a rewind that may have applied is never sent twice
+    assert len(rasa.rewinds()) == rewinds  # a rewind that may have applied is never sent twice

@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,7 +27,14 @@ from connectors.fake_platforms import FakePlatforms
 from connectors.gateway import create_app
 from connectors.messages import Button, OutgoingMessage
 from connectors.settings import SlackSettings
-from tests.connectors.fakes import SETTINGS, FakeRasa, SlowRasa, actions_transport
+from tests.connectors.fakes import (
+    SETTINGS,
+    FakeRasa,
+    SlowRasa,
+    actions_transport,
+    chart_reply,
+    tiny_png,
+)
 
 PAYLOADS = (
     Path(
@@ -38,6 +46,8 @@ PAYLOADS = (
 SIGNING_SECRET = "test-signing-secret"
 STAFF = "U0STAFF01"
 WRITER = "U0WRITER1"
+FINANCE = "U0FINANCE"
+BOSS = "U0BOSS001"
 
 MakeGateway = Callable[..., Awaitable[tuple[httpx.AsyncClient, Starlette]]]
 
@@ -87,6 +97,10 @@ async def make_gateway(
                 bot_token="xoxb-test",
                 signing_secret=SIGNING_SECRET,
                 api_url=platforms_url + "/slack-api/",
+                staff_roles={
+                    FINANCE: frozenset({"finance"}),
+                    f"T0001:{BOSS}": frozenset({"admin"}),
+                },
                 staff_user_ids=frozenset({STAFF}),
                 staff_writer_ids=frozenset({WRITER}),
             )
@@ -255,17 +269,27 @@ async def test_direct_message_is_answered_and_bot_messages_are_ignored(
     assert post.params["channel"] == "D0001" and "thread_ts" not in post.params
 
 
+READ = {"sales", "warehouse", "finance", "support"}
+
+
 @pytest.mark.parametrize(
-    ("user", "staff", "writes"),
-    [(STAFF, True, False), (WRITER, True, True), ("U0CUST01", False, False)],
-    ids=["staff", "staff-who-may-change-orders", "unknown"],
+    ("user", "staff", "writes", "roles"),
+    [
+        (STAFF, True, False, READ),
+        (WRITER, True, True, READ | {"writer"}),
+        (FINANCE, True, False, {"finance"}),
+        (BOSS, True, True, {"admin"}),
+        ("U0CUST01", False, False, set()),
+    ],
+    ids=["staff", "staff-who-may-change-orders", "finance", "admin-by-team-and-id", "unknown"],
 )
-async def test_staff_identity_comes_from_the_slack_user_id(
+async def test_staff_identity_and_roles_come_from_the_slack_user_id(
     gateway: tuple[httpx.AsyncClient, SlackChannel],
     fake_rasa: FakeRasa,
     user: str,
     staff: bool,
     writes: bool,
+    roles: set[str],
 ) -> None:
     client, slack = gateway
 
@@ -274,6 +298,7 @@ async def test_staff_identity_comes_from_the_slack_user_id(
 
     [message] = fake_rasa.received
     assert message.staff is staff and message.staff_writes is writes
+    assert message.staff_roles == roles
     assert message.sender_id == f"slack:T0001:C123ABC456:{user}"
     assert message.client == f"slack:T0001:{user}"
 
@@ -431,6 +456,135 @@ async def test_rate_limited_post_is_retried(
     posts = platforms.of("chat.postMessage")
     assert len(posts) == 2
     assert posts[1].at - posts[0].at >= 0.9
+
+
+DM = {"type": "message", "channel_type": "im", "channel": "D0001", "user": "U0STAFF01",
+      "text": "chart the stock of WID-1001", "ts": "1.000100"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("event", "channel", "thread_ts", "conversation"),
+    [({}, "C123ABC456", "1515449522.000016", "slack:T0001:C123ABC456:U061F7AUR"),
+     (DM, "D0001", None, "slack:T0001:U0STAFF01")],
+    ids=["mention-in-its-thread", "dm"],
+)  # fmt: skip
+async def test_a_chart_reply_is_uploaded_once_where_the_answer_goes(
+    gateway: tuple[httpx.AsyncClient, SlackChannel],
+    fake_rasa: FakeRasa,
+    platforms: FakePlatforms,
+    event: dict[str, Any],
+    channel: str,
+    thread_ts: str | None,
+    conversation: str,
+) -> None:
+    client, slack = gateway
+    fake_rasa.replies = [OutgoingMessage(text="WID-1001 runs out around 12 Nov."), chart_reply()]
+
+    await post_event(client, mention_event("Ev0CHART", **event))
+    await slack.drain()
+
+    [post] = platforms.of("chat.postMessage")
+    assert post.params["text"] == "WID-1001 runs out around 12 Nov."
+    [ticket] = platforms.of("files.getUploadURLExternal")
+    assert int(ticket.params["length"]) == len(tiny_png())
+    assert ticket.params["filename"].endswith(".png")
+    [upload] = platforms.of("upload")
+    assert upload.params["content"] == tiny_png()
+    assert upload.params["content_type"] == "image/png"
+    [done] = platforms.of("files.completeUploadExternal")
+    assert done.params["files"] == [
+        {"id": upload.params["file_id"], "title": "WID-1001: sales and stock"}
+    ]
+    assert done.params["channel_id"] == channel
+    assert done.params.get("thread_ts") == thread_ts
+    assert done.params["initial_comment"] == "Sales of about 5 a day; runs out around 12 November."
+    # The transcript names the chart; it does not keep the picture.
+    *_, said, chart = await slack.turns.store.history(conversation)
+    assert (said["text"], chart["text"]) == ("WID-1001 runs out around 12 Nov.",
+                                            "[chart] WID-1001: sales and stock")  # fmt: skip
+    assert chart.get("chart", {}).get("title") == "WID-1001: sales and stock"
+    assert "png" not in json.dumps(chart)
+
+
+async def test_a_failed_upload_still_delivers_the_text_and_is_logged(
+    gateway: tuple[httpx.AsyncClient, SlackChannel],
+    fake_rasa: FakeRasa,
+    platforms: FakePlatforms,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client, slack = gateway
+    fake_rasa.replies = [
+        chart_reply(text="Here is the ageing."),
+        OutgoingMessage(text="Anything else?"),
+    ]
+    platforms.fail("upload", status=500)
+
+    with caplog.at_level(logging.ERROR, logger="connectors"):
+        await post_event(client, mention_event("Ev0UPFAIL"))
+        await slack.drain()
+
+    assert [p.params["text"] for p in platforms.of("chat.postMessage")] == [
+        "Here is the ageing.",
+        "Anything else?",
+    ]
+    assert len(platforms.of("upload")) == 1
+    assert platforms.of("files.completeUploadExternal") == []
+    assert "slack chart upload to C123ABC456 failed" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "chart",
+    ["not an object", {"title": "Stock", "png": "%%% not base64"},
+     {"title": "Stock", "png": "R0lGODlhAQABAAAAACw="}, {"title": " ", "png": ""},
+     {"title": "Stock", "png": "A" * 400_004}],
+    ids=["not-an-object", "not-base64", "a-gif-not-a-png", "no-title", "over-the-cap"],
+)  # fmt: skip
+async def test_a_malformed_chart_payload_is_ignored_and_logged(
+    gateway: tuple[httpx.AsyncClient, SlackChannel],
+    fake_rasa: FakeRasa,
+    platforms: FakePlatforms,
+    caplog: pytest.LogCaptureFixture,
+    chart: Any,
+) -> None:
+    client, slack = gateway
+    fake_rasa.replies = [
+        OutgoingMessage(text="Here you go."),
+        OutgoingMessage(custom={"chart": chart}),
+    ]
+
+    with caplog.at_level(logging.WARNING, logger="connectors"):
+        await post_event(client, mention_event("Ev0BADCHART"))
+        await slack.drain()
+
+    assert [p.params["text"] for p in platforms.of("chat.postMessage")] == ["Here you go."]
+    assert platforms.of("files.getUploadURLExternal") == platforms.of("upload") == []
+    assert [r.getMessage() for r in caplog.records if "chart dropped" in r.getMessage()] != []
+
+
+async def test_a_chart_answer_to_the_slash_command_is_named_not_uploaded(
+    gateway: tuple[httpx.AsyncClient, SlackChannel],
+    fake_rasa: FakeRasa,
+    platforms: FakePlatforms,
+    platforms_url: str,
+) -> None:
+    client, slack = gateway
+    fake_rasa.replies = [chart_reply(title="Receivables ageing")]
+    body = urlencode({
+        "team_id": "T0001", "user_id": STAFF, "channel_id": "C0001", "command": "/erp",
+        "text": "ageing chart", "trigger_id": "trig-chart",
+        "response_url": f"{platforms_url}/slack-response/hook-chart",
+    }).encode()  # fmt: skip
+
+    await client.post(
+        "/slack/commands",
+        content=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded", **signed(body)},
+    )
+    await slack.drain()
+
+    [answer] = platforms.of("hook-chart")
+    assert answer.params["text"].startswith("[chart] Receivables ageing (charts show when")
+    assert platforms.of("files.getUploadURLExternal") == []
 
 
 def test_slack_markup_to_plain_text() -> None:

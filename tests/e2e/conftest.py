@@ -15,6 +15,7 @@ from bot import paths
 from bot.processes import Service, build_services, stop_all, wait_until_healthy
 from bot.secrets import shared_secrets
 from bot.settings import Ports
+from connectors.fake_platforms import FakePlatforms, serve
 
 
 @dataclass
@@ -118,9 +119,37 @@ def start_production(
         yield assistant, passwords
 
 
+# Slack staff of the shared assistant, one per role (docs/staff.md), and their signing secret.
+SLACK_STAFF = {
+    "sales": "U0SALES01",
+    "warehouse": "U0WAREH01",
+    "finance": "U0FINAN01",
+    "support": "U0SUPPO01",
+    "admin": "U0ADMIN01",
+}
+SLACK_SIGNING_SECRET = "e2e-slack-signing-secret"
+
+
 @pytest.fixture(scope="session")
-def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
-    with start_assistant(tmp_path_factory.mktemp("assistant"), {}) as running:
+def slack_api() -> Iterator[tuple[FakePlatforms, str]]:
+    """A stand-in of Slack's Web API that the shared assistant's Slack channel talks to."""
+    platforms = FakePlatforms()
+    with serve(platforms.app) as url:
+        yield platforms, url
+
+
+@pytest.fixture(scope="session")
+def assistant(
+    tmp_path_factory: pytest.TempPathFactory, slack_api: tuple[FakePlatforms, str]
+) -> Iterator[Assistant]:
+    _, platforms_url = slack_api
+    slack = {
+        "SLACK_BOT_TOKEN": "xoxb-e2e",
+        "SLACK_SIGNING_SECRET": SLACK_SIGNING_SECRET,
+        "SLACK_API_URL": f"{platforms_url}/slack-api/",
+        "SLACK_STAFF_ROLES": ",".join(f"{user}={role}" for role, user in SLACK_STAFF.items()),
+    }
+    with start_assistant(tmp_path_factory.mktemp("assistant"), slack) as running:
         yield running
 
 

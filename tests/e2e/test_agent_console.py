@@ -203,8 +203,9 @@ def test_a_writer_cancels_a_customers_order_from_the_ask_panel(
 
     _, agent = browsers
     add_agent(assistant)
-    granted = run_cli(assistant, "connectors", "agents", "grant", AGENT, "writer")
-    assert granted.returncode == 0, granted.stderr
+    for role in ("writer", "sales"):  # changes orders, and reads them (docs/staff.md)
+        granted = run_cli(assistant, "connectors", "agents", "grant", AGENT, role)
+        assert granted.returncode == 0, granted.stderr
     with Session(get_engine()) as db:
         order = db.scalars(
             select(SalesOrder).where(SalesOrder.status == "confirmed")
@@ -248,6 +249,8 @@ def test_an_agent_without_the_writer_role_looks_up_but_changes_nothing(
         env=env, cwd=paths.ROOT, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert added.returncode == 0 or "already exists" in added.stderr, added.stderr
+    granted = run_cli(assistant, "connectors", "agents", "grant", "e2e-looker", "support")
+    assert granted.returncode == 0, granted.stderr
     with Session(get_engine()) as db:
         order = db.scalars(
             select(SalesOrder).where(SalesOrder.status == "pending")

@@ -18,6 +18,7 @@ from erp.forecast import (
     days_of_cover,
     forecast_demand,
     forecast_stockout,
+    sales_history,
     stockout_forecast,
 )
 from erp.models import OrderLine, Product, PurchaseOrder, SalesOrder, StockLevel
@@ -218,6 +219,25 @@ def test_purchase_orders_are_read_through_the_mapping(session: Session) -> None:
     assert result.days_of_cover == Decimal("20.0")
 
 
+def test_sales_history_lists_every_day_of_the_window_without_cancelled_orders(
+    session: Session,
+) -> None:
+    _add_product(session, "TST-9003", on_hand=50, reorder_point=10)  # 5 a day for 56 days
+
+    history = sales_history("tst9003", today=SEED_TODAY, days=60, session=session)
+
+    assert [day for day, _ in history] == [SEED_TODAY - timedelta(days=59 - i) for i in range(60)]
+    assert [units for _, units in history] == [0] * 4 + [5] * 56  # not the cancelled 1000
+    assert sales_history("TST-9003", today=SEED_TODAY, days=1, session=session) == [(SEED_TODAY, 5)]
+
+
+def test_sales_history_checks_its_window_and_the_sku(session: Session) -> None:
+    with pytest.raises(ValueError, match="days must be a whole number greater than 0, got 0"):
+        sales_history("WID-1001", today=SEED_TODAY, days=0, session=session)
+    with pytest.raises(RecordNotFound):
+        sales_history("zzz-9999", today=SEED_TODAY, days=7, session=session)
+
+
 def test_unknown_and_malformed_skus_fail_as_in_inventory(session: Session) -> None:
     with pytest.raises(RecordNotFound, match="no product ZZZ-9999 was found"):
         forecast_stockout("zzz-9999", today=SEED_TODAY, session=session)
@@ -247,3 +267,20 @@ def test_backtest_mean_absolute_error_on_a_tiny_case() -> None:
     assert summary.mae_naive == 3.0  # (6 + 0) / 2
     assert (summary.mae_model_ran_out, summary.mae_naive_ran_out) == (2.0, 6.0)
     assert summary.interval_coverage == 1.0
+
+
+def test_forecasts_in_many_threads_at_once_leak_no_warning() -> None:
+    """The action server forecasts in worker threads; pytest turns any warning into an error."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from erp.forecast import forecast_demand
+
+    noisy = random.Random(5)
+    series = [[5] * 70, [0] * 63 + [3] * 7, [noisy.randint(0, 9) for _ in range(84)]]
+
+    def fit(index: int) -> Decimal:
+        return forecast_demand(series[index % 3], horizon_days=28, simulations=200).daily
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(fit, range(24)))
+    assert results[:3] == results[3:6]  # the same series, the same forecast, whichever thread

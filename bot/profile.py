@@ -42,6 +42,7 @@ ACCOUNT_SECRETS = (
     "GATEWAY_REDIS_PASSWORD",
     "GATEWAY_DATABASE_PASSWORD",
     "ACTIONS_STATE_DATABASE_PASSWORD",
+    "ANALYTICS_EVENTS_PASSWORD",
 )
 
 
@@ -113,6 +114,11 @@ class Production:
     @property
     def tracker_role(self) -> str:
         return f"{self.name}_rasa"
+
+    @property
+    def analytics_role(self) -> str:
+        """The gateway's account for the analytics page: may only read the trackers."""
+        return f"{self.name}_analytics"
 
     @property
     def gateway_database(self) -> str:
@@ -189,23 +195,28 @@ class Production:
     def gateway_environment(self, passwords: Mapping[str, str]) -> dict[str, str]:
         """What the gateway reads for the state its replicas share: its own PostgreSQL
         database, and its own Redis account for rate limits and the web chat's Socket.IO
-        manager (passwords apart from the URLs, as a deployment's secrets give them)."""
+        manager; and the account its analytics page reads Rasa's trackers with, which may
+        only read them (passwords apart from the URLs, as a deployment's secrets give them)."""
         redis = urlsplit(self.redis_admin_url)
         postgres = urlsplit(self.postgres_admin_url)
         redis_url = (
             f"redis://{self.gateway_redis_user}@{redis.hostname or '127.0.0.1'}:"
             f"{redis.port or 6379}/{self.lock_db}"
         )
+        postgres_at = f"{postgres.hostname or '127.0.0.1'}:{postgres.port or 5432}"
         return {
             "GATEWAY_DATABASE_URL": (
-                f"postgresql://{self.gateway_role}@{postgres.hostname or '127.0.0.1'}:"
-                f"{postgres.port or 5432}/{self.gateway_database}"
+                f"postgresql://{self.gateway_role}@{postgres_at}/{self.gateway_database}"
             ),
             "GATEWAY_DATABASE_PASSWORD": passwords["GATEWAY_DATABASE_PASSWORD"],
             "RATE_LIMIT_REDIS_URL": redis_url,
             "SOCKETIO_REDIS_URL": redis_url,
             "RATE_LIMIT_REDIS_PREFIX": self.lock_prefix,
             "GATEWAY_REDIS_PASSWORD": passwords["GATEWAY_REDIS_PASSWORD"],
+            "ANALYTICS_EVENTS_URL": (
+                f"postgresql://{self.analytics_role}@{postgres_at}/{self.tracker_database}"
+            ),
+            "ANALYTICS_EVENTS_PASSWORD": passwords["ANALYTICS_EVENTS_PASSWORD"],
         }
 
     def actions_environment(self, passwords: Mapping[str, str]) -> dict[str, str]:

@@ -4,7 +4,8 @@ the rights it needs; safe to run again at every start (it brings what exists up 
 - PostgreSQL: a login role that owns one database (Rasa's trackers) and nothing else, one
   more for the gateway's state and one for the action servers' (lockout counts, the audit
   trail); not superusers, cannot create databases or roles; PUBLIC may not connect to those
-  databases.
+  databases. One more login role, the gateway's analytics page's, may connect to the
+  trackers' database and SELECT from its tables, and do nothing else.
 - Redis: an ACL user that may only touch the lock store's keys (``<prefix>:lock:*``) with the
   few commands the lock store sends, and one for the gateway's replicas: shared rate limits
   (``<prefix>:rate:*``, one script), the web chat's Socket.IO messages and the Telegram and
@@ -25,9 +26,13 @@ import shutil
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bot.profile import Production
+
+if TYPE_CHECKING:
+    import psycopg
 
 logger = logging.getLogger("bot")
 
@@ -83,6 +88,7 @@ def provision(settings: Production, passwords: Mapping[str, str]) -> Provisioned
         role=settings.actions_role,
         database=settings.actions_database,
     )
+    postgres_analytics(settings, passwords["ANALYTICS_EVENTS_PASSWORD"], report)
     redis_acl(settings, passwords["RASA_LOCK_REDIS_PASSWORD"], report)
     redis_gateway_acl(settings, passwords["GATEWAY_REDIS_PASSWORD"], report)
     rabbitmq(
@@ -136,14 +142,7 @@ def postgres(
         with psycopg.connect(
             settings.postgres_admin_url, autocommit=True, connect_timeout=10
         ) as db:
-            exists = db.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
-            verb = "ALTER" if exists else "CREATE"
-            db.execute(
-                sql.SQL(
-                    verb + " ROLE {} LOGIN PASSWORD {} NOSUPERUSER NOCREATEDB NOCREATEROLE "
-                    "NOREPLICATION NOBYPASSRLS"
-                ).format(sql.Identifier(role), sql.Literal(password))
-            )
+            _login_role(db, role, password)
             if not db.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                               (database,)).fetchone():  # fmt: skip
                 db.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
@@ -159,6 +158,63 @@ def postgres(
             "(check PRODUCTION_POSTGRES_ADMIN_URL and that PostgreSQL runs)"
         ) from error
     report.done.append(f"PostgreSQL: role {role} owns {database} and nothing else")
+
+
+def postgres_analytics(settings: Production, password: str, report: Provisioned) -> None:
+    """The gateway's analytics account: connects to Rasa's trackers' database and reads its
+    tables, including those Rasa creates after this (``events``, at its first start); no
+    other right there, no other database."""
+    import psycopg
+    from psycopg import sql
+
+    role = sql.Identifier(settings.analytics_role)
+    database = sql.Identifier(settings.tracker_database)
+    try:
+        with psycopg.connect(
+            settings.postgres_admin_url, autocommit=True, connect_timeout=10
+        ) as db:
+            _login_role(db, settings.analytics_role, password)
+            db.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database, role))
+        # Schema and table rights live in the database itself: the administrator's URL with
+        # the trackers' database in place of its own.
+        with psycopg.connect(
+            settings.postgres_admin_url,
+            dbname=settings.tracker_database,
+            autocommit=True,
+            connect_timeout=10,
+        ) as db:
+            db.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(role))
+            db.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(role))
+            db.execute(
+                sql.SQL(
+                    "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA public "
+                    "GRANT SELECT ON TABLES TO {}"
+                ).format(sql.Identifier(settings.tracker_role), role)
+            )
+    except psycopg.Error as error:
+        raise ProvisionError(
+            f"PostgreSQL at {_where(settings.postgres_admin_url)}: {_one_line(error)} "
+            "(check PRODUCTION_POSTGRES_ADMIN_URL and that PostgreSQL runs)"
+        ) from error
+    report.done.append(
+        f"PostgreSQL: role {settings.analytics_role} may only read the tables of "
+        f"{settings.tracker_database}"
+    )
+
+
+def _login_role(db: psycopg.Connection[Any], role: str, password: str) -> None:
+    """Create ``role`` or bring it up to date: it logs in with ``password`` and may not create
+    databases or roles, replicate, or bypass row security."""
+    from psycopg import sql
+
+    exists = db.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+    verb = "ALTER" if exists else "CREATE"
+    db.execute(
+        sql.SQL(
+            verb + " ROLE {} LOGIN PASSWORD {} NOSUPERUSER NOCREATEDB NOCREATEROLE "
+            "NOREPLICATION NOBYPASSRLS"
+        ).format(sql.Identifier(role), sql.Literal(password))
+    )
 
 
 def redis_acl(settings: Production, password: str, report: Provisioned) -> None:

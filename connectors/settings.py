@@ -254,9 +254,10 @@ def _analytics_events(env: Mapping[str, str]) -> tuple[str, str]:
     """Where the analytics page reads Rasa's conversation events, and the password.
 
     ANALYTICS_EVENTS_URL (``sqlite:///file`` or ``postgresql://user@host:port/db``) with
-    ANALYTICS_EVENTS_PASSWORD; unset, Rasa's own tracker store as the launcher gives it to
-    every process: PostgreSQL from RASA_TRACKER_PG_* (PROFILE=production), else the SQLite
-    file RASA_TRACKER_DB (var/rasa_tracker.db). Either way the page only ever reads it.
+    ANALYTICS_EVENTS_PASSWORD (PROFILE=production sets both: the gateway's own role, which may
+    only read the trackers); unset, Rasa's own tracker store as it is given to Rasa:
+    PostgreSQL from RASA_TRACKER_PG_* (a setup made without that role), else the SQLite file
+    RASA_TRACKER_DB (var/rasa_tracker.db). Either way the page only ever reads it.
     """
     url = (env.get("ANALYTICS_EVENTS_URL") or "").strip()
     if url:

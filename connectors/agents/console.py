@@ -198,7 +198,8 @@ class AgentConsole:
                 logger.warning("agent login refused for %s: %s", redact(str(username)), error)
             return _error_of(error)
         logger.info("agent %s logged in", session.username)
-        response = JSONResponse(_session_json(session))
+        # What /me says, so that the page shows the Ask panel and the admin's parts at once.
+        response = JSONResponse(await self._whoami(session))
         response.set_cookie(
             SESSION_COOKIE,
             token,
@@ -224,8 +225,11 @@ class AgentConsole:
     async def me(self, request: Request, session: AgentSession) -> Response:
         """GET /agent/api/me: who is logged in, their roles, whether the Ask panel is there,
         and the CSRF token for writes."""
+        return JSONResponse(await self._whoami(session))
+
+    async def _whoami(self, session: AgentSession) -> dict[str, Any]:
         roles = await anyio.to_thread.run_sync(self.auth.roles, session.username)
-        return JSONResponse({**_session_json(session), "roles": roles, "ask": self.ask is not None})
+        return {**_session_json(session), "roles": roles, "ask": self.ask is not None}
 
     async def audit(self, request: Request, session: AgentSession) -> Response:
         """GET /agent/api/audit?conversation=&customer=&since=&limit=: the ERP reads and

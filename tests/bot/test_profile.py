@@ -2,7 +2,7 @@
 with clear errors for values that cannot be used; provisioning that cannot reach a service
 says which and what to check; the action servers' own database (lockout counts, the audit
 trail), made on the machine's PostgreSQL with its least-privilege role and given to every
-action server replica."""
+action server replica; the gateway's analytics account, which may only read Rasa's trackers."""
 
 from __future__ import annotations
 
@@ -27,11 +27,21 @@ from bot.profile import (
     profile_name,
     replica_count,
 )
-from bot.provision import Provisioned, ProvisionError, postgres, rabbitmq, redis_acl
+from bot.provision import (
+    Provisioned,
+    ProvisionError,
+    postgres,
+    postgres_analytics,
+    rabbitmq,
+    redis_acl,
+)
 from bot.secrets import SECRET_NAMES
 from bot.settings import Ports
+from connectors.settings import GatewaySettings
 
 PASSWORDS = {name: f"pw-{name}" for name in ACCOUNT_SECRETS}
+# What every gateway replica must share once its state is in PostgreSQL and Redis.
+SHARED_SECRETS = {"WEB_SESSION_SECRET": "w" * 32, "VERIFICATION_SECRET": "v" * 32}
 
 
 def test_embedded_is_the_default_and_unknown_profiles_are_refused() -> None:
@@ -131,7 +141,7 @@ def test_provisioning_makes_the_action_servers_database_with_a_role_of_its_own(
         made.append((names.get("role", "rasa"), names.get("database", "rasa"), password))
 
     monkeypatch.setattr(provision, "postgres", recording_postgres)
-    for name in ("redis_acl", "redis_gateway_acl"):
+    for name in ("postgres_analytics", "redis_acl", "redis_gateway_acl"):
         monkeypatch.setattr(provision, name, lambda *args: None)
     monkeypatch.setattr(provision, "rabbitmq", lambda *args: None)
 
@@ -167,11 +177,8 @@ def test_the_launcher_gives_every_action_server_replica_the_shared_state_databas
     assert all(password not in " ".join(service.command) for service in services)
 
 
-@pytest.fixture()
-def provisioned_actions() -> Iterator[tuple[Production, str]]:
-    """The action servers' database and role made on the machine's PostgreSQL under a name of
-    this test's own, dropped after it."""
-    settings = Production.from_env({"PRODUCTION_NAME": "erp_state_test"})
+def require_postgres(settings: Production) -> None:
+    """Skip locally, fail in CI, when the machine's PostgreSQL cannot be reached."""
     try:
         with psycopg.connect(settings.postgres_admin_url, connect_timeout=5):
             pass
@@ -180,6 +187,14 @@ def provisioned_actions() -> Iterator[tuple[Production, str]]:
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
+
+
+@pytest.fixture()
+def provisioned_actions() -> Iterator[tuple[Production, str]]:
+    """The action servers' database and role made on the machine's PostgreSQL under a name of
+    this test's own, dropped after it."""
+    settings = Production.from_env({"PRODUCTION_NAME": "erp_state_test"})
+    require_postgres(settings)
     password = "pw-of-the-actions-role-" + os.urandom(8).hex()
     postgres(
         settings, password, Provisioned(), role=settings.actions_role,
@@ -233,3 +248,153 @@ def test_the_provisioned_role_keeps_the_trail_in_its_database_and_may_do_nothing
     finally:
         with psycopg.connect(settings.postgres_admin_url, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(stranger)))
+
+
+# --- the gateway's analytics account ---------------------------------------------------------
+
+
+def test_the_gateway_reads_the_trackers_with_its_own_analytics_account() -> None:
+    settings = Production.from_env(
+        {
+            "PRODUCTION_NAME": "Acme_Bot",
+            "PRODUCTION_POSTGRES_ADMIN_URL": "postgresql://postgres@db.internal:6432/postgres",
+        }
+    )
+
+    env = settings.gateway_environment(PASSWORDS)
+    gateway = GatewaySettings.from_env(
+        {**env, **settings.rasa_environment(PASSWORDS), **SHARED_SECRETS}
+    )
+
+    assert settings.analytics_role == "acme_bot_analytics"
+    assert env["ANALYTICS_EVENTS_URL"] == (
+        "postgresql://acme_bot_analytics@db.internal:6432/acme_bot_rasa"
+    )
+    assert env["ANALYTICS_EVENTS_PASSWORD"] == "pw-ANALYTICS_EVENTS_PASSWORD"
+    assert "ANALYTICS_EVENTS_PASSWORD" in ACCOUNT_SECRETS  # generated, or the operator's
+    # Not Rasa's own account, although the gateway is given Rasa's settings too.
+    assert gateway.analytics_events_url == env["ANALYTICS_EVENTS_URL"]
+    assert gateway.analytics_events_password == "pw-ANALYTICS_EVENTS_PASSWORD"
+
+
+def test_provisioning_makes_the_analytics_account_with_its_own_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made: list[tuple[str, str]] = []
+    monkeypatch.setattr(provision, "postgres", lambda *args, **names: None)
+    monkeypatch.setattr(
+        provision,
+        "postgres_analytics",
+        lambda settings, password, report: made.append((settings.analytics_role, password)),
+    )
+    for name in ("redis_acl", "redis_gateway_acl", "rabbitmq"):
+        monkeypatch.setattr(provision, name, lambda *args: None)
+
+    provision.provision(Production(name="acme"), PASSWORDS)
+
+    assert made == [("acme_analytics", "pw-ANALYTICS_EVENTS_PASSWORD")]
+
+
+@pytest.fixture()
+def analytics_settings() -> Iterator[Production]:
+    """A production name of this test's own on the machine's PostgreSQL; its databases and
+    roles are dropped after the test."""
+    settings = Production.from_env({"PRODUCTION_NAME": f"anl_test_{os.urandom(4).hex()}"})
+    require_postgres(settings)
+    yield settings
+    with psycopg.connect(settings.postgres_admin_url, autocommit=True) as admin:
+        for database in (settings.tracker_database, settings.gateway_database):
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(database)))  # fmt: skip
+        for role in (settings.analytics_role, settings.tracker_role, settings.gateway_role):
+            admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def provision_postgres(settings: Production, passwords: dict[str, str]) -> list[str]:
+    """What provisioning does on PostgreSQL for the trackers, the gateway and its analytics."""
+    report = Provisioned()
+    postgres(settings, passwords["RASA_TRACKER_PG_PASSWORD"], report)
+    postgres(
+        settings, passwords["GATEWAY_DATABASE_PASSWORD"], report, role=settings.gateway_role,
+        database=settings.gateway_database,
+    )  # fmt: skip
+    postgres_analytics(settings, passwords["ANALYTICS_EVENTS_PASSWORD"], report)
+    return report.done
+
+
+def connect_as(role: str, database: str, password: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(
+        host="127.0.0.1", dbname=database, user=role, password=password, autocommit=True,
+        connect_timeout=5,
+    )  # fmt: skip
+
+
+@pytest.mark.integration
+def test_the_analytics_account_may_only_read_the_trackers(
+    analytics_settings: Production,
+) -> None:
+    from sqlalchemy import text
+
+    from connectors.analytics.reader import read_only_engine
+
+    settings = analytics_settings
+    passwords = {name: f"pw-{name}-{os.urandom(8).hex()}" for name in ACCOUNT_SECRETS}
+    first = provision_postgres(settings, passwords)
+    # Rasa creates its table at its first start, after provisioning, as its own role.
+    with connect_as(settings.tracker_role, settings.tracker_database,
+                    passwords["RASA_TRACKER_PG_PASSWORD"]) as rasa:  # fmt: skip
+        rasa.execute(
+            "CREATE TABLE events (id SERIAL PRIMARY KEY, sender_id VARCHAR(255), "
+            "type_name VARCHAR(255), timestamp FLOAT, intent_name VARCHAR(255), "
+            "action_name VARCHAR(255), data TEXT)"
+        )
+        rasa.execute("INSERT INTO events (sender_id, type_name) VALUES ('web:a', 'user')")
+    # The gateway reads it with what the profile gives it, before provisioning runs again.
+    gateway = GatewaySettings.from_env(
+        {**settings.gateway_environment(passwords), **SHARED_SECRETS}
+    )
+    engine = read_only_engine(
+        gateway.analytics_events_url, password=gateway.analytics_events_password
+    )
+    try:
+        with engine.connect() as reader:
+            assert reader.execute(text("SELECT sender_id FROM events")).all() == [("web:a",)]
+    finally:
+        engine.dispose()
+
+    second = provision_postgres(settings, passwords)  # at the next start: nothing new
+
+    analytics_line = (
+        f"PostgreSQL: role {settings.analytics_role} may only read the tables of "
+        f"{settings.tracker_database}"
+    )
+    assert first[-1] == second[-1] == analytics_line
+    assert [line for line in first if "created database" not in line] == second
+    password = passwords["ANALYTICS_EVENTS_PASSWORD"]
+    with connect_as(settings.analytics_role, settings.tracker_database, password) as analytics:
+        assert analytics.execute("SELECT count(*) FROM events").fetchone() == (1,)
+        for statement in (
+            "INSERT INTO events (sender_id, type_name) VALUES ('web:b', 'user')",
+            "UPDATE events SET sender_id = 'web:b'",
+            "DELETE FROM events",
+            "TRUNCATE events",
+            "DROP TABLE events",
+            "CREATE TEMPORARY TABLE scratch (id INT)",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                analytics.execute(statement)
+    with pytest.raises(psycopg.OperationalError, match="permission denied"):
+        connect_as(settings.analytics_role, settings.gateway_database, password).close()
+    with psycopg.connect(settings.postgres_admin_url, dbname=settings.tracker_database) as admin:
+        grants = admin.execute(
+            "SELECT table_name, privilege_type FROM information_schema.role_table_grants "
+            "WHERE grantee = %s",
+            (settings.analytics_role,),
+        ).fetchall()
+        row: Any = admin.execute(
+            "SELECT rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls "
+            "FROM pg_roles WHERE rolname = %s",
+            (settings.analytics_role,),
+        ).fetchone()
+    assert grants == [("events", "SELECT")]
+    assert row == (False,) * 5

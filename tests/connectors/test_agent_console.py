@@ -173,7 +173,13 @@ async def test_login_sets_an_http_only_same_site_strict_session_cookie(console: 
     assert cookie.startswith(f"{SESSION_COOKIE}=")
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/agent" in cookie
     assert "Secure" not in cookie  # plain http: a Secure cookie would never come back
-    assert (await client.get("/agent/api/me")).json()["username"] == "alice"
+    me = (await client.get("/agent/api/me")).json()
+    assert me["username"] == "alice"
+    # The login answers what /me does: the page shows the right panels without a reload.
+    assert {k: v for k, v in response.json().items() if k not in ("expires_at", "csrf_token")} == {
+        k: v for k, v in me.items() if k not in ("expires_at", "csrf_token")
+    }
+    assert "roles" in me and "ask" in me
 
     secure = await console.client(base_url="https://gw.test")
     response = await secure.post("/agent/api/login", json={"username": "alice",

@@ -1,6 +1,7 @@
-"""Where the analytics page reads from: ANALYTICS_EVENTS_URL, else Rasa's tracker store as
-the launcher configures it (the SQLite file, or PostgreSQL under PROFILE=production), and
-the gateway's own database."""
+"""Where the analytics page reads from: ANALYTICS_EVENTS_URL (the gateway's own read-only role
+under PROFILE=production), else Rasa's tracker store as Rasa is given it (the SQLite file, or
+PostgreSQL with Rasa's account in a setup made without that role), and the gateway's own
+database."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def test_the_tracker_file_the_launcher_gives_rasa() -> None:
     assert settings.analytics_events_url == "sqlite:////srv/bot/var/rasa_tracker.db"
 
 
-def test_the_production_profile_tracker_store_on_postgresql() -> None:
+def test_without_an_account_of_its_own_rasa_s_tracker_store_on_postgresql() -> None:
     settings = GatewaySettings.from_env({
         "RASA_TRACKER_PG_HOST": "db.internal", "RASA_TRACKER_PG_PORT": "5433",
         "RASA_TRACKER_PG_DB": "erp_assistant_rasa", "RASA_TRACKER_PG_USER": "erp_assistant_rasa",

@@ -62,6 +62,7 @@ DUMMY_SECRETS = {
     "GATEWAY_REDIS_PASSWORD": "dummy-gateway-redis-password",
     "GATEWAY_DATABASE_PASSWORD": "dummy-gateway-database-password",
     "ACTIONS_STATE_DATABASE_PASSWORD": "dummy-actions-state-password",
+    "ANALYTICS_EVENTS_PASSWORD": "dummy-analytics-events-password",
     "ERP_DATABASE_URL": "postgresql+psycopg://erp_reader:dummy@erp.example:5432/erp",
 }
 ADMIN_SECRETS = {

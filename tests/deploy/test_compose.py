@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from bot.balancer import BalancerMissing, Gateway, haproxy_command
-from bot.profile import Production
+from bot.profile import ACCOUNT_SECRETS, Production
 from connectors.settings import GatewaySettings
 from tests.deploy.conftest import (
     CODE_SECRETS,
@@ -117,6 +117,28 @@ def test_the_action_servers_share_the_database_provision_creates(tmp_path: Path)
         assert {key: env.get(key) for key in expected} == expected, name
     password = COMPOSE_SECRETS["ACTIONS_STATE_DATABASE_PASSWORD"]
     assert provision["ACTIONS_STATE_DATABASE_PASSWORD"] == password
+
+
+def test_the_gateway_reads_the_trackers_with_the_account_provision_creates(
+    tmp_path: Path,
+) -> None:
+    """The analytics page reads Rasa's trackers with the read-only role bot/profile.py derives
+    from the provisioning job's settings, with that job's password, never with Rasa's."""
+    services = compose_config(COMPOSE_SECRETS, tmp_path).config["services"]
+    provision = services["provision"]["environment"]
+    gateway = services["gateway"]["environment"]
+    profile = Production.from_env(provision)
+
+    assert gateway["ANALYTICS_EVENTS_URL"] == (
+        "postgresql://erp_assistant_analytics@postgres:5432/erp_assistant_rasa"
+    )
+    assert profile.analytics_role == "erp_assistant_analytics"
+    # deploy/provision.py refuses to run without every account's password.
+    assert {name: provision.get(name) for name in ACCOUNT_SECRETS} == {
+        name: COMPOSE_SECRETS[name] for name in ACCOUNT_SECRETS
+    }
+    assert gateway["ANALYTICS_EVENTS_PASSWORD"] == provision["ANALYTICS_EVENTS_PASSWORD"]
+    assert "RASA_TRACKER_PG_PASSWORD" not in gateway
 
 
 def test_every_process_is_hardened_and_health_checked(tmp_path: Path) -> None:

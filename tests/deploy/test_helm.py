@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.profile import Production
+from bot.profile import ACCOUNT_SECRETS, Production
 from connectors.settings import GatewaySettings
 from tests.deploy.conftest import (
     ADMIN_SECRETS,
@@ -365,6 +365,27 @@ def test_the_gateway_gets_its_database_and_socketio_redis() -> None:
     )
     assert env["GATEWAY_DATABASE_PASSWORD"] == f"secret:{secret}/GATEWAY_DATABASE_PASSWORD"
     assert env["SOCKETIO_REDIS_URL"] == "redis://acme_bot_gateway@redis.example:6379/1"
+
+
+def test_the_gateway_reads_the_trackers_with_the_account_provision_creates(
+    chart: Rendered,
+) -> None:
+    """The analytics page reads Rasa's trackers with the read-only role the provisioning job
+    creates, with the same password from the secret, never with Rasa's."""
+    (job,) = chart.of_kind("Job")
+    job_env = pod_env(chart, next(containers(job)))
+    gateway = pod_env(chart, next(containers(deployment(chart, "gateway"))))
+    secret = chart.named("Secret", "-secrets")["metadata"]["name"]
+
+    assert gateway["ANALYTICS_EVENTS_URL"] == (
+        "postgresql://erp_assistant_analytics@pg.example:5432/erp_assistant_rasa"
+    )
+    # deploy/provision.py refuses to run without every account's password.
+    assert {name: job_env.get(name) for name in ACCOUNT_SECRETS} == {
+        name: f"secret:{secret}/{name}" for name in ACCOUNT_SECRETS
+    }
+    assert gateway["ANALYTICS_EVENTS_PASSWORD"] == job_env["ANALYTICS_EVENTS_PASSWORD"]
+    assert "RASA_TRACKER_PG_PASSWORD" not in gateway
 
 
 @pytest.mark.parametrize(

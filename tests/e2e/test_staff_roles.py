@@ -153,22 +153,33 @@ def test_each_console_role_sees_its_areas_and_is_refused_the_others(
     for role in roles:
         _agent(assistant, f"e2e-{role}", role)
 
-    def ask(role: str) -> list[tuple[str, str, str]]:
-        with httpx.Client(base_url=assistant.url, timeout=TURN_TIMEOUT_S) as console:
-            account = {"username": f"e2e-{role}", "password": PASSWORD}
-            login = console.post("/agent/api/login", json=account)
-            assert login.status_code == 200, login.text
-            csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
-            rows = []
-            for asked, text in questions.items():
-                response = console.post("/agent/api/ask", json={"text": text}, headers=csrf)
-                assert response.status_code == 200, response.text
-                reply = "\n".join(m["text"] or "" for m in response.json()["messages"])
-                rows.append((role, asked, reply))
-            return rows
+    consoles = {
+        role: httpx.Client(base_url=assistant.url, timeout=TURN_TIMEOUT_S) for role in roles
+    }
+    csrf: dict[str, dict[str, str]] = {}
+    for role, console in consoles.items():  # logins one at a time: each is a slow hash
+        login = console.post("/agent/api/login",
+                             json={"username": f"e2e-{role}", "password": PASSWORD})  # fmt: skip
+        assert login.status_code == 200, login.text
+        csrf[role] = {"X-CSRF-Token": login.json()["csrf_token"]}
 
-    with ThreadPoolExecutor(max_workers=len(roles)) as pool:
-        results = [row for rows in pool.map(ask, roles) for row in rows]
+    def ask(role: str) -> list[tuple[str, str, str]]:
+        rows = []
+        for asked, text in questions.items():
+            response = consoles[role].post(
+                "/agent/api/ask", json={"text": text}, headers=csrf[role]
+            )
+            assert response.status_code == 200, response.text
+            reply = "\n".join(m["text"] or "" for m in response.json()["messages"])
+            rows.append((role, asked, reply))
+        return rows
+
+    try:
+        with ThreadPoolExecutor(max_workers=len(roles)) as pool:
+            results = [row for rows in pool.map(ask, roles) for row in rows]
+    finally:
+        for console in consoles.values():
+            console.close()
     for role, asked, reply in results:
         _check(role, asked, reply)
 

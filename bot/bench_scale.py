@@ -91,6 +91,8 @@ class FaultWindow:
     # Turns of windows whose socket had dropped (a gateway replica died) and that connected
     # again through the balancer.
     reconnected: int = 0
+    # When the fault began (epoch seconds), to place turns in windows afterwards.
+    at: float = 0.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -269,7 +271,7 @@ def windows_of(
             answered=len(mine) - len(errors), errors=len(errors),
             examples=sorted({(t.error or "")[:80] for t in errors})[:3],
             unanswered=sum(t.kind != CONNECT and not clear_error(t.error or "") for t in errors),
-            reconnected=sum(t.reconnected for t in mine),
+            reconnected=sum(t.reconnected for t in mine), at=at,
         ))  # fmt: skip
     return windows
 

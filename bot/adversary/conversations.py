@@ -372,7 +372,8 @@ def slot_injection_family(cast: Cast) -> Iterator[Attempt]:
         ),
         ("group-false-metadata", lambda v, a, c: [ask_invoice(v), a.postcode]),
     ]
-    staff = {"role": "staff", "channel": "slack", "client": "slack:T0001:UADMIN", "group": False}
+    staff = {"role": "staff", "roles": ["admin"], "channel": "slack",
+             "client": "slack:T0001:UADMIN", "group": False}  # fmt: skip
     for (label, script), channel in itertools.product(payloads, ("rest", "web")):
         victim, attacker = cast.person(), cast.attacker()
         metadata = staff if label in ("staff-metadata", "group-false-metadata") else None

@@ -86,7 +86,12 @@ def _tracker_payload(action: str, victim: Person, conversation: str) -> dict[str
         "text": outward(victim.postcode),
         "parse_data": {"intent": {"name": "inform", "confidence": 1.0}, "entities": []},
         # A forger may claim anything here; only the gateway's word through Rasa counts.
-        "metadata": {"role": "staff", "channel": "slack", "client": "slack:T0001:UADMIN"},
+        "metadata": {
+            "role": "staff",
+            "roles": ["admin"],
+            "channel": "slack",
+            "client": "slack:T0001:UADMIN",
+        },
     }
     return {
         "next_action": action,
@@ -195,7 +200,8 @@ def _rasa_calls(
             )
         ]
     if request == "channel-as-staff":
-        metadata = {"role": "staff", "channel": "slack", "client": "slack:T0001:UADMIN"}
+        metadata = {"role": "staff", "roles": ["admin"], "channel": "slack",
+                    "client": "slack:T0001:UADMIN"}  # fmt: skip
         return [
             call(
                 "POST",

@@ -137,11 +137,26 @@ def transcripts(short_run: dict[str, Any], conversations: set[str]) -> Entries:
     return stored
 
 
-def may_be_missing(turn: Turn) -> bool:
+def may_be_missing(turn: Turn, windows: list[dict[str, Any]]) -> bool:
     """Whether a message may be missing from the transcript: its gateway replica died before
-    storing it (the window's socket dropped), or it was sent as the run ended (the stack stops
-    right after; one that hung longer than the bench's turn timeout counts as unanswered)."""
-    return turn.cut_off or (turn.error or "").startswith(("disconnected", "not sent"))
+    storing it (the window's socket dropped), it was sent as the run ended (the stack stops
+    right after; one that hung longer than the bench's turn timeout counts as unanswered), or
+    it was refused with a clear error while PostgreSQL restarted (the gateway's own database
+    was down: it could not keep the message and told the user to send it again)."""
+    error = turn.error or ""
+    if turn.cut_off or error.startswith(("disconnected", "not sent")):
+        return True
+    return clear_error(error) and fault_at(turn, windows) == "restart PostgreSQL"
+
+
+def fault_at(turn: Turn, windows: list[dict[str, Any]]) -> str | None:
+    """The fault whose window the turn started in (bot/bench_scale.py's attribution)."""
+    starts = [(w["at"], w["fault"]) for w in windows]
+    found = None
+    for at, fault in starts:
+        if turn.at >= at:
+            found = fault
+    return found
 
 
 def test_every_fault_has_its_window_of_turns(short_run: dict[str, Any]) -> None:
@@ -184,7 +199,7 @@ def test_every_message_sent_is_in_the_transcript_and_answered_there(
                 if turn.error is None and end == index + 1:
                     problems.append(f"{conversation}: {turn.text!r} answered, no reply stored")
                 position += 1
-            elif not may_be_missing(turn):
+            elif not may_be_missing(turn, short_run["faults"]):
                 problems.append(f"{conversation}: {turn.text!r} ({turn.error}) not stored")
         extra = [entries[i][1] for i in users[position:]]
         if extra:

@@ -7,6 +7,10 @@ not asked. A correction at any point ("no, the postcode is M1 3HE", "actually it
 Lane, Leeds") updates that part and shows the summary again; "no, the other address" asks
 for the address again; a plain "no" or "stop" changes nothing. The yes changes the order
 through erp/writes.py once per confirmation key, like a cancellation (actions/cancel.py).
+
+Chinese works as English does: replies in the conversation's language
+(i18n/messages/address.yml), countries named in Chinese (英国, 荷兰, 德国), lead-ins such as
+"我的邮编是 M1 3HE" or "新地址是 ...", and a plain Chinese no ("不用了", "不，保持原样").
 """
 
 from __future__ import annotations
@@ -28,11 +32,13 @@ from actions.changes import (
     ConfirmedChangeForm,
     describe_outcome,
     new_key,
+    order_status,
     pending_key,
 )
 from actions.erp_calls import erp_call, erp_write
 from actions.orders import ORDER
 from actions.record_forms import AskRecordIdentity
+from actions.replies import invalid_identifier
 from actions.verification import first_text, renewal_events, verification
 from erp import orders, writes
 from erp.access import CustomerKey
@@ -48,7 +54,9 @@ from erp.errors import InvalidIdentifier
 from erp.ids import postcode_in_text
 from erp.schema import current_spec
 from erp.writes import READDRESSABLE, WriteOutcome
-from models.erp_facts import status_words
+from i18n.formatting import listing
+from i18n.languages import is_chinese
+from i18n.texts import current_language, messages, say
 
 STREET, POSTCODE, COUNTRY, CONFIRM = (
     "new_street",
@@ -62,6 +70,39 @@ _PLAIN_NO = re.compile(
     r"^\s*(/deny|no+|nope|nah|no thanks?( you)?|no,? keep it( as it is)?|keep it)[\s.!]*$",
     re.IGNORECASE,
 )
+# The same in Chinese: "不", "不用了", "不，谢谢", "不，保持原样"; "不，是另一个地址" is more.
+_NO_ZH = (
+    r"(?:不|不是|不用|不要|不了|不用了|不要了|不必了?|算了|没有|否|不对|取消|别改了?|不改了?"
+    r"|不用改了?|不换了?|保持原样|保持不变|维持原样|按原地址|用原来的地址|还是原来的地址"
+    r"|谢谢你?|谢了|多谢)"
+)
+_PLAIN_NO_ZH = re.compile(rf"^\s*{_NO_ZH}(?:[\s，,、]*{_NO_ZH})*[\s。.!！~～]*$")
+# What comes before the part asked for: "my postcode is", "我的邮编是", "新地址是", "送到".
+_POSTCODE_LEAD = re.compile(
+    r"^\s*(?:(?:(?:my|our|the|its|new)\s+)*(?:post\s*code|postal\s*code|zip(?:\s*code)?)"
+    r"\s*(?:is\b|[:=：])?|it'?s\b|it\s+is\b"
+    r"|(?:我的|我们的|新的?|新地址的)?(?:邮编|邮政编码)\s*(?:是|为|[:：])?)\s*",
+    re.IGNORECASE,
+)
+_STREET_LEAD = re.compile(
+    r"^\s*(?:(?:the|my|our)\s+)?(?:new\s+)?(?:delivery\s+)?address\s*(?:is\b|:)\s*"
+    r"|^\s*(?:请|麻烦)?(?:改|换)?(?:送到|寄到|发到|送去|寄去|改成|改为)\s*[:：]?\s*"
+    r"|^\s*(?:我的|我们的)?(?:新的?)?(?:收货|送货|配送|收件|邮寄)?地址\s*(?:是|为|改成|改为)?\s*[:：]?\s*",
+    re.IGNORECASE,
+)
+# What may end a postcode's message but is not part of it; a street line keeps its "St.".
+_AFTER_POSTCODE = "。．.!！ \t"
+_AFTER_STREET = "。 \t"
+# Country names as Chinese customers write them (codes of erp/addresses.py COUNTRIES); the
+# longer first, so 北爱尔兰 (Northern Ireland) is not read as 爱尔兰 (Ireland).
+_COUNTRIES_ZH = {
+    "GB": ("英国", "英格兰", "苏格兰", "威尔士", "北爱尔兰", "大不列颠", "联合王国"),
+    "NL": ("荷兰", "尼德兰"),
+    "DE": ("德国", "德意志"),
+    "BE": ("比利时",),
+    "FR": ("法国",),
+    "IE": ("爱尔兰", "爱尔兰共和国"),
+}
 
 
 def postcode_country(postcode: str, delivers_to: tuple[str, ...]) -> list[str]:
@@ -71,15 +112,109 @@ def postcode_country(postcode: str, delivers_to: tuple[str, ...]) -> list[str]:
 
 def describe_readdress(outcome: WriteOutcome) -> str:
     if outcome.done:
-        return f"Done: order {outcome.record} will be delivered to {outcome.detail}."
+        return say("address.done", number=outcome.record, address=_shown_address(outcome.detail))
     return cannot_readdress(outcome.record, outcome.status)
 
 
 def cannot_readdress(number: str, status: str) -> str:
-    return (
-        f"Order {number} is {status_words(status)}, so its delivery address can't change any "
-        "more. A colleague may still be able to help: just ask for one."
+    return say("address.too_late", number=number, status=order_status(status))
+
+
+def country_name(code: str) -> str:
+    """A country's name in this turn's language: "the United Kingdom", "英国"."""
+    key = f"address.country.{code}"
+    return say(key) if key in messages() else COUNTRIES[code].name
+
+
+def address_text(address: Address) -> str:
+    """An address as the customer reads it: "7 Canal Street, Manchester, M1 3HE, 英国"."""
+    if current_language() == "en":
+        return str(address)
+    return f"{address.street}, {address.postcode}, {country_name(address.country)}"
+
+
+def _shown_address(detail: str) -> str:
+    """The address a change recorded (``str(Address)``, in English), its country named in
+    this turn's language."""
+    if current_language() == "en":
+        return detail
+    for code, country in COUNTRIES.items():
+        suffix = f", {country.name}"
+        if detail.endswith(suffix):
+            return f"{detail.removesuffix(suffix)}, {country_name(code)}"
+    return detail
+
+
+def _or_list(names: list[str]) -> str:
+    """ "A, B or C"; "A、B或C" in Chinese."""
+    if len(names) <= 1:
+        return "".join(names)
+    separator = "、" if current_language() == "zh" else ", "
+    return separator.join(names[:-1]) + say("word.or") + names[-1]
+
+
+def address_error(error: InvalidIdentifier, country: str | None = None) -> str:
+    """What is wrong with a typed part of the address (``country``: the country a postcode
+    was checked for). English says erp/addresses.py's reason as it is."""
+    if current_language() == "en":
+        return f"Sorry, {error}."
+    shown = error.value.strip()[:40] or "''"
+    if error.kind == "street address":
+        return say("address.bad_street", shown=shown)
+    if error.kind.startswith("postcode") and country in COUNTRIES:
+        known = COUNTRIES[country]
+        return say(
+            "address.bad_postcode",
+            shown=shown,
+            country=country_name(country),
+            example=known.example,
+        )
+    if error.kind == "country":
+        names = [country_name(code) for code in current_spec().delivers_to if code in COUNTRIES]
+        return say("address.bad_country", shown=shown, countries=listing(names, "zh"))
+    return invalid_identifier(error)
+
+
+def without_lead(text: str, lead: re.Pattern[str], after: str) -> str:
+    """``text`` without what comes before the part asked for ("my postcode is", "我的邮编是")
+    nor what ends the message after it (``after``: "。"); ``text`` itself when nothing else
+    is left."""
+    rest = lead.sub("", text, count=1).strip(after)
+    return rest or text
+
+
+def typed_country(text: str, delivers_to: tuple[str, ...]) -> str:
+    """The code of the country ``text`` names (a code, "Netherlands", "荷兰"), if the company
+    delivers there.
+
+    Raises:
+        InvalidIdentifier: no such country named, or one the company does not deliver to.
+    """
+    if text in delivers_to:
+        return text
+    found = chinese_country(text, delivers_to) if is_chinese(text) else None
+    return found or parse_country(text, delivers_to)
+
+
+def chinese_country(text: str, delivers_to: tuple[str, ...]) -> str | None:
+    """The code of the one country the company delivers to that ``text`` names in Chinese
+    ("送到荷兰" -> "NL"), or None (none named, or several)."""
+    found: set[str] = set()
+    names = sorted(
+        ((name, code) for code, all_names in _COUNTRIES_ZH.items() for name in all_names),
+        key=lambda pair: -len(pair[0]),
     )
+    for name, code in names:
+        if name in text:
+            found.add(code)
+            text = text.replace(name, " ")
+    allowed = [code for code in found if code in delivers_to]
+    return allowed[0] if len(allowed) == 1 else None
+
+
+def is_plain_no(text: str) -> bool:
+    """Whether a message is only a no ("no", "nope", "不用了", "不，谢谢"), nothing more."""
+    return bool(_PLAIN_NO.match(text) or _PLAIN_NO_ZH.match(text))
 
 
 class ValidateChangeAddressForm(ConfirmedChangeForm):
@@ -106,9 +241,9 @@ class ValidateChangeAddressForm(ConfirmedChangeForm):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         try:
-            street = normalise_street(first_text(value))
+            street = normalise_street(without_lead(first_text(value), _STREET_LEAD, _AFTER_STREET))
         except InvalidIdentifier as error:
-            dispatcher.utter_message(text=f"Sorry, {error}.")
+            dispatcher.utter_message(text=address_error(error))
             return {STREET: None}
         # "12 High Street, Manchester M1 4BT": the postcode at the end is taken as well.
         found = postcode_in_text(street)
@@ -131,7 +266,7 @@ class ValidateChangeAddressForm(ConfirmedChangeForm):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         delivers_to = current_spec().delivers_to
-        typed = first_text(value)
+        typed = without_lead(first_text(value), _POSTCODE_LEAD, _AFTER_POSTCODE)
         country = first_text(tracker.get_slot(COUNTRY))
         if country in delivers_to:
             candidates = [country]
@@ -142,7 +277,7 @@ class ValidateChangeAddressForm(ConfirmedChangeForm):
         try:
             postcode = normalise_postcode_for(typed, candidates[0])
         except InvalidIdentifier as error:
-            dispatcher.utter_message(text=f"Sorry, {error}.")
+            dispatcher.utter_message(text=address_error(error, candidates[0]))
             return {POSTCODE: None}
         inferred = {COUNTRY: candidates[0]} if len(candidates) == 1 else {}
         return {POSTCODE: postcode, **inferred, CONFIRM: None}
@@ -153,15 +288,17 @@ class ValidateChangeAddressForm(ConfirmedChangeForm):
         delivers_to = current_spec().delivers_to
         text = first_text(value)
         try:
-            country = text if text in delivers_to else parse_country(text, delivers_to)
+            country = typed_country(text, delivers_to)
         except InvalidIdentifier as error:
-            dispatcher.utter_message(text=f"Sorry, {error}.")
+            dispatcher.utter_message(text=address_error(error))
             return {COUNTRY: None}
         postcode = first_text(tracker.get_slot(POSTCODE))
         if postcode and COUNTRIES[country].normalise(postcode) is None:
             known = COUNTRIES[country]
             dispatcher.utter_message(
-                text=f"Postcodes in {known.name} look like {known.example}: what is the postcode?"
+                text=say(
+                    "address.postcode_shape", country=country_name(country), example=known.example
+                )
             )
             return {COUNTRY: country, POSTCODE: None, CONFIRM: None}
         return {COUNTRY: country, CONFIRM: None}
@@ -175,7 +312,7 @@ class ValidateChangeAddressForm(ConfirmedChangeForm):
             return {CONFIRM: None}
         if any(slot in tracker.slots_to_validate() for slot in ADDRESS_SLOTS):
             return {CONFIRM: None}  # "no, the postcode is ...": corrected, confirm again
-        if _PLAIN_NO.match(str(tracker.latest_message.get("text") or "")):
+        if is_plain_no(str(tracker.latest_message.get("text") or "")):
             return {CONFIRM: NO}
         # "No, the other address": ask for it again.
         return {CONFIRM: None, STREET: None, POSTCODE: None, COUNTRY: None}
@@ -190,9 +327,8 @@ class ActionAskNewCountry(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        names = [COUNTRIES[code].name for code in current_spec().delivers_to]
-        listed = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
-        dispatcher.utter_message(text=f"Which country is that in? We deliver to {listed}.")
+        names = [country_name(code) for code in current_spec().delivers_to]
+        dispatcher.utter_message(text=say("address.which_country", countries=_or_list(names)))
         return []
 
 
@@ -229,10 +365,10 @@ class ActionAskAddressConfirmed(Action):
         if number is None or address is None:
             return []
         dispatcher.utter_message(
-            text=f"Please confirm: deliver order {number} to {address}?",
+            text=say("address.confirm", number=number, address=address_text(address)),
             buttons=[
-                {"title": "Yes, change it", "payload": "/affirm"},
-                {"title": "No", "payload": "/deny"},
+                {"title": say("address.yes"), "payload": "/affirm"},
+                {"title": say("change.no"), "payload": "/deny"},
             ],
         )
         return [new_key(number)]
@@ -255,17 +391,12 @@ class ActionChangeAddress(AnswerAction):
         if answer == REFUSED or number is None or proof is None:
             return []
         if answer != YES:
-            dispatcher.utter_message(
-                text=f"OK, I haven't changed anything: order {number} goes where it was going."
-            )
+            dispatcher.utter_message(text=say("address.kept", number=number))
             return renewal_events(tracker, proof)
         key = pending_key(tracker, number)
         address = typed_address(tracker)
         if key is None or address is None:
-            dispatcher.utter_message(
-                text="Sorry, I lost track of what you confirmed, so I changed nothing. "
-                "Please ask me again to change the address."
-            )
+            dispatcher.utter_message(text=say("address.lost"))
             return []
         outcome = await erp_write(
             writes.change_address,

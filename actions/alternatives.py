@@ -21,13 +21,14 @@ import threading
 from actions.erp_calls import erp_call
 from erp.alternatives import Alternative, Alternatives, alternatives_for, catalogue_products
 from erp.product_vectors import TextEncoder, product_vectors
+from i18n.formatting import listing
+from i18n.texts import current_language, say
 
 logger = logging.getLogger(__name__)
 
 MAX_OFFERS = 3
 BUDGET_ENV = "ALTERNATIVES_BUDGET_MS"
 DEFAULT_BUDGET_MS = 2000.0
-NONE_IN_STOCK = "No similar product is in stock either."
 
 _encoder: TextEncoder | None = None
 _encoder_lock = threading.Lock()
@@ -98,18 +99,19 @@ async def alternatives_line(sku: str) -> str:
 
 
 def describe_alternatives(found: Alternatives) -> str:
-    """One sentence offering the products of ``found`` in stock, or saying there are none."""
+    """One sentence offering the products of ``found`` in stock, or saying there are none,
+    in this turn's language."""
     offers = found.in_stock[:MAX_OFFERS]
     if not offers:
-        return NONE_IN_STOCK
-    head = "Similar and in stock:" if len(offers) == 1 else "Similar products in stock:"
-    return f"{head} {'; '.join(_offer(a) for a in offers)}."
+        return say("alternatives.none_in_stock")
+    separator = "；" if current_language() == "zh" else "; "
+    listed = separator.join(_offer(a) for a in offers)
+    return say("alternatives.one" if len(offers) == 1 else "alternatives.many", offers=listed)
 
 
 def _offer(product: Alternative) -> str:
-    where = f" in {_listing(list(product.cities))}" if product.cities else ""
-    return f"{product.name} ({product.sku}), {product.available} available{where}"
-
-
-def _listing(parts: list[str]) -> str:
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    facts = {"name": product.name, "sku": product.sku, "available": product.available}
+    if not product.cities:
+        return say("alternatives.offer", **facts)
+    cities = listing(list(product.cities), current_language())
+    return say("alternatives.offer_in", cities=cities, **facts)

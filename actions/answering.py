@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from actions.metrics import answer_worded, generator_timed, retrieval_timed
+from i18n.texts import current_language
 from models.answer import GroundedAnswer, SentenceSink, grounded_answer
 from models.errors import GeneratorError
 from models.examples import ContextItem
@@ -214,6 +215,8 @@ class AnsweringService:
         started = time.perf_counter()
         if self.generator is None:
             return self._log("doc", Worded(extractive, "extractive", "off"), started)
+        if current_language() != "en":  # the generator writes English only
+            return self._log("doc", Worded(extractive, "extractive", "language"), started)
         if show is not None:
             await asyncio.to_thread(show, extractive)
         first = threading.Event()
@@ -253,6 +256,8 @@ class AnsweringService:
         budget = self.settings.erp_budget
         if self.generator is None or budget <= 0:
             return self._log("erp", Worded(template, "template", "off"), started)
+        if current_language() != "en":  # the generator writes English only
+            return self._log("erp", Worded(template, "template", "language"), started)
         if not self._budget.worth_trying():
             return self._log("erp", Worded(template, "template", "slow"), started)
         stop = threading.Event()

@@ -1,5 +1,6 @@
 """Cancelling an order while nothing has been picked (pending or confirmed): verified like
-an order question, then a summary and an explicit yes (actions/changes.py)."""
+an order question, then a summary and an explicit yes (actions/changes.py), in the
+conversation's language (i18n/messages/cancel.yml)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from actions.changes import (
     ConfirmedChangeForm,
     describe_outcome,
     new_key,
+    order_status,
     pending_key,
 )
 from actions.erp_calls import asking_for, erp_call, erp_write
@@ -29,26 +31,22 @@ from erp import orders, writes
 from erp.access import CustomerKey
 from erp.errors import AccessDenied, RecordNotFound
 from erp.writes import CANCELLABLE, WriteOutcome
-from models.erp_facts import day, money, plural, status_words
+from i18n.formatting import count, day, money
+from i18n.texts import current_language, say
 
 CONFIRM_SLOT = "cancel_confirmed"
 
 
 def describe_cancel(outcome: WriteOutcome) -> str:
     if outcome.done:
-        return (
-            f"Done: order {outcome.record} is cancelled. Nothing from it will be sent or charged."
-        )
+        return say("cancel.done", number=outcome.record)
     return cannot_cancel(outcome.record, outcome.status)
 
 
 def cannot_cancel(number: str, status: str) -> str:
     if status == "cancelled":
-        return f"Order {number} is already cancelled; nothing more to do."
-    return (
-        f"Order {number} is {status_words(status)}, so I can't cancel it any more. "
-        "A colleague may still be able to help: just ask for one."
-    )
+        return say("cancel.already", number=number)
+    return say("cancel.too_late", number=number, status=order_status(status))
 
 
 class ValidateCancelOrderForm(ConfirmedChangeForm):
@@ -100,17 +98,19 @@ class ActionAskCancelConfirmed(Action):
                 )
             except (RecordNotFound, AccessDenied):
                 return []
-        facts = [f"placed {day(status.order_date)}", plural(status.line_count, "line")]
+        language = current_language()
+        facts = [
+            say("cancel.placed", day=day(status.order_date, language)),
+            count(status.line_count, "line", language, measure=" 项商品"),
+        ]
         if status.total is not None:
-            facts.append(money(status.total, status.currency))
+            facts.append(money(status.total, status.currency, language))
+        listed = ("，" if language == "zh" else ", ").join(facts)
         dispatcher.utter_message(
-            text=(
-                f"Please confirm: cancel order {status.order_number} ({', '.join(facts)})? "
-                "This can't be undone."
-            ),
+            text=say("cancel.confirm", number=status.order_number, facts=listed),
             buttons=[
-                {"title": "Yes, cancel it", "payload": "/affirm"},
-                {"title": "No, keep it", "payload": "/deny"},
+                {"title": say("cancel.yes"), "payload": "/affirm"},
+                {"title": say("cancel.no"), "payload": "/deny"},
             ],
         )
         return [new_key(status.order_number)]
@@ -133,16 +133,11 @@ class ActionCancelOrder(AnswerAction):
         if answer == REFUSED or number is None or proof is None:
             return []  # the form already said why
         if answer != YES:
-            dispatcher.utter_message(
-                text=f"OK, I haven't changed anything: order {number} stays as it is."
-            )
+            dispatcher.utter_message(text=say("cancel.kept", number=number))
             return renewal_events(tracker, proof)
         key = pending_key(tracker, number)
         if key is None:
-            dispatcher.utter_message(
-                text="Sorry, I lost track of what you confirmed, so I changed nothing. "
-                "Please ask me again to cancel it."
-            )
+            dispatcher.utter_message(text=say("cancel.lost"))
             return []
         outcome = await erp_write(
             writes.cancel_order,

@@ -7,7 +7,8 @@ new confirmation key (kept in ``write_key`` with its order number); the yes make
 through erp/writes.py with that key, so the same confirmation delivered twice changes the
 ERP once and gets the same answer (``action_repeat_write``). A different order number typed
 at any point starts over for that order. An ERP whose mapping does not declare the change
-hands the request to a colleague.
+hands the request to a colleague. What the customer reads is in the conversation's language
+(i18n/messages/changes.yml and each change's own file); what a colleague gets stays English.
 """
 
 from __future__ import annotations
@@ -40,30 +41,32 @@ from erp import writes
 from erp.access import CustomerKey
 from erp.schema import current_spec
 from erp.writes import WriteOutcome
+from i18n.texts import messages, say
+from models.erp_facts import status_words
 
 KEY_SLOT = "write_key"
 LAST_WRITE_SLOT = "last_write"
 YES, NO, REFUSED = "yes", "no", "refused"
-NOT_HERE = (
-    "I can't {verb} orders here myself, so I'm passing your request to a colleague with the "
-    "details. They'll get back to you."
-)
 
 
-STAFF_READ_ONLY = (
-    "Your staff account may look orders up but not {verb} them for customers. A colleague "
-    "with the writer role (SLACK_STAFF_WRITER_IDS in Slack, the writer or admin role in the "
-    "agent console) can."
-)
+def order_status(status: str) -> str:
+    """An order's status completing "Order SO-100123 is ..." in this turn's language."""
+    key = f"change.status.{status}"
+    if key in messages():
+        return say(key)
+    return say("change.status.other", status=status_words(status))
 
 
-def not_here(dispatcher: CollectingDispatcher, tracker: Tracker, verb: str) -> list[dict[str, Any]]:
-    """An ERP whose mapping declares no such change: a colleague gets the request, with the
-    order number and what the conversation verified; the form ends."""
+def not_here(
+    dispatcher: CollectingDispatcher, tracker: Tracker, verb: str, write: str
+) -> list[dict[str, Any]]:
+    """An ERP whose mapping declares no such change (``write``): a colleague gets the
+    request, with the order number and what the conversation verified (in English:
+    ``verb``); the form ends."""
     number = ORDER.number(tracker)
     what = f"order {number}" if number else "an order"
     dispatcher.utter_message(
-        text=NOT_HERE.format(verb=verb),
+        text=say("change.not_here", verb=say(f"change.verb.{write}")),
         json_message=handoff_payload(
             "write_not_supported", None, f"asked to {verb} {what}", handoff_slots(tracker)
         ),
@@ -100,8 +103,10 @@ class ConfirmedChangeForm(RecordVerificationForm, ABC):
     staff_area = "orders"
 
     kind = ORDER
-    write: ClassVar[str]  # the write of erp/writes.py, as a mapping declares it
-    verb: ClassVar[str]  # "cancel", for "I can't cancel orders here myself"
+    # The write of erp/writes.py, as a mapping declares it; the customer reads the change as
+    # the message change.verb.<write>.
+    write: ClassVar[str]
+    verb: ClassVar[str]  # "cancel": the change in English, for the colleague it goes to
     confirm_slot: ClassVar[str]
 
     def detail_slots(self) -> list[str]:
@@ -116,9 +121,10 @@ class ConfirmedChangeForm(RecordVerificationForm, ABC):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         if self.write not in current_spec().writes:
-            return not_here(dispatcher, tracker, self.verb)
+            return not_here(dispatcher, tracker, self.verb, self.write)
         if is_staff(tracker) and latest_metadata(tracker).get("staff_writes") is not True:
-            dispatcher.utter_message(text=STAFF_READ_ONLY.format(verb=self.verb))
+            verb = say(f"change.verb.{self.write}")
+            dispatcher.utter_message(text=say("change.staff_read_only", verb=verb))
             return [ActiveLoop(None), SlotSet("requested_slot", None), *question_reset_events()]
         return await super().run(dispatcher, tracker, domain)
 

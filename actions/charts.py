@@ -8,6 +8,11 @@ loads this package. The PNG has no timestamp or version in its metadata: the sam
 gives the same bytes. A render takes a few tenths of a second of CPU: an async action draws
 in a worker thread (``await anyio.to_thread.run_sync(...)``), not on the event loop.
 
+The labels drawn in the image are English in every conversation: matplotlib's bundled font
+(DejaVu Sans) has no Chinese glyphs and no CJK font is installed, so Chinese labels would
+draw as empty boxes. The chart's title and alt text, which travel with it as text, are in
+the conversation's language (actions/insights.py).
+
 The payload contract (the gateway reads it in connectors/charts.py)::
 
     dispatcher.utter_message(custom={"chart": {"title": str, "alt": str, "png": <base64>}})

@@ -24,6 +24,8 @@ from actions.answering import Worded, answering_service
 from actions.base import AnswerAction
 from actions.handoff import fallback_turn
 from actions.streaming import draft_stream
+from i18n.languages import detect_language
+from i18n.texts import say
 from models.answer import supporting_items
 from models.examples import ContextItem
 from retrieval.errors import InvalidQuery, RetrievalError
@@ -60,9 +62,21 @@ class DocumentReply:
 ReplyBuilder = Callable[[str, Sequence[Passage]], DocumentReply]
 
 
-def confident(passages: Sequence[Passage], min_similarity: float) -> list[Passage]:
-    """The passages, in rank order, whose similarity to the question reaches `min_similarity`."""
-    return [p for p in passages if p.similarity >= min_similarity]
+@dataclass(frozen=True)
+class Threshold:
+    """Below what a passage does not answer: its similarity to the question, or for a
+    question in Chinese its keyword (BM25) score, since the English-trained encoder's
+    similarity does not tell Chinese answers from off-topic questions (docs/benchmarks.md)."""
+
+    min_similarity: float
+    min_keyword: float | None = None
+
+
+def confident(passages: Sequence[Passage], threshold: Threshold) -> list[Passage]:
+    """The passages, in rank order, that reach ``threshold``."""
+    if threshold.min_keyword is not None:
+        return [p for p in passages if p.keyword >= threshold.min_keyword]
+    return [p for p in passages if p.similarity >= threshold.min_similarity]
 
 
 def _excerpt(text: str) -> str:
@@ -73,7 +87,7 @@ def _excerpt(text: str) -> str:
 
 
 def _source_lines(citations: Sequence[Citation]) -> str:
-    return "\n".join(f"(Source: {c.label} – {c.url})" for c in citations)
+    return "\n".join(say("doc.source", label=c.label, url=c.url) for c in citations)
 
 
 def extractive_reply(question: str, passages: Sequence[Passage]) -> DocumentReply:
@@ -120,10 +134,12 @@ def _question(tracker: Tracker) -> str:
     return "" if text.startswith("/") else text  # a button payload is not a question
 
 
-def _search(question: str) -> tuple[list[Passage], float]:
+def _search(question: str) -> tuple[list[Passage], Threshold]:
     from retrieval.settings import RetrievalSettings
 
-    threshold = RetrievalSettings.from_env().min_similarity
+    settings = RetrievalSettings.from_env()
+    chinese = detect_language(question) == "zh"
+    threshold = Threshold(settings.min_similarity, settings.min_keyword_zh if chinese else None)
     return answering_service().search(question, TOP_K), threshold
 
 

@@ -28,11 +28,8 @@ from actions.verification import first_text, question_reset_events, verification
 from erp.errors import InvalidIdentifier
 from erp.invoices import parse_invoice
 from erp.orders import parse_order
+from i18n.texts import say
 
-HANDOFF_TEXT = "I'm getting a colleague from our team for you."
-FALLBACK_HANDOFF_TEXT = (
-    "Sorry, I still can't help with that, so I'm getting a colleague from our team for you."
-)
 LAST_FALLBACK_SLOT = "last_fallback_turn"
 # Record numbers the user mentioned, with the parser that normalises each (the ERP's format).
 RECORD_SLOTS: tuple[tuple[str, Callable[[str], str]], ...] = (
@@ -123,7 +120,7 @@ def fallback_turn(
         shown = "no score" if confidence is None else f"{confidence:.2f}"
         detail = f"2 turns in a row the bot could not answer (last: {intent} {shown})"
         dispatcher.utter_message(
-            text=FALLBACK_HANDOFF_TEXT,
+            text=say("handoff.after_fallback"),
             json_message=handoff_payload(
                 "repeated_fallback", confidence, detail, handoff_slots(tracker)
             ),
@@ -146,7 +143,7 @@ class ActionHandoff(Action):
         text = str(tracker.latest_message.get("text") or "").strip()
         detail = f"asked for a person: {text[:80]!r}" if text else "asked for a person"
         dispatcher.utter_message(
-            text=HANDOFF_TEXT,
+            text=say("handoff.requested"),
             json_message=handoff_payload(
                 "user_request", confidence, detail, handoff_slots(tracker)
             ),

@@ -2,7 +2,9 @@
 
 For staff only, each by its role (`actions.staff`): warehouse (and admin) the forecast,
 finance (and admin) receivables. A customer asking is told these are internal, and nothing
-is read.
+is read. Answers are in the conversation's language (i18n/messages/insights.yml: staff may
+write Chinese in Slack); a customer is named by email address or customer number, in
+English ("balance of customer 1042") or Chinese ("客户 1042 的余额").
 """
 
 from __future__ import annotations
@@ -28,23 +30,30 @@ from actions.verification import first_text, is_staff, question_reset_events
 from erp import customers, forecast, receivables
 from erp.errors import RecordNotFound
 from erp.receivables import BUCKETS, Ageing
-from models.erp_facts import day, money, plural
+from i18n.formatting import count, day, money
+from i18n.texts import current_language, messages, say
 
 logger = logging.getLogger(__name__)
 
-INTERNAL = (
-    "Sorry, that's internal information for the company's staff. I can check an order, "
-    "stock of a product or your invoices."
-)
 TOP_CUSTOMERS = 5
-_EMAIL = re.compile(r"[^\s@<>(),;:\"']+@[^\s@<>(),;:\"']+\.[A-Za-z]{2,}")
-_CUSTOMER_NUMBER = re.compile(r"\bcustomer\s*(?:no\.?|number|#|id)?\s*(\d{1,12})\b", re.I)
+# An email address; Chinese around it ("查一下anna@example.com的余额") is not part of it.
+_EMAIL = re.compile(
+    r"[^\s@<>(),;:\"'\u3000-\u303f\u3400-\u9fff\uff00-\uffef]+@"
+    r"[^\s@<>(),;:\"'\u3000-\u303f\u3400-\u9fff\uff00-\uffef]+\.[A-Za-z]{2,}"
+)
+_CUSTOMER_NUMBER = re.compile(
+    r"\bcustomer\s*(?:no\.?|number|#|id)?\s*(\d{1,12})\b"
+    # 客户 1042, 客户编号：1042, 顾客号1042, 1042号客户
+    r"|(?:客户|顾客)\s*(?:编号|号码|号|ID|id)?\s*[:：#＃]?\s*(\d{1,12})(?!\d)"
+    r"|(?<!\d)(\d{1,12})\s*号(?:客户|顾客)",
+    re.I,
+)
 
 
 def insight_refusal(tracker: Tracker, area: str) -> str | None:
     """Why this sender may not see ``area``: a customer never, staff by their roles."""
     if not is_staff(tracker):
-        return INTERNAL
+        return say("insight.internal")
     return staff_refusal(tracker, area)
 
 
@@ -57,7 +66,7 @@ class StaffInsight(AnswerAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         if not is_staff(tracker):
-            dispatcher.utter_message(text=INTERNAL)
+            dispatcher.utter_message(text=say("insight.internal"))
             return []
         return await super().run(dispatcher, tracker, domain)
 
@@ -93,10 +102,13 @@ class ActionStockForecast(StaffInsight):
         sku = first_text(tracker.get_slot("sku"))
         day_ = today()
         result = await erp_call(forecast.forecast_stockout, sku, today=day_)
-        dispatcher.utter_message(text=describe_forecast(result))
+        text = describe_forecast(result)
+        dispatcher.utter_message(text=text)
         history = await erp_call(forecast.sales_history, result.sku, today=day_)
-        title = f"{result.sku} {result.name}: stock and sales with the forecast"
-        await send_chart(dispatcher, title, result.summary, charts.forecast_chart, result, history)
+        title = say("insight.forecast_chart", sku=result.sku, name=result.name)
+        # The chart's words for a reader who cannot see it: the answer itself in Chinese.
+        alt = result.summary if current_language() == "en" else text
+        await send_chart(dispatcher, title, alt, charts.forecast_chart, result, history)
         return []
 
 
@@ -117,7 +129,7 @@ class ActionReceivablesAgeing(StaffInsight):
         text = describe_ageing(aged, top)
         dispatcher.utter_message(text=text)
         if aged.balances:
-            title = f"Receivables ageing, {day(day_)}"
+            title = say("insight.ageing_chart", day=day(day_, current_language()))
             await send_chart(dispatcher, title, text.splitlines()[0], charts.ageing_chart, aged)
         return []
 
@@ -139,23 +151,21 @@ class ActionCustomerBalance(StaffInsight):
         number = _CUSTOMER_NUMBER.search(text)
         if email:
             key = await erp_call(customers.customer_id_for_email, str(email).strip())
-            named = f"the email address {email}"
+            nobody = say("invoices.no_customer", factor=say("factor.email"), value=email)
         elif number:
-            key = await erp_call(customers.customer_id_for_number, number.group(1))
-            named = f"the customer number {number.group(1)}"
+            digits = next(group for group in number.groups() if group)
+            key = await erp_call(customers.customer_id_for_number, digits)
+            nobody = say("invoices.no_customer", factor=say("factor.number"), value=digits)
         else:
-            dispatcher.utter_message(
-                text="Which customer? Name them by email address or customer number, e.g. "
-                '"balance of anna@example.com" or "balance of customer 1042".'
-            )
+            dispatcher.utter_message(text=say("insight.which_customer"))
             return []
         if key is None:
-            dispatcher.utter_message(text=f"No customer has {named}.")
+            dispatcher.utter_message(text=nobody)
             return []
         try:
             account = await erp_call(receivables.customer_receivables, key, today=today())
         except RecordNotFound:
-            dispatcher.utter_message(text=f"No customer has {named}.")
+            dispatcher.utter_message(text=nobody)
             return []
         dispatcher.utter_message(text=describe_customer(account))
         return []
@@ -178,120 +188,161 @@ async def send_chart(
     charts.utter_chart(dispatcher, title=title, alt=alt, png=png)
 
 
-# --- texts ----------------------------------------------------------------------------------
+# --- texts (in the language of the conversation) ------------------------------------------
 
 
 def describe_forecast(result: forecast.StockoutForecast) -> str:
     """A colleague's answer: stock, demand, the expected stock-out with its range, supply,
     and the reorder suggestion."""
+    language = current_language()
     parts = [
-        f"{result.sku} {result.name}: {result.available} available ({result.on_hand} on hand)."
-    ]
+        say("insight.forecast_stock", sku=result.sku, name=result.name,
+            available=result.available, on_hand=result.on_hand)
+    ]  # fmt: skip
     demand = result.demand
     if result.stockout_date is None:
-        parts.append("No sales to go by, so no stock-out is expected.")
+        parts.append(say("insight.forecast_no_sales"))
     else:
+        method = f"insight.method.{demand.method}"
         parts.append(
-            f"Selling about {_number(demand.daily)} a day (80% range {_number(demand.low)}"
-            f"–{_number(demand.high)}, {demand.method} over {plural(demand.weeks, 'week')})."
+            say(
+                "insight.forecast_demand",
+                daily=_number(demand.daily),
+                low=_number(demand.low),
+                high=_number(demand.high),
+                method=say(method) if method in messages() else demand.method,
+                weeks=count(demand.weeks, "week", language, measure="周"),
+            )
         )
-        latest = day(result.stockout_latest) if result.stockout_latest else "not at all"
-        earliest = day(result.stockout_earliest or result.stockout_date)
-        cover = f"{_number(result.days_of_cover)} days of cover" if result.days_of_cover else ""
+        latest = (
+            day(result.stockout_latest, language)
+            if result.stockout_latest
+            else say("insight.forecast_never")
+        )
+        earliest = day(result.stockout_earliest or result.stockout_date, language)
+        cover = (
+            say("insight.forecast_cover", days=_number(result.days_of_cover))
+            if result.days_of_cover
+            else ""
+        )
         parts.append(
-            f"Expected to run out around {day(result.stockout_date)} ({cover}; between "
-            f"{earliest} and {latest})."
-        )
+            say("insight.forecast_stockout", date=day(result.stockout_date, language),
+                cover=cover, earliest=earliest, latest=latest)
+        )  # fmt: skip
     if result.incoming:
-        supply = ", ".join(
-            f"{s.reference} {s.quantity} due {day(s.eta) if s.eta else '(no date)'}"
+        supply = _separator(", ", "；").join(
+            say("insight.forecast_supply", reference=s.reference, quantity=s.quantity,
+                eta=day(s.eta, language) if s.eta else say("insight.forecast_no_date"))
             for s in result.incoming
-        )
-        parts.append(f"Incoming: {supply}.")
+        )  # fmt: skip
+        parts.append(say("insight.forecast_incoming", supply=supply))
     else:
-        parts.append("No purchase order is open for it.")
-    source = "the ERP's" if result.reorder_point_source == "erp" else "computed"
+        parts.append(say("insight.forecast_no_supply"))
+    source = say(
+        "insight.forecast_source_erp"
+        if result.reorder_point_source == "erp"
+        else "insight.forecast_source_computed"
+    )
     if result.reorder is not None:
         parts.append(
-            f"Below the reorder point ({result.reorder_point}, {source}; stock position "
-            f"{result.reorder.position}): reorder {result.reorder.quantity}."
-        )
+            say("insight.forecast_reorder", point=result.reorder_point, source=source,
+                position=result.reorder.position, quantity=result.reorder.quantity)
+        )  # fmt: skip
     else:
-        parts.append(f"Above the reorder point ({result.reorder_point}, {source}): no reorder.")
-    return " ".join(parts)
+        parts.append(say("insight.forecast_no_reorder", point=result.reorder_point, source=source))
+    return _separator(" ", "").join(parts)
 
 
 def describe_ageing(aged: Ageing, top: list[receivables.CustomerAgeing]) -> str:
     """Open receivables per currency by age bucket, then the customers owing most past due."""
+    language = current_language()
     if not aged.balances:
-        return f"Nothing is owed as of {day(aged.today)}."
-    lines = [f"Receivables as of {day(aged.today)} ({plural(aged.count, 'open invoice')}):"]
+        return say("insight.ageing_nothing", day=day(aged.today, language))
+    invoices = count(aged.count, "open invoice", language, measure=" 张未结发票")
+    lines = [say("insight.ageing_head", day=day(aged.today, language), invoices=invoices)]
     for balances in aged.balances:
-        buckets = ", ".join(
-            f"{_bucket_name(b.label)} {money(b.amount, balances.currency)} ({b.count})"
+        buckets = _separator(", ", "，").join(
+            say("insight.ageing_bucket", bucket=_bucket_name(b.label),
+                amount=money(b.amount, balances.currency, language), count=b.count)
             for b in balances.buckets
-        )
+        )  # fmt: skip
         lines.append(
-            f"{balances.currency}: {money(balances.total, balances.currency)} open, "
-            f"{money(balances.overdue, balances.currency)} overdue — {buckets}."
+            say(
+                "insight.ageing_currency",
+                currency=balances.currency,
+                total=money(balances.total, balances.currency, language),
+                overdue=money(balances.overdue, balances.currency, language),
+                buckets=buckets,
+            )
         )
     overdue = [c for c in top if any(b.overdue > 0 for b in c.ageing.balances)]
     if overdue:
-        lines.append("Owing most past due:")
+        lines.append(say("insight.ageing_top"))
         for rank, customer in enumerate(overdue, start=1):
-            owed = "; ".join(
-                f"{money(b.overdue, b.currency)} overdue" for b in customer.ageing.balances
+            owed = _separator("; ", "；").join(
+                say("insight.ageing_owed", amount=money(b.overdue, b.currency, language))
+                for b in customer.ageing.balances
                 if b.overdue > 0
-            )  # fmt: skip
+            )
             lines.append(f"{rank}. {customer.name or customer.customer} — {owed}")
     return "\n".join(lines)
 
 
 def describe_customer(account: receivables.CustomerReceivables) -> str:
     """A customer's open balance by age, the oldest open invoices, and how they pay."""
+    language = current_language()
     name = account.name or str(account.customer)
+    today_ = day(account.ageing.today, language)
     if not account.ageing.balances:
-        lines = [f"{name} owes nothing as of {day(account.ageing.today)}."]
+        lines = [say("insight.owes_nothing", name=name, day=today_)]
     else:
-        lines = [f"{name} as of {day(account.ageing.today)}:"]
+        lines = [say("insight.balance_head", name=name, day=today_)]
         for balances in account.ageing.balances:
-            buckets = ", ".join(
-                f"{_bucket_name(b.label)} {money(b.amount, balances.currency)}"
+            buckets = _separator(", ", "，").join(
+                f"{_bucket_name(b.label)} {money(b.amount, balances.currency, language)}"
                 for b in balances.buckets
                 if b.count
             )
             lines.append(
-                f"{money(balances.total, balances.currency)} open in "
-                f"{plural(balances.count, 'invoice')} ({buckets})."
+                say(
+                    "insight.balance_currency",
+                    total=money(balances.total, balances.currency, language),
+                    invoices=count(balances.count, "invoice", language, measure=" 张发票"),
+                    buckets=buckets,
+                )
             )
         oldest = account.open_invoices[:3]
-        lines.append(
-            "Oldest open: "
-            + ", ".join(f"{i.invoice_number} due {day(i.due_date)}" for i in oldest)
-            + "."
+        listed = _separator(", ", "、").join(
+            say("insight.oldest_invoice", number=i.invoice_number, day=day(i.due_date, language))
+            for i in oldest
         )
+        lines.append(say("insight.oldest_open", invoices=listed))
     payments = account.payments
     if payments is None:
-        lines.append(
-            "This ERP keeps no payments against invoices, so payment behaviour is unknown."
-        )
+        lines.append(say("insight.payments_unknown"))
     elif payments.average_days_late is None:
-        lines.append("No invoice paid in full yet to judge how they pay.")
+        lines.append(say("insight.payments_none_yet"))
     else:
         late = payments.average_days_late
         habit = (
-            f"{_number(late)} days late on average" if late > 0
-            else f"{_number(-late)} days early on average" if late < 0 else "on time on average"
+            say("insight.pays_late", days=_number(late)) if late > 0
+            else say("insight.pays_early", days=_number(-late)) if late < 0
+            else say("insight.pays_on_time")
         )  # fmt: skip
-        lines.append(
-            f"Pays {habit} ({payments.paid_late} of "
-            f"{plural(payments.paid_invoices, 'paid invoice')} late)."
-        )
+        paid = count(payments.paid_invoices, "paid invoice", language, measure=" 张已付发票")
+        lines.append(say("insight.pays", habit=habit, late=payments.paid_late, paid=paid))
     return "\n".join(lines)
 
 
 def _bucket_name(label: str) -> str:
-    return label if label == BUCKETS[0] else f"{label} days"
+    if label == BUCKETS[0]:
+        return say("insight.bucket_current")
+    return say("insight.bucket_days", label=label)
+
+
+def _separator(english: str, chinese: str) -> str:
+    """What separates listed parts in this turn's language."""
+    return chinese if current_language() == "zh" else english
 
 
 def _number(value: Decimal | None) -> str:

@@ -23,6 +23,7 @@ from actions.erp_calls import erp_call, today
 from actions.verification import first_text
 from erp import inventory, product_names
 from erp.alternatives import alternatives_for
+from i18n.texts import current_language, say
 from models.erp_facts import describe_stock, stock_context
 
 MAX_QUERY_CHARS = product_names.MAX_MESSAGE_CHARS
@@ -59,22 +60,17 @@ class ValidateStockForm(ErpFormValidationAction):
     ) -> dict[str, Any]:
         query = " ".join(first_text(value).split())
         if not query or len(query) > MAX_QUERY_CHARS:
-            dispatcher.utter_message(
-                text="Please tell me the product's name or its SKU (like WID-1001)."
-            )
+            dispatcher.utter_message(text=say("inventory.ask_product"))
             return {"sku": None}
         lookup = await find_named_product(query, latest_text(tracker))
         if lookup.product is not None:
             return {"sku": lookup.product.sku}
         matches = lookup.matches
         if not matches:
-            dispatcher.utter_message(
-                text=f'Sorry, I couldn\'t find a product matching "{query}". '
-                "Try its name or its SKU (like WID-1001)."
-            )
+            dispatcher.utter_message(text=say("inventory.no_match", query=query))
             return {"sku": None}
         dispatcher.utter_message(
-            text="Which one do you mean?",
+            text=say("inventory.which_one"),
             buttons=[
                 {
                     "title": f"{match.name} ({match.sku})",
@@ -118,7 +114,7 @@ class ActionCheckStock(AnswerAction):
             return []
         report = await erp_call(inventory.get_stock, sku=sku, today=today())
         wanted = wanted_quantity(tracker.get_slot("quantity"))
-        text = describe_stock(report, wanted)
+        text = describe_stock(report, wanted, current_language())
         if wanted is None:  # whether a wanted quantity is there is the template's to say
             reply = await answering_service().erp_answer(
                 f"Is {report.name} ({report.sku}) in stock?",
@@ -128,7 +124,8 @@ class ActionCheckStock(AnswerAction):
             )
             text = reply.text
         if report.total_available == 0:
-            text = f"{text} {await alternatives_line(report.sku)}".rstrip()
+            offered = await alternatives_line(report.sku)
+            text = say("inventory.with_alternatives", answer=text, alternatives=offered).rstrip()
         dispatcher.utter_message(text=text)
         return []
 
@@ -175,8 +172,9 @@ class ActionProductAlternatives(AnswerAction):
         found = await erp_call(
             alternatives_for, sku=sku, limit=MAX_OFFERS * 2, encoder=product_encoder()
         )
-        stock = f"has {found.available} available" if found.available > 0 else "is out of stock"
-        dispatcher.utter_message(
-            text=f"{found.name} ({found.sku}) {stock}. {describe_alternatives(found)}"
-        )
+        stock = "available" if found.available > 0 else "out"
+        facts = {"name": found.name, "sku": found.sku, "available": found.available}
+        offered = describe_alternatives(found)
+        text = say(f"inventory.alternatives_{stock}", alternatives=offered, **facts)
+        dispatcher.utter_message(text=text)
         return []

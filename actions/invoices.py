@@ -19,7 +19,6 @@ from actions.record_forms import (
 )
 from actions.verification import (
     FACTOR_SLOTS,
-    FACTOR_WORDS,
     VERIFIED,
     attempts_exhausted,
     checked_guess,
@@ -36,6 +35,7 @@ from erp.customers import factor_value
 from erp.errors import NotKept
 from erp.mapping.spec import MappingSpec
 from erp.schema import current_spec
+from i18n.texts import current_language, say
 from models.erp_facts import (
     amount,
     describe_invoice,
@@ -43,14 +43,6 @@ from models.erp_facts import (
     describe_unpaid,
     invoice_context,
 )
-
-# Why a typed value is not one of a factor, and what one looks like.
-FACTOR_HINTS = {
-    "email": "that doesn't look like an email address; email addresses look like name@example.com",
-    "postcode": "that doesn't look like a postcode; please type the postcode of your address",
-    "phone": "that doesn't look like a phone number; please type it with its area code",
-    "number": "that doesn't look like a customer number; it is on your invoices and statements",
-}
 
 INVOICE = RecordKind(
     slot="invoice_number",
@@ -62,8 +54,8 @@ INVOICE = RecordKind(
 
 class ActionAskInvoiceNumber(AskRecordNumber):
     id_kind = "invoice"
-    text = "Which invoice is it? Invoice numbers look like {example}."
-    plain = "Which invoice is it? Its number is on the invoice."
+    text = "ask.invoice_number"
+    plain = "ask.invoice_number_plain"
 
     def name(self) -> str:
         return "action_ask_invoice_number"
@@ -163,7 +155,8 @@ class ValidateUnpaidInvoicesForm(PrivateFormValidationAction):
         slot = FACTOR_SLOTS[factor]
         typed = factor_value(factor, typed_identity(value, tracker), spec)
         if typed is None:
-            dispatcher.utter_message(text=f"Sorry, {FACTOR_HINTS[factor]}.")
+            # Why it is not one, and what one looks like (i18n/messages/invoices.yml).
+            dispatcher.utter_message(text=say(f"invoices.hint.{factor}"))
             return {slot: None}
         if is_staff(tracker):
             return await self._staff_lookup(dispatcher, tracker, factor, typed)
@@ -212,7 +205,8 @@ class ValidateUnpaidInvoicesForm(PrivateFormValidationAction):
         else:
             return {slot: None}
         if customer_id is None:
-            dispatcher.utter_message(text=f"No customer has the {FACTOR_WORDS[factor]} {typed}.")
+            nobody = say("invoices.no_customer", factor=say(f"factor.{factor}"), value=typed)
+            dispatcher.utter_message(text=nobody)
             return {slot: None}
         return {slot: typed, **verified_slot(tracker, customer_id, factors={STAFF})}
 
@@ -271,7 +265,7 @@ class ActionInvoiceStatus(AnswerAction):
             f"Is invoice {status.invoice_number} paid?",
             invoice_context(status),
             [status.invoice_number, amount(status.amount_due, status.currency)],
-            describe_invoice(status),
+            describe_invoice(status, current_language()),
         )
         dispatcher.utter_message(text=reply.text)
         return renewal_events(tracker, proof, status.invoice_number)
@@ -298,10 +292,10 @@ class ActionListUnpaidInvoices(AnswerAction):
         if "invoice" not in current_spec().concepts:
             # An ERP that books payments against the customer (classicmodels): what was paid.
             paid = await erp_call(payments.account_payments, customer_id=proof.customer_id)
-            dispatcher.utter_message(text=describe_payments(paid))
+            dispatcher.utter_message(text=describe_payments(paid, current_language()))
             return renewal_events(tracker, proof)
         unpaid = await erp_call(
             invoices.list_unpaid_invoices, customer_id=proof.customer_id, today=today()
         )
-        dispatcher.utter_message(text=describe_unpaid(unpaid))
+        dispatcher.utter_message(text=describe_unpaid(unpaid, current_language()))
         return renewal_events(tracker, proof)

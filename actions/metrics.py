@@ -36,6 +36,8 @@ from rasa_sdk.interfaces import (
 
 from actions.logs import conversation_logged, conversation_tag
 from erp.errors import ErpError
+from i18n.languages import DEFAULT_LANGUAGE, as_language
+from i18n.texts import speaking
 from retrieval.errors import InvalidQuery, RetrievalError
 
 if TYPE_CHECKING:
@@ -261,8 +263,11 @@ class ObservedExecutor(ActionExecutor):
         tracker = tracker if isinstance(tracker, dict) else {}
         sender = tracker.get("sender_id") or action_call.get("sender_id")
         tag = conversation_tag(sender) if isinstance(sender, str) and sender else None
+        slots = tracker.get("slots")
+        language = as_language(slots.get("language") if isinstance(slots, dict) else None)
         with (
             conversation_logged(tag),
+            speaking(language or DEFAULT_LANGUAGE),
             action_run(self.metrics, name if name in self.actions else "unknown") as run,
         ):
             if _intent(tracker) == NLU_FALLBACK_INTENT:

@@ -19,6 +19,7 @@ from actions.record_forms import (
 )
 from actions.verification import renewal_events, verification
 from erp import orders
+from i18n.texts import current_language
 from models.erp_facts import describe_order, order_context, status_words
 
 ORDER = RecordKind(
@@ -28,11 +29,8 @@ ORDER = RecordKind(
 
 class ActionAskOrderNumber(AskRecordNumber):
     id_kind = "order"
-    text = (
-        "Which order is it? The order number looks like {example} and is on your order "
-        "confirmation."
-    )
-    plain = "Which order is it? The order number is on your order confirmation."
+    text = "ask.order_number"
+    plain = "ask.order_number_plain"
 
     def name(self) -> str:
         return "action_ask_order_number"
@@ -91,7 +89,7 @@ class ActionOrderStatus(AnswerAction):
             f"Where is my order {status.order_number}?",
             order_context(status),
             required,
-            describe_order(status),
+            describe_order(status, current_language()),
         )
         dispatcher.utter_message(text=reply.text)
         return renewal_events(tracker, proof, status.order_number)

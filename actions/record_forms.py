@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from actions.base import PrivateFormValidationAction
 from actions.erp_calls import erp_call
+from actions.replies import invalid_identifier
 from actions.verification import (
     VERIFIED,
     attempts_exhausted,
@@ -31,6 +32,7 @@ from erp.access import STAFF, CustomerKey
 from erp.customers import matched_factor, typed_factors
 from erp.errors import InvalidIdentifier, NotKept
 from erp.schema import current_spec
+from i18n.texts import say
 
 
 @dataclass(frozen=True)
@@ -116,12 +118,13 @@ class RecordVerificationForm(PrivateFormValidationAction, ABC):
         try:
             number = self.kind.parse(first_text(value))
         except InvalidIdentifier as error:
-            dispatcher.utter_message(text=f"Sorry, {error}.")
+            dispatcher.utter_message(text=invalid_identifier(error))
             return {self.kind.slot: None}
         if is_staff(tracker):
             owner = await erp_call(self.kind.owner, number)
             if owner is None:
-                dispatcher.utter_message(text=f"There is no {self.kind.label} {number} in the ERP.")
+                label = say(f"label.{self.kind.label}")
+                dispatcher.utter_message(text=say("record.no_such", label=label, number=number))
                 return {self.kind.slot: None}
             return {
                 self.kind.slot: number,
@@ -158,7 +161,7 @@ class RecordVerificationForm(PrivateFormValidationAction, ABC):
             # Nothing that could be an identity (or only the record number again): no guess.
             if tracker.get_slot("requested_slot") == "identity":
                 hint = factor_words(spec.identity)
-                dispatcher.utter_message(text=f"Sorry, that doesn't look like your {hint}.")
+                dispatcher.utter_message(text=say("identity.not_like", hint=hint))
             return {"identity": None}
         proven: dict[str, str] = {}
 
@@ -198,7 +201,8 @@ class AskRecordNumber(Action, ABC):
     """Asks for a record's number, showing what this ERP's numbers look like."""
 
     id_kind: ClassVar[str]
-    # With ``{example}``, one of the mapping's example ids; ``plain`` where it gives none.
+    # Message keys (i18n/messages.yml): ``text`` with ``{example}``, one of the mapping's
+    # example ids; ``plain`` where it gives none.
     text: ClassVar[str]
     plain: ClassVar[str]
 
@@ -211,9 +215,9 @@ class AskRecordNumber(Action, ABC):
     ) -> list[dict[str, Any]]:
         id_format = current_spec().ids.get(self.id_kind)
         if id_format is None:
-            dispatcher.utter_message(text=self.plain)
+            dispatcher.utter_message(text=say(self.plain))
         else:
-            dispatcher.utter_message(text=self.text.format(example=id_format.example))
+            dispatcher.utter_message(text=say(self.text, example=id_format.example))
         return []
 
 
@@ -229,9 +233,7 @@ class AskRecordIdentity(Action, ABC):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        factors = factor_words(current_spec().identity, joiner=" or the ")
-        dispatcher.utter_message(
-            text=f"To keep your account safe, please tell me the {factors} of the customer "
-            f"on that {self.kind.label}."
-        )
+        factors = factor_words(current_spec().identity, joiner="word.or_the")
+        label = say(f"label.{self.kind.label}")
+        dispatcher.utter_message(text=say("ask.identity", factors=factors, label=label))
         return []

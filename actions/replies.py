@@ -18,36 +18,31 @@ from erp.errors import (
     RecordNotFound,
     StateUnavailable,
 )
+from i18n.texts import current_language, messages, say
 
 logger = logging.getLogger(__name__)
-
-UNAVAILABLE = (
-    "Sorry, I can't reach our order system right now. Please try again in a few minutes, "
-    "or ask for a colleague."
-)
-NOT_FOUND = (
-    "Sorry, I can't find that for your account. Please check the number, or ask for a colleague."
-)
-FAILED = (
-    "Sorry, something went wrong while I was looking that up. Please try again, "
-    "or ask for a colleague."
-)
 
 
 def reply_for(error: Exception) -> str:
     """The message a user sees for an error raised while answering."""
     if isinstance(error, ErpUnavailable | StateUnavailable):  # the lockout counts' database
-        return UNAVAILABLE
+        return say("error.unavailable")
     if isinstance(error, RecordNotFound | AccessDenied):
-        return NOT_FOUND
+        return say("error.not_found")
     if isinstance(error, InvalidIdentifier):
-        return str(error)
+        return invalid_identifier(error, apology=False)
     if isinstance(error, NotKept):
-        return (
-            f"Sorry, I can't answer questions about {error.concept.replace('_', ' ')}s here: "
-            "our system doesn't keep them. A colleague can help; just ask for one."
-        )
-    return FAILED
+        return say("error.not_kept", concept=error.concept.replace("_", " "))
+    return say("error.failed")
+
+
+def invalid_identifier(error: InvalidIdentifier, *, apology: bool = True) -> str:
+    """What is wrong with a typed identifier, in this turn's language."""
+    if current_language() == "en":
+        return f"Sorry, {error}." if apology else str(error)
+    shown = error.value.strip()[:40] or "''"
+    kind = say(f"kind.{error.kind}") if f"kind.{error.kind}" in messages() else error.kind
+    return say("error.invalid_id", shown=shown, kind=kind)
 
 
 async def guarded(

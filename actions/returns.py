@@ -7,6 +7,11 @@ window, is refused before anything else is asked. Corrections while confirming (
 only 2 of them", "the blue ones too") change the items and show the summary again; "no" or
 "stop" changes nothing. The yes authorises the return through erp/writes.py once per
 confirmation key and answers with the RMA number and what to do with it.
+
+Chinese works as English does: replies in the conversation's language
+(i18n/messages/returns.yml), items picked as "全部" / "都退", "2个WID-1001", "第二个",
+"其实只退1个" or "订书机也退", and a reason typed in Chinese ("尺码不对") or by its number.
+Products are named by their (English) names, codes or place in the list.
 """
 
 from __future__ import annotations
@@ -42,12 +47,43 @@ from erp.errors import InvalidIdentifier
 from erp.ids import clean_input
 from erp.returns import ReturnableLine, ReturnableOrder, returns_policy
 from erp.writes import WriteOutcome
-from models.erp_facts import day
+from i18n.formatting import day
+from i18n.languages import is_chinese
+from i18n.texts import current_language, messages, say
 
 ITEMS, REASON, CONFIRM = "return_items", "return_reason", "return_confirmed"
-_ALL = re.compile(r"\b(all|everything|whole order|every item|the lot)\b", re.IGNORECASE)
+_ALL = re.compile(
+    r"\b(all|everything|whole order|every item|the lot)\b"
+    r"|全部|所有|都退|全退|全都|统统|整个订单|整单",
+    re.IGNORECASE,
+)
 _NUMBER = re.compile(r"(?<![A-Za-z0-9-])(\d{1,5})(?![A-Za-z0-9-])")
 _SKU = re.compile(r"\b[A-Za-z]{3}-?\d{4}\b")
+# Where one item of a list ends: "2 x WID-1001, the stapler and 1 glove"; "2个WID-1001、订书机".
+_PARTS = re.compile(
+    r",|;|\band\b|\bplus\b|&|，|、|；|以及|和|还有|另外|再加上?|加上", re.IGNORECASE
+)
+_ADDS = re.compile(r"\b(too|also|as well|plus)\b|也|还有|还要|另外|再加|加上", re.IGNORECASE)
+# Chinese: "第二个" (the second line of the list shown), numbers in characters ("两个").
+_POSITION_ZH = re.compile(r"第\s*(\d{1,2})\s*(?:个|项|行|件|样|种|条)?")
+_HAN_NUMBER = re.compile(
+    r"(?:(?<=第)|(?<![一二两三四五六七八九十]))"
+    r"([一二两三四五六七八九]?十[一二三四五六七八九]?|[一二两三四五六七八九])"
+    r"(?=\s*(?:个|件|台|箱|双|副|套|盒|只|把|包|条|张|项|行|样|种|$))"
+)
+_HAN_DIGITS = {
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+_HAN_LATIN = re.compile(r"(?<=[\u3400-\u9fff])(?=[A-Za-z0-9])|(?<=[A-Za-z0-9])(?=[\u3400-\u9fff])")
 
 
 def chosen(tracker: Tracker) -> dict[str, int]:
@@ -64,22 +100,26 @@ def chosen(tracker: Tracker) -> dict[str, int]:
 def pick_items(
     text: str, lines: list[ReturnableLine], current: dict[str, int]
 ) -> dict[str, int] | str:
-    """What the customer picked, or why it cannot be read (a sentence for them).
+    """What the customer picked, or why it cannot be read (a sentence for them, in this
+    turn's language).
 
     "all" takes every line; "2 x WID-1001, the stapler" names lines by product code, by words
     of their name or by their number in the list; a bare number with one line in play (one
     line on the order, or one picked already: "actually, only 2 of them") is its quantity.
+    Chinese the same way: "全部", "2个WID-1001、第二个", "其实只退1个".
     """
     if not lines:
-        return "there is nothing left on that order to return"
+        return say("returns.nothing_left")
     try:
         text = clean_input(text, "list of items")
     except InvalidIdentifier:
-        return "I couldn't read that as a list of items"
+        return say("returns.unreadable")
     if _ALL.search(text):
         return {line.sku: line.returnable for line in lines if line.returnable}
+    if is_chinese(text):
+        text = _HAN_LATIN.sub(" ", _han_numbers(text))
     picked: dict[str, int] = {}
-    for part in re.split(r",|;|\band\b|\bplus\b|&", text, flags=re.IGNORECASE):
+    for part in _PARTS.split(text):
         line = _line_named(part, lines)
         quantity = _quantity(part)
         if line is None:
@@ -90,9 +130,24 @@ def pick_items(
                 continue
         amount = quantity if quantity is not None else line.returnable
         if not 1 <= amount <= line.returnable:
-            return f"{line.name} can be returned up to {line.returnable}, not {amount}"
+            return say(
+                "returns.too_many_of", name=line.name, returnable=line.returnable, quantity=amount
+            )
         picked[line.sku] = amount
-    return picked or "I couldn't tell which items you mean"
+    return picked or say("returns.which_items")
+
+
+def _han_numbers(text: str) -> str:
+    """Numbers written in characters as digits: "两个" -> "2个", "第二个" -> "第2个"."""
+
+    def digits(match: re.Match[str]) -> str:
+        number = match.group(1)
+        if "十" not in number:
+            return str(_HAN_DIGITS[number])
+        tens, _, ones = number.partition("十")
+        return str(_HAN_DIGITS.get(tens, 1) * 10 + _HAN_DIGITS.get(ones, 0))
+
+    return _HAN_NUMBER.sub(digits, text)
 
 
 def _line_named(part: str, lines: list[ReturnableLine]) -> ReturnableLine | None:
@@ -106,6 +161,9 @@ def _line_named(part: str, lines: list[ReturnableLine]) -> ReturnableLine | None
     matches = [ln for score, ln in scored if score == best and best > 0]
     if len(matches) == 1:
         return matches[0]
+    ordinal = _POSITION_ZH.search(part)  # "第2个": the second line of the list shown
+    if ordinal is not None and 1 <= int(ordinal.group(1)) <= len(lines):
+        return lines[int(ordinal.group(1)) - 1]
     position = re.fullmatch(r"\s*(?:item|line|no\.?|#)?\s*(\d)\s*[.)]?\s*", part, re.IGNORECASE)
     if position is not None and 1 <= int(position.group(1)) <= len(lines):
         return lines[int(position.group(1)) - 1] if len(lines) > 1 else None
@@ -118,30 +176,31 @@ def _stems(text: str) -> set[str]:
 
 
 def _quantity(part: str) -> int | None:
-    without_codes = _SKU.sub(" ", part)
+    without_codes = _POSITION_ZH.sub(" ", _SKU.sub(" ", part))
     found = _NUMBER.findall(without_codes)
     return int(found[0]) if found else None
 
 
 def describe_items(items: dict[str, int], lines: list[ReturnableLine]) -> str:
     names = {line.sku: line.name for line in lines}
-    return ", ".join(
-        f"{quantity} x {names.get(sku, sku)} ({sku})" for sku, quantity in items.items()
+    return _separator(", ", "、").join(
+        say("returns.item", quantity=quantity, name=names.get(sku, sku), sku=sku)
+        for sku, quantity in items.items()
     )
 
 
 def refusal_text(order: ReturnableOrder) -> str:
     window = returns_policy().window_days
     if order.refusal == "not_delivered":
-        return (
-            f"Order {order.order_number} hasn't been delivered yet, so it can't be returned. "
-            f"Returns are accepted within {window} days of delivery."
-        )
+        return say("returns.refused_not_delivered", number=order.order_number, window=window)
     assert order.delivered is not None and order.last_day is not None
-    return (
-        f"Order {order.order_number} was delivered on {day(order.delivered)}; returns are "
-        f"accepted within {window} days of delivery, so until {day(order.last_day)}. If "
-        "something is faulty or damaged, a colleague can help: just ask for one."
+    language = current_language()
+    return say(
+        "returns.refused_window",
+        number=order.order_number,
+        delivered=day(order.delivered, language),
+        window=window,
+        last_day=day(order.last_day, language),
     )
 
 
@@ -149,23 +208,57 @@ def describe_return(outcome: WriteOutcome) -> str:
     """The answer to a confirmed return; the same for every delivery of one confirmation."""
     if not outcome.done:
         if outcome.status == "too_many":
-            return (
-                f"Some of those items from order {outcome.record} are already being returned, "
-                "so I authorised nothing. Please ask again for what is left."
-            )
-        return f"Order {outcome.record} can't be returned any more, so I authorised nothing."
+            return say("returns.too_many", number=outcome.record)
+        return say("returns.not_any_more", number=outcome.record)
     rma, _, until = outcome.detail.partition("|")
     url = returns_policy().policy_url
-    policy = (
-        f"Our returns policy explains fees and refunds: {url}"
-        if url
-        else ("Our returns policy explains fees and refunds.")
+    policy = say("returns.policy_at", url=url) if url else say("returns.policy")
+    return say(
+        "returns.done",
+        number=outcome.record,
+        rma=rma,
+        day=day(date.fromisoformat(until), current_language()),
+        policy=policy,
     )
-    return (
-        f"Done: your return from order {outcome.record} is authorised, RMA number {rma}. "
-        f"Write it on the outside of every box and send the goods so they reach us by "
-        f"{day(date.fromisoformat(until))}. {policy}"
+
+
+def reason_label(code: str, reasons: dict[str, str]) -> str:
+    """A return reason as the customer reads it: the company's words, or their Chinese."""
+    key = f"returns.reason.{code}"
+    if current_language() != "en" and key in messages():
+        return say(key)
+    return reasons[code]
+
+
+def _chinese_reason(text: str, reasons: dict[str, str]) -> str | None:
+    """The reason a Chinese answer names: its place in the list ("第二个"), its Chinese
+    words, or the one whose words it shares most of ("尺码不对" is wrong_size)."""
+    ordinal = _POSITION_ZH.search(_han_numbers(text))
+    if ordinal is not None and 1 <= int(ordinal.group(1)) <= len(reasons):
+        return list(reasons)[int(ordinal.group(1)) - 1]
+    labels = {
+        code: say(f"returns.reason.{code}", "zh")
+        for code in reasons
+        if f"returns.reason.{code}" in messages()
+    }
+    typed = _bigrams(text)
+    scored = sorted(
+        ((len(typed & _bigrams(label)), code) for code, label in labels.items()), reverse=True
     )
+    if not scored or scored[0][0] < 2 or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+        return None
+    return scored[0][1]
+
+
+def _bigrams(text: str) -> set[str]:
+    """Pairs of neighbouring Chinese characters: what two Chinese phrases share."""
+    han = "".join(c for c in text if is_chinese(c))
+    return {han[i : i + 2] for i in range(len(han) - 1)}
+
+
+def _separator(english: str, chinese: str) -> str:
+    """What separates listed parts in this turn's language."""
+    return chinese if current_language() == "zh" else english
 
 
 class ValidateReturnForm(ConfirmedChangeForm):
@@ -200,7 +293,8 @@ class ValidateReturnForm(ConfirmedChangeForm):
         current = chosen(tracker)
         picked = pick_items(text, order.lines, current)
         if isinstance(picked, str):
-            dispatcher.utter_message(text=f"Sorry, {picked}. " + _item_hint(order.lines))
+            hint = _item_hint(order.lines)
+            dispatcher.utter_message(text=say("returns.sorry", why=picked, hint=hint))
             return {ITEMS: json.dumps(current) if current else None, CONFIRM: None}
         if _adds(text):  # "the stapler too"
             picked = {**current, **picked}
@@ -219,8 +313,10 @@ class ValidateReturnForm(ConfirmedChangeForm):
             )
         if code is None and text.isdigit() and 1 <= int(text) <= len(reasons):
             code = list(reasons)[int(text) - 1]
+        if code is None and is_chinese(text):
+            code = _chinese_reason(text, reasons)
         if code is None:
-            dispatcher.utter_message(text="Sorry, please pick one of the reasons below.")
+            dispatcher.utter_message(text=say("returns.pick_reason"))
             return {REASON: None}
         return {REASON: code, CONFIRM: None}
 
@@ -235,15 +331,16 @@ class ValidateReturnForm(ConfirmedChangeForm):
 
 
 def _adds(text: str) -> bool:
-    """Whether the message adds to the items picked ("the blue ones too")."""
-    return bool(re.search(r"\b(too|also|as well|plus)\b", text, re.IGNORECASE))
+    """Whether the message adds to the items picked ("the blue ones too", "订书机也退")."""
+    return bool(_ADDS.search(text))
 
 
 def _item_hint(lines: list[ReturnableLine]) -> str:
-    listed = "; ".join(
-        f"{i}. {line.returnable} x {line.name} ({line.sku})" for i, line in enumerate(lines, 1)
+    listed = _separator("; ", "；").join(
+        say("returns.line", position=i, quantity=line.returnable, name=line.name, sku=line.sku)
+        for i, line in enumerate(lines, 1)
     )
-    return f'On the order: {listed}. Say e.g. "2 x {lines[0].sku}" or "all".' if lines else ""
+    return say("returns.hint", lines=listed, sku=lines[0].sku) if lines else ""
 
 
 class ActionAskReturnIdentity(AskRecordIdentity):
@@ -278,10 +375,9 @@ class ActionAskReturnItems(Action):
                 }
                 for line in lines[:8]
             ]
-            buttons.append({"title": "Everything", "payload": "all"})
+            buttons.append({"title": say("returns.everything"), "payload": "all"})
             dispatcher.utter_message(
-                text=f"Which items from order {number} would you like to return? "
-                + _item_hint(lines),
+                text=say("returns.ask_items", number=number, hint=_item_hint(lines)),
                 buttons=buttons,
             )
             return []
@@ -301,10 +397,13 @@ class ActionAskReturnReason(Action):
     ) -> list[dict[str, Any]]:
         reasons = returns_policy().reasons
         dispatcher.utter_message(
-            text="Why are they coming back?",
+            text=say("returns.ask_reason"),
             buttons=[
-                {"title": label, "payload": f'/inform{{"return_reason": "{code}"}}'}
-                for code, label in reasons.items()
+                {
+                    "title": reason_label(code, reasons),
+                    "payload": f'/inform{{"return_reason": "{code}"}}',
+                }
+                for code in reasons
             ],
         )
         return []
@@ -330,11 +429,15 @@ class ActionAskReturnConfirmed(Action):
                 returns.returnable_order, number, customer_id=proof.customer_id, today=today()
             )
             dispatcher.utter_message(
-                text=f"Please confirm: return {describe_items(items, order.lines)} from order "
-                f"{number}, reason: {reasons[reason]}?",
+                text=say(
+                    "returns.confirm",
+                    items=describe_items(items, order.lines),
+                    number=number,
+                    reason=reason_label(reason, reasons),
+                ),
                 buttons=[
-                    {"title": "Yes, return them", "payload": "/affirm"},
-                    {"title": "No", "payload": "/deny"},
+                    {"title": say("returns.yes"), "payload": "/affirm"},
+                    {"title": say("change.no"), "payload": "/deny"},
                 ],
             )
             return [new_key(number)]
@@ -359,15 +462,12 @@ class ActionRequestReturn(AnswerAction):
         if answer == REFUSED or number is None or proof is None:
             return []
         if answer != YES:
-            dispatcher.utter_message(text="OK, I haven't arranged any return.")
+            dispatcher.utter_message(text=say("returns.kept"))
             return renewal_events(tracker, proof)
         key, items = pending_key(tracker, number), chosen(tracker)
         reason = first_text(tracker.get_slot(REASON))
         if key is None or not items:
-            dispatcher.utter_message(
-                text="Sorry, I lost track of what you confirmed, so I arranged nothing. "
-                "Please ask me again for the return."
-            )
+            dispatcher.utter_message(text=say("returns.lost"))
             return []
         outcome = await erp_write(
             writes.request_return,

@@ -10,6 +10,8 @@ Example:
     >>> refusal(AREAS["receivables"], frozenset({"sales"}))
     'Receivables and ageing are for the finance role (or admin); your roles: sales. Ask a ...'
 
+The refusal is in the language of the conversation (i18n/messages/staff.yml): staff may
+write Chinese in Slack.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from rasa_sdk import Tracker
 
 from actions.verification import is_staff, latest_metadata
+from i18n.texts import current_language, say
 
 ADMIN = "admin"
 KNOWN_ROLES = ("admin", "sales", "warehouse", "finance", "support")
@@ -26,10 +29,12 @@ KNOWN_ROLES = ("admin", "sales", "warehouse", "finance", "support")
 
 @dataclass(frozen=True)
 class Area:
-    """A kind of ERP record and the roles that may read it (admin may read every area)."""
+    """A kind of ERP record and the roles that may read it (admin may read every area).
+
+    What it holds, as staff read it, is the message ``staff.area.<name>``.
+    """
 
     name: str
-    what: str
     roles: tuple[str, ...]
 
     def allows(self, roles: frozenset[str]) -> bool:
@@ -40,12 +45,12 @@ class Area:
 AREAS = {
     area.name: area
     for area in (
-        Area("orders", "Customers' orders and deliveries", ("sales", "support")),
-        Area("customers", "Customer accounts", ("sales",)),
-        Area("invoices", "Invoices and payments", ("finance",)),
-        Area("receivables", "Receivables and ageing", ("finance",)),
-        Area("supply", "Stock forecasts, reorder points and purchase orders", ("warehouse",)),
-        Area("audit", "The audit trail", ()),
+        Area("orders", ("sales", "support")),
+        Area("customers", ("sales",)),
+        Area("invoices", ("finance",)),
+        Area("receivables", ("finance",)),
+        Area("supply", ("warehouse",)),
+        Area("audit", ()),
     )
 }
 
@@ -62,13 +67,20 @@ def staff_roles(tracker: Tracker) -> frozenset[str]:
 
 
 def refusal(area: Area, roles: frozenset[str]) -> str:
-    """Why ``roles`` may not read ``area``, naming the role that would."""
-    needed = f"the {' or '.join(area.roles)} role (or admin)" if area.roles else "the admin role"
-    held = ", ".join(sorted(roles)) if roles else "none"
-    return (
-        f"{area.what} {'is' if area.what.startswith('The ') else 'are'} for {needed}; "
-        f"your roles: {held}. Ask a colleague who has it, or an admin to grant it to you."
-    )
+    """Why ``roles`` may not read ``area``, naming the role that would, in this turn's
+    language."""
+    if area.roles:
+        needed = say("staff.needs_roles", roles=say("word.or").join(map(_role, area.roles)))
+    else:
+        needed = say("staff.needs_admin")
+    separator = "、" if current_language() == "zh" else ", "
+    held = separator.join(map(_role, sorted(roles))) if roles else say("staff.no_roles")
+    return say("staff.refusal", what=say(f"staff.area.{area.name}"), needed=needed, held=held)
+
+
+def _role(name: str) -> str:
+    """A role's name as staff read it (the configured name; glossed in Chinese)."""
+    return say(f"staff.role.{name}") if name in KNOWN_ROLES else name
 
 
 def staff_refusal(tracker: Tracker, area_name: str) -> str | None:

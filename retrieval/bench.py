@@ -10,6 +10,7 @@ import json
 import math
 import os
 import platform
+import re
 import resource
 import time
 from collections.abc import Callable, Sequence
@@ -25,7 +26,7 @@ from retrieval.embedding import SentenceTransformerEmbedder
 from retrieval.faiss_index import IndexKind, build_index, choose_index, parse_kind
 from retrieval.loaders import Document, Section, document_files, load_document
 from retrieval.service import Retriever
-from retrieval.settings import ROOT, SearchMode
+from retrieval.settings import DEFAULT_HYBRID_ALPHA_ZH, ROOT, SearchMode
 from retrieval.store import InMemoryStore
 from retrieval.types import Chunk, Passage
 
@@ -33,6 +34,10 @@ BENCHMARKS = Path(os.environ.get("BENCHMARKS_DIR", ROOT.parent / "shared" / "ben
 STACKFAQ = BENCHMARKS / "stackfaq" / "derived_beir_format"
 CLINC = BENCHMARKS / "clinc150" / "data_full.json"
 QUESTIONS = ROOT / "data" / "eval" / "document_questions.yml"
+QUESTIONS_ZH = ROOT / "data" / "eval" / "document_questions_zh.yml"
+# Chinese questions nobody's documents answer: the held-out NLU test set's out_of_scope ones.
+NLU_TEST_ZH = ROOT / "data" / "eval" / "nlu_zh_test.yml"
+NLU_DIR = ROOT / "data" / "nlu"
 RESULTS = ROOT / "var" / "results"
 MODES: tuple[SearchMode, ...] = ("dense", "bm25", "hybrid")
 ALPHAS = (0.5, 0.6, 0.7, 0.8, 0.9)
@@ -180,7 +185,7 @@ def _evaluate(
     cached = _CachedQueries(embedder, [q for q, _ in questions])
     results: dict[str, Any] = {"chunks": len(chunks), "embed_seconds": round(embed_seconds, 1)}
     for mode in MODES:
-        retriever = Retriever(store, cached, mode=mode)
+        retriever = Retriever(store, cached, mode=mode, alphas={"zh": DEFAULT_HYBRID_ALPHA_ZH})
         results[mode] = score_ranks(_ranks(retriever, questions, per_document)).__dict__
     results["alpha_sweep"] = {
         str(alpha): score_ranks(
@@ -217,27 +222,88 @@ def _in_section(document: str, section: str) -> Callable[[Passage], bool]:
     return wanted
 
 
-def own_questions() -> list[dict[str, str]]:
-    """data/eval/document_questions.yml: {question, document, section} entries."""
-    if not QUESTIONS.exists():
+def own_questions(path: Path = QUESTIONS, part: str = "questions") -> list[dict[str, str]]:
+    """data/eval/document_questions.yml: {question, document, section} entries (``part``:
+    the list of the file's mapping to read)."""
+    if not path.exists():
         return []
-    loaded = yaml.safe_load(QUESTIONS.read_text()) or []
-    entries = loaded.get("questions", loaded) if isinstance(loaded, dict) else loaded
+    loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    entries = loaded.get(part, []) if isinstance(loaded, dict) else loaded
     return [e for e in entries if isinstance(e, dict) and e.get("question")]
 
 
-def bench_own(embedder: SentenceTransformerEmbedder) -> dict[str, Any]:
-    """Document + section match for the project's question set."""
+def bench_own(
+    embedder: SentenceTransformerEmbedder, entries: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """Document + section match for the project's question set (or ``entries``)."""
     documents = own_documents()
     questions = [
         (str(e["question"]), _in_section(str(e["document"]), str(e.get("section") or "")))
-        for e in own_questions()
+        for e in (own_questions() if entries is None else entries)
     ]
     if not questions:
         return {"questions": 0}
     results = _evaluate("own", documents, questions, embedder, per_document=False)
     results["documents"] = len(documents)
     return results
+
+
+def bench_chinese(embedder: SentenceTransformerEmbedder) -> dict[str, Any]:
+    """Chinese questions: to the Chinese versions, across to English-only documents, and the
+    best keyword score of answerable vs off-topic Chinese questions (what decides a Chinese
+    question's refusal: RETRIEVAL_MIN_KEYWORD_ZH)."""
+    same = own_questions(QUESTIONS_ZH, "questions")
+    across = own_questions(QUESTIONS_ZH, "cross_lingual")
+    result: dict[str, Any] = {
+        "zh_to_zh": bench_own(embedder, same),
+        "zh_to_en": bench_own(embedder, across),
+    }
+    store, _ = _indexed("own", own_documents(), embedder)
+    retriever = Retriever(store, embedder, mode="hybrid", alpha=DEFAULT_HYBRID_ALPHA_ZH)
+    off_topic = _chinese_off_topic()
+
+    def best(texts: list[str]) -> np.ndarray:
+        """The best keyword score among each question's top 5 passages (what refuses)."""
+        return np.array(
+            [max((p.keyword for p in retriever.search(t, 5)), default=0.0) for t in texts]
+        )
+
+    inside = best([str(e["question"]) for e in same])
+    outside = best(off_topic)
+    result["calibration"] = {
+        "answerable": len(inside),
+        "off_topic": len(outside),
+        "thresholds": {
+            f"{t:.1f}": {
+                "answered": round(float((inside >= t).mean()), 3),
+                "off_topic_refused": round(float((outside < t).mean()), 3),
+            }
+            for t in np.arange(1.0, 6.01, 0.5)
+        },
+    }
+    return result
+
+
+def _chinese_off_topic() -> list[str]:
+    """Chinese out_of_scope utterances: the held-out NLU test set's and the training data's
+    (not trained on for retrieval, so both are unseen here)."""
+    texts = []
+    for path in (NLU_TEST_ZH, *sorted(NLU_DIR.glob("nlu_zh_*.yml"))):
+        texts += _intent_examples(path, "out_of_scope")
+    return texts
+
+
+def _intent_examples(path: Path, intent: str) -> list[str]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    texts = []
+    for block in data.get("nlu") or []:
+        if block.get("intent") == intent:
+            texts += [
+                re.sub(r"\[([^\]]+)\](\([^)]*\)|\{[^}]*\})", r"\1", line[2:].strip())
+                for line in str(block["examples"]).splitlines()
+                if line.strip().startswith("- ")
+            ]
+    return texts
 
 
 # --- refusal threshold --------------------------------------------------------------------
@@ -282,7 +348,7 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()}, load average {load:.1f} at start"
 
 
-PARTS = ("stackfaq", "own", "calibration", "speed")
+PARTS = ("stackfaq", "own", "calibration", "speed", "chinese")
 
 
 def run_quality(*, models: list[str], parts: Sequence[str] = PARTS) -> int:
@@ -305,8 +371,13 @@ def run_quality(*, models: list[str], parts: Sequence[str] = PARTS) -> int:
             result["stackfaq"] = bench_stackfaq(embedder)
         if "own" in parts:
             result["own"] = bench_own(embedder)
-        for name in ("stackfaq", "own"):
-            data = result.get(name) or {}
+        if "chinese" in parts:
+            result["chinese"] = bench_chinese(embedder)
+            for part in ("zh_to_zh", "zh_to_en"):
+                result[f"chinese {part}"] = result["chinese"][part]
+        for name in ("stackfaq", "own", "chinese zh_to_zh", "chinese zh_to_en"):
+            data = result.pop(name, None) if name.startswith("chinese ") else result.get(name)
+            data = data or {}
             if "dense" not in data:
                 continue
             print(f"\n{name}: {data['chunks']} chunks\n| mode | nDCG@10 | recall@5 | MRR |")
@@ -318,6 +389,10 @@ def run_quality(*, models: list[str], parts: Sequence[str] = PARTS) -> int:
             result["calibration"] = calibrate(embedder)
             print("\nthreshold | answered | off-topic refused")
             for t, row in result["calibration"]["thresholds"].items():
+                print(f"{t} | {row['answered']} | {row['off_topic_refused']}")
+        if "chinese" in parts:
+            print("\nChinese: threshold | answered | off-topic refused")
+            for t, row in result["chinese"]["calibration"]["thresholds"].items():
                 print(f"{t} | {row['answered']} | {row['off_topic_refused']}")
         report["models"][model] = result
     name = "retrieval.json" if set(parts) == set(PARTS) else f"retrieval_{'_'.join(parts)}.json"

@@ -12,6 +12,7 @@ from retrieval.types import Chunk, Citation
 MAX_WORDS = 140
 OVERLAP_WORDS = 25
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
 
 def citation_url(document: Document, docs_url: str) -> str:
@@ -45,6 +46,7 @@ def chunk_document(
             title=document.title,
             section=section.heading or document.title,
             url=url,
+            language=document.language,
         )
         for text in _pack(section, max_words, overlap_words):
             chunks.append(
@@ -62,7 +64,7 @@ def _pack(section: Section, max_words: int, overlap_words: int) -> Iterator[str]
     current: list[str] = []
     size = 0
     for piece in _pieces(section.blocks, max_words, overlap_words):
-        words = len(piece.split())
+        words = _size(piece)
         if current and size + words > max_words:
             yield "\n".join(current)
             current, size = [], 0
@@ -70,6 +72,12 @@ def _pack(section: Section, max_words: int, overlap_words: int) -> Iterator[str]
         size += words
     if current:
         yield "\n".join(current)
+
+
+def _size(text: str) -> int:
+    """A block's length in words; Chinese, written without spaces, counts two characters as
+    one word (about what a sentence encoder's tokens make of it)."""
+    return len(text.split()) + len(_HAN.findall(text)) // 2
 
 
 def _pieces(blocks: list[str], max_words: int, overlap_words: int) -> Iterator[str]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from i18n.languages import as_language
 from retrieval.errors import UnreadableDocument
 from retrieval.facts import UnknownFact, company_facts, fill_facts
 
@@ -44,6 +45,7 @@ class Document:
     title: str
     url: str
     sections: list[Section]
+    language: str = "en"  # front matter `language: zh` marks a Chinese version
 
 
 class _SectionBuilder:
@@ -190,6 +192,7 @@ def load_markdown(path: Path, relative: str) -> Document:
         title=str(meta.get("title") or builder.first_heading() or path.stem),
         url=str(meta.get("url") or ""),
         sections=builder.result(),
+        language=as_language(meta.get("language")) or "en",
     )
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Mapping
 
 import numpy as np
 
+from i18n.languages import DEFAULT_LANGUAGE, detect_language
 from retrieval.embedding import Embedder, SentenceTransformerEmbedder
 from retrieval.errors import InvalidQuery, RetrievalError
 from retrieval.lexical import Bm25Index
@@ -22,7 +24,9 @@ class Retriever:
     """Finds the passages of the company documents that best answer a question.
 
     `mode` is "dense" (cosine similarity of embeddings), "bm25" (keywords) or "hybrid":
-    `alpha · cosine + (1 − alpha) · bm25 / best bm25` over the union of both candidate lists.
+    `alpha · cosine + (1 − alpha) · bm25 / best bm25` over the union of both candidate lists;
+    `alphas` may set another weight for questions in a language (``{"zh": 0.3}``). A question
+    is answered from documents in English and in its own language.
 
     Example:
         >>> retriever = Retriever(store, SentenceTransformerEmbedder("all-MiniLM-L6-v2"))
@@ -37,11 +41,13 @@ class Retriever:
         *,
         mode: SearchMode = "hybrid",
         alpha: float = DEFAULT_HYBRID_ALPHA,
+        alphas: Mapping[str, float] | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.mode = mode
         self.alpha = alpha
+        self.alphas = dict(alphas or {})
         self._bm25: Bm25Index | None = None
         self._lock = threading.Lock()
 
@@ -71,6 +77,9 @@ class Retriever:
         chunks = self.store.chunks()
         if not chunks:
             return []
+        language = detect_language(query) or DEFAULT_LANGUAGE
+        readable = readable_languages(language)
+        alpha = self.alphas.get(language, self.alpha)
         vector = self.embedder.embed_query(query)
         pool = max(CANDIDATES, top_k)
         dense = dict(self.store.search(vector, pool)) if self.mode != "bm25" else {}
@@ -80,14 +89,16 @@ class Retriever:
             for row in np.argsort(-scores)[:pool]:
                 if scores[row] > 0:
                     lexical[int(row)] = float(scores[row])
-        rows = sorted(set(dense) | set(lexical))
+        rows = sorted(
+            r for r in set(dense) | set(lexical) if chunks[r].citation.language in readable
+        )
         missing = [r for r in rows if r not in dense]
         similarity = dict(dense)
         if missing:
             exact = self.store.similarities(vector, missing)
             similarity.update(zip(missing, (float(s) for s in exact), strict=True))
         ranked = sorted(
-            ((self._fused(similarity[r], lexical, r), r) for r in rows),
+            ((self._fused(similarity[r], lexical, r, alpha), r) for r in rows),
             key=lambda pair: -pair[0],
         )
         return [
@@ -97,18 +108,26 @@ class Retriever:
                 similarity=similarity[row],
                 citation=chunks[row].citation,
                 chunk_id=chunks[row].id,
+                keyword=lexical.get(row, 0.0),
             )
             for score, row in ranked[:top_k]
         ]
 
-    def _fused(self, similarity: float, lexical: dict[int, float], row: int) -> float:
+    def _fused(self, similarity: float, lexical: dict[int, float], row: int, alpha: float) -> float:
         if self.mode == "dense":
             return similarity
         best = max(lexical.values(), default=0.0)
         keyword = lexical.get(row, 0.0) / best if best > 0 else 0.0
         if self.mode == "bm25":
             return keyword
-        return self.alpha * similarity + (1 - self.alpha) * keyword
+        return alpha * similarity + (1 - alpha) * keyword
+
+
+def readable_languages(language: str) -> frozenset[str]:
+    """The document languages a question in ``language`` may be answered from: English
+    documents for every question, a Chinese version only for a question in Chinese (an
+    English question never gets a Chinese passage)."""
+    return frozenset({DEFAULT_LANGUAGE, language})
 
 
 @functools.cache
@@ -127,7 +146,9 @@ def default_retriever() -> Retriever:
             f"not {settings.model!r}: run `make index`"
         )
     embedder = SentenceTransformerEmbedder(settings.model)
-    return Retriever(store, embedder, mode=settings.mode, alpha=settings.alpha)
+    return Retriever(
+        store, embedder, mode=settings.mode, alpha=settings.alpha, alphas={"zh": settings.alpha_zh}
+    )
 
 
 def search(query: str, top_k: int = 5) -> list[Passage]:

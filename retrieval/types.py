@@ -14,6 +14,7 @@ class Citation:
     title: str
     section: str
     url: str
+    language: str = "en"  # the document's language ("zh" for a Chinese version)
 
     @property
     def label(self) -> str:
@@ -64,3 +65,4 @@ class Passage:
     similarity: float
     citation: Citation
     chunk_id: str
+    keyword: float = 0.0  # the raw BM25 score (0 when no query word is in the passage)

@@ -6,7 +6,7 @@ Runs in the Rasa environment, for `python -m bot bench-nlu`:
 
 Each input is a JSON list of strings. Each output line holds the intent Rasa returned
 (`nlu_fallback` when the FallbackClassifier fired), the best real intent under it with its
-confidence, and the milliseconds the parse took.
+confidence, the entities found (name and value) and the milliseconds the parse took.
 """
 
 from __future__ import annotations
@@ -59,6 +59,10 @@ async def _parse_file(agent: Any, texts: list[str], out: Path) -> None:
                 "intent": parsed["intent"]["name"],
                 "top_intent": top,
                 "confidence": confidence,
+                "entities": [
+                    {"entity": e.get("entity"), "value": e.get("value")}
+                    for e in parsed.get("entities") or []
+                ],
                 "ms": round(millis, 3),
             }
             sink.write(json.dumps(record) + "\n")

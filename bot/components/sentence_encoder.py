@@ -15,6 +15,10 @@ and tokenizers, so Rasa never imports torch. Use it in config.yml:
 
 It adds only a sentence feature (no per-token sequence feature): name it in the `featurizers`
 of the components that should read it, and leave it out of DIET's.
+
+The export's encoder.json may ask for a `prefix` before every text (multilingual-e5-small wants
+"query: ") and a `pad_id` for the padding (XLM-R's is 1); without them texts go in as they are,
+padded with 0.
 """
 
 from __future__ import annotations
@@ -41,8 +45,13 @@ TOKENIZER_FILE = "tokenizer.json"
 META_FILE = "encoder.json"
 
 
+def with_prefix(texts: list[str], prefix: str) -> list[str]:
+    """The texts as the encoder reads them: each after the export's prefix (if any)."""
+    return [prefix + text for text in texts] if prefix else list(texts)
+
+
 class OnnxSentenceEncoder:
-    """Token ids in, normalised sentence vectors out, batched by similar length."""
+    """Texts in, normalised sentence vectors out, batched by similar length."""
 
     def __init__(self, model_dir: Path, *, threads: int = 0, max_length: int = 256) -> None:
         import onnxruntime
@@ -53,6 +62,9 @@ class OnnxSentenceEncoder:
                 raise FileNotFoundError(
                     f"{model_dir / name} is missing: run `python -m bot export-encoder` first"
                 )
+        meta = read_meta(model_dir)
+        self.prefix = str(meta.get("prefix") or "")
+        self.pad_id = int(meta.get("pad_id") or 0)
         self.tokenizer = HfTokenizer.from_file(str(model_dir / TOKENIZER_FILE))
         self.tokenizer.enable_truncation(max_length)
         self.tokenizer.no_padding()
@@ -65,13 +77,13 @@ class OnnxSentenceEncoder:
 
     def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
         """One row per text; texts of similar length share a batch to keep padding small."""
-        encodings = self.tokenizer.encode_batch(texts)
+        encodings = self.tokenizer.encode_batch(with_prefix(texts, self.prefix))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         vectors: list[np.ndarray] = [np.empty(0)] * len(texts)
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
             width = max(len(encodings[i].ids) for i in batch)
-            ids = np.zeros((len(batch), width), dtype=np.int64)
+            ids = np.full((len(batch), width), self.pad_id, dtype=np.int64)
             mask = np.zeros((len(batch), width), dtype=np.int64)
             for row, i in enumerate(batch):
                 n = len(encodings[i].ids)

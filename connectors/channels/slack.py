@@ -424,7 +424,7 @@ class SlackChannel:
             logger.info(
                 "slack turn not answered for %s: %s", conversation_tag(message.sender_id), error
             )
-            return [OutgoingMessage(text=user_notice(error))]
+            return [OutgoingMessage(text=user_notice(error, message.text))]
 
     def _message(
         self, team: str, user: str, text: str, kind: str, shared: str | None = None

@@ -271,6 +271,7 @@ class TelegramChannel:
             await self.deliver(chat.id, [OutgoingMessage(text=ANONYMOUS)])
             return
         user_id = update.effective_user.id if update.effective_user is not None else chat.id
+        language = update.effective_user.language_code if update.effective_user else None
         text = message.text
         # Commands are recognised by their text, not only by a bot_command entity:
         # Telegram's own sample updates carry "/start" without one.
@@ -279,9 +280,12 @@ class TelegramChannel:
             if command not in COMMANDS:
                 await self.deliver(chat.id, [OutgoingMessage(text=UNKNOWN_COMMAND)])
                 return
-            await self._turn(chat.id, user_id, COMMANDS[command], shown=text, chat_type=chat.type)
+            await self._turn(
+                chat.id, user_id, COMMANDS[command], shown=text, chat_type=chat.type,
+                language=language,
+            )  # fmt: skip
             return
-        await self._turn(chat.id, user_id, text, chat_type=chat.type)
+        await self._turn(chat.id, user_id, text, chat_type=chat.type, language=language)
 
     async def _callback_query(self, update: Update, context: Context) -> None:
         query = update.callback_query
@@ -297,7 +301,10 @@ class TelegramChannel:
             await self.deliver(chat_id, [OutgoingMessage(text=UNSUPPORTED["other"])])
             return
         chat_type = chat.type if chat is not None else "private"
-        await self._turn(chat_id, query.from_user.id, payload, chat_type=chat_type)
+        await self._turn(
+            chat_id, query.from_user.id, payload, chat_type=chat_type,
+            language=query.from_user.language_code,
+        )  # fmt: skip
 
     async def _edited(self, update: Update, context: Context) -> None:
         if update.effective_chat is not None:
@@ -342,13 +349,17 @@ class TelegramChannel:
         *,
         chat_type: str,
         shown: str | None = None,
+        language: str | None = None,
     ) -> None:
         group = chat_type in GROUP_CHATS
+        metadata: dict[str, Any] = {"telegram": {"chat_type": chat_type}}
+        if language:  # the user's Telegram language: a hint for a message of only ids
+            metadata["language"] = language[:16]
         message = IncomingMessage(
             sender_id=conversation_id(chat_id, user_id if group else None),
             channel=self.name,
             text=text,
-            metadata={"telegram": {"chat_type": chat_type}},
+            metadata=metadata,
             shown=shown,
             client=f"telegram:user:{user_id}",
             group=group,
@@ -366,7 +377,7 @@ class TelegramChannel:
                 conversation_tag(message.sender_id),
                 error,
             )
-            replies = [OutgoingMessage(text=user_notice(error))]
+            replies = [OutgoingMessage(text=user_notice(error, message.text))]
         finally:
             draft = await self.drafts.finish(turn)
         await self.deliver(chat_id, replies, draft=draft)

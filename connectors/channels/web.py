@@ -415,7 +415,7 @@ class WebChannel:
             logger.info(
                 "web turn not answered for %s: %s", conversation_tag(message.sender_id), error
             )
-            replies = [OutgoingMessage(text=user_notice(error))]
+            replies = [OutgoingMessage(text=user_notice(error, message.text))]
         if _answered_by_rasa.get():
             # Before the replies: the answer that follows a verification must reach only the
             # window that verified, never a copy of the old token (one loopback call to Rasa).

@@ -8,9 +8,10 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.handoff.errors import InvalidHandoffInput
+from i18n.languages import Language
+from i18n.texts import say
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_LONG_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 Reason = Literal["open", "out_of_hours", "no_agent"]
 
@@ -81,15 +82,18 @@ class BusinessHours:
             return max(opening, local)
         raise InvalidHandoffInput("the business hours never open (check the days and holidays)")
 
-    def describe(self) -> str:
-        """The hours as a sentence fragment: ``Monday to Friday, 08:00-18:00 (Europe/London)``."""
+    def describe(self, language: Language = "en") -> str:
+        """The hours as a sentence fragment: ``Monday to Friday, 08:00-18:00 UK time``
+        (``周一至周五、08:00-18:00 英国时间`` in Chinese)."""
         ordered = sorted(self.days)
+        names = [say(f"day.{d}", language) for d in ordered]
         if ordered and ordered == list(range(ordered[0], ordered[-1] + 1)) and len(ordered) > 2:
-            days = f"{_LONG_DAY_NAMES[ordered[0]]} to {_LONG_DAY_NAMES[ordered[-1]]}"
+            days = say("hours.range", language, first=names[0], last=names[-1])
         else:
-            days = ", ".join(_LONG_DAY_NAMES[d] for d in ordered)
-        zone = "UK time" if self.timezone == "Europe/London" else self.timezone
-        return f"{days}, {self.opens:%H:%M}-{self.closes:%H:%M} {zone}"
+            days = say("hours.list_separator", language).join(names)
+        zone = say("hours.uk_time", language) if self.timezone == "Europe/London" else self.timezone
+        separator = say("hours.list_separator", language)
+        return f"{days}{separator}{self.opens:%H:%M}-{self.closes:%H:%M} {zone}"
 
     def _local(self, at: dt.datetime | float) -> dt.datetime:
         if isinstance(at, dt.datetime):
@@ -125,7 +129,7 @@ def availability(hours: BusinessHours, agents_online: int, at: dt.datetime | flo
     return Availability("open")
 
 
-def when(moment: dt.datetime, now: dt.datetime | float) -> str:
+def when(moment: dt.datetime, now: dt.datetime | float, language: Language = "en") -> str:
     """A friendly "today at 08:00" / "tomorrow at 08:00" / "on Monday at 08:00"."""
     today = (
         now.astimezone(moment.tzinfo).date()
@@ -135,12 +139,15 @@ def when(moment: dt.datetime, now: dt.datetime | float) -> str:
     days = (moment.date() - today).days
     clock = f"{moment:%H:%M}"
     if days <= 0:
-        return f"today at {clock}"
+        return say("when.today", language, clock=clock)
     if days == 1:
-        return f"tomorrow at {clock}"
+        return say("when.tomorrow", language, clock=clock)
     if days < 7:
-        return f"on {_LONG_DAY_NAMES[moment.weekday()]} at {clock}"
-    return f"on {moment:%d %b} at {clock}"
+        return say(
+            "when.weekday", language, day=say(f"day.{moment.weekday()}", language), clock=clock
+        )
+    date = f"{moment.month}月{moment.day}日" if language == "zh" else f"{moment:%d %b}"
+    return say("when.date", language, date=date, clock=clock)
 
 
 def _days(text: str) -> frozenset[int]:

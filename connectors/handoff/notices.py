@@ -1,57 +1,42 @@
-"""What the user is told about a handoff, in one place: honest about who is there and when."""
+"""What the user is told about a handoff, in one place: honest about who is there and when.
+
+The sentences are in i18n/messages.yml (``notice.*``), in each language the assistant speaks.
+"""
 
 from __future__ import annotations
 
 import re
 
 from connectors.handoff.hours import Availability, BusinessHours, when
+from i18n.languages import Language
+from i18n.texts import say
 
 PHONE = "+44 161 555 0100"
-
-ESCALATED_OPEN = (
-    "I'm passing you to a colleague from our team. They can see our conversation so far, so "
-    "you won't need to repeat anything. A colleague will reply here, normally within a few "
-    "minutes."
-)
-ESCALATED_NO_AGENT = (
-    "I've passed your conversation to our team, but nobody is free to chat right now. "
-    "Please leave your message here, with the best email or phone number to reach you if you "
-    "like: a colleague will reply in this chat as soon as one is free. If it's urgent, you can "
-    f"call us on {PHONE}."
-)
-ESCALATED_CLOSED = (
-    "Our team is offline at the moment (we're open {hours}) and will be back {back}. Please "
-    "leave your message here, with the best email or phone number to reach you if you like: "
-    "it's saved, and a colleague will reply in this chat when we're back."
-)
-WAITING_ACK = "Thanks, I've added that to your request. A colleague will reply here."
-WAITING_ACK_CLOSED = (
-    "Thanks, your message is saved for the team. "
-    "A colleague will reply here when we're back {back}."
-)
-CSAT_THANKS = "Thanks for rating the help {score} out of 5. What else can I do for you?"
-CSAT_SORRY = (
-    "Thanks for rating the help {score} out of 5. I'm sorry it wasn't better; your feedback goes "
-    "to the team leader. What else can I do for you?"
-)
 
 _RATING = re.compile(r"^\s*(?:/csat\s+)?([1-5])\s*(?:/\s*5|out of 5|stars?|★+)?\s*[.!]?\s*$", re.I)
 
 
-def escalated(availability: Availability, hours: BusinessHours, now: float) -> str:
-    """The reply to the message that started a handoff."""
+def escalated(
+    availability: Availability, hours: BusinessHours, now: float, language: Language = "en"
+) -> str:
+    """The reply to the message that started a handoff, in the conversation's language."""
     if availability.reason == "open":
-        return ESCALATED_OPEN
+        return say("notice.escalated_open", language)
     if availability.reason == "no_agent":
-        return ESCALATED_NO_AGENT
-    return ESCALATED_CLOSED.format(hours=hours.describe(), back=_back(availability, now))
+        return say("notice.escalated_no_agent", language, phone=PHONE)
+    return say(
+        "notice.escalated_closed",
+        language,
+        hours=hours.describe(language),
+        back=_back(availability, now, language),
+    )
 
 
-def waiting_ack(availability: Availability, now: float) -> str:
+def waiting_ack(availability: Availability, now: float, language: Language = "en") -> str:
     """The one acknowledgement of the first message a user sends while nobody has joined."""
     if availability.reason == "out_of_hours":
-        return WAITING_ACK_CLOSED.format(back=_back(availability, now))
-    return WAITING_ACK
+        return say("notice.waiting_ack_closed", language, back=_back(availability, now, language))
+    return say("notice.waiting_ack", language)
 
 
 def rating(text: str) -> int | None:
@@ -65,12 +50,12 @@ def rating(text: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def rating_thanks(score: int) -> str:
+def rating_thanks(score: int, language: Language = "en") -> str:
     """The reply to a rating."""
-    return (CSAT_SORRY if score <= 2 else CSAT_THANKS).format(score=score)
+    return say("notice.csat_sorry" if score <= 2 else "notice.csat_thanks", language, score=score)
 
 
-def _back(availability: Availability, now: float) -> str:
+def _back(availability: Availability, now: float, language: Language) -> str:
     if availability.next_open is None:
-        return "soon"
-    return when(availability.next_open, now)
+        return say("when.soon", language)
+    return when(availability.next_open, now, language)

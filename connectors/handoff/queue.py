@@ -36,10 +36,13 @@ from connectors.handoff.facts import Source, handoff_slots
 from connectors.handoff.hours import Availability, BusinessHours, availability
 from connectors.handoff.relay import EventRef, EventRelay
 from connectors.handoff.summary import Summarizer, generated_summary, summarize
+from connectors.language import conversation_language
 from connectors.messages import Button, OutgoingMessage
 from connectors.redaction import redact
 from connectors.store import GatewayStore, HistoryEntry, entry_body, entry_of
 from connectors.validation import clean_text
+from i18n.languages import Language
+from i18n.texts import say
 
 logger = logging.getLogger("connectors")
 
@@ -57,14 +60,15 @@ CSAT_PAYLOAD_PREFIX = "/csat "
 
 # What the user is told when a person takes over and when the bot takes back.
 JOINED = "{agent} from our team has joined the conversation and will reply here."
-BACK_TO_BOT = (
-    "{agent} has handed you back to the assistant, so I'll answer your next question. "
-    "How would you rate the help you got, from 1 (poor) to 5 (excellent)?"
-)
-CSAT_BUTTONS = [
-    Button(title=title, payload=f"{CSAT_PAYLOAD_PREFIX}{score}")
-    for score, title in ((1, "1 poor"), (2, "2"), (3, "3"), (4, "4"), (5, "5 excellent"))
-]
+
+
+def csat_buttons(language: Language = "en") -> list[Button]:
+    """The 1-5 rating buttons, their ends named in ``language``."""
+    titles = {1: say("notice.csat_poor", language), 5: say("notice.csat_excellent", language)}
+    return [
+        Button(title=titles.get(score, str(score)), payload=f"{CSAT_PAYLOAD_PREFIX}{score}")
+        for score in range(1, 6)
+    ]
 
 
 @dataclass(frozen=True)
@@ -151,9 +155,12 @@ class TrackerNotes(Protocol):
 AgentsOnline = Callable[[], int]
 
 
+COLLEAGUE = "A colleague"
+
+
 def default_public_name(agent: str) -> str:
     """An agent's name as customers see it: the username, but never a platform id."""
-    return "A colleague" if agent.startswith("slack:") else agent
+    return COLLEAGUE if agent.startswith("slack:") else agent
 
 
 def no_agents_online() -> int:
@@ -499,9 +506,11 @@ class HandoffQueue:
         self._publish(QueueEvent(type="resolved", handoff=handoff))
         name = handoff.agent or agent
         shown = await anyio.to_thread.run_sync(self.public_name, name)
-        await self._tell_user(
-            handoff, OutgoingMessage(text=BACK_TO_BOT.format(agent=shown), buttons=CSAT_BUTTONS)
-        )
+        language = await conversation_language(self.store, handoff.conversation_id)
+        if shown == COLLEAGUE:
+            shown = say("notice.a_colleague", language)
+        text = say("notice.back_to_bot", language, agent=shown)
+        await self._tell_user(handoff, OutgoingMessage(text=text, buttons=csat_buttons(language)))
         await self._note_in_tracker(handoff, name, note)
 
     async def transcript(self, conversation_id: str) -> builtins.list[HistoryEntry]:

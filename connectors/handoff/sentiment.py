@@ -2,13 +2,19 @@
 
 A logistic regression over word 1-2-grams, character 2-5-grams, a few style features
 (capitals, "!!", "??", stretched letters) and VADER's lexicon scores (vaderSentiment ships its
-lexicon in the wheel) learns from data/handoff/frustration.yml. It
+lexicon in the wheel) learns from data/handoff/frustration.yml, in English and Simplified
+Chinese. Text is read NFKC-folded (full-width "！！", "？？" and ＳＯ－１２３ as "!!", "??" and
+SO-123), with a space between Chinese characters and Latin letters or digits, so order
+numbers inside Chinese sentences become references like in English ones. Chinese has no
+spaces: its words for the word n-grams come from jieba (loaded on first use), the character
+n-grams see it as it is; VADER is English-only and scores Chinese as neutral. It
 trains in about a second, at first use or with ``python -m connectors.handoff.sentiment
 train``, and is kept in var/handoff/ with a fingerprint of the data, so changing the data
 retrains it. Nothing is downloaded.
 
 ``python -m connectors.handoff.sentiment evaluate`` reports precision and recall of the
-"frustrated" class on a held-out split (the figures in docs/benchmarks.md).
+"frustrated" class on a held-out split (the figures in docs/benchmarks.md), overall and per
+language (a message with any Chinese character counts as Chinese).
 
 Usage::
 
@@ -25,6 +31,7 @@ import logging
 import os
 import re
 import threading
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,29 +50,87 @@ DEFAULT_MODEL = ROOT / "var" / "handoff" / "frustration.joblib"
 LABELS = ("calm", "frustrated")
 SEED = 42
 HELD_OUT = 0.25
-MODEL_VERSION = 3
+MODEL_VERSION = 4
 
 _WORD = re.compile(r"[A-Za-z]{2,}")
+# Chinese (CJK unified ideographs, extension A, compatibility ideographs), as in
+# bot/components/mixed_tokenizer.py.
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_HAN_CHAR = re.compile(f"[{_HAN}]")
+_HAN_RUN = re.compile(f"[{_HAN}]+")
+# Where a Chinese character meets a letter or digit ("订单SO-100123发货", "等了3周").
+_SCRIPT_BOUNDARY = re.compile(rf"(?<=[{_HAN}])(?=[^\W{_HAN}])|(?<=[^\W{_HAN}])(?=[{_HAN}])")
+# The word tokens scikit-learn's default token_pattern finds (two or more word characters).
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
 _STRETCHED = re.compile(r"([a-z])\1{2,}", re.IGNORECASE)
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.\w+")
 # Tokens with a digit in them: order and invoice numbers, SKUs, postcodes, amounts.
 _REFERENCE = re.compile(r"[#£€$]?\b[\w-]*\d[\w-]*\b")
 
 
+def is_chinese(text: str) -> bool:
+    """Whether ``text`` has any Chinese character (the language split of the evaluation)."""
+    return bool(_HAN_CHAR.search(text))
+
+
+def folded(text: str) -> str:
+    """``text`` NFKC-folded (full-width letters, digits and punctuation as ASCII) and, when it
+    has Chinese, with a space where Chinese characters meet letters or digits, so "订单SO-1发货"
+    reads "订单 SO-1 发货" (Chinese characters are word characters to ``\\b``). English text
+    comes back unchanged but for NFKC."""
+    text = unicodedata.normalize("NFKC", text)
+    return _SCRIPT_BOUNDARY.sub(" ", text) if is_chinese(text) else text
+
+
 def normalise(text: str) -> str:
     """Emails and references replaced by placeholders, so the model learns the words around
     them, not which order number an angry example happened to mention. Case is kept."""
-    return _REFERENCE.sub(" REF ", _EMAIL.sub(" EMAIL ", text))
+    return _REFERENCE.sub(" REF ", _EMAIL.sub(" EMAIL ", folded(text)))
 
 
 def has_words(text: str) -> bool:
     """Whether the message has words at all once emails and references are taken out (an
-    answer such as "SW1A 1AA" or "jo@example.com" carries no feeling to score)."""
-    return bool(_WORD.search(_REFERENCE.sub(" ", _EMAIL.sub(" ", text))))
+    answer such as "SW1A 1AA", "ＳＯ－１２３" or "jo@example.com" carries no feeling to score);
+    one Chinese character is a word."""
+    rest = _REFERENCE.sub(" ", _EMAIL.sub(" ", folded(text)))
+    return bool(_WORD.search(rest) or _HAN_CHAR.search(rest))
 
 
 def _lower_normalised(text: str) -> str:
     return normalise(text).lower()
+
+
+_jieba_lock = threading.Lock()
+
+
+@functools.cache
+def _jieba() -> Any:
+    """jieba with its dictionary loaded (about a second, the first time only)."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    with _jieba_lock:
+        jieba.initialize()
+    return jieba
+
+
+def chinese_words(run: str) -> list[str]:
+    """A run of Chinese characters cut into words by jieba."""
+    return [word for word in _jieba().lcut(run, HMM=True) if word.strip()]
+
+
+def tokens(text: str) -> list[str]:
+    """The word tokens of a (preprocessed) message: what scikit-learn's default token pattern
+    finds, but each Chinese run cut into words (the default would keep a whole clause as one
+    token). English gets exactly the default tokens."""
+    found: list[str] = []
+    for token in _TOKEN.findall(text):
+        if not is_chinese(token):
+            found.append(token)
+            continue
+        for run in _HAN_RUN.finditer(token):
+            found.extend(chinese_words(run.group()))
+    return found
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,29 @@
   const script = document.currentScript;
   const scriptUrl = new URL(script.src, window.location.href);
   const server = new URL(script.dataset.server || scriptUrl.origin);
-  const title = script.dataset.title || "Northbridge Assistant";
-  const greeting =
-    script.dataset.greeting ||
-    "Hi! I can check an order or a delivery, stock of a product, or an invoice.";
+  // The widget's own words in English or Simplified Chinese: data-lang="zh" (or "en") on
+  // the script tag, else the browser's language. The bot answers each message in its own
+  // language; this one is sent along as a hint for messages of only an order number.
+  const TEXTS = {
+    en: {
+      title: "Northbridge Assistant",
+      greeting: "Hi! I can check an order or a delivery, stock of a product, or an invoice.",
+      open: "Chat with ", close: "Close chat", log: "Conversation", typing: " is typing",
+      input: "Your message", placeholder: "Type your question…", send: "Send",
+      image: "Image from the assistant", connecting: "connecting…", reconnecting: "reconnecting…",
+    },
+    zh: {
+      title: "Northbridge 智能助手",
+      greeting: "您好！我可以帮您查询订单或物流、产品库存和发票。",
+      open: "打开对话：", close: "关闭对话", log: "对话记录", typing: "正在输入",
+      input: "您的消息", placeholder: "请输入您的问题…", send: "发送",
+      image: "助手发送的图片", connecting: "正在连接…", reconnecting: "正在重新连接…",
+    },
+  };
+  const language = /^zh/i.test(script.dataset.lang || navigator.language || "") ? "zh" : "en";
+  const words = TEXTS[language];
+  const title = script.dataset.title || words.title;
+  const greeting = script.dataset.greeting || words.greeting;
   const SESSION_KEY = "erp-assistant-session";
   const OPEN_KEY = "erp-assistant-open";
   const URL_OR_LINK = /\[([^\]\n]{1,200})\]\((https?:\/\/[^\s)]+)\)|(https?:\/\/[^\s<>"']+)/g;
@@ -41,9 +60,9 @@
 
   const mount = document.getElementById(script.dataset.target || "erp-assistant") ||
     document.body.appendChild(el("div", "", { id: "erp-assistant" }));
-  const root = el("div", "erpw", { "data-state": "connecting" });
+  const root = el("div", "erpw", { "data-state": "connecting", lang: language === "zh" ? "zh-CN" : "en" });
   const launcher = el("button", "erpw-launcher", {
-    type: "button", "aria-label": "Chat with " + title, "aria-expanded": "false",
+    type: "button", "aria-label": words.open + title, "aria-expanded": "false",
   });
   const SVG = "http://www.w3.org/2000/svg";
   const icon = document.createElementNS(SVG, "svg");
@@ -60,20 +79,20 @@
   const heading = el("strong", "erpw-title");
   heading.textContent = title;
   const status = el("span", "erpw-status", { "aria-live": "polite" });
-  const close = el("button", "erpw-close", { type: "button", "aria-label": "Close chat" });
+  const close = el("button", "erpw-close", { type: "button", "aria-label": words.close });
   close.textContent = "×";
   header.append(heading, status, close);
-  const log = el("ol", "erpw-log", { "aria-live": "polite", "aria-label": "Conversation" });
-  const typing = el("div", "erpw-typing", { "aria-label": title + " is typing" });
+  const log = el("ol", "erpw-log", { "aria-live": "polite", "aria-label": words.log });
+  const typing = el("div", "erpw-typing", { "aria-label": title + words.typing });
   typing.append(el("span"), el("span"), el("span"));
   typing.hidden = true;
   const form = el("form", "erpw-composer", { autocomplete: "off" });
   const input = el("textarea", "erpw-input", {
-    rows: "1", maxlength: "2000", "aria-label": "Your message",
-    placeholder: "Type your question…",
+    rows: "1", maxlength: "2000", "aria-label": words.input,
+    placeholder: words.placeholder,
   });
   const send = el("button", "erpw-send", { type: "submit" });
-  send.textContent = "Send";
+  send.textContent = words.send;
   form.append(input, send);
   panel.append(header, log, typing, form);
   root.append(panel, launcher);
@@ -124,7 +143,7 @@
       item.append(bubble);
     }
     if (message.image && /^https?:\/\//.test(message.image)) {
-      item.append(el("img", "erpw-image", { src: message.image, alt: "Image from the assistant", loading: "lazy" }));
+      item.append(el("img", "erpw-image", { src: message.image, alt: words.image, loading: "lazy" }));
     }
     if (message.buttons && message.buttons.length) {
       const row = el("div", "erpw-buttons");
@@ -239,7 +258,7 @@
     socket.addEventListener("close", () => {
       connected = false;
       typing.hidden = true;
-      setState("offline", "reconnecting…");
+      setState("offline", words.reconnecting);
       window.setTimeout(connect, retryDelay);
       retryDelay = Math.min(retryDelay * 2, 10000);
     });
@@ -248,7 +267,8 @@
   function say(text, shown) {
     disableButtons();
     addMessage("user", { text: shown });
-    const message = { message: text, session_id: sessionId, customData: { page: location.pathname } };
+    const customData = { page: location.pathname, language };
+    const message = { message: text, session_id: sessionId, customData };
     if (connected && root.dataset.state === "ready") {
       emit("user_uttered", message);
       typing.hidden = false;
@@ -276,7 +296,7 @@
     input.style.height = Math.min(input.scrollHeight, 120) + "px";
   });
 
-  setState("connecting", "connecting…");
+  setState("connecting", words.connecting);
   setOpen(storage.get(OPEN_KEY) === "1");
   connect();
 })();

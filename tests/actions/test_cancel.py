@@ -245,7 +245,7 @@ async def test_a_database_failure_at_the_change_tells_the_customer_and_changes_n
     from sqlalchemy import event
     from sqlalchemy.exc import OperationalError
 
-    from actions.replies import UNAVAILABLE
+    from i18n.texts import say
 
     order, customer = an_order(db, "confirmed")
     proof = verified(customer.id, "email", records=(order.order_number,))
@@ -264,5 +264,5 @@ async def test_a_database_failure_at_the_change_tells_the_customer_and_changes_n
         )
     finally:
         event.remove(engine, "commit", down)
-    assert texts(dispatcher) == UNAVAILABLE
+    assert texts(dispatcher) == say("error.unavailable", "en")
     assert status_of(db, order.order_number) == "confirmed"

@@ -8,7 +8,7 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import documents
-from actions.documents import ActionAnswerDocumentQuestion
+from actions.documents import ActionAnswerDocumentQuestion, Threshold
 from models.examples import REFUSAL
 from retrieval.types import Citation, Passage
 from tests.actions.conftest import tracker
@@ -40,7 +40,7 @@ def found(monkeypatch: pytest.MonkeyPatch) -> list[Passage]:
         passage(REFUNDS, REFUND_TEXT, 0.72, "refunds-1"),
         passage(DELIVERY, "Standard delivery takes 2 to 4 working days.", 0.50, "ship-1"),
     ]
-    monkeypatch.setattr(documents, "_search", lambda question: (list(results), 0.40))
+    monkeypatch.setattr(documents, "_search", lambda question: (list(results), Threshold(0.40)))
     return results
 
 

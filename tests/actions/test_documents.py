@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +13,7 @@ from actions import documents
 from actions.documents import (
     ActionAnswerDocumentQuestion,
     DocumentReply,
+    Threshold,
     confident,
     extractive_reply,
 )
@@ -45,10 +47,10 @@ def found(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """What the search returns: set `found[:] = [...]`, or put an exception in it."""
     results: list[Any] = []
 
-    def fake_search(question: str) -> tuple[list[Passage], float]:
+    def fake_search(question: str) -> tuple[list[Passage], Threshold]:
         if results and isinstance(results[0], Exception):
             raise results[0]
-        return list(results), 0.40
+        return list(results), Threshold(0.40)
 
     monkeypatch.setattr(documents, "_search", fake_search)
     return results
@@ -88,7 +90,9 @@ async def test_below_the_threshold_the_bot_says_it_does_not_know_and_offers_a_pe
     await run("what's the airspeed of a swallow", dispatcher, domain)
     [message] = dispatcher.messages
     assert message["response"] == "utter_document_unknown"
-    [response] = domain["responses"]["utter_document_unknown"]
+    [zh, response] = domain["responses"]["utter_document_unknown"]
+    assert zh["condition"] == [{"type": "slot", "name": "language", "value": "zh"}]
+    assert zh["buttons"] == [{"title": "转人工客服", "payload": "/request_human"}]
     assert "I can check an order" in response["text"] and "rather not guess" in response["text"]
     assert response["buttons"] == [{"title": "Talk to a person", "payload": "/request_human"}]
     assert "Norway" not in texts(dispatcher)
@@ -157,7 +161,23 @@ def test_long_passages_are_cut_at_a_word() -> None:
 
 def test_confident_keeps_passages_above_the_threshold() -> None:
     low = passage(RETURNS, "x", 0.3)
-    assert confident([NORWAY, low], 0.4) == [NORWAY]
-    assert confident([low, NORWAY], 0.4) == [NORWAY]
-    assert confident([low], 0.4) == []
-    assert confident([], 0.4) == []
+    assert confident([NORWAY, low], Threshold(0.4)) == [NORWAY]
+    assert confident([low, NORWAY], Threshold(0.4)) == [NORWAY]
+    assert confident([low], Threshold(0.4)) == []
+    assert confident([], Threshold(0.4)) == []
+
+
+def test_a_chinese_question_is_judged_by_its_keyword_score() -> None:
+    matched = dataclasses.replace(passage(RETURNS, "退货期限", 0.2), keyword=4.5)
+    unmatched = dataclasses.replace(passage(SHIPPING, "送货", 0.9), keyword=1.0)
+    assert confident([unmatched, matched], Threshold(0.4, 3.0)) == [matched]
+
+
+def test_the_threshold_follows_the_questions_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Service:
+        def search(self, question: str, top_k: int) -> list[Passage]:
+            return []
+
+    monkeypatch.setattr(documents, "answering_service", Service)
+    assert documents._search("how long can I return things?")[1] == Threshold(0.40)
+    assert documents._search("退货期限是多久？")[1] == Threshold(0.40, 3.0)

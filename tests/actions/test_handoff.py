@@ -9,16 +9,15 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import documents
-from actions.documents import ActionAnswerDocumentQuestion
+from actions.documents import ActionAnswerDocumentQuestion, Threshold
 from actions.handoff import (
-    FALLBACK_HANDOFF_TEXT,
-    HANDOFF_TEXT,
     LAST_FALLBACK_SLOT,
     ActionDefaultFallback,
     ActionHandoff,
     ActionOutOfScope,
     user_turn,
 )
+from i18n.texts import say
 from tests.actions.conftest import slot_events, tracker, verified
 
 
@@ -70,7 +69,7 @@ async def test_asking_for_a_person_requests_a_handoff_with_the_confidence_and_sl
     events = await ActionHandoff().run(dispatcher, state, domain)
 
     [message] = dispatcher.messages
-    assert message["text"] == HANDOFF_TEXT
+    assert message["text"] == say("handoff.requested", "en")
     assert message["custom"] == {
         "handoff": {
             "rule": "user_request",
@@ -115,7 +114,7 @@ async def test_second_fallback_in_a_row_requests_a_handoff(domain: dict[str, Any
     events = await ActionDefaultFallback().run(dispatcher, state, domain)
 
     [message] = dispatcher.messages
-    assert message["text"] == FALLBACK_HANDOFF_TEXT
+    assert message["text"] == say("handoff.after_fallback", "en")
     request = message["custom"]["handoff"]
     assert (request["rule"], request["score"], request["slots"]) == (
         "repeated_fallback",
@@ -141,7 +140,7 @@ async def test_a_fallback_after_an_answered_turn_starts_counting_again(
 
 @pytest.fixture()
 def nothing_found(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(documents, "_search", lambda question: ([], 0.40))
+    monkeypatch.setattr(documents, "_search", lambda question: ([], Threshold(0.40)))
 
 
 @pytest.mark.usefixtures("nothing_found")

@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from actions.insights import (
-    INTERNAL,
     ActionCustomerBalance,
     ActionReceivablesAgeing,
     ActionStockForecast,
@@ -20,6 +19,7 @@ from actions.insights import (
 )
 from erp.models import Customer, Invoice, OrderLine, Product
 from erp.receivables import Ageing, Balances, Bucket, CustomerAgeing
+from i18n.texts import say
 from tests.actions.conftest import as_staff, texts, tracker
 
 
@@ -80,7 +80,7 @@ async def test_other_roles_are_told_which_role_sees_it_and_customers_that_it_is_
         assert needed in texts(dispatcher) and "your roles:" in texts(dispatcher)
     dispatcher = CollectingDispatcher()
     await action.run(dispatcher, tracker(slots), domain)  # type: ignore[attr-defined]
-    assert texts(dispatcher) == INTERNAL
+    assert texts(dispatcher) == say("insight.internal", "en")
 
 
 async def test_the_forecast_form_ends_for_customers_before_looking_anything_up(
@@ -90,7 +90,7 @@ async def test_the_forecast_form_ends_for_customers_before_looking_anything_up(
     events = await ValidateForecastForm().run(
         dispatcher, tracker({"sku": "WID-1001"}, active_loop="forecast_form"), domain
     )
-    assert texts(dispatcher) == INTERNAL
+    assert texts(dispatcher) == say("insight.internal", "en")
     assert any(e["event"] == "active_loop" and e["name"] is None for e in events)
 
 

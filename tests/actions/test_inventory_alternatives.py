@@ -16,7 +16,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from actions.alternatives import (
-    NONE_IN_STOCK,
     budget_seconds,
     describe_alternatives,
     use_encoder,
@@ -33,10 +32,12 @@ from erp.alternatives import (
 from erp.inventory import WarehouseStock
 from erp.models import Product, StockLevel, Warehouse
 from erp.product_vectors import EmbeddingCache, similarities
+from i18n.texts import say
 from tests.actions.conftest import texts, tracker
 from tests.erp.encoders import FailingEncoder, GroupEncoder, WordEncoder
 
 AVAILABLE = func.sum(StockLevel.on_hand - StockLevel.reserved)
+NONE_IN_STOCK = say("alternatives.none_in_stock", "en")
 
 
 def out_of_stock(session: Session) -> list[tuple[str, str, str]]:

@@ -29,10 +29,10 @@ from actions.lockout import (
     lockout_store,
 )
 from actions.orders import ValidateOrderForm
-from actions.replies import UNAVAILABLE
-from actions.verification import GIVE_UP, not_verified
+from actions.verification import not_verified
 from erp.models import Customer, SalesOrder
 from erp.state import LOCKOUT_TABLES, URL_ENV
+from i18n.texts import say
 from tests.actions.conftest import proof_in, slot_events, texts, tracker
 from tests.actions_state import StateBackend, close_process_stores
 
@@ -374,7 +374,7 @@ async def test_the_client_lock_holds_across_conversations_and_records(erp_db: Se
         client="telegram:user:1",
     )
 
-    assert not_verified() in replies[0] and GIVE_UP not in replies[0]
+    assert not_verified() in replies[0] and say("verify.give_up", "en") not in replies[0]
     assert replies[9] == CLIENT_LOCKED
     assert said_to_attacker == CLIENT_LOCKED and "verification" not in refused
     assert said_to_owner == "" and "verification" in allowed
@@ -476,5 +476,5 @@ async def test_a_state_database_out_of_reach_gets_a_reply_and_verifies_nothing(
 
     events = await ValidateOrderForm().run(dispatcher, state, domain)
 
-    assert texts(dispatcher) == UNAVAILABLE
+    assert texts(dispatcher) == say("error.unavailable", "en")
     assert "verification" not in slot_events(events)

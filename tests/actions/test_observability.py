@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from actions import documents
 from actions.answering import AnsweringService, AnsweringSettings, _Measured
+from actions.documents import Threshold
 from actions.logs import conversation_tag, json_handler, redact
 from actions.metrics import ActionMetrics, action_run
 from actions.server import create_app, main
@@ -356,7 +357,7 @@ async def test_concurrent_action_runs_each_log_with_their_own_tag(
         # In the worker thread the action started, after a pause that interleaves the runs.
         time.sleep(0.001 * (int(question.rsplit(" ", 1)[-1]) % 4))
         logging.getLogger("actions.tests").info("searched for %r", question)
-        return [], 0.4
+        return [], Threshold(0.4)
 
     monkeypatch.setattr(documents, "_search", slow_search)
     senders = [f"web:visitor-{n}" for n in range(20)]

@@ -8,8 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actions.orders import ActionOrderStatus, ValidateOrderForm
-from actions.verification import GIVE_UP, not_verified
+from actions.verification import not_verified
 from erp.models import Customer, SalesOrder, Shipment
+from i18n.texts import say
 from tests.actions.conftest import proof_in, slot_events, texts, tracker, verified
 
 
@@ -90,7 +91,7 @@ async def test_third_failure_gives_up_and_ends_the_form(
     state.slots["identity"] = "ZZ9 9ZZ"
     state.events.append({"event": "slot", "name": "identity", "value": "ZZ9 9ZZ"})
     events = await form.run(dispatcher, state, domain)
-    assert texts(dispatcher) == GIVE_UP
+    assert texts(dispatcher) == say("verify.give_up", "en")
     slots = slot_events(events)
     assert slots["verification_attempts"] == 3
     assert slots["requested_slot"] is None  # the form ends

@@ -10,7 +10,7 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import documents
-from actions.documents import ActionAnswerDocumentQuestion
+from actions.documents import ActionAnswerDocumentQuestion, Threshold
 from actions.streaming import DraftStream, draft_stream
 from retrieval.types import Citation, Passage
 from tests.actions.conftest import tracker
@@ -68,7 +68,7 @@ async def test_the_document_action_streams_guarded_sentences(
     citation = Citation("policies/returns.md", "Returns", "Refund timing", "/docs/returns.md")
     text = "We refund returned goods within 5 working days. Card refunds take 3 more days."
     found = [Passage(text, 0.7, 0.7, citation, "r1")]
-    monkeypatch.setattr(documents, "_search", lambda question: (found, 0.40))
+    monkeypatch.setattr(documents, "_search", lambda question: (found, Threshold(0.40)))
     model.answer = "We refund returns within 5 working days. Card refunds take 3 more days."
     client, seen = recording()
     monkeypatch.setattr(

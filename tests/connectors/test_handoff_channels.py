@@ -26,11 +26,11 @@ from starlette.routing import Mount, Route
 from connectors.channels.telegram import SECRET_HEADER
 from connectors.fake_platforms import FakePlatforms, serve
 from connectors.gateway import create_app
-from connectors.handoff import notices
 from connectors.handoff.hours import BusinessHours
 from connectors.handoff.queue import HandoffQueue, Trigger
 from connectors.messages import OutgoingMessage
 from connectors.settings import SlackSettings, TelegramSettings
+from i18n.texts import say as say_text
 from tests.connectors.fakes import SETTINGS, FakeRasa, actions_transport
 
 ALWAYS_OPEN = BusinessHours(days=frozenset(range(7)), opens=dt.time(0), closes=dt.time.max)
@@ -110,7 +110,7 @@ async def test_telegram_human_command_escalates_without_rasa_and_the_agent_reply
     assert fake_rasa.received == []
     assert (handoff.trigger.rule, handoff.trigger.score) == ("user_request", 1.0)
     assert telegram_texts(platforms) == [
-        notices.ESCALATED_OPEN,
+        say_text("notice.escalated_open", "en"),
         "alice from our team has joined the conversation and will reply here.",
         "Hi Jo, Alice here. Which order is it?",
     ]
@@ -316,7 +316,7 @@ def test_web_agent_reply_is_shown_live_and_after_a_reload(web_url: str) -> None:
         joined = until(client, "bot_uttered")
         live = until(client, "bot_uttered")
 
-    assert escalated == [notices.ESCALATED_OPEN]
+    assert escalated == [say_text("notice.escalated_open", "en")]
     assert joined[1]["text"].startswith("alice from our team has joined")
     assert live[1]["text"] == "Hi, Alice here" and live[1]["metadata"]["agent"] == "alice"
 

@@ -14,7 +14,7 @@ from connectors.database import IntegrityError
 from connectors.handoff.delivery import Delivery
 from connectors.handoff.errors import HandoffConflict, HandoffNotFound, InvalidHandoffInput
 from connectors.handoff.hours import BusinessHours
-from connectors.handoff.queue import CSAT_BUTTONS, HandoffQueue, QueueEvent, Trigger
+from connectors.handoff.queue import HandoffQueue, QueueEvent, Trigger, csat_buttons
 from connectors.messages import OutgoingMessage
 from connectors.store import GatewayStore
 
@@ -283,7 +283,7 @@ async def test_resolve_hands_back_notes_rasa_and_asks_for_a_rating(gateway_db: s
         "name": None,
     }
     told = (await queue.delivery.take("rest-1"))[-1]
-    assert "back to the assistant" in (told.text or "") and told.buttons == CSAT_BUTTONS
+    assert "back to the assistant" in (told.text or "") and told.buttons == csat_buttons()
 
 
 async def test_resolve_still_hands_back_when_rasa_is_down(gateway_db: str) -> None:

@@ -18,11 +18,11 @@ from starlette.applications import Starlette
 from connectors.database import IntegrityError
 from connectors.fake_platforms import FakePlatforms
 from connectors.gateway import create_app
-from connectors.handoff import notices
 from connectors.handoff.hours import BusinessHours
 from connectors.handoff.queue import HandoffQueue, Trigger
 from connectors.settings import GatewaySettings, TelegramSettings
 from connectors.store import GatewayStore
+from i18n.texts import say as say_text
 from tests.connectors.fakes import SETTINGS, FakeRasa, actions_transport
 
 ALWAYS_OPEN = BusinessHours(days=frozenset(range(7)), opens=dt.time(0), closes=dt.time.max)
@@ -149,7 +149,11 @@ async def test_rasa_and_the_action_server_down_while_human_owned_lose_nothing(
         health = await client.get("/healthz")
 
     assert health.status_code == 503  # the gateway says what is down ...
-    assert replies == [[notices.WAITING_ACK], [], []]  # ... but the user is not affected
+    assert replies == [
+        [say_text("notice.waiting_ack", "en")],
+        [],
+        [],
+    ]  # ... but the user is not affected
     assert [e["message"]["text"] for e in seen] == ["message 0", "message 1", "message 2"]
 
 

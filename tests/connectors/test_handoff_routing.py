@@ -25,6 +25,7 @@ from connectors.settings import GatewaySettings, HandoffSettings
 from connectors.store import GatewayStore
 from connectors.turns import Turns
 from erp.access import Verification, sign_verification
+from i18n.texts import say as say_text
 from tests.connectors.fakes import SETTINGS, FakeRasa, actions_transport
 
 ALWAYS_OPEN = BusinessHours(days=frozenset(range(7)), opens=dt.time(0), closes=dt.time.max)
@@ -98,7 +99,7 @@ async def test_rasas_handoff_request_opens_a_handoff_and_the_gateway_tells_the_u
 
     replies = await say(client, "get me a human")
 
-    assert replies == [notices.ESCALATED_OPEN]
+    assert replies == [say_text("notice.escalated_open", "en")]
     handoff = (await events.get(timeout=2))["handoff"]
     assert (handoff.trigger.rule, handoff.trigger.score) == ("user_request", 0.934)
     assert handoff.slots == {"verified_customer_id": 42, "verified_records": ["SO-100123"],
@@ -120,7 +121,7 @@ async def test_while_a_person_owns_the_conversation_rasa_gets_none_of_the_messag
     first = await say(client, "it's about SO-100123, it never arrived")
     later = [await say(client, text) for text in ("hello?", "/order_status", "where is my order")]
 
-    assert first == [notices.WAITING_ACK]  # the one acknowledgement
+    assert first == [say_text("notice.waiting_ack", "en")]  # the one acknowledgement
     assert later == [[], [], []]  # then the bot says nothing
     assert len(fake_rasa.received) == sent_to_rasa == 1
     seen = [(await events.get(timeout=2)) for _ in range(4)]
@@ -159,7 +160,7 @@ async def test_messages_reach_the_agent_side_while_rasa_is_down(
 
     replies = await say(client, "still there? my order is late")
 
-    assert replies == [notices.WAITING_ACK]
+    assert replies == [say_text("notice.waiting_ack", "en")]
     event = await events.get(timeout=2)
     assert event["message"]["text"] == "still there? my order is late"
 
@@ -173,7 +174,7 @@ async def test_talk_to_a_person_button_escalates_without_rasa_even_when_rasa_is_
 
     replies = await say(client, "/request_human")
 
-    assert replies == [notices.ESCALATED_OPEN]
+    assert replies == [say_text("notice.escalated_open", "en")]
     handoff = await queue_of(app).open_for(REST_1)
     assert handoff is not None
     assert (handoff.trigger.rule, handoff.trigger.score) == ("user_request", 1.0)
@@ -249,7 +250,7 @@ async def test_sensitive_topics_escalate_before_rasa_with_rule_and_score(
     assert handoff is not None
     assert (handoff.trigger.rule, handoff.trigger.score) == (rule, score)
     assert (handoff.queue, handoff.priority) == (queue, priority)
-    assert fake_rasa.received == [] and replies == [notices.ESCALATED_OPEN]
+    assert fake_rasa.received == [] and replies == [say_text("notice.escalated_open", "en")]
 
 
 @pytest.mark.parametrize(
@@ -316,9 +317,8 @@ async def test_hand_back_asks_for_a_rating_stores_it_and_the_bot_answers_again(
 
 
 def notices_back(agent: str) -> str:
-    from connectors.handoff.queue import BACK_TO_BOT
 
-    return BACK_TO_BOT.format(agent=agent)
+    return say_text("notice.back_to_bot", "en", agent=agent)
 
 
 async def test_a_question_instead_of_a_rating_goes_to_rasa_and_ends_the_rating(
@@ -351,11 +351,14 @@ async def test_out_of_hours_the_user_is_told_when_the_team_is_back_and_can_leave
     quiet = await say(client, "thanks")
 
     assert escalated == [
-        notices.ESCALATED_CLOSED.format(
-            hours="Monday to Friday, 08:00-18:00 UK time", back="on Monday at 08:00"
+        say_text(
+            "notice.escalated_closed",
+            "en",
+            hours="Monday to Friday, 08:00-18:00 UK time",
+            back="on Monday at 08:00",
         )
     ]
-    assert ack == [notices.WAITING_ACK_CLOSED.format(back="on Monday at 08:00")]
+    assert ack == [say_text("notice.waiting_ack_closed", "en", back="on Monday at 08:00")]
     assert quiet == []
     handoff = await queue.open_for(REST_1)
     assert handoff is not None and handoff.available is False
@@ -369,7 +372,9 @@ async def test_out_of_hours_the_user_is_told_when_the_team_is_back_and_can_leave
 async def test_in_hours_with_nobody_online_the_user_is_told_so(make_gateway: MakeGateway) -> None:
     client, _ = await make_gateway(online=0)
 
-    assert await say(client, "/request_human") == [notices.ESCALATED_NO_AGENT]
+    assert await say(client, "/request_human") == [
+        say_text("notice.escalated_no_agent", "en", phone=notices.PHONE)
+    ]
 
 
 async def test_pending_agent_replies_come_first_in_the_reply_to_the_next_post(
@@ -465,3 +470,49 @@ async def test_with_handoff_switched_off_every_message_goes_to_rasa(
     assert app.state.handoff_queue is None
     assert [m.text for m in fake_rasa.received] == ["/request_human"]
     assert pending.json() == {"messages": []}
+
+
+async def test_a_chinese_conversation_gets_the_handoff_notices_in_chinese(
+    make_gateway: MakeGateway, fake_rasa: FakeRasa
+) -> None:
+    fake_rasa.replies = [OutgoingMessage(text="您好！请问有什么可以帮您？")]
+    client, app = await make_gateway()
+    queue = queue_of(app)
+    queue.hours = BusinessHours()
+    queue.clock = lambda: SATURDAY_NOON
+
+    await say(client, "你好")
+    escalated = await say(client, "/request_human")  # a button: no language of its own
+    ack = await say(client, "我的订单 SO-100123 坏了，请打 0161 555 0199 联系我")
+
+    assert escalated == [
+        say_text(
+            "notice.escalated_closed", "zh",
+            hours="周一至周五、08:00-18:00 英国时间", back="周一 08:00",
+        )
+    ]  # fmt: skip
+    assert escalated[0].startswith("我们的团队目前不在线（工作时间：周一至周五")
+    assert ack == [say_text("notice.waiting_ack_closed", "zh", back="周一 08:00")]
+    handoff = await queue.open_for(REST_1)
+    assert handoff is not None
+    assert await queue.claim(handoff.id, "alice")
+    await queue.resolve(handoff.id, "alice")
+    pending = (await client.get("/api/messages/rest-1/pending")).json()["messages"]
+    assert pending[-1]["text"] == say_text("notice.back_to_bot", "zh", agent="alice")
+    assert [b["title"] for b in pending[-1]["buttons"]] == ["1 很差", "2", "3", "4", "5 很好"]
+    rated = await say(client, "/csat 5")
+    assert rated == ["感谢您给这次服务打了 5 分（满分 5 分）。还有什么可以帮您？"]
+
+
+def test_a_message_that_cannot_be_answered_is_explained_in_its_own_language() -> None:
+    from connectors.errors import InvalidMessage, RateLimited
+    from connectors.turns import user_notice
+
+    limited = RateLimited("web:x", 2.4)
+    assert user_notice(limited, "订单到哪了") == (
+        "您发送消息的速度太快了，我来不及回答。请等待 2 秒后再试。"
+    )
+    assert user_notice(limited, "where is it").startswith("You're sending messages faster")
+    assert user_notice(InvalidMessage("text must not be empty"), "") == (
+        "Sorry, I can't read that message: text must not be empty."
+    )

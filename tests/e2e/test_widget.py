@@ -250,9 +250,17 @@ WEBCHAT_PAGE = """<!doctype html>
 </script></body></html>"""
 
 
+# A company's Chinese page embedding the gateway's own widget in Chinese.
+CHINESE_PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>诺斯桥供应</title></head>
+<body><div id="erp-assistant"></div>
+<script src="%(gateway)s/static/widget.js" data-lang="zh"></script></body></html>"""
+
+
 @pytest.fixture(scope="module")
 def webchat_site(gateway: Gateway) -> Iterator[str]:
-    """A page on another origin that loads rasa-webchat 1.0.1 from npm, unchanged."""
+    """A page on another origin that loads rasa-webchat 1.0.1 from npm, unchanged (and at
+    /zh a page with the gateway's widget in Chinese)."""
     if not WEBCHAT_JS.exists():
         pytest.fail(f"{WEBCHAT_JS} missing: `make webchat` installs rasa-webchat from npm")
     page = WEBCHAT_PAGE % {"gateway": gateway.url}
@@ -260,10 +268,15 @@ def webchat_site(gateway: Gateway) -> Iterator[str]:
     async def index(request):  # type: ignore[no-untyped-def]
         return HTMLResponse(page)
 
+    async def chinese(request):  # type: ignore[no-untyped-def]
+        return HTMLResponse(CHINESE_PAGE % {"gateway": gateway.url})
+
     async def script(request):  # type: ignore[no-untyped-def]
         return FileResponse(WEBCHAT_JS, media_type="text/javascript")
 
-    app = Starlette(routes=[Route("/", index), Route("/rasa-webchat.js", script)])
+    app = Starlette(
+        routes=[Route("/", index), Route("/zh", chinese), Route("/rasa-webchat.js", script)]
+    )
     with serve(app) as url:
         # Only the gateway's own origin may open the chat unless WIDGET_ORIGINS lists others.
         gateway.service.env["WIDGET_ORIGINS"] = url
@@ -302,3 +315,21 @@ def test_stock_rasa_webchat_client_works_against_the_gateway(
         )
         reply[0].click()
         wait(browser, lambda d: len(responses(d)) > before + 1, "no answer to the quick reply")
+
+
+def test_the_widget_speaks_chinese_on_a_chinese_page(
+    browser: WebDriver, webchat_site: str, db: Session
+) -> None:
+    sku = db.scalars(select(StockLevel.sku).order_by(StockLevel.sku).offset(1).limit(1)).one()
+    with screenshot_on_failure(browser, "chinese"):
+        browser.get(webchat_site + "/zh")
+        ready(browser)
+        if not browser.find_element(By.CSS_SELECTOR, ".erpw-panel").is_displayed():
+            browser.find_element(By.CSS_SELECTOR, ".erpw-launcher").click()
+        box = browser.find_element(By.CSS_SELECTOR, ".erpw-input")
+        assert box.get_attribute("placeholder") == "请输入您的问题…"
+        assert browser.find_element(By.CSS_SELECTOR, ".erpw-send").text == "发送"
+        reply = ask(browser, f"{sku}有货吗？")
+        assert sku in reply and ("有货" in reply or "缺货" in reply), reply
+        # A message of only an order number: the widget's language hint keeps it Chinese.
+        assert "订单" in ask(browser, "SO-100123")

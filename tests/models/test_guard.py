@@ -190,3 +190,43 @@ def test_product_names_come_from_the_erp_catalogue() -> None:
         names = product_names_from_erp(session=session)
     engine.dispose()
     assert names == {"Blue Widget", "X200 Controller"}
+
+
+# --- Chinese number, date and money formats (issue 18) ------------------------------------
+
+
+CHINESE_CONTEXT = ContextItem(
+    "ERP invoice INV-200123",
+    "invoice number: INV-200123\norder number: SO-104211\ndue date: 2026-10-31\n"
+    "invoice total: 1,000.00 EUR\namount due: 400.00 EUR\ndays overdue: 12",
+    "erp:invoice:INV-200123",
+)
+
+
+def test_a_faithful_chinese_answer_passes() -> None:
+    answer = (
+        "发票 INV-200123（订单 SO-104211）已逾期。总额 €1,000.00，尚欠 400.00欧元；"
+        "到期日为2026年10月31日，已逾期 12 天。"
+    )
+    result = check(answer, [CHINESE_CONTEXT])
+    assert result.passed and result.checked == 6, result
+
+
+@pytest.mark.parametrize(
+    ("answer", "unsupported"),
+    [
+        ("到期日为2026年11月30日。", ["2026年11月30日"]),
+        ("到期日为10月30号。", ["10月30号"]),
+        ("尚欠 500欧元。", ["500欧元"]),
+        ("尚欠 ¥400。", ["¥400"]),
+        ("已逾期 13 天。", ["13"]),
+        ("尚欠４００．００英镑。", ["400.00英镑"]),
+    ],
+)
+def test_a_changed_chinese_date_amount_or_number_fails(answer: str, unsupported: list) -> None:
+    assert check(answer, [CHINESE_CONTEXT]).unsupported == unsupported
+
+
+def test_chinese_commas_do_not_glue_numbers_together() -> None:
+    keys = [f.key for f in extract_facts("退款600欧元，¥5,000，5000元")]
+    assert keys == ["money:EUR:600", "money:CNY:5000", "money:CNY:5000"]

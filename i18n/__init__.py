@@ -1,0 +1,1 @@
+"""Languages the assistant speaks (English, Simplified Chinese): detection, texts, formatting."""

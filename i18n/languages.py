@@ -66,11 +66,17 @@ def detect_language(text: str) -> Language | None:
         return None
     rest = _NEUTRAL.sub(" ", text[:MAX_DETECT_CHARS])
     if not is_chinese(rest):
-        return "en" if _LATIN_WORD.search(rest) else None
+        return "en" if any(_is_word(w) for w in _LATIN_WORD.findall(rest)) else None
     if not _LATIN_WORD.search(rest):
         return "zh"
     found = _lingua().detect_language_of(rest)
     return "en" if found is not None and found.name == "ENGLISH" else "zh"
+
+
+def _is_word(letters: str) -> bool:
+    """Whether Latin letters are a word of English, not a code: "AB" of the postcode
+    "1012 AB", "OK", "UK" or "PO" say nothing of the writer's language."""
+    return not (letters.isupper() and len(letters) <= 3)
 
 
 def _lingua() -> LanguageDetector:

@@ -391,7 +391,7 @@ def run_quality(*, models: list[str], parts: Sequence[str] = PARTS) -> int:
             for t, row in result["calibration"]["thresholds"].items():
                 print(f"{t} | {row['answered']} | {row['off_topic_refused']}")
         if "chinese" in parts:
-            print("\nChinese: threshold | answered | off-topic refused")
+            print("\nChinese: best keyword score | answered | off-topic refused")
             for t, row in result["chinese"]["calibration"]["thresholds"].items():
                 print(f"{t} | {row['answered']} | {row['off_topic_refused']}")
         report["models"][model] = result

@@ -255,10 +255,12 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             return self._resource
         intents = [str(e.get(INTENT)) for e in examples]
         self.classes = self.default.fit(examples, intents, self.config)
-        if self.chinese is not None:
-            # Both languages' examples: intents are the same, and mixed messages exist.
-            if self.chinese.fit(examples, intents, self.config) != self.classes:
-                raise ValueError("LinearIntentClassifier: the two regressions' intents differ")
+        # The Chinese regression learns from both languages' examples: the intents are the
+        # same, and mixed messages exist.
+        if self.chinese is not None and (
+            self.chinese.fit(examples, intents, self.config) != self.classes
+        ):
+            raise ValueError("LinearIntentClassifier: the two regressions' intents differ")
         self.persist()
         return self._resource
 

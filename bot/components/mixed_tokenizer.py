@@ -100,6 +100,11 @@ class MixedScriptTokenizer(WhitespaceTokenizer):
     ) -> MixedScriptTokenizer:
         return cls(config)
 
+    def remove_emoji(self, text: str) -> str:
+        """Rasa's emoji pattern spans the Chinese block (U+24C2 to U+1F251): a word of
+        Chinese characters is a word, not an emoji."""
+        return text if _HAN_RUN.search(text) else super().remove_emoji(text)
+
     def tokenize(self, message: Message, attribute: str) -> list[Token]:
         text = message.get(attribute)
         if not isinstance(text, str) or not text:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -45,21 +46,55 @@ class Escalation:
     slots: dict[str, Any] | None = None
 
 
-# Money in a message: "£1,250", "€600.50", "GBP 700", "1.5k euros", "900 quid".
-_SYMBOLS = {"£": "GBP", "€": "EUR", "$": "USD"}
+# Chinese characters (CJK unified ideographs, extension A, compatibility ideographs).
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_HAN_CHAR = re.compile(f"[{_HAN}]")
+# Where a Chinese character meets a letter or digit: "根据GDPR" reads "根据 GDPR" to ``\b``
+# (Chinese characters are word characters, so no ``\b`` falls between them and Latin text).
+_SCRIPT_BOUNDARY = re.compile(rf"(?<=[{_HAN}])(?=[^\W{_HAN}])|(?<=[^\W{_HAN}])(?=[{_HAN}])")
+# ``\b`` for Latin words, with a Chinese character counting as a space beside them.
+_START = rf"(?<![^\W{_HAN}])"
+_END = rf"(?![^\W{_HAN}])"
+
+# Money in a message: "£1,250", "€600.50", "GBP 700", "1.5k euros", "900 quid", and the
+# Chinese ways: "800英镑", "600 欧元", "1,200美元", "¥5000", "人民币5000", "5000元", "5000块",
+# "5千英镑" (千 = 1,000), "1.5万欧元" (万 = 10,000); full-width "８００英镑" is read after NFKC.
+# "¥" is read as CNY (it is also the yen sign; a Japanese customer would write 日元). "块"
+# is also the measure word for pieces ("3块钢板"), so it is money only before 钱, a
+# particle, punctuation or the end ("退5000块", "5000块钱", "5000块吧").
+_SYMBOLS = {"£": "GBP", "€": "EUR", "$": "USD", "¥": "CNY"}
 _WORDS = {
-    "gbp": "GBP", "pound": "GBP", "pounds": "GBP", "quid": "GBP",
-    "eur": "EUR", "euro": "EUR", "euros": "EUR",
-    "usd": "USD", "dollar": "USD", "dollars": "USD",
+    "gbp": "GBP", "pound": "GBP", "pounds": "GBP", "quid": "GBP", "英镑": "GBP", "镑": "GBP",
+    "eur": "EUR", "euro": "EUR", "euros": "EUR", "欧元": "EUR",
+    "usd": "USD", "dollar": "USD", "dollars": "USD", "美元": "USD", "美金": "USD",
+    "cny": "CNY", "rmb": "CNY", "人民币": "CNY", "元": "CNY", "块": "CNY", "块钱": "CNY",
 }  # fmt: skip
-_NUMBER = r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)\s?(?P<k>k\b)?"
+_MULTIPLIERS = {"k": 1_000, "千": 1_000, "万": 10_000, "千万": 10_000_000}
+_NUMBER = (
+    r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)"
+    rf"\s?(?P<k>k{_END}|千万|千|万)?"
+)
 _MONEY = re.compile(
-    rf"(?P<sym>[£€$])\s?{_NUMBER}"
-    rf"|\b(?P<code>GBP|EUR|USD)\s?{_NUMBER.replace('num', 'num2').replace('<k>', '<k2>')}"
-    rf"|(?<![\w-]){_NUMBER.replace('num', 'num3').replace('<k>', '<k3>')}\s?"
-    r"(?P<word>gbp|pounds?|quid|eur|euros?|usd|dollars?)\b",
+    rf"(?P<sym>[£€$¥])\s?{_NUMBER}"
+    rf"|{_START}(?P<code>GBP|EUR|USD|CNY|RMB|人民币)\s?"
+    rf"{_NUMBER.replace('num', 'num2').replace('<k>', '<k2>')}"
+    rf"|{_START}(?<!-){_NUMBER.replace('num', 'num3').replace('<k>', '<k3>')}\s?"
+    rf"(?P<word>(?:gbp|pounds?|quid|eur|euros?|usd|dollars?|cny|rmb){_END}"
+    r"|英镑|镑|欧元|美元|美金|人民币|元|块钱|块(?=$|[^\w]|[的了吧吗呢啊呀哈给]))",
     re.IGNORECASE,
 )
+# A full-width comma between full-width digits groups thousands ("１，２００"); any other
+# separates clauses ("退800，200美元是运费"), so it is not read as a thousands separator.
+_FULL_WIDTH_THOUSANDS = re.compile("(?<=[０-９])，(?=[０-９]{3})")
+
+
+def folded(text: str) -> str:
+    """``text`` NFKC-folded (full-width letters, digits and punctuation as ASCII), with a space
+    where Chinese characters meet letters or digits ("根据GDPR" reads "根据 GDPR"), so the
+    topics' ``\\b`` patterns work inside Chinese sentences. Text without Chinese is only
+    NFKC-folded."""
+    text = unicodedata.normalize("NFKC", text)
+    return _SCRIPT_BOUNDARY.sub(" ", text) if _HAN_CHAR.search(text) else text
 
 
 @dataclass(frozen=True)
@@ -77,7 +112,11 @@ def parse_money(text: str) -> list[Money]:
     Example:
         >>> [(m.amount, m.currency) for m in parse_money("refund £1,250.50 or 2k euros")]
         [(Decimal('1250.50'), 'GBP'), (Decimal('2000'), 'EUR')]
+        >>> [(m.amount, m.currency) for m in parse_money("退款８００英镑，另外1.5万欧元")]
+        [(Decimal('800'), 'GBP'), (Decimal('15000.0'), 'EUR')]
     """
+    text = _FULL_WIDTH_THOUSANDS.sub(",", text).replace("，", "， ")
+    text = unicodedata.normalize("NFKC", text)
     found = []
     for match in _MONEY.finditer(text):
         groups = match.groupdict()
@@ -86,7 +125,7 @@ def parse_money(text: str) -> list[Money]:
         if groups["sym"]:
             currency = _SYMBOLS[groups["sym"]]
         elif groups["code"]:
-            currency = groups["code"].upper()
+            currency = _WORDS[groups["code"].lower()]  # RMB and 人民币 are CNY
         else:
             currency = _WORDS[groups["word"].lower()]
         try:
@@ -94,7 +133,7 @@ def parse_money(text: str) -> list[Money]:
         except InvalidOperation:
             continue
         if thousands:
-            amount *= 1000
+            amount *= _MULTIPLIERS[thousands.lower()]
         found.append(Money(amount, currency, match.group(0).strip()))
     return found
 
@@ -112,13 +151,18 @@ class Topic:
     refund_words: tuple[str, ...] = ()
 
     def match(self, text: str) -> Escalation | None:
-        """An escalation when ``text`` is about this topic, else None."""
+        """An escalation when ``text`` is about this topic, else None.
+
+        Patterns see ``folded(text)``: full-width forms as ASCII, and Latin words inside
+        Chinese sentences spaced off, so "根据GDPR删除" matches ``\\bgdpr\\b``.
+        """
+        seen = folded(text)
         for pattern in self.patterns:
-            found = pattern.search(text)
+            found = pattern.search(seen)
             if found:
                 detail = f"{self.description} Matched {found.group(0)!r}."
                 return self._escalation(1.0, detail)
-        if self.refund_above and self._asks_refund(text):
+        if self.refund_above and self._asks_refund(seen):
             for money in parse_money(text):
                 limit = self.refund_above.get(money.currency)
                 if limit is not None and money.amount > limit:
@@ -133,7 +177,11 @@ class Topic:
 
     def _asks_refund(self, text: str) -> bool:
         lowered = text.lower()
-        return any(re.search(rf"\b{re.escape(word)}", lowered) for word in self.refund_words)
+        # No \b before a Chinese word: there is none between two Chinese characters ("我要退款").
+        return any(
+            re.search(("" if _HAN_CHAR.match(word) else r"\b") + re.escape(word), lowered)
+            for word in self.refund_words
+        )
 
     def _escalation(self, score: float, detail: str) -> Escalation:
         trigger = Trigger(rule=f"sensitive_topic:{self.name}", score=score, detail=detail)

@@ -69,6 +69,7 @@ MIXED = [
     "帮我check一下stock",
     "INV-200045付了吗",
     "麻烦check一下order status，SO-127703",
+    "订单 SO-104471 能送到别的地址吗",
 ]
 
 
@@ -127,3 +128,10 @@ def test_chinese_punctuation_separates_words(tokens: dict) -> None:
 
 def test_the_regex_featurizer_reads_full_width_ids_as_the_tokenizer_does(tokens: dict) -> None:
     assert tokens["regex"] == {"rasa": [], "folded": ["SO-144418"]}
+
+
+def test_chinese_words_beside_an_id_are_not_taken_for_emoji(tokens: dict) -> None:
+    # Rasa's emoji pattern covers the Chinese block: its whitespace tokenizer drops them.
+    assert [t[0] for t in tokens["whitespace"][len(ENGLISH) + 5]] == ["SO-104471"]
+    words = [t[0] for t in tokens["jieba"][len(ENGLISH) + 5]]
+    assert words[:2] == ["订单", "SO-104471"] and "地址" in words

@@ -22,6 +22,7 @@ from erp.models import (
     StockLevel,
 )
 from tests.e2e.conftest import Assistant
+from tests.e2e.records import order_with, shipment_of
 
 pytestmark = pytest.mark.e2e
 
@@ -38,18 +39,6 @@ def amount(value: Decimal) -> str:
 def db() -> Session:
     with Session(get_engine()) as session:
         yield session
-
-
-def order_with(db: Session, status: str, *, offset: int = 0) -> tuple[SalesOrder, Customer]:
-    order = db.scalars(
-        select(SalesOrder).where(SalesOrder.status == status).order_by(SalesOrder.order_number)
-        .offset(offset).limit(1)
-    ).one()  # fmt: skip
-    return order, db.get(Customer, order.customer_id)
-
-
-def shipment_of(db: Session, order: SalesOrder) -> Shipment:
-    return db.scalars(select(Shipment).where(Shipment.order_number == order.order_number)).one()
 
 
 def verify_order_conversation(

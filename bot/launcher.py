@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
 from bot import paths, training
 from bot.balancer import BalancerMissing
+from bot.generator_build import GeneratorBuild, llama_installed
 from bot.processes import (
+    Service,
     ServiceFailed,
     Supervisor,
     build_services,
@@ -20,6 +24,7 @@ from bot.processes import (
     wait_until_healthy,
 )
 from bot.profile import ACCOUNT_SECRETS, Production, ProfileError, profile_name, replica_count
+from bot.progress import Board, duration_text
 from bot.provision import ProvisionError, provision
 from bot.secrets import SecretsError, shared_secrets
 from bot.settings import Ports
@@ -27,9 +32,13 @@ from bot.settings import Ports
 STARTUP_TIMEOUT_S = 300.0
 
 
-def ensure_seeded() -> None:
+def ensure_seeded() -> str:
     """Seed the demo ERP when its database has no tables yet; with another company's mapping
-    (``ERP_MAPPING``), check that it resolves on ``ERP_DATABASE_URL`` and seed nothing."""
+    (``ERP_MAPPING``), check that it resolves on ``ERP_DATABASE_URL`` and seed nothing.
+
+    Returns:
+        What was done, in a few words.
+    """
     from sqlalchemy import inspect
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -56,36 +65,35 @@ def ensure_seeded() -> None:
                 + "; ".join(report.problems)
                 + f"\nSee: .venv/bin/python -m erp check-mapping {mapping} --url ..."
             )
-        print(
-            f"ERP mapping {mapping.name} resolves on "
-            f"{engine.url.render_as_string(hide_password=True)}"
-        )
-        return
+        return f"mapping {mapping.name} resolves on {where}"
     engine = make_engine()
+    where = engine.url.render_as_string(hide_password=True)
     try:
+        again = ""
         if "sales_orders" in inspect(engine).get_table_names():
             if check_mapping(load_mapping(mapping), engine, probe=False).resolved:
-                print(f"ERP database ready: {engine.url.render_as_string(hide_password=True)}")
-                return
+                return f"ready ({where})"
             # Seeded by an older version (the demo schema gained columns): generated data,
             # so it is made again rather than migrated.
-            print("The demo ERP's schema changed since it was seeded: seeding it again...")
-        else:
-            print("Seeding the demo ERP (first run)...", flush=True)
-        summary = seed(engine)
-        print(f"Seeded: {summary}")
+            again = "its schema changed since it was seeded: seeded again, "
+        summary = seed(engine, progress=False)
+        return (
+            f"{again}{summary.customers:,} customers, {summary.products:,} products, "
+            f"{summary.sales_orders:,} orders ({where})"
+        )
     finally:
         engine.dispose()
 
 
-def ensure_index() -> None:
+def ensure_index() -> str:
     """Build the document index, or update it for changed documents (fast when none changed)."""
     from retrieval.indexer import update_index
 
-    print(update_index(progress=sys.stderr.isatty()).summary(), flush=True)
+    summary = update_index(progress=False).summary()
+    return summary.removeprefix("Document index is ").removeprefix("Document index: ").rstrip(".")
 
 
-def ensure_product_vectors() -> None:
+def ensure_product_vectors() -> str:
     """Embed the catalogue's product texts not embedded yet (var/vectors), so the action
     server offers out-of-stock alternatives from the first question without loading a model."""
     from erp.alternatives import catalogue_products
@@ -97,19 +105,28 @@ def ensure_product_vectors() -> None:
     with session_scope(get_engine()) as session:
         products = catalogue_products(session=session)
     product_vectors(products, encoder)
-    print(f"Product vectors: {len(products)} products, {encoder.embedded} texts embedded now "
-          f"(the rest kept in {encoder.path})", flush=True)  # fmt: skip
+    return (
+        f"{len(products)} products, {encoder.embedded} texts embedded now (the rest kept in "
+        f"{_shown(encoder.path)})"
+    )
 
 
-def ensure_generator() -> bool:
+@dataclass(frozen=True)
+class GeneratorPlan:
+    """What the launcher does about the generator: ``start`` its server here (``build``:
+    once llama.cpp, not installed yet, is built in the background), and why (``note``)."""
+
+    start: bool
+    note: str
+    build: bool = False
+
+
+def ensure_generator() -> GeneratorPlan:
     """Join the packaged base model once and check the adapter, so the first answer is quick.
 
     A missing or broken generator is not fatal: the bot then answers from the passages and
-    the ERP templates, and says so here.
-
-    Returns:
-        Whether to start the generator's server here: not when it is off, unusable, or
-        served elsewhere (GENERATOR_URL).
+    the ERP templates, and says so. llama.cpp missing (a first `make run`) is not either: it
+    is built in the background (`bot.generator_build`) and the server starts after.
     """
     from models.base import base_path
     from models.errors import GeneratorError
@@ -118,57 +135,104 @@ def ensure_generator() -> bool:
 
     settings = GeneratorSettings.from_env()
     if not settings.enabled:
-        print("Generator off (GENERATOR_BACKEND=off): extractive and templated answers.")
-        return False
+        return GeneratorPlan(False, "off (GENERATOR_BACKEND=off): extractive and templated answers")
     if settings.url:
-        print(f"Generator served at {settings.url} (GENERATOR_URL): not starting one here.")
-        return False
+        return GeneratorPlan(False, f"served at {settings.url} (GENERATOR_URL): none started here")
     try:
         base = base_path(settings)
     except GeneratorError as error:
-        print(f"Generator unavailable, answering without it: {error}")
-        return False
+        return GeneratorPlan(False, f"unavailable, answering without it: {error}")
     adapter = settings.adapter_dir
     if (
         settings.backend == "llama_cpp"
         and adapter is not None
         and not (adapter / LORA_GGUF).is_file()
     ):
-        print(f"Generator unavailable: no {LORA_GGUF} in {adapter} (run `make train-generator`)")
-        return False
+        return GeneratorPlan(
+            False, f"unavailable: no {LORA_GGUF} in {adapter} (run `make train-generator`)"
+        )
     policy = ", idle CPU policy" if settings.idle else ""
-    print(
-        f"Generator ready: {settings.backend}, base {base.name}, adapter {adapter or 'none'}; "
-        f"served by its own process on port {settings.port} (nice {settings.nice}{policy})"
+    note = (
+        f"{settings.backend}, base {base.name}, adapter {adapter or 'none'}; served by its own "
+        f"process on port {settings.port} (nice {settings.nice}{policy})"
     )
-    return True
+    build = settings.backend == "llama_cpp" and not llama_installed()
+    return GeneratorPlan(True, note, build=build)
 
 
-def _say(line: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(paths.ROOT))
+    except ValueError:
+        return str(path)
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def setup() -> bool:
-    """Everything `run` needs before it starts processes: a seeded ERP, an index, a
-    generator, a Rasa model.
+def setup(board: Board | None = None) -> GeneratorPlan:
+    """Everything `run` needs before it starts processes: a seeded ERP, an index, product
+    vectors, the Rasa model (and its encoder); each a line on ``board``.
+
+    Two lanes at once, as they share nothing: the ERP, the documents and the product vectors
+    in this process, and the Rasa model (its encoder export, then `rasa train` in the Rasa
+    env). The first failure is raised once both lanes have stopped.
 
     Returns:
-        Whether the generator's server is to be started (see `ensure_generator`).
+        What to do about the generator (see `ensure_generator`).
     """
-    ensure_seeded()
-    ensure_index()
-    ensure_product_vectors()
-    generator = ensure_generator()
-    training.train()
-    return generator
+    with _opened(board) as shown:
+
+        def data() -> None:
+            _step(shown, "erp", "demo ERP", ensure_seeded)
+            _step(shown, "index", "document index", ensure_index)
+            _step(shown, "vectors", "product vectors", ensure_product_vectors)
+
+        def model() -> None:
+            _step(shown, "train", "Rasa model", lambda: _train(shown))
+
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="setup") as lanes:
+            futures = [lanes.submit(data), lanes.submit(model)]
+            wait(futures)
+        for future in futures:
+            future.result()
+        plan = ensure_generator()
+        shown.note(f"generator: {plan.note}")
+        return plan
+
+
+@contextmanager
+def _opened(board: Board | None) -> Iterator[Board]:
+    if board is not None:
+        yield board
+        return
+    with Board() as own:
+        yield own
+
+
+def _step(board: Board, key: str, title: str, work: Callable[[], str]) -> None:
+    board.start(key, title)
+    try:
+        note = work()
+    except BaseException:
+        board.failed(key, "see the error below")
+        raise
+    board.done(key, note)
+
+
+def _train(board: Board) -> str:
+    seconds = training.train(status=lambda text: board.update("train", text))
+    if seconds is None:
+        return f"up to date ({_shown(paths.MODEL_FILE)})"
+    return f"trained ({_shown(paths.MODEL_FILE)}; log {_shown(training.TRAIN_LOG)})"
 
 
 def prepare_profile(
-    env: Mapping[str, str] | None = None, *, secrets_file: Path | None = None
+    env: Mapping[str, str] | None = None,
+    *,
+    secrets_file: Path | None = None,
+    say: Callable[[str], None] = print,
 ) -> dict[str, str]:
     """The environment of the chosen PROFILE (from ``env``, default os.environ): nothing for
     ``embedded``; for ``production`` its accounts created or brought up to date
@@ -185,7 +249,7 @@ def prepare_profile(
     settings = Production.from_env(env)
     passwords = shared_secrets(secrets_file, environ=env, names=ACCOUNT_SECRETS)
     for line in provision(settings, passwords).done:
-        _say(line)
+        say(line)
     return {
         **settings.rasa_environment(passwords),
         **settings.gateway_environment(passwords),
@@ -195,57 +259,122 @@ def prepare_profile(
 
 def run() -> int:
     """Start the assistant and keep it running until Ctrl-C (or SIGTERM)."""
-    started = time.perf_counter()
+    with Board() as board:
+        return _run(board)
+
+
+def _run(board: Board) -> int:
     ports = Ports.from_env()
     try:
         secrets = shared_secrets()
         replicas = replica_count()
-        profile = prepare_profile()
+        profile = prepare_profile(env=None, say=board.note)
     except (SecretsError, ProfileError, ProvisionError) as error:
-        print(f"Cannot start: {error}", flush=True)
+        board.note(f"Cannot start: {error}")
         return 1
-    _say(f"profile: {profile_name()}" + (f", {replicas} replicas of the gateway, Rasa and "
-         "the action server behind HAProxy" if replicas > 1 else ""))  # fmt: skip
-    generator = setup()
+    board.note(f"profile: {profile_name()}" + (f", {replicas} replicas of the gateway, Rasa "
+               "and the action server behind HAProxy" if replicas > 1 else ""))  # fmt: skip
+    build = _begin_build(board)
+    plan = setup(board)
     from connectors.agents.cli import demo_agent
 
     # In the gateway's own store: PostgreSQL on the production profile, not var/gateway.db.
     agents = demo_agent({**os.environ, **profile})
     try:
         services = build_services(
-            ports, secrets=secrets, generator=generator, profile=profile, replicas=replicas
+            ports, secrets=secrets, generator=plan.start, profile=profile, replicas=replicas
         )
     except BalancerMissing as error:
-        print(f"Cannot start: {error}", flush=True)
+        board.note(f"Cannot start: {error}")
         return 1
+    # The generator's server waits for its build; the others already point at its URL.
+    waiting = [s for s in services if s.name == GENERATOR and plan.build]
+    started = [s for s in services if s not in waiting]
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        for service in services:
+        board.start("start", "starting " + ", ".join(s.name for s in started))
+        for service in started:
             service.start()
-        wait_until_healthy(services, timeout=STARTUP_TIMEOUT_S)
-        print(
-            f"\nReady in {time.perf_counter() - started:.0f} s.\n"
-            f"  Chat:   http://localhost:{ports.gateway}/\n"
-            f"  API:    POST http://localhost:{ports.gateway}/api/messages\n"
-            f"  Agents: http://localhost:{ports.gateway}/agent ({agents})\n"
-            f"  Health: http://localhost:{ports.gateway}/healthz\n"
-            f"  Logs:   {paths.LOGS_DIR.relative_to(paths.ROOT)}/\n"
-            "Press Ctrl-C to stop.",
-            flush=True,
+        wait_until_healthy(started, timeout=STARTUP_TIMEOUT_S)
+        board.done("start")
+        board.note(
+            f"Ready in {duration_text(board.elapsed())}.\n"
+            f"  Chat:    http://localhost:{ports.gateway}/\n"
+            f"  API:     POST http://localhost:{ports.gateway}/api/messages\n"
+            f"  Agents:  http://localhost:{ports.gateway}/agent ({agents})\n"
+            f"  Health:  http://localhost:{ports.gateway}/healthz\n"
+            f"  Logs:    {_shown(paths.LOGS_DIR)}/\n"
+            f"  Answers: {_answer_mode(plan, waiting, build)}\n"
+            "Press Ctrl-C to stop."
         )
-        supervisor = Supervisor(services, report=_say)
+        supervisor = Supervisor(started, report=board.note)
         while True:
             supervisor.check()
+            if waiting and build and _build_progress(board, build, waiting[0], supervisor):
+                waiting = []
             time.sleep(1)
     except KeyboardInterrupt:
-        print("\nStopping...", flush=True)
+        board.note("Stopping...")
         return 0
     except ServiceFailed as error:
-        print(f"\n{error}\nStopping everything.", flush=True)
+        board.note(f"{error}\nStopping everything.")
         return 1
     finally:
         # A second Ctrl-C while stopping must not leave children running.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if build is not None:
+            build.stop()
         stop_all(services)
-        print("Stopped.", flush=True)
+        board.note("Stopped.")
+
+
+GENERATOR = "generator"
+BUILD_KEY = "generator-build"
+BUILD_TITLE = "generator: building llama.cpp in the background"
+
+
+def _begin_build(board: Board) -> GeneratorBuild | None:
+    """Start building llama.cpp when the generator needs it and it is missing (a first run)."""
+    if not ensure_generator().build:
+        return None
+    build = GeneratorBuild.begin()
+    board.start(BUILD_KEY, BUILD_TITLE, "starting")
+    return build
+
+
+def _answer_mode(plan: GeneratorPlan, waiting: list[Service], build: GeneratorBuild | None) -> str:
+    if not plan.start:
+        return f"templates and passages (generator {plan.note})"
+    if waiting and build is not None:
+        return (
+            "templates and passages for now; generated wording comes on by itself when the "
+            f"generator is built ({build.status()}; log {_shown(build.pip_log)})"
+        )
+    return "generated from the ERP's facts and the documents, checked before they are sent"
+
+
+def _build_progress(
+    board: Board, build: GeneratorBuild, service: Service, supervisor: Supervisor
+) -> bool:
+    """One look at the background build: report it, start the generator when it is done.
+
+    Returns:
+        Whether the build is over (the generator started, or it failed and the assistant
+        stays on templates and passages).
+    """
+    code = build.finished()
+    if code is None:
+        board.update(BUILD_KEY, build.status())
+        return False
+    if code != 0 or not llama_installed():
+        board.failed(BUILD_KEY, f"the build exited with {code}", [
+            *build.failure(), "the assistant goes on with templates and passages; "
+            "`make install` builds it again (and says why it fails)",
+        ])  # fmt: skip
+        return True
+    board.done(BUILD_KEY, "built; starting the generator's server")
+    service.start()
+    supervisor.add(service, on_healthy=lambda: board.note(
+        "Generator ready: answers are generated from now on (no restart needed)."))  # fmt: skip
+    return True

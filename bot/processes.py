@@ -325,6 +325,8 @@ class _Watch:
     crashes: deque[float] = field(default_factory=deque)
     restart_at: float | None = None
     given_up: bool = False
+    # Called once when a service added after the start (`Supervisor.add`) first answers.
+    on_healthy: Callable[[], None] | None = None
 
 
 class Supervisor:
@@ -355,6 +357,11 @@ class Supervisor:
         now = clock()
         self._watches = [_Watch(service, healthy_since=now) for service in services]
 
+    def add(self, service: Service, *, on_healthy: Callable[[], None] | None = None) -> None:
+        """Watch ``service`` too, just started (the generator, once its build is done);
+        ``on_healthy`` is called when it first answers its health URL."""
+        self._watches.append(_Watch(service, healthy_since=None, on_healthy=on_healthy))
+
     def check(self) -> None:
         """Look at every service once: restart those that exited and whose wait is over.
 
@@ -379,7 +386,11 @@ class Supervisor:
             if watch.healthy_since is None:
                 if service.healthy():
                     watch.healthy_since = now
-                    self._report(f"{service.name} is back up.")
+                    if watch.on_healthy is not None:
+                        watch.on_healthy()
+                        watch.on_healthy = None
+                    else:
+                        self._report(f"{service.name} is back up.")
             elif watch.restarts_in_a_row and now - watch.healthy_since >= policy.stable_after:
                 watch.restarts_in_a_row = 0
             return

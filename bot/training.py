@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 
 from bot import paths
 from bot.processes import rasa_environment
+from bot.progress import output_lines
+
+# What `rasa train` printed the last time (TensorFlow's and Rasa's output mean little to a user
+# watching `make run`; they are here when training fails).
+TRAIN_LOG = paths.LOGS_DIR / "train.log"
+# Rasa's progress bars: "Epochs: 45%|████" (TED), "Processed story blocks: 100%|".
+_PROGRESS = re.compile(r"^\s*(Epochs|Processed [a-z ]+|Processed trackers):\s+(\d+)%")
+_STAGE = re.compile(r"Starting to train component '?([A-Za-z]+)")
 
 
 def encoder_dirs() -> list[Path]:
@@ -47,14 +57,24 @@ def needs_training() -> bool:
     return paths.FINGERPRINT_FILE.read_text().strip() != fingerprint()
 
 
-def train(*, force: bool = False) -> float | None:
-    """Train the model if needed; return the seconds it took, or None when it was skipped."""
+def train(*, force: bool = False, status: Callable[[str], None] | None = None) -> float | None:
+    """Train the model if needed; return the seconds it took, or None when it was skipped.
+
+    ``status``: told what training is doing ("exporting the sentence encoder", "training
+    TEDPolicy, epochs 45%"); Rasa's own output then goes to TRAIN_LOG instead of the terminal.
+
+    Raises:
+        TrainingFailed: `rasa train` exited with an error (its output is in TRAIN_LOG).
+    """
     if encoder_dirs():
         from bot.encoder import ensure_encoders
 
+        if status is not None:
+            status("the sentence encoder (ONNX, once)")
         ensure_encoders(encoder_dirs())
     if not force and not needs_training():
-        print(f"Rasa model is up to date: {paths.MODEL_FILE.relative_to(paths.ROOT)}")
+        if status is None:
+            print(f"Rasa model is up to date: {paths.MODEL_FILE.relative_to(paths.ROOT)}")
         return None
     paths.MODELS_DIR.mkdir(parents=True, exist_ok=True)
     expected = fingerprint()
@@ -67,10 +87,50 @@ def train(*, force: bool = False) -> float | None:
         "--out", str(paths.MODELS_DIR),
         "--fixed-model-name", paths.MODEL_NAME,
     ]  # fmt: skip
-    print("Training the Rasa model (config.yml, bot/domain or data/ changed)...", flush=True)
     started = time.perf_counter()
-    subprocess.run(command, cwd=paths.ROOT, env=rasa_environment(), check=True)
+    if status is None:
+        print("Training the Rasa model (config.yml, bot/domain or data/ changed)...", flush=True)
+        subprocess.run(command, cwd=paths.ROOT, env=rasa_environment(), check=True)
+    else:
+        _run_logged(command, status)
     seconds = time.perf_counter() - started
     paths.FINGERPRINT_FILE.write_text(expected + "\n")
-    print(f"Trained in {seconds:.0f} s: {paths.MODEL_FILE.relative_to(paths.ROOT)}")
+    if status is None:
+        print(f"Trained in {seconds:.0f} s: {paths.MODEL_FILE.relative_to(paths.ROOT)}")
     return seconds
+
+
+class TrainingFailed(RuntimeError):
+    """`rasa train` failed; the message gives its last lines and TRAIN_LOG."""
+
+
+def _run_logged(command: list[str], status: Callable[[str], None]) -> None:
+    """Run `rasa train` with its output in TRAIN_LOG, telling ``status`` its stage."""
+    TRAIN_LOG.parent.mkdir(parents=True, exist_ok=True)
+    stage = "starting Rasa"
+    status(stage)
+    tail: list[str] = []
+    command_env = rasa_environment()
+    with (
+        TRAIN_LOG.open("w") as log,
+        subprocess.Popen(
+            command, cwd=paths.ROOT, env=command_env, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        ) as process,
+    ):  # fmt: skip
+        assert process.stdout is not None
+        for line in output_lines(process.stdout):
+            log.write(line + "\n")
+            tail = [*tail[-14:], line]
+            if match := _STAGE.search(line):
+                stage = f"training {match[1]}"
+                status(stage)
+            elif match := _PROGRESS.match(line):
+                status(f"{stage}, {match[1].lower()} {match[2]}%")
+        code = process.wait()
+    if code != 0:
+        raise TrainingFailed(
+            f"`rasa train` exited with {code}; its last lines:\n  "
+            + "\n  ".join(tail)
+            + f"\n(whole output: {TRAIN_LOG})"
+        )

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.seed_demo_erp:
         from bot.launcher import ensure_seeded
 
-        ensure_seeded()
+        print(f"demo ERP: {ensure_seeded()}", flush=True)
     return 0
 
 

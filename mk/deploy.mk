@@ -46,20 +46,21 @@ deploy-env: install ## Write deploy/.env with generated secrets for the Compose 
 # CUDA 13 (torch) and the CUDA toolkit (nvcc) to build llama.cpp.
 LLAMA_GPU_CMAKE_ARGS ?= -DGGML_CUDA=on
 ifeq ($(GPU),1)
+LLAMA_CMAKE_ARGS := $(LLAMA_GPU_CMAKE_ARGS)
 install: $(VENV)/.gpu-installed
+run: $(VENV)/.gpu-installed
 endif
 
 # faiss-cpu and faiss-gpu install the same `faiss` module: out with both, then faiss-gpu alone
 # (a reinstall of requirements/main.txt brings faiss-cpu back over it). A CPU build of torch
-# 2.13.0 satisfies torch==2.13.0: it goes, so that PyPI's CUDA one comes in. llama.cpp is
-# rebuilt unless it offloads already. The last step fails on any CPU-only build.
-$(VENV)/.gpu-installed: $(VENV)/.installed requirements/gpu.txt
+# 2.13.0 satisfies torch==2.13.0: it goes, so that PyPI's CUDA one comes in. llama.cpp comes
+# from the installer, built with LLAMA_GPU_CMAKE_ARGS (its wheel cache keeps the CPU and the GPU
+# builds apart). The last step fails on any CPU-only build.
+$(VENV)/.gpu-installed: $(VENV)/.installed requirements/gpu.txt | installer
+	@$(INSTALLER)
 	$(VENV)/bin/pip uninstall -y -q faiss-cpu faiss-gpu
 	$(PY) -c 'import sys, torch; sys.exit(torch.version.cuda is None)' || $(VENV)/bin/pip uninstall -y -q torch
 	$(VENV)/bin/pip install -q -r requirements/gpu.txt
-	$(PY) -c 'import sys, llama_cpp; sys.exit(not llama_cpp.llama_supports_gpu_offload())' || \
-		CMAKE_ARGS="$(LLAMA_GPU_CMAKE_ARGS)" $(VENV)/bin/pip install -q --no-cache-dir \
-			--force-reinstall --no-deps -r requirements/llama.txt
 	$(PY) -c 'import faiss, torch, llama_cpp; \
 		assert hasattr(faiss, "StandardGpuResources"), "faiss has no GPU support"; \
 		assert torch.version.cuda, "torch is a CPU build"; \

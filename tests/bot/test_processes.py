@@ -206,20 +206,21 @@ def test_the_generator_port_comes_from_the_environment(monkeypatch: pytest.Monke
 
 
 def test_the_launcher_starts_a_generator_only_when_one_is_usable_here(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("GENERATOR_ADAPTER_DIR", "")
     monkeypatch.setattr(base, "base_path", lambda settings: tmp_path / "base.gguf")
-    assert launcher.ensure_generator() is True
-    served = "served by its own process on port 5006 (nice 10, idle CPU policy)"
-    assert served in capsys.readouterr().out
+    plan = launcher.ensure_generator()
+    assert plan.start is True
+    assert "served by its own process on port 5006 (nice 10, idle CPU policy)" in plan.note
 
     monkeypatch.setenv("GENERATOR_URL", "https://gpu.example:8443")
-    assert launcher.ensure_generator() is False
-    assert "Generator served at https://gpu.example:8443" in capsys.readouterr().out
+    plan = launcher.ensure_generator()
+    assert plan.start is False
+    assert plan.note.startswith("served at https://gpu.example:8443")
 
     monkeypatch.setenv("GENERATOR_BACKEND", "off")
-    assert launcher.ensure_generator() is False
+    assert launcher.ensure_generator().start is False
 
 
 class Crashing(Service):

@@ -1,7 +1,8 @@
-"""`make bench-scale-short` in CI: bench_scale's fault run, short (4 web chat users, a fault every
-8 s, about a minute and a half), against the real services. Two replicas of the gateway, Rasa
-and the action server behind HAProxy; one replica of each killed with SIGKILL, then
-PostgreSQL, Redis and RabbitMQ restarted.
+"""`make bench-scale-short` in CI: bench_scale's two runs, short, against the real services.
+First the scaling comparison (4 web chat users for 20 s on one, then on two replicas of the
+gateway, Rasa and the action server behind HAProxy: both must serve every turn); then the fault
+run on two replicas (a fault every 8 s, about a minute and a half): one replica of each killed
+with SIGKILL, then PostgreSQL, Redis and RabbitMQ restarted.
 
 What must hold: each fault has its window of turns; no user message is lost (every message
 sent got an answer or a clear error, and is in the gateways' shared transcript, answered
@@ -157,6 +158,18 @@ def fault_at(turn: Turn, windows: list[dict[str, Any]]) -> str | None:
         if turn.at >= at:
             found = fault
     return found
+
+
+def test_one_and_two_replicas_each_answered_every_turn_of_the_short_load(
+    short_run: dict[str, Any],
+) -> None:
+    runs = short_run["runs"]
+
+    assert [r["generator"] for r in runs] == ["1 replica", "2 replicas"]
+    for run in runs:
+        overall = run["overall"]
+        assert overall["turns"] >= 10, run
+        assert overall["errors"] == 0, run
 
 
 def test_every_fault_has_its_window_of_turns(short_run: dict[str, Any]) -> None:

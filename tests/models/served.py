@@ -63,11 +63,14 @@ class SlowModel(_Decoder):
 
 
 @contextmanager
-def serve(model: ServedModel, *, queue: int = 2, token: str = TOKEN) -> Iterator[str]:
-    """Serve ``model`` with models.server's app on a free loopback port; yield the base URL."""
+def serve(
+    model: ServedModel, *, queue: int = 2, token: str = TOKEN, port: int = 0
+) -> Iterator[str]:
+    """Serve ``model`` with models.server's app on loopback ``port`` (default: a free one);
+    yield the base URL."""
     app = create_app(lambda: model, token, queue=queue, model_label="test-model")
     sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     config = uvicorn.Config(app, lifespan="on", log_level="warning", loop="asyncio", ws="none")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -408,11 +408,14 @@ def _exported(out_dir: Path, wanted: dict[str, Any]) -> bool:
     return all(meta.get(k) == v for k, v in wanted.items())
 
 
-def ensure_encoder(out_dir: Path = DEFAULT_ENCODER_DIR) -> Path:
+def ensure_encoder(
+    out_dir: Path = DEFAULT_ENCODER_DIR, *, say: Callable[[str], None] | None = print
+) -> Path:
     """Export the encoder `out_dir` is named after, once; later calls return at once.
 
     A folder with an unknown name is accepted when it already holds an export (a fine-tuned
-    encoder, say); otherwise `EncoderError` says which names are known.
+    encoder, say); otherwise `EncoderError` says which names are known. ``say`` is told
+    when an export begins (None: nothing is said).
     """
     if out_dir.name not in ENCODERS and (out_dir / "model.onnx").is_file():
         return out_dir
@@ -420,14 +423,17 @@ def ensure_encoder(out_dir: Path = DEFAULT_ENCODER_DIR) -> Path:
     wanted = {"export_version": EXPORT_VERSION, **source.meta()}
     if _exported(out_dir, wanted):
         return out_dir
-    print(f"Exporting the sentence encoder {source.name} to {out_dir}...", flush=True)
+    if say is not None:
+        say(f"Exporting the sentence encoder {source.name} to {out_dir}...")
     export(source.locate(), out_dir, extra_meta=source.meta())
     return out_dir
 
 
-def ensure_encoders(dirs: Sequence[Path]) -> list[Path]:
+def ensure_encoders(
+    dirs: Sequence[Path], *, say: Callable[[str], None] | None = print
+) -> list[Path]:
     """`ensure_encoder` for each folder a pipeline reads."""
-    return [ensure_encoder(d) for d in dirs]
+    return [ensure_encoder(d, say=say) for d in dirs]
 
 
 def fine_tune(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +28,7 @@ from bot.progress import Board, duration_text
 from bot.provision import ProvisionError, provision
 from bot.secrets import SecretsError, shared_secrets
 from bot.settings import Ports
+from bot.training import TrainingFailed
 
 STARTUP_TIMEOUT_S = 300.0
 
@@ -85,11 +86,11 @@ def ensure_seeded() -> str:
         engine.dispose()
 
 
-def ensure_index() -> str:
+def ensure_index(status: Callable[[str], None] | None = None) -> str:
     """Build the document index, or update it for changed documents (fast when none changed)."""
     from retrieval.indexer import update_index
 
-    summary = update_index(progress=False).summary()
+    summary = update_index(progress=False, status=status).summary()
     return summary.removeprefix("Document index is ").removeprefix("Document index: ").rstrip(".")
 
 
@@ -175,28 +176,18 @@ def setup(board: Board | None = None) -> GeneratorPlan:
     """Everything `run` needs before it starts processes: a seeded ERP, an index, product
     vectors, the Rasa model (and its encoder); each a line on ``board``.
 
-    Two lanes at once, as they share nothing: the ERP, the documents and the product vectors
-    in this process, and the Rasa model (its encoder export, then `rasa train` in the Rasa
-    env). The first failure is raised once both lanes have stopped.
+    One after the other: on 2 cores the document index and Rasa's training side by side took
+    2 min 38 s against 2 min apart (each already uses both cores; docs/benchmarks.md).
 
     Returns:
         What to do about the generator (see `ensure_generator`).
     """
     with _opened(board) as shown:
-
-        def data() -> None:
-            _step(shown, "erp", "demo ERP", ensure_seeded)
-            _step(shown, "index", "document index", ensure_index)
-            _step(shown, "vectors", "product vectors", ensure_product_vectors)
-
-        def model() -> None:
-            _step(shown, "train", "Rasa model", lambda: _train(shown))
-
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="setup") as lanes:
-            futures = [lanes.submit(data), lanes.submit(model)]
-            wait(futures)
-        for future in futures:
-            future.result()
+        _step(shown, "erp", "demo ERP", ensure_seeded)
+        _step(shown, "index", "document index",
+              lambda: ensure_index(lambda text: shown.update("index", text)))  # fmt: skip
+        _step(shown, "vectors", "product vectors", ensure_product_vectors)
+        _step(shown, "train", "Rasa model", lambda: _train(shown))
         plan = ensure_generator()
         shown.note(f"generator: {plan.note}")
         return plan
@@ -264,6 +255,8 @@ def run() -> int:
 
 
 def _run(board: Board) -> int:
+    # The models' "Loading weights" bars would break the steps' lines (and mean nothing here).
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     ports = Ports.from_env()
     try:
         secrets = shared_secrets()
@@ -275,18 +268,23 @@ def _run(board: Board) -> int:
     board.note(f"profile: {profile_name()}" + (f", {replicas} replicas of the gateway, Rasa "
                "and the action server behind HAProxy" if replicas > 1 else ""))  # fmt: skip
     build = _begin_build(board)
-    plan = setup(board)
-    from connectors.agents.cli import demo_agent
-
-    # In the gateway's own store: PostgreSQL on the production profile, not var/gateway.db.
-    agents = demo_agent({**os.environ, **profile})
+    prepared = False
     try:
+        plan = setup(board)
+        from connectors.agents.cli import demo_agent
+
+        # In the gateway's own store: PostgreSQL on the production profile, not var/gateway.db.
+        agents = demo_agent({**os.environ, **profile})
         services = build_services(
             ports, secrets=secrets, generator=plan.start, profile=profile, replicas=replicas
         )
-    except BalancerMissing as error:
+        prepared = True
+    except (BalancerMissing, TrainingFailed) as error:
         board.note(f"Cannot start: {error}")
         return 1
+    finally:
+        if build is not None and not prepared:  # from here on, the stop below ends it
+            build.stop()
     # The generator's server waits for its build; the others already point at its URL.
     waiting = [s for s in services if s.name == GENERATOR and plan.build]
     started = [s for s in services if s not in waiting]
@@ -340,6 +338,13 @@ def _begin_build(board: Board) -> GeneratorBuild | None:
         return None
     build = GeneratorBuild.begin()
     board.start(BUILD_KEY, BUILD_TITLE, "starting")
+
+    def follow() -> None:  # its progress on the board while the other steps run
+        while build.finished() is None:
+            board.update(BUILD_KEY, build.status())
+            time.sleep(2)
+
+    threading.Thread(target=follow, name="generator-build", daemon=True).start()
     return build
 
 
@@ -365,7 +370,6 @@ def _build_progress(
     """
     code = build.finished()
     if code is None:
-        board.update(BUILD_KEY, build.status())
         return False
     if code != 0 or not llama_installed():
         board.failed(BUILD_KEY, f"the build exited with {code}", [

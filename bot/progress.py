@@ -2,8 +2,10 @@
 
 Standard library only: the installer (bot/install.py) runs it before any virtualenv exists.
 
-Every line starts with the time since the board opened, so a newcomer sees the whole run's
-elapsed time as well as each step's. On a terminal the steps still running share one status
+Every line starts with the time since the command began (PROGRESS_SINCE, the epoch seconds the
+Makefile sets once per `make`, so the installer's and the launcher's lines count from the same
+start; else since the board opened), so a newcomer sees the whole run's elapsed time as well as
+each step's. On a terminal the steps still running share one status
 line, rewritten twice a second ("main env: installing 132 packages | Rasa env: 84 packages
 collected"); in a log (CI, `make run > file`) the same status is printed as a line of its own
 every ``heartbeat`` seconds, so a long step never looks hung.
@@ -18,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import threading
@@ -29,6 +32,18 @@ from typing import IO, TextIO
 
 REFRESH_S = 0.5
 HEARTBEAT_S = 30.0
+SINCE = "PROGRESS_SINCE"
+DAY_S = 86400.0
+
+
+def since_start(env: dict[str, str] | None = None, now: float | None = None) -> float:
+    """Seconds since PROGRESS_SINCE (0 when unset, unreadable, in the future or a day old)."""
+    value = (os.environ if env is None else env).get(SINCE, "")
+    try:
+        offset = (time.time() if now is None else now) - float(value)
+    except ValueError:
+        return 0.0
+    return offset if 0 <= offset < DAY_S else 0.0
 
 
 def output_lines(stream: IO[bytes]) -> Iterator[str]:
@@ -81,6 +96,8 @@ class Board:
     heartbeat: float = HEARTBEAT_S
     clock: Callable[[], float] = time.monotonic
     _opened: float = 0.0
+    # Seconds the command had run before this board opened (PROGRESS_SINCE).
+    offset: float = field(default_factory=since_start)
     _running: dict[str, _Running] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -111,8 +128,8 @@ class Board:
             self._clear()
 
     def elapsed(self) -> float:
-        """Seconds since the board opened."""
-        return self.clock() - self._opened
+        """Seconds since the command began (or the board opened)."""
+        return self.clock() - self._opened + self.offset
 
     def start(self, key: str, title: str, status: str = "") -> None:
         """A step begins (shown in the status until it is done or failed)."""

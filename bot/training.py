@@ -69,9 +69,10 @@ def train(*, force: bool = False, status: Callable[[str], None] | None = None) -
     if encoder_dirs():
         from bot.encoder import ensure_encoders
 
-        if status is not None:
-            status("the sentence encoder (ONNX, once)")
-        ensure_encoders(encoder_dirs())
+        if status is None:
+            ensure_encoders(encoder_dirs())
+        else:
+            ensure_encoders(encoder_dirs(), say=lambda _: status("exporting the sentence encoder"))
     if not force and not needs_training():
         if status is None:
             print(f"Rasa model is up to date: {paths.MODEL_FILE.relative_to(paths.ROOT)}")

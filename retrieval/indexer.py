@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,13 +83,15 @@ def build_index(
     kind: IndexKind | None = None,
     progress: bool = True,
     force: bool = False,
+    status: Callable[[str], None] | None = None,
 ) -> BuildReport:
     """Bring the index in `index_dir` up to date with the documents in `docs_dir`.
 
     Unchanged documents keep their stored vectors, deleted ones are removed, new and changed
     ones are loaded, chunked and embedded. When nothing changed only the files are hashed:
     neither the model nor the index is loaded. A document that cannot be read is skipped
-    and named in the report. `force` re-embeds everything.
+    and named in the report. `force` re-embeds everything. `status` is told how far it is
+    ("embedding chunks 128/603"), for `make run`'s progress line.
     """
     if not docs_dir.is_dir():
         raise UnreadableDocument(str(docs_dir), "documents folder not found")
@@ -121,6 +123,8 @@ def build_index(
     todo = [path for path in sorted(current) if old.get(path) != current[path]]
     report.unchanged = len(current) - len(todo)
     pending: list[tuple[str, list[Chunk]]] = []
+    if status is not None and todo:
+        status(f"reading {len(todo)} documents")
     for path in _bar(todo, progress, "Reading documents"):
         try:
             chunks = chunk_document(load_document(files[path], docs_dir), docs_url=docs_url)
@@ -134,7 +138,7 @@ def build_index(
         (report.updated if path in old else report.added).append(path)
 
     texts = [chunk.embedding_text() for _, chunks in pending for chunk in chunks]
-    vectors = _embed(embedder, texts, progress)
+    vectors = _embed(embedder, texts, progress, status)
     start = 0
     for path, chunks in pending:
         store.write(path, current[path], chunks, vectors[start : start + len(chunks)])
@@ -146,13 +150,20 @@ def build_index(
     return report
 
 
-def _embed(embedder: Embedder, texts: list[str], progress: bool) -> np.ndarray:
+def _embed(
+    embedder: Embedder,
+    texts: list[str],
+    progress: bool,
+    status: Callable[[str], None] | None = None,
+) -> np.ndarray:
     batches = [texts[i : i + EMBED_BATCH] for i in range(0, len(texts), EMBED_BATCH)]
     if not batches:
         return np.zeros((0, 0), dtype=np.float32)
-    parts = []
+    parts: list[np.ndarray] = []
     with _progress(len(texts), progress, "Embedding chunks") as bar:
-        for batch in batches:
+        for done, batch in zip(range(0, len(texts), EMBED_BATCH), batches, strict=True):
+            if status is not None:
+                status(f"embedding chunks {done}/{len(texts)}")
             parts.append(embedder.embed(batch, batch_size=EMBED_BATCH))
             bar.update(len(batch))
     return np.vstack(parts)
@@ -170,7 +181,9 @@ def _progress(total: int, enabled: bool, description: str) -> Any:
     return tqdm(total=total, desc=description, unit="chunk", disable=not enabled)
 
 
-def update_index(*, progress: bool = True, force: bool = False) -> BuildReport:
+def update_index(
+    *, progress: bool = True, force: bool = False, status: Callable[[str], None] | None = None
+) -> BuildReport:
     """Bring the configured index (RetrievalSettings) up to date with the documents."""
     from retrieval.embedding import SentenceTransformerEmbedder
     from retrieval.settings import RetrievalSettings
@@ -184,4 +197,5 @@ def update_index(*, progress: bool = True, force: bool = False) -> BuildReport:
         kind=settings.index_kind,
         progress=progress,
         force=force,
+        status=status,
     )

@@ -149,17 +149,24 @@ def test_a_failed_build_leaves_the_assistant_on_templates_and_says_why(
     assert service.process is None  # never started
 
 
-def test_a_running_build_shows_its_progress(tmp_path: Path) -> None:
+def test_a_running_build_shows_its_progress_while_the_other_steps_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     board = Board(out=io.StringIO(), live=False)
-    board.start(launcher.BUILD_KEY, launcher.BUILD_TITLE)
-    build = fake_build(tmp_path, seconds=30)
+    monkeypatch.setattr(launcher, "ensure_generator",
+                        lambda: launcher.GeneratorPlan(True, "x", build=True))  # fmt: skip
+    fake = fake_build(tmp_path, seconds=30)
+    monkeypatch.setattr(launcher.GeneratorBuild, "begin", lambda: fake)
+    build = launcher._begin_build(board)
+    assert build is not None
     try:
         deadline = time.monotonic() + 10
-        while "24%" not in board.status_text():
-            assert time.monotonic() < deadline
-            assert launcher._build_progress(board, build, health_server(tmp_path),
-                                            Supervisor([])) is False  # fmt: skip
+        while "compiling llama.cpp 24%" not in board.status_text():
+            assert time.monotonic() < deadline, board.status_text()
             time.sleep(0.05)
+        assert (
+            launcher._build_progress(board, build, health_server(tmp_path), Supervisor([])) is False
+        )
     finally:
         build.stop()
 

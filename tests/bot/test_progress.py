@@ -6,7 +6,7 @@ import io
 import re
 import time
 
-from bot.progress import Board, clock_text, duration_text
+from bot.progress import Board, clock_text, duration_text, since_start
 
 
 class Clock:
@@ -26,7 +26,7 @@ def test_times_read_as_people_write_them() -> None:
 
 def test_each_step_gets_a_line_with_its_note_its_time_and_the_elapsed_time() -> None:
     out, clock = io.StringIO(), Clock()
-    board = Board(out=out, live=False, clock=clock)
+    board = Board(out=out, live=False, clock=clock, offset=0.0)
 
     board.start("erp", "demo ERP")
     clock.now += 4
@@ -41,6 +41,15 @@ def test_each_step_gets_a_line_with_its_note_its_time_and_the_elapsed_time() -> 
     assert lines[1] == "[   0:04] · main env: up to date"
     assert lines[2] == "[   1:24] ✗ Rasa model failed: rasa exited with 1"
     assert lines[3:] == ["      last line", "      log: var/logs/train.log"]
+
+
+def test_the_elapsed_time_counts_from_the_start_of_the_make_command() -> None:
+    assert since_start({"PROGRESS_SINCE": "1000.5"}, now=1090.5) == 90.0
+    for wrong in ("", "soon", "2000", "1"):  # unset, unreadable, in the future, a day old
+        assert since_start({"PROGRESS_SINCE": wrong}, now=100000.0) == 0.0
+    out = io.StringIO()
+    Board(out=out, live=False, offset=90.0).note("Ready.")
+    assert out.getvalue().startswith("[   1:30]   Ready.")
 
 
 def test_running_steps_share_one_status_text() -> None:
@@ -73,7 +82,7 @@ def test_in_a_log_the_status_is_a_line_every_heartbeat_so_a_long_step_never_look
 
 def test_on_a_terminal_the_status_line_is_rewritten_in_place_and_cleared_for_lines() -> None:
     out = io.StringIO()
-    with Board(out=out, live=True) as board:
+    with Board(out=out, live=True, offset=0.0) as board:
         board.start("main", "main env")
         time.sleep(0.8)
         board.done("main", "7 packages installed")

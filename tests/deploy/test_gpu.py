@@ -40,10 +40,13 @@ def test_gpu_1_make_install_swaps_in_the_gpu_builds() -> None:
 
     assert "pip uninstall -y -q faiss-cpu faiss-gpu" in commands
     assert "pip install -q -r requirements/gpu.txt" in commands
-    assert 'CMAKE_ARGS="-DGGML_CUDA=on"' in commands
+    # The installer builds (and caches) llama.cpp with the GPU flags.
+    assert "bot.install" in commands and '--cmake-args "-DGGML_CUDA=on"' in commands
     # Checked at the end, so a CPU build cannot pass for a GPU one.
     assert "torch.version.cuda" in commands and "StandardGpuResources" in commands
 
 
 def test_make_install_alone_leaves_the_cpu_builds() -> None:
-    assert "requirements/gpu.txt" not in dry_run("install")
+    commands = dry_run("install")
+    assert "requirements/gpu.txt" not in commands
+    assert "-DGGML_CUDA" not in commands and "-DGGML_AVX2=ON" in commands

@@ -32,6 +32,17 @@ def test_first_build_embeds_every_document(
     assert documents_in(tmp_path / "index") == set(report.added)
 
 
+def test_the_build_says_how_far_it_is(
+    docs_dir: Path, tmp_path: Path, fake_embedder: CountingEmbedder
+) -> None:
+    seen: list[str] = []
+    report = build_index(docs_dir, tmp_path / "index", fake_embedder, progress=False,
+                         status=seen.append)  # fmt: skip
+    assert seen[0] == "reading 4 documents"
+    assert seen[1] == f"embedding chunks 0/{report.embedded_chunks}"
+    assert all(line.startswith("embedding chunks ") for line in seen[1:])
+
+
 def test_nothing_changed_embeds_nothing(
     docs_dir: Path, tmp_path: Path, fake_embedder: CountingEmbedder
 ) -> None:

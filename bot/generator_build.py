@@ -24,6 +24,7 @@ from pathlib import Path
 
 from bot import paths
 from bot.install import LOGS, LOWEST_PRIORITY, PipProgress
+from models.priority import set_autogroup_nice
 
 OUTPUT = paths.LOGS_DIR / "generator-build.log"
 PIP_LOG = LOGS / "generator.log"
@@ -46,6 +47,15 @@ def build_command() -> list[str]:
     return command
 
 
+def lowest_priority() -> None:
+    """In the build's child, after it got a session of its own: the lowest niceness for it and
+    for its session's scheduling group. With Linux's autogroups (on by default) each session
+    is a group that competes with the others as an equal whatever its processes' niceness:
+    niceness alone let the compiler take half of the 2 cores from `make run`'s own steps."""
+    os.nice(LOWEST_PRIORITY)
+    set_autogroup_nice(LOWEST_PRIORITY)
+
+
 @dataclass
 class GeneratorBuild:
     """A running background build of llama.cpp (`bot.install --generator-only`)."""
@@ -62,7 +72,7 @@ class GeneratorBuild:
         with output.open("wb") as log:
             process = subprocess.Popen(
                 command or build_command(), cwd=paths.ROOT, stdout=log,
-                stderr=subprocess.STDOUT, preexec_fn=lambda: os.nice(LOWEST_PRIORITY),
+                stderr=subprocess.STDOUT, preexec_fn=lowest_priority,
                 # Its own session: Ctrl-C reaches the launcher, which stops it (`stop`).
                 start_new_session=True,
             )  # fmt: skip

@@ -5,6 +5,7 @@ Read through the mapping in use (erp/schema.py); an ERP without invoices raises 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -38,6 +39,14 @@ class InvoiceStatus:
     amount_due: Decimal
     currency: str
     days_overdue: int
+
+
+def due_by_currency(invoices: Iterable[InvoiceStatus]) -> dict[str, Decimal]:
+    """What ``invoices`` leave due, summed per currency (in the order currencies appear)."""
+    totals: dict[str, Decimal] = {}
+    for invoice in invoices:
+        totals[invoice.currency] = totals.get(invoice.currency, Decimal(0)) + invoice.amount_due
+    return totals
 
 
 def status_of(schema: MappedSchema, row: Any, today: date) -> InvoiceStatus:

@@ -20,6 +20,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from erp.invoices import due_by_currency
 from i18n.formatting import day, listing, money
 from i18n.languages import Language
 from models import erp_facts_zh
@@ -217,9 +218,7 @@ def describe_unpaid(unpaid: list[InvoiceStatus], language: Language = "en") -> s
         return erp_facts_zh.describe_unpaid(unpaid)
     if not unpaid:
         return "You have no unpaid invoices. Thank you!"
-    totals: dict[str, Decimal] = {}
-    for invoice in unpaid:
-        totals[invoice.currency] = totals.get(invoice.currency, Decimal(0)) + invoice.amount_due
+    totals = due_by_currency(unpaid)
     owed = " and ".join(money(total, currency) for currency, total in totals.items())
     lines = [f"You have {plural(len(unpaid), 'unpaid invoice')}, {owed} due in total:"]
     for invoice in unpaid:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from erp.invoices import due_by_currency
 from i18n.formatting import day, listing, money
 
 if TYPE_CHECKING:
@@ -119,9 +120,7 @@ def describe_unpaid(unpaid: list[InvoiceStatus]) -> str:
     """The unpaid invoices with the total due per currency, in Chinese."""
     if not unpaid:
         return "您没有未付的发票。谢谢！"
-    totals: dict[str, Decimal] = {}
-    for invoice in unpaid:
-        totals[invoice.currency] = totals.get(invoice.currency, Decimal(0)) + invoice.amount_due
+    totals = due_by_currency(unpaid)
     owed = "和".join(_zh(total, currency) for currency, total in totals.items())
     lines = [f"您有 {len(unpaid)} 张未付发票，共欠 {owed}："]
     for invoice in unpaid:

@@ -55,6 +55,7 @@ from starlette.routing import Route
 
 from models.errors import GeneratorError, PromptTooLong
 from models.generator import Generation, Limits
+from models.priority import set_autogroup_nice
 from models.settings import GeneratorSettings
 
 log = logging.getLogger("models.server")
@@ -645,10 +646,17 @@ def lower_priority(settings: GeneratorSettings) -> str:
     alone was not enough at 50 users on 2 cores (Rasa's turns still queued behind decoding:
     docs/benchmarks.md "Answers under load"), so by default the process also takes Linux's
     SCHED_IDLE policy, under which it runs only when no other process wants the core.
-    Returns what was applied, for the log.
+
+    The launcher starts it in a session of its own, and with Linux's autogroups (on by
+    default) a session's processes share one scheduling group that competes with the other
+    sessions' groups as an equal, whatever its processes' niceness: the group's own niceness
+    is set too (/proc/self/autogroup), when this process leads its session (from a terminal
+    it would slow the shell's whole session). Returns what was applied, for the log.
     """
     os.nice(settings.nice)
     applied = f"nice {settings.nice}"
+    if os.getsid(0) == os.getpid() and set_autogroup_nice(settings.nice):
+        applied += " (its session's group too)"
     if settings.idle and hasattr(os, "SCHED_IDLE"):
         try:
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))

@@ -188,3 +188,22 @@ def test_the_banner_says_which_answers_the_user_gets(tmp_path: Path) -> None:
 def test_llama_is_looked_up_in_the_running_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(generator_build.importlib.util, "find_spec", lambda name: None)
     assert generator_build.llama_installed() is False
+
+
+def test_the_builds_session_group_is_lowered_too_so_nice_counts_across_sessions(
+    tmp_path: Path,
+) -> None:
+    """With autogroups on, a session of its own competes as an equal whatever its niceness:
+    the build's group gets niceness 19 as well."""
+    autogroup = Path("/proc/self/autogroup")
+    if not autogroup.exists():
+        pytest.skip("this kernel has no autogroups")
+    build = fake_build(tmp_path, seconds=5)
+    try:
+        deadline = time.monotonic() + 5
+        while "nice 19" not in (shown := Path(f"/proc/{build.process.pid}/autogroup").read_text()):
+            assert time.monotonic() < deadline, shown
+            time.sleep(0.05)
+        assert "nice 19" not in autogroup.read_text()  # the launcher's own group is untouched
+    finally:
+        build.stop()

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.orm import Session
 
 from bot import paths
 from bot.processes import Service, build_services, stop_all, wait_until_healthy
 from bot.secrets import shared_secrets
 from bot.settings import Ports
 from connectors.fake_platforms import FakePlatforms, serve
+from erp.db import get_engine
 
 
 @dataclass
@@ -163,3 +165,10 @@ def _restore(previous: dict[str, str | None]) -> None:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+@pytest.fixture(scope="module")
+def db() -> Iterator[Session]:
+    """A session on the e2e stack's ERP database (the conversations check answers against it)."""
+    with Session(get_engine()) as session:
+        yield session

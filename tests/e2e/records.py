@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,3 +23,8 @@ def order_with(db: Session, status: str, *, offset: int = 0) -> tuple[SalesOrder
 
 def shipment_of(db: Session, order: SalesOrder) -> Shipment:
     return db.scalars(select(Shipment).where(Shipment.order_number == order.order_number)).one()
+
+
+def amount(value: Decimal) -> str:
+    """An amount as both languages' answers write it: 1,234.50."""
+    return f"{value:,.2f}"

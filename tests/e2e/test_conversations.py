@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.processes import wait_until_healthy
-from erp.db import get_engine
 from erp.models import (
     AssistantWrite,
     Customer,
@@ -22,23 +20,13 @@ from erp.models import (
     StockLevel,
 )
 from tests.e2e.conftest import Assistant
-from tests.e2e.records import order_with, shipment_of
+from tests.e2e.records import amount, order_with, shipment_of
 
 pytestmark = pytest.mark.e2e
 
 
 def day(value: date) -> str:
     return f"{value.day} {value:%b %Y}"
-
-
-def amount(value: Decimal) -> str:
-    return f"{value:,.2f}"
-
-
-@pytest.fixture(scope="module")
-def db() -> Session:
-    with Session(get_engine()) as session:
-        yield session
 
 
 def verify_order_conversation(

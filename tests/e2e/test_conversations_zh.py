@@ -5,16 +5,14 @@ and switched on request."""
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from erp.db import get_engine
 from erp.models import Customer, Invoice, PurchaseOrder, SalesOrder, StockLevel
 from tests.e2e.conftest import Assistant
-from tests.e2e.records import order_with, shipment_of
+from tests.e2e.records import amount, order_with, shipment_of
 
 pytestmark = pytest.mark.e2e
 
@@ -23,16 +21,6 @@ ASK_IDENTITY = "为了保护您的账户安全"
 
 def day(value: date) -> str:
     return f"{value.year}年{value.month}月{value.day}日"
-
-
-def amount(value: Decimal) -> str:
-    return f"{value:,.2f}"
-
-
-@pytest.fixture(scope="module")
-def db() -> Session:
-    with Session(get_engine()) as session:
-        yield session
 
 
 # From the 21st order on: the English conversations use the first ones (lockouts, state).

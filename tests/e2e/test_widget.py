@@ -27,7 +27,6 @@ from bot import paths
 from bot.processes import Service, wait_until_healthy
 from bot.settings import free_port
 from connectors.fake_platforms import serve
-from erp.db import get_engine
 from erp.models import Customer, SalesOrder, Shipment, StockLevel
 from tests.e2e.browser import chromium, screenshots_on_failure, wait
 from tests.e2e.conftest import Assistant
@@ -86,12 +85,6 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
 def screenshot_on_failure(driver: WebDriver, name: str) -> Iterator[None]:
     with screenshots_on_failure({"page": driver}, SCREENSHOTS, name):
         yield
-
-
-@pytest.fixture(scope="module")
-def db() -> Iterator[Session]:
-    with Session(get_engine()) as session:
-        yield session
 
 
 # --- the gateway's own widget ----------------------------------------------------------

@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ import httpx
 import yaml
 
 from bot import paths
+from bot.launcher import listening
 from bot.settings import free_port
 
 DEFAULT_OUT = paths.VAR / "bench" / "first-run.json"
@@ -187,23 +187,16 @@ def measure(target: Clone, run: str, *, generator: bool = True) -> FirstRun:
             generator_s = time.monotonic() - started if found else None
     finally:
         stop(process)
-        # make exits at the interrupt; the launcher then stops its processes: the next run
-        # must not find (and time) this one's gateway still answering.
-        until(lambda: None if listening(target.env["PORT"]) else "free",
-              alive=lambda: True, timeout=120)  # fmt: skip
+        # make exits at the interrupt; the launcher then stops its processes, the gateway
+        # first: the next run must wait for all of them.
+        names = ("PORT", "RASA_PORT", "ACTIONS_PORT", "GENERATOR_PORT")
+        until(lambda: None if any(listening(int(target.env[n])) for n in names) else "free",
+              alive=lambda: True, timeout=180)  # fmt: skip
     result = FirstRun(run, erp_s, document_s, generator_s, replies.get("erp", ""),
                       replies.get("document", ""))  # fmt: skip
     print(f"{run}: ERP {seconds(erp_s)}, document {seconds(document_s)}, "
           f"generator {seconds(generator_s)}", flush=True)  # fmt: skip
     return result
-
-
-def listening(port: str) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", int(port)), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -258,6 +259,14 @@ def _run(board: Board) -> int:
     # The models' "Loading weights" bars would break the steps' lines (and mean nothing here).
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     ports = Ports.from_env()
+    busy = ports_in_use(ports)
+    if busy:
+        board.note(
+            f"Cannot start: {busy} in use on this machine: is another `make run` still running? "
+            "Stop it (Ctrl-C there), or move this one (PORT=, RASA_PORT=, ACTIONS_PORT=, "
+            "GENERATOR_PORT=)."
+        )
+        return 1
     try:
         secrets = shared_secrets()
         replicas = replica_count()
@@ -325,6 +334,25 @@ def _run(board: Board) -> int:
             build.stop()
         stop_all(services)
         board.note("Stopped.")
+
+
+def ports_in_use(ports: Ports) -> str:
+    """The ports of ours that something already listens on, named (empty when none): with an
+    earlier `make run` still up, its processes would answer the health checks of this one's,
+    which would exit at once."""
+    named = {"gateway": ports.gateway, "Rasa": ports.rasa, "action server": ports.actions,
+             "generator": ports.generator}  # fmt: skip
+    busy = [f"port {port} ({name})" for name, port in named.items() if listening(port)]
+    return ", ".join(busy)
+
+
+def listening(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something accepts connections on ``host``:``port``."""
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 GENERATOR = "generator"

@@ -207,3 +207,16 @@ def test_the_builds_session_group_is_lowered_too_so_nice_counts_across_sessions(
         assert "nice 19" not in autogroup.read_text()  # the launcher's own group is untouched
     finally:
         build.stop()
+
+
+def test_a_second_make_run_is_refused_while_the_first_holds_its_ports() -> None:
+    import socket
+
+    from bot.settings import Ports
+
+    ports = Ports.free()
+    assert launcher.ports_in_use(ports) == ""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", ports.rasa))
+        taken.listen()
+        assert launcher.ports_in_use(ports) == f"port {ports.rasa} (Rasa)"

@@ -1,11 +1,10 @@
-"""`make bench`: training time, start-up time to the first answer, NLU cross-validation F1."""
+"""`make bench`: training time, warm start to the first answer, NLU cross-validation F1."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
-import signal
 import subprocess
 import tempfile
 import time
@@ -16,7 +15,7 @@ import httpx
 
 from bot import paths, training
 from bot.processes import build_services, rasa_environment, stop_all
-from bot.settings import Ports, free_port
+from bot.settings import Ports
 
 RESULTS = paths.VAR / "results"
 
@@ -57,37 +56,6 @@ def warm_start_seconds() -> float:
             os.environ.pop("RASA_TRACKER_DB", None)
 
 
-def cold_start_seconds() -> float:
-    """Seconds for `make run` in a fresh clone (both envs, seed, training) to a first answer."""
-    port = free_port()
-    with tempfile.TemporaryDirectory() as work:
-        clone = Path(work) / "clone"
-        subprocess.run(["git", "clone", "-q", str(paths.ROOT), str(clone)], check=True)
-        env = dict(os.environ, PORT=str(port), RASA_PORT=str(free_port()),
-                   ACTIONS_PORT=str(free_port()))  # fmt: skip
-        env.pop("ERP_DATABASE_URL", None)
-        started = time.perf_counter()
-        with (clone / "make-run.log").open("wb") as log:
-            process = subprocess.Popen(
-                ["make", "run"], cwd=clone, env=env, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-            try:
-                _wait_for_answer(
-                    f"http://127.0.0.1:{port}", timeout=3600, alive=lambda: process.poll() is None
-                )
-                seconds = time.perf_counter() - started
-                print(f"cold `make run` answered after {seconds:.0f} s", flush=True)
-                return seconds
-            finally:
-                os.killpg(process.pid, signal.SIGINT)
-                try:
-                    process.wait(timeout=120)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
-
-
 def nlu_cross_validation(folds: int = 5) -> dict[str, float]:
     """Intent F1 of `rasa test nlu --cross-validation` on the project's own NLU data."""
     out = RESULTS / "nlu-cv"
@@ -105,16 +73,15 @@ def nlu_cross_validation(folds: int = 5) -> dict[str, float]:
     }
 
 
-def bench(*, skip_cv: bool = False, cold: bool = False, skip_train: bool = False) -> int:
-    """Run the measurements and print them as a Markdown table for docs/benchmarks.md."""
+def bench(*, skip_cv: bool = False, skip_train: bool = False) -> int:
+    """Run the measurements and print them as a Markdown table for docs/benchmarks.md.
+
+    A new user's first `make run` (fresh clones, cold and warm caches) is `make bench-first-run`
+    (bot/bench_first_run.py)."""
     rows: list[tuple[str, str, str]] = []
     machine = (
         f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}"
     )
-    if cold:
-        seconds = cold_start_seconds()
-        rows.append(("cold `make run` to first answer (fresh clone)", f"{seconds:.0f} s",
-                     "python -m bot bench --cold"))  # fmt: skip
     if not skip_train:
         seconds = training.train(force=True) or 0.0
         rows.append(

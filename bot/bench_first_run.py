@@ -151,7 +151,7 @@ def measure(target: Clone, run: str, *, generator: bool = True) -> FirstRun:
     with log.open("wb") as out:
         process = subprocess.Popen(
             ["make", "run"], cwd=target.folder, env=target.env, stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=interruptible,
         )  # fmt: skip
     alive = lambda: process.poll() is None  # noqa: E731
     replies: dict[str, str] = {}
@@ -197,6 +197,13 @@ def measure(target: Clone, run: str, *, generator: bool = True) -> FirstRun:
     print(f"{run}: ERP {seconds(erp_s)}, document {seconds(document_s)}, "
           f"generator {seconds(generator_s)}", flush=True)  # fmt: skip
     return result
+
+
+def interruptible() -> None:
+    """In `make run`'s child: Ctrl-C's default action back. A job started in the background
+    of a shell ignores SIGINT, and Python then never turns it into KeyboardInterrupt: the
+    launcher would not stop its processes as it does at a user's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

@@ -18,7 +18,6 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("run", help="seed, train if needed, and start all processes")
     bench = commands.add_parser("bench", help="measure start-up, training and NLU quality")
     bench.add_argument("--skip-cv", action="store_true", help="skip NLU cross-validation")
-    bench.add_argument("--cold", action="store_true", help="also time `make run` in a fresh clone")
     bench.add_argument("--skip-train", action="store_true", help="skip the forced retraining")
     nlu = commands.add_parser(
         "bench-nlu", help="our NLU pipeline vs Rasa's default on CLINC150 and Banking77"
@@ -70,4 +69,4 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from bot.bench import bench as run_bench
 
-    return run_bench(skip_cv=args.skip_cv, cold=args.cold, skip_train=args.skip_train)
+    return run_bench(skip_cv=args.skip_cv, skip_train=args.skip_train)

@@ -87,9 +87,10 @@ test: prepare ## Set up, then run the whole suite (unit, erp on 3 databases, Ras
 	$(PY) -m pytest -q -p no:cacheprovider
 
 .PHONY: lint
-lint: install ## Ruff lint and format check
+lint: install ## Ruff lint and format check, and the packages' import boundaries (tests/test_boundaries.py)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_boundaries.py
 
 .PHONY: types
 types: install ## mypy on the packages (disallow_untyped_defs)
@@ -101,7 +102,7 @@ format: install ## Format the code with ruff
 	$(VENV)/bin/ruff check --fix .
 
 .PHONY: bench
-bench: install ## Measure cold/warm start, training time, NLU cross-validation F1 (docs/benchmarks.md)
+bench: install ## Measure training time, warm start, NLU cross-validation F1 (first run: bench-first-run; docs/benchmarks.md)
 	$(PY) -m bot bench
 
 .PHONY: clean

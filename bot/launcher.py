@@ -183,6 +183,8 @@ def setup(board: Board | None = None) -> GeneratorPlan:
     Returns:
         What to do about the generator (see `ensure_generator`).
     """
+    # The models' "Loading weights" bars would break the steps' lines (and mean nothing here).
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     with _opened(board) as shown:
         _step(shown, "erp", "demo ERP", ensure_seeded)
         _step(shown, "index", "document index",
@@ -256,8 +258,6 @@ def run() -> int:
 
 
 def _run(board: Board) -> int:
-    # The models' "Loading weights" bars would break the steps' lines (and mean nothing here).
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     ports = Ports.from_env()
     busy = ports_in_use(ports)
     if busy:

@@ -134,6 +134,8 @@ class GatewaySettings:
     # empty: the SQLite file ``gateway_db`` (one gateway process).
     database_url: str = field(default="", repr=False)
     database_password: str = field(default="", repr=False)
+    # The documents the citations link to: the folder the index is built from (retrieval's
+    # RETRIEVAL_DOCS_DIR), so that a company's own documents are served where they are cited.
     docs_dir: str = "data/docs"
     rate_limit_per_minute: int = 60
     rate_limit_burst: int = 20
@@ -180,7 +182,7 @@ class GatewaySettings:
 
         Reads RASA_URL, ACTION_SERVER_URL, HOST, PORT, MAX_MESSAGE_CHARS, RASA_TIMEOUT
         (seconds), GATEWAY_DB, GATEWAY_DATABASE_URL (``postgresql://user@host:port/db``),
-        GATEWAY_DATABASE_PASSWORD, DOCS_DIR, RATE_LIMIT_PER_MINUTE, RATE_LIMIT_BURST,
+        GATEWAY_DATABASE_PASSWORD, RETRIEVAL_DOCS_DIR, RATE_LIMIT_PER_MINUTE, RATE_LIMIT_BURST,
         RATE_LIMIT_REDIS_URL (``redis://user@host:port/db``), GATEWAY_REDIS_PASSWORD,
         RATE_LIMIT_REDIS_PREFIX (letters and digits), SOCKETIO_REDIS_URL,
         GATEWAY_TRANSCRIPT_DAYS and GATEWAY_OUTBOX_DAYS (days kept, 0: for ever), WIDGET_ORIGINS
@@ -211,7 +213,7 @@ class GatewaySettings:
             gateway_db=env.get("GATEWAY_DB") or defaults.gateway_db,
             database_url=_database_url(env, "GATEWAY_DATABASE_URL"),
             database_password=(env.get("GATEWAY_DATABASE_PASSWORD") or "").strip(),
-            docs_dir=env.get("DOCS_DIR") or defaults.docs_dir,
+            docs_dir=env.get("RETRIEVAL_DOCS_DIR") or defaults.docs_dir,
             rate_limit_per_minute=_int(
                 env, "RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute, low=1
             ),

@@ -161,15 +161,6 @@ def invoice_owner(invoice_number: str, *, session: Session) -> CustomerKey | Non
     return owners[0] if len(owners) == 1 else None
 
 
-def invoice_belongs_to(invoice_number: str, customer_id: CustomerKey, *, session: Session) -> bool:
-    """Return True when the invoice exists and is this customer's.
-
-    Raises:
-        InvalidIdentifier: ``invoice_number`` is not shaped like an invoice number.
-    """
-    return invoice_owner(invoice_number, session=session) == customer_id
-
-
 def get_invoice_status(
     invoice_number: str, *, customer_id: CustomerKey, today: date, session: Session
 ) -> InvoiceStatus:

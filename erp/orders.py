@@ -107,15 +107,6 @@ def parse_order(text: str) -> str:
     return parse_id(current_spec(), "order", text, parse_order_number)
 
 
-def order_belongs_to(order_number: str, customer_id: CustomerKey, *, session: Session) -> bool:
-    """Return True when the order exists and is this customer's.
-
-    Raises:
-        InvalidIdentifier: ``order_number`` is not shaped like an order number.
-    """
-    return order_owner(order_number, session=session) == customer_id
-
-
 def get_order_status(
     order_number: str, *, customer_id: CustomerKey, session: Session
 ) -> OrderStatus:

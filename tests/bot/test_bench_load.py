@@ -333,8 +333,9 @@ def test_a_closed_window_reports_instead_of_raising(chat: WebChat) -> None:
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 def test_cpu_seconds_count_a_service_and_the_workers_it_started(tmp_path: Path) -> None:
-    # The service starts a worker that spins for 0.5 CPU seconds; both then sleep until stopped.
-    spin = "import time\nwhile time.process_time() < 0.5: pass\ntime.sleep(30)"
+    # The service starts a worker that spins for 0.6 CPU seconds; both then sleep until stopped.
+    # (/proc counts whole clock ticks: a worker that stops at exactly 0.5 s may read 0.49.)
+    spin = "import time\nwhile time.process_time() < 0.6: pass\ntime.sleep(30)"
     parent = f"import subprocess, sys, time\nsubprocess.Popen([sys.executable, '-c', {spin!r}])\n"
     busy = Service("busy", [sys.executable, "-c", parent + "time.sleep(30)"], health_url="",
                    env=dict(os.environ), log_file=tmp_path / "busy.log")  # fmt: skip

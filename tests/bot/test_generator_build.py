@@ -101,14 +101,20 @@ def health_server(tmp_path: Path) -> Service:
     )  # fmt: skip
 
 
-def test_a_finished_build_starts_the_generator_and_says_when_it_answers(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def ended_build(tmp_path: Path, code: int) -> tuple[io.StringIO, Board, GeneratorBuild]:
+    """A board showing the build step, and a fake build that ended with ``code``."""
     out = io.StringIO()
     board = Board(out=out, live=False)
     board.start(launcher.BUILD_KEY, launcher.BUILD_TITLE)
-    build = fake_build(tmp_path)
+    build = fake_build(tmp_path, code=code)
     wait_for(build)
+    return out, board, build
+
+
+def test_a_finished_build_starts_the_generator_and_says_when_it_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, board, build = ended_build(tmp_path, 0)
     service = health_server(tmp_path)
     supervisor = Supervisor([], report=board.note)
     monkeypatch.setattr(launcher, "llama_installed", lambda: True)
@@ -130,11 +136,7 @@ def test_a_finished_build_starts_the_generator_and_says_when_it_answers(
 def test_a_failed_build_leaves_the_assistant_on_templates_and_says_why(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    out = io.StringIO()
-    board = Board(out=out, live=False)
-    board.start(launcher.BUILD_KEY, launcher.BUILD_TITLE)
-    build = fake_build(tmp_path, code=1)
-    wait_for(build)
+    out, board, build = ended_build(tmp_path, 1)
     service = health_server(tmp_path)
     monkeypatch.setattr(launcher, "llama_installed", lambda: False)
 

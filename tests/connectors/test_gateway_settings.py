@@ -132,3 +132,14 @@ def test_bad_slack_staff_roles_say_what_is_wrong(value: str, message: str) -> No
     with pytest.raises(SettingsError) as raised:
         GatewaySettings.from_env({"SLACK_STAFF_ROLES": value})
     assert str(raised.value).startswith(message)
+
+
+def test_the_gateway_serves_the_documents_the_index_was_built_from(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One setting for both: a company's documents elsewhere are cited and served there."""
+    from retrieval.settings import RetrievalSettings
+
+    monkeypatch.setenv("RETRIEVAL_DOCS_DIR", "/srv/company-docs")
+    served = GatewaySettings.from_env({"RETRIEVAL_DOCS_DIR": "/srv/company-docs"}).docs_dir
+    assert served == str(RetrievalSettings.from_env().docs_dir) == "/srv/company-docs"

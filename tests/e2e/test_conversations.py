@@ -20,7 +20,7 @@ from erp.models import (
     StockLevel,
 )
 from tests.e2e.conftest import Assistant
-from tests.e2e.records import amount, order_with, shipment_of
+from tests.e2e.records import amount, in_stock_everywhere, order_with, shipment_of
 
 pytestmark = pytest.mark.e2e
 
@@ -185,13 +185,7 @@ def test_unpaid_invoices_need_email_and_postcode_of_the_same_customer(
 
 
 def test_stock_by_sku_gives_availability_per_warehouse(assistant: Assistant, db: Session) -> None:
-    sku, available = db.execute(
-        select(StockLevel.sku, func.sum(StockLevel.on_hand - StockLevel.reserved))
-        .group_by(StockLevel.sku)
-        .having(func.min(StockLevel.on_hand - StockLevel.reserved) > 0)
-        .order_by(StockLevel.sku)
-        .limit(1)
-    ).one()
+    sku, available = in_stock_everywhere(db)
     reply = assistant.texts("e2e-stock", f"is {sku} in stock?")
     assert sku in reply and f"{available} available" in reply
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from erp.models import Customer, Invoice, PurchaseOrder, SalesOrder, StockLevel
 from tests.e2e.conftest import Assistant
-from tests.e2e.records import amount, order_with, shipment_of
+from tests.e2e.records import amount, in_stock_everywhere, order_with, shipment_of
 
 pytestmark = pytest.mark.e2e
 
@@ -92,14 +92,7 @@ def test_overdue_invoice(assistant: Assistant, db: Session) -> None:
 
 
 def test_stock_by_sku(assistant: Assistant, db: Session) -> None:
-    sku, available = db.execute(
-        select(StockLevel.sku, func.sum(StockLevel.on_hand - StockLevel.reserved))
-        .group_by(StockLevel.sku)
-        .having(func.min(StockLevel.on_hand - StockLevel.reserved) > 0)
-        .order_by(StockLevel.sku)
-        .offset(3)
-        .limit(1)
-    ).one()
+    sku, available = in_stock_everywhere(db, offset=3)
     reply = assistant.texts("zh-stock", f"{sku}有货吗")
     assert reply.startswith("有货") and f"{sku}" in reply and f"可供 {available} 件" in reply
 

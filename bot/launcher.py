@@ -259,7 +259,8 @@ def run() -> int:
 
 def _run(board: Board) -> int:
     ports = Ports.from_env()
-    busy = ports_in_use(ports)
+    plan = ensure_generator()
+    busy = ports_in_use(ports, generator=plan.start)
     if busy:
         board.note(
             f"Cannot start: {busy} in use on this machine: is another `make run` still running? "
@@ -276,7 +277,7 @@ def _run(board: Board) -> int:
         return 1
     board.note(f"profile: {profile_name()}" + (f", {replicas} replicas of the gateway, Rasa "
                "and the action server behind HAProxy" if replicas > 1 else ""))  # fmt: skip
-    build = _begin_build(board)
+    build = _begin_build(board, plan)
     prepared = False
     try:
         plan = setup(board)
@@ -336,12 +337,13 @@ def _run(board: Board) -> int:
         board.note("Stopped.")
 
 
-def ports_in_use(ports: Ports) -> str:
+def ports_in_use(ports: Ports, *, generator: bool = True) -> str:
     """The ports of ours that something already listens on, named (empty when none): with an
     earlier `make run` still up, its processes would answer the health checks of this one's,
-    which would exit at once."""
-    named = {"gateway": ports.gateway, "Rasa": ports.rasa, "action server": ports.actions,
-             "generator": ports.generator}  # fmt: skip
+    which would exit at once. The generator's counts only when one is started here."""
+    named = {"gateway": ports.gateway, "Rasa": ports.rasa, "action server": ports.actions}
+    if generator:
+        named["generator"] = ports.generator
     busy = [f"port {port} ({name})" for name, port in named.items() if listening(port)]
     return ", ".join(busy)
 
@@ -360,9 +362,9 @@ BUILD_KEY = "generator-build"
 BUILD_TITLE = "generator: building llama.cpp in the background"
 
 
-def _begin_build(board: Board) -> GeneratorBuild | None:
+def _begin_build(board: Board, plan: GeneratorPlan) -> GeneratorBuild | None:
     """Start building llama.cpp when the generator needs it and it is missing (a first run)."""
-    if not ensure_generator().build:
+    if not plan.build:
         return None
     build = GeneratorBuild.begin()
     board.start(BUILD_KEY, BUILD_TITLE, "starting")

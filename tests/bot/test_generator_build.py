@@ -155,11 +155,9 @@ def test_a_running_build_shows_its_progress_while_the_other_steps_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     board = Board(out=io.StringIO(), live=False)
-    monkeypatch.setattr(launcher, "ensure_generator",
-                        lambda: launcher.GeneratorPlan(True, "x", build=True))  # fmt: skip
     fake = fake_build(tmp_path, seconds=30)
     monkeypatch.setattr(launcher.GeneratorBuild, "begin", lambda: fake)
-    build = launcher._begin_build(board)
+    build = launcher._begin_build(board, launcher.GeneratorPlan(True, "x", build=True))
     assert build is not None
     try:
         deadline = time.monotonic() + 10
@@ -222,3 +220,8 @@ def test_a_second_make_run_is_refused_while_the_first_holds_its_ports() -> None:
         taken.bind(("127.0.0.1", ports.rasa))
         taken.listen()
         assert launcher.ports_in_use(ports) == f"port {ports.rasa} (Rasa)"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", ports.generator))
+        taken.listen()
+        assert launcher.ports_in_use(ports) == f"port {ports.generator} (generator)"
+        assert launcher.ports_in_use(ports, generator=False) == ""  # none started here

@@ -128,7 +128,7 @@ def test_run_answers_restarts_a_killed_process_and_ctrl_c_stops_every_process(
     output = Output(launcher)
     try:
         output.wait_for("Press Ctrl-C", timeout=300)
-        assert "Rasa model is up to date" in output.text  # nothing changed: no training
+        assert "✓ Rasa model: up to date" in output.text  # nothing changed: no training
         assert f"http://localhost:{ports['PORT']}/" in output.text
         assert ask(ports["PORT"], "hello")
         # Every process on loopback only (127.0.0.1 in /proc's little-endian hex).

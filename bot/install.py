@@ -185,10 +185,18 @@ class Installer:
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     errors: list[InstallError] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Set once the main env's step has ended (made, skipped, failed or not run at all).
+    main_env_ended: threading.Event = field(default_factory=threading.Event)
 
     # -- the steps -------------------------------------------------------------------------
 
     def main_env(self) -> None:
+        try:
+            self._main_env()
+        finally:
+            self.main_env_ended.set()
+
+    def _main_env(self) -> None:
         expected = fingerprint(
             REQUIREMENTS / "main.txt", REQUIREMENTS / "encoder.txt", self._version(self.python311)
         )
@@ -235,9 +243,7 @@ class Installer:
         # The build's own virtualenv (pip's isolated build) needs no .venv: it may run beside
         # the main env's install. --no-cache-dir: pip's cache would keep a wheel under a key
         # that ignores CMAKE_ARGS; this cache's folder name holds them.
-        # The main env's pip when it is there (a later run), else Python 3.11's own.
-        venv_python = MAIN_VENV / "bin" / "python"
-        python = str(venv_python) if venv_python.exists() else self.python311
+        python = self._pip_python()
         self._step("generator", "llama.cpp for the generator (built from source)", [
             [python, "-m", "pip", "wheel", "-v", "--no-deps", "--no-cache-dir",
              "-w", str(partial), "-r", str(REQUIREMENTS / "llama.txt")],
@@ -247,6 +253,17 @@ class Installer:
             wheel.replace(folder / wheel.name)
         shutil.rmtree(partial, ignore_errors=True)
         return sorted(folder.glob("llama_cpp_python-*.whl"))[-1]
+
+    def _pip_python(self) -> str:
+        """Python 3.11's own pip builds the wheel; where that Python has no pip (Debian's
+        without python3-pip), the main env's, once its step has ended: while it is being
+        made, its interpreter is there before its pip is."""
+        try:
+            _output([self.python311, "-m", "pip", "--version"])
+        except (OSError, subprocess.CalledProcessError):
+            self.main_env_ended.wait()
+            return str(MAIN_VENV / "bin" / "python")
+        return self.python311
 
     def generator_install(self, wheel: Path) -> None:
         pip = str(MAIN_VENV / "bin" / "pip")
@@ -384,6 +401,8 @@ def install(installer: Installer, *, envs: bool = True, generator: bool = True) 
     if envs:
         threads += [threading.Thread(target=guarded(installer.main_env)),
                     threading.Thread(target=guarded(installer.rasa_env))]  # fmt: skip
+    else:
+        installer.main_env_ended.set()
     need_generator = generator and not installer.generator_installed()
     if generator and not need_generator:
         board.skipped("llama.cpp for the generator", "up to date")

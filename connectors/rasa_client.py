@@ -20,6 +20,14 @@ logger = logging.getLogger("connectors")
 # Rasa's REST channel behind a bearer token (bot/rasa_channel.py), the only one Rasa exposes.
 WEBHOOK_PATH = "/webhooks/gateway/webhook"
 TRACKER_PATH = "/conversations/{conversation_id}/tracker"
+# Rasa's own "undo the user's message" (rasa interactive): the message reverted, then the
+# bot listening again. Without the listen, the resent message follows the turn's last action
+# instead of a listen, and the policies do not read it in context (an open form's slot
+# answered with the help menu).
+TAKE_BACK_EVENTS: list[dict[str, Any]] = [
+    {"event": "rewind"},
+    {"event": "action", "name": "action_listen"},
+]
 # Waits before trying a take-back again that reached no Rasa process.
 TAKE_BACK_PAUSES = (0.5, 1.0, 2.0)
 
@@ -169,7 +177,7 @@ class RasaClient:
                 if not await self._kept(conversation_id, turn):
                     logger.warning("nothing to take back: Rasa kept no unanswered message")
                     return
-                await self.append_events(conversation_id, [{"event": "rewind"}])
+                await self.append_events(conversation_id, TAKE_BACK_EVENTS)
                 return
             except RasaUnavailable as error:
                 if pause is None or not error.unprocessed:

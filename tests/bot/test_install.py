@@ -197,6 +197,39 @@ def test_llama_cpp_is_built_once_per_flags_into_a_cache_outside_the_checkout(
     assert len(builds) == 2 and gpu is not None and gpu.parent != first.parent
 
 
+@pytest.mark.parametrize("has_pip", [True, False])
+def test_the_build_uses_a_pip_that_is_there_even_while_the_main_env_is_being_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, has_pip: bool
+) -> None:
+    """Side by side with the main env's step, whose interpreter exists before its pip does
+    (a first `make install` failed so): Python 3.11's own pip, else the main env's after it."""
+    python = tmp_path / "python3.11"
+    refuse_pip = "" if has_pip else 'if [ "$1" = "-m" ]; then exit 1; fi\n'
+    python.write_text(f'#!/bin/sh\n{refuse_pip}exec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    steps = Installer(Board(out=io.StringIO(), live=False), str(python), sys.executable,
+                      env={"LLAMA_WHEEL_CACHE": str(tmp_path / "wheels")})  # fmt: skip
+    runners: list[str] = []
+
+    def build(key: str, title: str, commands: list[list[str]], **kw: object) -> None:
+        runners.append(commands[0][0])
+        target = Path(commands[0][commands[0].index("-w") + 1])
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "llama_cpp_python-0.3.36-cp311-cp311-linux_x86_64.whl").write_bytes(b"w")
+
+    monkeypatch.setattr(steps, "_step", build)
+    building = threading.Thread(target=steps.generator_wheel)
+    building.start()
+    building.join(timeout=10)
+    if has_pip:
+        assert runners == [str(python)]
+        return
+    assert building.is_alive() and runners == []  # waits for the main env
+    steps.main_env_ended.set()
+    building.join(timeout=30)
+    assert runners == [str(install.MAIN_VENV / "bin" / "python")]
+
+
 def test_the_wheel_cache_lives_in_the_users_cache_unless_named() -> None:
     assert wheel_cache({"LLAMA_WHEEL_CACHE": "/srv/w"}) == Path("/srv/w")
     assert wheel_cache({"XDG_CACHE_HOME": "/c"}) == Path("/c/erp-assistant/wheels")

@@ -268,7 +268,10 @@ async def test_a_turn_without_a_reply_is_taken_back_and_reported(body: list) -> 
     [rewind] = rasa.rewinds()
     assert rewind.method == "POST"
     assert rewind.url.raw_path.split(b"?")[0] == b"/conversations/web:a%20b/tracker/events"
-    assert json.loads(rewind.content) == [{"event": "rewind"}]
+    assert json.loads(rewind.content) == [
+        {"event": "rewind"},
+        {"event": "action", "name": "action_listen"},
+    ]
 
 
 async def test_a_message_rasa_did_not_keep_is_not_taken_back() -> None:

@@ -270,6 +270,29 @@ def test_healthz_names_the_action_server_when_it_is_down(assistant: Assistant) -
     assert assistant.client.get("/healthz").status_code == 200
 
 
+def test_a_message_an_action_could_not_answer_is_answered_in_context_when_resent(
+    assistant: Assistant, db: Session
+) -> None:
+    """The action server down in the middle of a question: the answer that reached no action
+    is a clear "try again" and is taken back, and the resent answer continues the question
+    (it came back as the help menu while the take-back left no listen before it)."""
+    order, customer = order_with(db, "shipped", offset=3)
+    asked = assistant.texts("e2e-resent", f"where is my order {order.order_number}")
+    assert "email address or the postcode" in asked, asked
+    actions = assistant.service("actions")
+    actions.stop()
+    try:
+        failed = assistant.client.post(
+            "/api/messages", json={"sender_id": "e2e-resent", "text": customer.postcode}
+        )
+        assert failed.status_code == 503 and "try again" in failed.json()["error"], failed.text
+    finally:
+        actions.start()
+        wait_until_healthy([actions], timeout=120)
+    resent = assistant.texts("e2e-resent", customer.postcode)
+    assert order.order_number in resent and "shipped" in resent, resent
+
+
 # --- cancelling an order (issue 15) ---------------------------------------------------------
 
 

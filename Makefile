@@ -48,7 +48,7 @@ envs: installer ## Both virtualenvs only (`make run` builds the generator in the
 	@$(INSTALLER) --no-generator
 
 # The installer's stamp of the main env (rewritten when it installs): for rules that must follow
-# a reinstall of requirements/main.txt.
+# a reinstall of the requirements (requirements/main.txt and what it includes).
 $(VENV)/.installed: | installer
 	@$(INSTALLER) --no-generator
 
@@ -87,10 +87,15 @@ test: prepare ## Set up, then run the whole suite (unit, erp on 3 databases, Ras
 	$(PY) -m pytest -q -p no:cacheprovider
 
 .PHONY: lint
-lint: install ## Ruff lint and format check, and the packages' import boundaries (tests/test_boundaries.py)
+lint: install ## Ruff lint and format check; import boundaries; settings only in settings modules, docs/configuration.md up to date; no runtime import of training or dev requirements
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m pytest -q -p no:cacheprovider tests/test_boundaries.py
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_boundaries.py tests/test_configuration.py \
+		tests/test_requirements.py
+
+.PHONY: configuration
+configuration: install ## Write docs/configuration.md from the settings modules (every environment variable)
+	$(PY) -m bot.configuration
 
 .PHONY: types
 types: install ## mypy on the packages (disallow_untyped_defs)

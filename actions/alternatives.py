@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 
 from actions.erp_calls import erp_call
+from actions.settings import current_settings
 from erp.alternatives import Alternative, Alternatives, alternatives_for, catalogue_products
 from erp.product_vectors import TextEncoder, product_vectors
 from i18n.formatting import listing
@@ -27,8 +27,6 @@ from i18n.texts import current_language, say
 logger = logging.getLogger(__name__)
 
 MAX_OFFERS = 3
-BUDGET_ENV = "ALTERNATIVES_BUDGET_MS"
-DEFAULT_BUDGET_MS = 2000.0
 
 _encoder: TextEncoder | None = None
 _encoder_lock = threading.Lock()
@@ -66,19 +64,9 @@ def warm_up() -> None:
 
 
 def budget_seconds() -> float:
-    """How long a stock answer waits for alternatives (ALTERNATIVES_BUDGET_MS, default 2000).
-
-    Raises:
-        ValueError: the variable is not a number of 0 or more.
-    """
-    raw = os.environ.get(BUDGET_ENV, "").strip()
-    try:
-        value = float(raw) if raw else DEFAULT_BUDGET_MS
-    except ValueError:
-        value = -1.0
-    if not value >= 0:
-        raise ValueError(f"{BUDGET_ENV} must be a number of milliseconds, 0 or more, got {raw!r}")
-    return value / 1000
+    """How long a stock answer waits for alternatives, in seconds (ALTERNATIVES_BUDGET_MS,
+    read at start: `actions.settings`)."""
+    return current_settings().alternatives_budget
 
 
 async def alternatives_line(sku: str) -> str:

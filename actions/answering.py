@@ -37,7 +37,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -46,6 +45,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from actions.metrics import answer_worded, generator_timed, retrieval_timed
+from actions.settings import AnsweringSettings, current_settings
 from i18n.texts import current_language
 from models.answer import GroundedAnswer, SentenceSink, grounded_answer
 from models.errors import GeneratorError
@@ -60,41 +60,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Wording = Literal["generated", "template", "extractive"]
-DEFAULT_ERP_BUDGET_MS = 300
-DEFAULT_DOC_WAIT_MS = 500
-DEFAULT_DOC_FIRST_SENTENCE_S = 4.0
 # Generations running or queued at once from this process; more would only wait for threads.
 WORKERS = 8
 # After this many ERP wordings in a row missed the budget, only one in PROBE_EVERY is tried.
 MISSES_BEFORE_BACKOFF = 3
 PROBE_EVERY = 10
-
-
-@dataclass(frozen=True)
-class AnsweringSettings:
-    """How long answers may wait for the generator, from the environment.
-
-    | variable | default | what |
-    |---|---|---|
-    | ANSWER_ERP_BUDGET_MS | 300 | an ERP answer's wait for generated wording; 0: templates only |
-    | ANSWER_DOC_WAIT_MS | 500 | a document answer's wait for the model to be free |
-    | ANSWER_DOC_FIRST_SENTENCE_S | 4 | a document answer's wait for its first generated sentence |
-    """
-
-    erp_budget: float = DEFAULT_ERP_BUDGET_MS / 1000
-    doc_wait: float = DEFAULT_DOC_WAIT_MS / 1000
-    doc_first_sentence: float = DEFAULT_DOC_FIRST_SENTENCE_S
-
-    @classmethod
-    def from_env(cls) -> AnsweringSettings:
-        """Read the ANSWER_* variables; a bad value raises ValueError naming it."""
-        return cls(
-            erp_budget=_non_negative("ANSWER_ERP_BUDGET_MS", DEFAULT_ERP_BUDGET_MS) / 1000,
-            doc_wait=_non_negative("ANSWER_DOC_WAIT_MS", DEFAULT_DOC_WAIT_MS) / 1000,
-            doc_first_sentence=_non_negative(
-                "ANSWER_DOC_FIRST_SENTENCE_S", DEFAULT_DOC_FIRST_SENTENCE_S
-            ),
-        )
 
 
 @dataclass(frozen=True)
@@ -408,19 +378,6 @@ def _waiting(generator: Generator, seconds: float) -> Generator:
     return waiting(seconds) if callable(waiting) else generator
 
 
-def _non_negative(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return float(default)
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
-    if value < 0:
-        raise ValueError(f"{name} must be 0 or more, got {value:g}")
-    return value
-
-
 def _catalogue_names() -> frozenset[str]:
     from erp.db import get_engine, session_scope
     from models.guard import product_names_from_erp
@@ -440,7 +397,7 @@ def build_service() -> AnsweringService:
     from models.settings import GeneratorSettings
     from retrieval.service import default_retriever
 
-    settings = AnsweringSettings.from_env()
+    settings = current_settings().answering
     generator_settings = GeneratorSettings.from_env()
     generator: Generator | None = remote_generator(generator_settings)
     if generator_settings.enabled and generator is None:

@@ -24,7 +24,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.base import asker_of
 from actions.erp_calls import asking_for, erp_write
-from actions.handoff import handoff_payload, handoff_slots
+from actions.handoff import handoff_slots
 from actions.orders import ORDER
 from actions.record_forms import RecordVerificationForm
 from actions.replies import guarded
@@ -37,6 +37,8 @@ from actions.verification import (
     question_reset_events,
     verification,
 )
+from contracts.handoff import WRITE_NOT_SUPPORTED, handoff_message
+from contracts.metadata import may_write
 from erp import writes
 from erp.access import CustomerKey
 from erp.schema import current_spec
@@ -67,8 +69,8 @@ def not_here(
     what = f"order {number}" if number else "an order"
     dispatcher.utter_message(
         text=say("change.not_here", verb=say(f"change.verb.{write}")),
-        json_message=handoff_payload(
-            "write_not_supported", None, f"asked to {verb} {what}", handoff_slots(tracker)
+        json_message=handoff_message(
+            WRITE_NOT_SUPPORTED, None, f"asked to {verb} {what}", handoff_slots(tracker)
         ),
     )
     return [ActiveLoop(None), SlotSet("requested_slot", None), *question_reset_events()]
@@ -122,7 +124,7 @@ class ConfirmedChangeForm(RecordVerificationForm, ABC):
     ) -> list[dict[str, Any]]:
         if self.write not in current_spec().writes:
             return not_here(dispatcher, tracker, self.verb, self.write)
-        if is_staff(tracker) and latest_metadata(tracker).get("staff_writes") is not True:
+        if is_staff(tracker) and not may_write(latest_metadata(tracker)):
             verb = say(f"change.verb.{self.write}")
             dispatcher.utter_message(text=say("change.staff_read_only", verb=verb))
             return [ActiveLoop(None), SlotSet("requested_slot", None), *question_reset_events()]

@@ -13,7 +13,7 @@ The labels drawn in the image are English in every conversation: matplotlib's bu
 draw as empty boxes. The chart's title and alt text, which travel with it as text, are in
 the conversation's language (actions/insights.py).
 
-The payload contract (the gateway reads it in connectors/charts.py)::
+The payload contract (contracts/charts.py; the gateway reads it in connectors/charts.py)::
 
     dispatcher.utter_message(custom={"chart": {"title": str, "alt": str, "png": <base64>}})
 
@@ -31,10 +31,17 @@ import io
 import logging
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rasa_sdk.executor import CollectingDispatcher
 
+from contracts.charts import (
+    MAX_ALT_CHARS,
+    MAX_ENCODED_CHARS,
+    MAX_TITLE_CHARS,
+    PNG_SIGNATURE,
+    ChartMessage,
+)
 from erp.forecast import StockoutForecast
 from erp.receivables import BUCKETS, Ageing
 
@@ -44,11 +51,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# The gateway drops a chart whose base64 text is longer (connectors/charts.py).
-MAX_ENCODED_CHARS = 400_000
-MAX_TITLE_CHARS = 150
-MAX_ALT_CHARS = 1000
 WIDTH_INCHES, HEIGHT_INCHES, DPI = 8.0, 4.0, 100  # 800 x 400 pixels
 # The projection runs over the forecast's horizon, longer when the expected stock-out is
 # later, but never past this many times the horizon.
@@ -234,7 +236,7 @@ def stock_path(forecast: StockoutForecast, days: int) -> list[tuple[float, float
     return path
 
 
-def chart_message(title: str, alt: str, png: bytes) -> dict[str, Any] | None:
+def chart_message(title: str, alt: str, png: bytes) -> ChartMessage | None:
     """The ``custom`` payload of a reply carrying a chart, or None (logged) when the PNG is
     too large to send.
 
@@ -264,8 +266,9 @@ def chart_message(title: str, alt: str, png: bytes) -> dict[str, Any] | None:
         )
         return None
     alt = " ".join(alt.split()) or title
-    chart = {"title": _clip(title, MAX_TITLE_CHARS), "alt": _clip(alt, MAX_ALT_CHARS)}
-    return {"chart": {**chart, "png": encoded}}
+    # The gateway drops a chart over these limits (connectors/charts.py).
+    title, alt = _clip(title, MAX_TITLE_CHARS), _clip(alt, MAX_ALT_CHARS)
+    return {"chart": {"title": title, "alt": alt, "png": encoded}}
 
 
 def utter_chart(dispatcher: CollectingDispatcher, *, title: str, alt: str, png: bytes) -> bool:

@@ -11,10 +11,11 @@ passages, never from the model's text.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -24,12 +25,16 @@ from actions.answering import Worded, answering_service
 from actions.base import AnswerAction
 from actions.handoff import fallback_turn
 from actions.streaming import draft_stream
+from contracts.citations import citations_message
 from i18n.languages import detect_language
 from i18n.texts import say
 from models.answer import supporting_items
 from models.examples import ContextItem
 from retrieval.errors import InvalidQuery, RetrievalError
 from retrieval.types import Citation, Passage
+
+if TYPE_CHECKING:
+    from retrieval.settings import RetrievalSettings
 
 logger = logging.getLogger(__name__)
 
@@ -47,16 +52,9 @@ class DocumentReply:
     citations: list[Citation] = field(default_factory=list)
 
     def message(self) -> dict[str, Any]:
-        """Keyword arguments for `dispatcher.utter_message`; citations travel in `custom`."""
-        return {
-            "text": self.text,
-            "json_message": {
-                "citations": [
-                    {"title": c.title, "section": c.section, "url": c.url, "document": c.document}
-                    for c in self.citations
-                ]
-            },
-        }
+        """Keyword arguments for `dispatcher.utter_message`; citations travel in `custom`
+        (contracts/citations.py)."""
+        return {"text": self.text, "json_message": citations_message(self.citations)}
 
 
 ReplyBuilder = Callable[[str, Sequence[Passage]], DocumentReply]
@@ -134,10 +132,16 @@ def _question(tracker: Tracker) -> str:
     return "" if text.startswith("/") else text  # a button payload is not a question
 
 
-def _search(question: str) -> tuple[list[Passage], Threshold]:
+@functools.cache
+def _retrieval_settings() -> RetrievalSettings:
+    """The retrieval settings (the refusal thresholds), read once per process."""
     from retrieval.settings import RetrievalSettings
 
-    settings = RetrievalSettings.from_env()
+    return RetrievalSettings.from_env()
+
+
+def _search(question: str) -> tuple[list[Passage], Threshold]:
+    settings = _retrieval_settings()
     chinese = detect_language(question) == "zh"
     threshold = Threshold(settings.min_similarity, settings.min_keyword_zh if chinese else None)
     return answering_service().search(question, TOP_K), threshold

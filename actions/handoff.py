@@ -1,10 +1,10 @@
 """Handing a conversation to a person: asked for in any words, or after two unanswered turns.
 
-Both end in one custom message, ``{"handoff": {"rule", "score", "detail", "slots"}}`` with a
-short text; the gateway sees it in Rasa's reply, opens the handoff (with the slots, so the
-agent sees the verified customer and which order or invoice numbers were verified and which
-were not) and tells the user who can answer and when, in place of this text. The text is
-what a client talking to Rasa directly sees.
+Both end in one custom message, ``{"handoff": {"rule", "score", "detail", "slots"}}``
+(contracts/handoff.py), with a short text; the gateway sees it in Rasa's reply, opens the
+handoff (with the slots, so the agent sees the verified customer and which order or invoice
+numbers were verified and which were not) and tells the user who can answer and when, in
+place of this text. The text is what a client talking to Rasa directly sees.
 
 Fallbacks are counted here, not in the gateway: the action server sees every fallback
 (Rasa's core fallback, the document search's "I don't know", "that's outside what I can help
@@ -25,6 +25,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.metrics import fallback
 from actions.verification import first_text, question_reset_events, verification
+from contracts.handoff import REPEATED_FALLBACK, USER_REQUEST, handoff_message
 from erp.errors import InvalidIdentifier
 from erp.invoices import parse_invoice
 from erp.orders import parse_order
@@ -39,18 +40,6 @@ RECORD_SLOTS: tuple[tuple[str, Callable[[str], str]], ...] = (
 MAX_UNPARSED_CHARS = 40
 # Other slots an agent needs, copied into the handoff before the question is forgotten.
 CONTEXT_SLOTS = ("sku", "product", "quantity")
-
-
-def handoff_payload(
-    rule: str, score: float | None, detail: str, slots: dict[str, Any]
-) -> dict[str, Any]:
-    """The custom message the gateway acts on.
-
-    Example:
-        >>> handoff_payload("user_request", 0.97, "asked", {"order_number": "SO-100123"})
-        {'handoff': {'rule': 'user_request', 'score': 0.97, 'detail': 'asked', 'slots': {'order_number': 'SO-100123'}}}
-    """  # noqa: E501
-    return {"handoff": {"rule": rule, "score": score, "detail": detail, "slots": slots}}
 
 
 def handoff_slots(tracker: Tracker) -> dict[str, Any]:
@@ -121,8 +110,8 @@ def fallback_turn(
         detail = f"2 turns in a row the bot could not answer (last: {intent} {shown})"
         dispatcher.utter_message(
             text=say("handoff.after_fallback"),
-            json_message=handoff_payload(
-                "repeated_fallback", confidence, detail, handoff_slots(tracker)
+            json_message=handoff_message(
+                REPEATED_FALLBACK, confidence, detail, handoff_slots(tracker)
             ),
         )
         return [SlotSet(LAST_FALLBACK_SLOT, None)]
@@ -144,9 +133,7 @@ class ActionHandoff(Action):
         detail = f"asked for a person: {text[:80]!r}" if text else "asked for a person"
         dispatcher.utter_message(
             text=say("handoff.requested"),
-            json_message=handoff_payload(
-                "user_request", confidence, detail, handoff_slots(tracker)
-            ),
+            json_message=handoff_message(USER_REQUEST, confidence, detail, handoff_slots(tracker)),
         )
         return [*question_reset_events(), SlotSet(LAST_FALLBACK_SLOT, None)]
 

@@ -24,8 +24,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -48,6 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from actions.settings import Limit, LockoutPolicy, current_settings
 from erp.state import (
     LOCKOUT_TABLES,
     create_tables,
@@ -59,9 +59,6 @@ from erp.state import (
     transaction,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-STATE_DB_ENV = "ACTIONS_STATE_DB"
-DEFAULT_STATE_DB = ROOT / "var" / "actions-state.db"
 RECORD, CLIENT = "record", "client"
 # How often (in seconds of ``now``) a store drops failures and locks too old to matter.
 TIDY_EVERY_SECONDS = 60.0
@@ -74,44 +71,6 @@ _legacy_failures = Table(
 _legacy_locks = Table(
     "locks", _legacy, Column("key", String, primary_key=True), Column("until", Double)
 )
-
-
-@dataclass(frozen=True)
-class Limit:
-    """``failures`` within ``window_s`` seconds lock the key for ``lock_s`` seconds."""
-
-    failures: int
-    window_s: float
-    lock_s: float
-
-
-@dataclass(frozen=True)
-class LockoutPolicy:
-    """The limits per record (a number, an email) and per client (a person, an address).
-
-    | variable | default | what |
-    |---|---|---|
-    | LOCKOUT_RECORD_FAILURES / _WINDOW_SECONDS / _SECONDS | 5 / 900 / 900 | per record |
-    | LOCKOUT_CLIENT_FAILURES / _WINDOW_SECONDS / _SECONDS | 10 / 3600 / 3600 | per client |
-    """
-
-    record: Limit
-    client: Limit
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> LockoutPolicy:
-        """The policy from ``LOCKOUT_*`` variables; a bad value raises with its name."""
-        env = os.environ if environ is None else environ
-
-        def limit(kind: str, failures: int, window_s: int, lock_s: int) -> Limit:
-            prefix = f"LOCKOUT_{kind.upper()}"
-            return Limit(
-                failures=_positive(env, f"{prefix}_FAILURES", failures),
-                window_s=float(_positive(env, f"{prefix}_WINDOW_SECONDS", window_s)),
-                lock_s=float(_positive(env, f"{prefix}_SECONDS", lock_s)),
-            )
-
-        return cls(record=limit(RECORD, 5, 900, 900), client=limit(CLIENT, 10, 3600, 3600))
 
 
 @dataclass(frozen=True)
@@ -300,22 +259,9 @@ def lockout_store() -> LockoutStore:
         StateSettingsError: ``ACTIONS_STATE_DATABASE_URL`` cannot be used.
         StateUnavailable: the database cannot be reached.
     """
-    path = Path(os.environ.get(STATE_DB_ENV) or DEFAULT_STATE_DB)
-    return LockoutStore(state_engine(path), LockoutPolicy.from_env())
+    settings = current_settings()
+    return LockoutStore(state_engine(settings.state_db), settings.lockout)
 
 
 def _digest(kind: str, key: str) -> str:
     return hashlib.sha256(f"{kind}\0{key}".encode()).hexdigest()
-
-
-def _positive(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be greater than 0, got {value}")
-    return value

@@ -32,7 +32,6 @@ from typing import Any, TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
-FORMATS = ("text", "json")
 # Fields of a JSON line that never hold personal data; every other string is redacted.
 _SAFE_FIELDS = frozenset({"timestamp", "level", "logger", "conversation"})
 
@@ -94,18 +93,6 @@ def conversation_tag(conversation_id: str) -> str:
     """
     digest = hashlib.sha256(conversation_id.encode("utf-8", "surrogatepass")).hexdigest()
     return "c-" + digest[:10]
-
-
-def log_format(value: str | None) -> str:
-    """LOG_FORMAT: ``text`` (the default, also when empty) or ``json``.
-
-    Raises:
-        ValueError: any other value.
-    """
-    chosen = (value or "text").strip().lower()
-    if chosen not in FORMATS:
-        raise ValueError(f"LOG_FORMAT must be text or json, got {value!r}")
-    return chosen
 
 
 @contextmanager

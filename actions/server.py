@@ -26,15 +26,12 @@ from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, json, raw
 
-from actions.logs import log_format, use_json_logs
+from actions.logs import use_json_logs
 from actions.metrics import ActionMetrics, ObservedExecutor
+from actions.settings import HOST, TOKEN, ActionServerSettings, use_settings
+from envvars import SettingsError
 
-TOKEN_ENV = "ACTION_SERVER_TOKEN"
-METRICS_TOKEN_ENV = "METRICS_TOKEN"
-MIN_METRICS_TOKEN_CHARS = 16
 METRICS_PATH = "/metrics"
-HOST_ENV = "ACTION_SERVER_HOST"
-DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5055
 # Answers whether the process is up, and nothing about any customer.
 OPEN_PATHS = frozenset({"/health"})
@@ -80,7 +77,7 @@ def create_app(
         ValueError: ``token`` is empty.
     """
     if not token:
-        raise ValueError(f"the action server needs a token ({TOKEN_ENV}), got an empty one")
+        raise ValueError(f"the action server needs a token ({TOKEN.name}), got an empty one")
     metrics = metrics or ActionMetrics()
     executor = ObservedExecutor(metrics)
     executor.register_package(package)
@@ -132,33 +129,25 @@ def _refused(request: Request) -> HTTPResponse:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Serve the actions until SIGINT or SIGTERM; exit 2 without a token, with a METRICS_TOKEN
-    shorter than 16 characters or a LOG_FORMAT other than text or json."""
+    """Serve the actions until SIGINT or SIGTERM; exit 2 without a token or with a setting it
+    cannot use (actions/settings.py: a METRICS_TOKEN shorter than 16 characters, a LOG_FORMAT
+    other than text or json, ...)."""
+    try:
+        settings = ActionServerSettings.from_env(os.environ)
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(prog="python -m actions.server", description=__doc__)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument(
         "--host",
-        default=os.environ.get(HOST_ENV) or DEFAULT_HOST,
-        help=f"interface to listen on (default {HOST_ENV} or {DEFAULT_HOST})",
+        default=settings.host,
+        help=f"interface to listen on (default {HOST.name} or {HOST.default})",
     )
     args = parser.parse_args(argv)
-    token = os.environ.get(TOKEN_ENV, "").strip()
-    metrics_token = os.environ.get(METRICS_TOKEN_ENV, "").strip()
-    try:
-        fmt = log_format(os.environ.get("LOG_FORMAT"))
-    except ValueError as error:
-        print(error, file=sys.stderr)
-        return 2
-    if metrics_token and len(metrics_token) < MIN_METRICS_TOKEN_CHARS:
+    if not settings.token:
         print(
-            f"{METRICS_TOKEN_ENV} must be at least {MIN_METRICS_TOKEN_CHARS} characters, "
-            f"got {len(metrics_token)}",
-            file=sys.stderr,
-        )
-        return 2
-    if not token:
-        print(
-            f"{TOKEN_ENV} is not set: the action server answers only callers that send it, "
+            f"{TOKEN.name} is not set: the action server answers only callers that send it, "
             "so it does not start without one. `python -m bot run` sets it "
             "(var/secrets.json); to run it alone, export the same token Rasa sends.",
             file=sys.stderr,
@@ -166,23 +155,27 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # rasa-sdk 3.21 serves rasa 3.6 fine (same webhook protocol); drop its version warning.
     warnings.filterwarnings("ignore", "Your versions of rasa and rasa_sdk", UserWarning)
-    level = os.environ.get("LOG_LEVEL", "INFO").upper()
-    if fmt == "json":
+    use_settings(settings)
+    level = settings.log_level
+    if settings.log_format == "json":
         utils.update_sanic_log_level()
         use_json_logs(level)
     else:
         utils.configure_colored_logging(level)
         utils.update_sanic_log_level()
-    app = create_app(token, metrics_token=metrics_token)
-    # A bad VERIFICATION_SECRET, ACTIONS_STATE_DB or ANSWER_* setting, or a state database
-    # (ACTIONS_STATE_DATABASE_URL) that cannot be used, stops the server here, not a
-    # customer's turn; the retriever's model and indexes load now, not on first question.
+    app = create_app(settings.token, metrics_token=settings.metrics_token)
+    # A bad VERIFICATION_SECRET, or a state database (ACTIONS_STATE_DATABASE_URL) that cannot
+    # be used, stops the server here, not a customer's turn; the retriever's model and
+    # indexes load now, not on first question.
     from actions.answering import answering_service
     from actions.verification import warm_up
     from erp.errors import StateError, StateSettingsError
 
     try:
         warm_up()
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 2
     except StateError as error:
         print(f"Cannot start: {error}", file=sys.stderr)
         return 2 if isinstance(error, StateSettingsError) else 1

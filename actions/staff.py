@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from rasa_sdk import Tracker
 
 from actions.verification import is_staff, latest_metadata
+from contracts.metadata import listed_roles
 from i18n.texts import current_language, say
 
 ADMIN = "admin"
@@ -60,10 +61,8 @@ def staff_roles(tracker: Tracker) -> frozenset[str]:
     customer, and none of anything that is not a known role name."""
     if not is_staff(tracker):
         return frozenset()
-    roles = latest_metadata(tracker).get("roles")
-    if not isinstance(roles, list):
-        return frozenset()
-    return frozenset(role for role in roles if isinstance(role, str) and role in KNOWN_ROLES)
+    roles = listed_roles(latest_metadata(tracker))
+    return frozenset(role for role in roles if role in KNOWN_ROLES)
 
 
 def refusal(area: Area, roles: frozenset[str]) -> str:

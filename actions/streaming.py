@@ -1,17 +1,20 @@
 """Drafts of a generated answer, sent to the gateway as it grows, for channels that show them.
 
-The action server and the gateway share no Python imports; they meet over HTTP. The gateway
-accepts drafts at GATEWAY_STREAM_URL only with the GATEWAY_INTERNAL_TOKEN the launcher gives
-both processes. A draft is a courtesy: when the gateway is unreachable the final answer still
-arrives through Rasa, so failures are logged once and the stream goes quiet.
+The action server and the gateway meet over HTTP and share only the payload's shape
+(contracts/drafts.py). The gateway accepts drafts at GATEWAY_STREAM_URL only with the
+GATEWAY_INTERNAL_TOKEN the launcher gives both processes. A draft is a courtesy: when the
+gateway is unreachable the final answer still arrives through Rasa, so failures are logged
+once and the stream goes quiet.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 
 import httpx
+
+from actions.settings import current_settings
+from contracts.drafts import authorization, draft
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +48,8 @@ class DraftStream:
         try:
             response = self.client.post(
                 self.url,
-                json={"conversation_id": self.conversation_id, "text": text},
-                headers={"Authorization": f"Bearer {self.token}"},
+                json=draft(self.conversation_id, text),
+                headers={"Authorization": authorization(self.token)},
             )
             response.raise_for_status()
             self.sent += 1
@@ -56,9 +59,9 @@ class DraftStream:
 
 
 def draft_stream(conversation_id: str) -> DraftStream | None:
-    """A stream for the conversation when the launcher configured one, else None."""
-    url = os.environ.get("GATEWAY_STREAM_URL", "").strip()
-    token = os.environ.get("GATEWAY_INTERNAL_TOKEN", "").strip()
-    if not url or not token:
+    """A stream for the conversation when the launcher configured one (GATEWAY_STREAM_URL and
+    GATEWAY_INTERNAL_TOKEN, read at start), else None."""
+    settings = current_settings()
+    if not settings.stream_url or not settings.stream_token:
         return None
-    return DraftStream(conversation_id, url, token)
+    return DraftStream(conversation_id, settings.stream_url, settings.stream_token)

@@ -22,6 +22,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.lockout import RECORD, Lock, lockout_store
+from contracts import metadata as turn_metadata
 from erp.access import (
     DEFAULT_TTL_S,
     STAFF,
@@ -126,7 +127,7 @@ def is_staff(tracker: Tracker) -> bool:
 
     Only the gateway sets this (from the Slack user id); clients cannot claim it.
     """
-    return latest_metadata(tracker).get("role") == "staff"
+    return turn_metadata.is_staff(latest_metadata(tracker))
 
 
 def is_group(tracker: Tracker) -> bool:
@@ -134,20 +135,17 @@ def is_group(tracker: Tracker) -> bool:
 
     Any true-ish value counts: when in doubt, no record is discussed.
     """
-    return bool(latest_metadata(tracker).get("group"))
+    return turn_metadata.in_group(latest_metadata(tracker))
 
 
 def client_key(tracker: Tracker) -> str:
     """Who is guessing: the gateway's ``client`` key, else (no gateway) the sender id."""
-    client = latest_metadata(tracker).get("client")
-    if isinstance(client, str) and client:
-        return client
-    return f"sender:{tracker.sender_id}"
+    return turn_metadata.client_of(latest_metadata(tracker)) or f"sender:{tracker.sender_id}"
 
 
 def group_refusal(tracker: Tracker) -> str:
     """Why records are not discussed here, and where to ask instead."""
-    channel = latest_metadata(tracker).get("channel")
+    channel = latest_metadata(tracker).get(turn_metadata.CHANNEL)
     place = f"place.{channel}"
     where = say(place) if place in messages() else say("place.private")
     return say("verify.group_refusal", where=where)

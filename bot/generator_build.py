@@ -19,11 +19,13 @@ import importlib.util
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot import paths
 from bot.install import LOGS, LOWEST_PRIORITY, PipProgress
+from bot.settings import LLAMA_CMAKE_ARGS, PYTHON311, environment
 from models.priority import set_autogroup_nice
 
 OUTPUT = paths.LOGS_DIR / "generator-build.log"
@@ -37,13 +39,15 @@ def llama_installed() -> bool:
     return importlib.util.find_spec("llama_cpp") is not None
 
 
-def build_command() -> list[str]:
-    """The installer's generator step, with the Makefile's Python and llama.cpp flags."""
+def build_command(env: Mapping[str, str] | None = None) -> list[str]:
+    """The installer's generator step, with the Makefile's Python and llama.cpp flags (from
+    ``env``, default the process's environment)."""
+    env = environment(env)
     command = [sys.executable, "-m", "bot.install", "--generator-only"]
-    if os.environ.get("PYTHON311"):
-        command += ["--python311", os.environ["PYTHON311"]]
-    if os.environ.get("LLAMA_CMAKE_ARGS"):
-        command += ["--cmake-args", os.environ["LLAMA_CMAKE_ARGS"]]
+    if python := PYTHON311.read(env):
+        command += ["--python311", python]
+    if cmake_args := LLAMA_CMAKE_ARGS.read(env):
+        command += ["--cmake-args", cmake_args]
     return command
 
 

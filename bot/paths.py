@@ -25,7 +25,10 @@ TRAINING_DATA_DIRS = (ROOT / "data" / "nlu", ROOT / "data" / "stories", ROOT / "
 
 def rasa_executable() -> Path:
     """Return the `rasa` command of the Rasa virtualenv (RASA_BIN overrides it)."""
-    return Path(os.environ.get("RASA_BIN", ROOT / ".venv-rasa" / "bin" / "rasa"))
+    # Imported here: bot.settings takes its defaults from this module.
+    from bot.settings import RASA_BIN
+
+    return RASA_BIN.read(os.environ)
 
 
 def rasa_python() -> Path:

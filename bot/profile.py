@@ -2,51 +2,56 @@
 nothing to install) or ``PROFILE=production`` (Rasa's SQL tracker store on PostgreSQL, its
 lock store on Redis, its event broker on RabbitMQ).
 
-Production settings name the services and an administrator account on each, used only to
-create the assistant's own least-privilege accounts (`bot.provision`); the running processes
-get those accounts, never the administrator's:
+Production settings (declared in bot.settings) name the services and an administrator
+account on each, used only to create the assistant's own least-privilege accounts
+(`bot.provision`); the running processes get those accounts, never the administrator's.
+``PRODUCTION_NAME`` is the prefix of every database, role, vhost, queue and key the profile
+creates, so two installations can share the services.
 
-- ``PRODUCTION_POSTGRES_ADMIN_URL`` (``postgresql://postgres@127.0.0.1:5432/postgres``)
-- ``PRODUCTION_REDIS_ADMIN_URL`` (``redis://127.0.0.1:6379/0``); ``RASA_LOCK_REDIS_DB`` (1)
-- ``PRODUCTION_RABBITMQ_HOST`` (``127.0.0.1``), ``PRODUCTION_RABBITMQ_PORT`` (5672), and
-  ``RABBITMQCTL`` (``rabbitmqctl``), the tool that creates the vhost and users
-- ``TICKET_LOCK_LIFETIME`` (25 s, Rasa's own setting): how long a message may wait for its
-  conversation's lock, and how long a lock outlives a Rasa replica that died holding it. It
-  must stay below the gateway's RASA_TIMEOUT (30 s): a message waiting for such a lock is then
-  still answered within the gateway's wait, instead of being processed after the gateway gave
-  up (its reply lost, and the user's resend processed twice). Long enough for a burst of
-  messages to one conversation to be taken one after the other (20 at once pass).
-- ``PRODUCTION_NAME`` (``erp_assistant``): the prefix of every database, role, vhost, queue
-  and key the profile creates, so two installations can share the services.
+``TICKET_LOCK_LIFETIME`` (Rasa's own setting) is how long a message may wait for its
+conversation's lock, and how long a lock outlives a Rasa replica that died holding it. It
+must stay below the gateway's RASA_TIMEOUT: a message waiting for such a lock is then still
+answered within the gateway's wait, instead of being processed after the gateway gave up (its
+reply lost, and the user's resend processed twice). Long enough for a burst of messages to
+one conversation to be taken one after the other (20 at once pass).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from bot import paths
+from bot.settings import (
+    ACCOUNT_PASSWORDS,
+    ENDPOINTS_FILE,
+    LOCK_REDIS_DB,
+    POSTGRES_ADMIN_URL,
+    PRODUCTION_NAME,
+    PROFILE,
+    RABBITMQ_HOST,
+    RABBITMQ_PORT,
+    RABBITMQCTL,
+    RASA_TIMEOUT,
+    REDIS_ADMIN_URL,
+    REPLICAS,
+    TICKET_LOCK_LIFETIME,
+    environment,
+)
+from envvars import SettingsError, Variable
 
-PROFILES = ("embedded", "production")
+T = TypeVar("T")
+
 PRODUCTION_ENDPOINTS_FILE = paths.ROOT / "bot" / "endpoints.production.yml"
 # The passwords of the accounts the profile creates, generated once into var/secrets.json
 # (or set in the environment by an operator whose accounts exist already).
-ACCOUNT_SECRETS = (
-    "RASA_TRACKER_PG_PASSWORD",
-    "RASA_LOCK_REDIS_PASSWORD",
-    "RASA_EVENTS_PASSWORD",
-    "RASA_EVENTS_READER_PASSWORD",
-    "GATEWAY_REDIS_PASSWORD",
-    "GATEWAY_DATABASE_PASSWORD",
-    "ACTIONS_STATE_DATABASE_PASSWORD",
-    "ANALYTICS_EVENTS_PASSWORD",
-)
+ACCOUNT_SECRETS = tuple(ACCOUNT_PASSWORDS)
 
 
-class ProfileError(ValueError):
+class ProfileError(SettingsError):
     """A profile setting cannot be used; the message names the variable and the value."""
 
 
@@ -65,44 +70,30 @@ class Production:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Production:
-        """The settings from ``env`` (os.environ), defaults for what is not set.
+        """The settings from ``env`` (default: the process's environment), defaults for what
+        is not set.
 
         Raises:
             ProfileError: a value that cannot be used, named with the variable.
         """
-        env = os.environ if env is None else env
-        defaults = cls()
-        name = env.get("PRODUCTION_NAME", defaults.name)
-        if not name.replace("_", "").isalnum() or not name[:1].isalpha() or len(name) > 40:
-            raise ProfileError(
-                f"PRODUCTION_NAME must be letters, digits and _ (at most 40, a letter "
-                f"first), got {name!r}"
-            )
+        env = environment(env)
         settings = cls(
-            postgres_admin_url=env.get(
-                "PRODUCTION_POSTGRES_ADMIN_URL", defaults.postgres_admin_url
-            ),
-            redis_admin_url=env.get("PRODUCTION_REDIS_ADMIN_URL", defaults.redis_admin_url),
-            lock_db=_int(env, "RASA_LOCK_REDIS_DB", defaults.lock_db, 0, 15),
-            rabbitmq_host=env.get("PRODUCTION_RABBITMQ_HOST", defaults.rabbitmq_host),
-            rabbitmq_port=_int(env, "PRODUCTION_RABBITMQ_PORT", defaults.rabbitmq_port, 1, 65535),
-            rabbitmqctl=env.get("RABBITMQCTL", defaults.rabbitmqctl),
-            name=name.lower(),
-            lock_lifetime=_int(env, "TICKET_LOCK_LIFETIME", defaults.lock_lifetime, 5, 600),
+            postgres_admin_url=_read(POSTGRES_ADMIN_URL, env),
+            redis_admin_url=_read(REDIS_ADMIN_URL, env),
+            lock_db=_read(LOCK_REDIS_DB, env),
+            rabbitmq_host=_read(RABBITMQ_HOST, env),
+            rabbitmq_port=_read(RABBITMQ_PORT, env),
+            rabbitmqctl=_read(RABBITMQCTL, env),
+            name=_read(PRODUCTION_NAME, env),
+            lock_lifetime=_read(TICKET_LOCK_LIFETIME, env),
         )
-        rasa_timeout = _int(env, "RASA_TIMEOUT", 30, 1, 3600)
+        rasa_timeout = _read(RASA_TIMEOUT, env)
         if settings.lock_lifetime >= rasa_timeout:
             raise ProfileError(
                 f"TICKET_LOCK_LIFETIME ({settings.lock_lifetime} s) must be shorter than the "
                 f"gateway's RASA_TIMEOUT ({rasa_timeout} s): a message waiting for the lock "
                 "of a replica that died would be answered after the gateway gave up"
             )
-        for variable, url, schemes in (
-            ("PRODUCTION_POSTGRES_ADMIN_URL", settings.postgres_admin_url, ("postgresql",)),
-            ("PRODUCTION_REDIS_ADMIN_URL", settings.redis_admin_url, ("redis",)),
-        ):
-            if urlsplit(url).scheme not in schemes or not urlsplit(url).hostname:
-                raise ProfileError(f"{variable} must be a {schemes[0]}:// URL, got {url!r}")
         return settings
 
     # What the profile creates, all named after ``name``.
@@ -239,23 +230,19 @@ def profile_name(env: Mapping[str, str] | None = None) -> str:
     Raises:
         ProfileError: not one of PROFILES.
     """
-    env = os.environ if env is None else env
-    name = env.get("PROFILE", "").strip().lower() or "embedded"
-    if name not in PROFILES:
-        raise ProfileError(f"PROFILE must be one of {', '.join(PROFILES)}, got {name!r}")
-    return name
+    return _read(PROFILE, environment(env))
 
 
 def replica_count(env: Mapping[str, str] | None = None) -> int:
     """``REPLICAS`` (1): how many Rasa servers and action servers run behind HAProxy.
 
     Raises:
-        ProfileError: not a whole number from 1 to 8, or more than 1 without
+        ProfileError: not an integer from 1 to 8, or more than 1 without
             PROFILE=production (replicas share conversations through its Redis lock store
             and PostgreSQL tracker store; SQLite and in-memory locks are one process's).
     """
-    env = os.environ if env is None else env
-    count = _int(env, "REPLICAS", 1, 1, 8)
+    env = environment(env)
+    count = _read(REPLICAS, env)
     if count > 1 and profile_name(env) != "production":
         raise ProfileError(
             f"REPLICAS={count} needs PROFILE=production: replicas share conversations "
@@ -266,13 +253,12 @@ def replica_count(env: Mapping[str, str] | None = None) -> int:
 
 def endpoints_file(env: Mapping[str, str]) -> Path:
     """The Rasa endpoints file a process environment asks for (the embedded one by default)."""
-    return Path(env.get("RASA_ENDPOINTS_FILE") or paths.ENDPOINTS_FILE)
+    return _read(ENDPOINTS_FILE, env)
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ProfileError(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
-    return int(raw)
+def _read(variable: Variable[T], env: Mapping[str, str]) -> T:
+    """``variable``'s value; a bad one raises ProfileError (what the profile's callers catch)."""
+    try:
+        return variable.read(env)
+    except SettingsError as error:
+        raise ProfileError(str(error)) from None

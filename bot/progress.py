@@ -20,7 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import threading
@@ -30,19 +29,20 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import IO, TextIO
 
+from bot.settings import PROGRESS_SINCE, environment
+
 REFRESH_S = 0.5
 HEARTBEAT_S = 30.0
-SINCE = "PROGRESS_SINCE"
+SINCE = PROGRESS_SINCE.name
 DAY_S = 86400.0
 
 
 def since_start(env: dict[str, str] | None = None, now: float | None = None) -> float:
     """Seconds since PROGRESS_SINCE (0 when unset, unreadable, in the future or a day old)."""
-    value = (os.environ if env is None else env).get(SINCE, "")
-    try:
-        offset = (time.time() if now is None else now) - float(value)
-    except ValueError:
+    since = PROGRESS_SINCE.read(environment(env))
+    if since is None:
         return 0.0
+    offset = (time.time() if now is None else now) - since
     return offset if 0 <= offset < DAY_S else 0.0
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import sys
 
-TOKEN_ENV = "RASA_TOKEN"
+from bot.settings import RASA_API_TOKEN
+
+TOKEN_ENV = RASA_API_TOKEN.name
 
 
 def main() -> int:
@@ -19,7 +21,7 @@ def main() -> int:
     if sys.argv[1:2] != ["run"]:
         print("usage: python -m bot.rasa_server run [rasa run options]", file=sys.stderr)
         return 2
-    token = os.environ.get(TOKEN_ENV, "").strip()
+    token = RASA_API_TOKEN.read(os.environ)
     if not token:
         print(
             f"{TOKEN_ENV} is not set: Rasa's HTTP API would answer anyone, so it does not "

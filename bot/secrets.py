@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from bot import paths
+from bot.settings import ACCOUNT_PASSWORDS, SHARED_SECRETS, environment
 
 # What each proves (docs/security.md): RASA_TOKEN, the gateway to Rasa (its HTTP API and the
 # gateway channel); ACTION_SERVER_TOKEN, Rasa to the action server; GATEWAY_INTERNAL_TOKEN,
@@ -19,15 +20,7 @@ from bot import paths
 # the gateway to the generator's server (models.server); VERIFICATION_SECRET signs
 # verification records; WEB_SESSION_SECRET signs the web chat's session tokens; METRICS_TOKEN,
 # whoever scrapes /metrics on the gateway and the action server (docs/observability.md).
-SECRET_NAMES = (
-    "RASA_TOKEN",
-    "ACTION_SERVER_TOKEN",
-    "GATEWAY_INTERNAL_TOKEN",
-    "GENERATOR_TOKEN",
-    "VERIFICATION_SECRET",
-    "WEB_SESSION_SECRET",
-    "METRICS_TOKEN",
-)
+SECRET_NAMES = tuple(SHARED_SECRETS)
 
 
 class SecretsError(RuntimeError):
@@ -40,9 +33,10 @@ def shared_secrets(
     environ: Mapping[str, str] | None = None,
     names: tuple[str, ...] = SECRET_NAMES,
 ) -> dict[str, str]:
-    """Every name of ``names`` (SECRET_NAMES) with its value: from the environment when set there,
-    otherwise from ``path`` (default var/secrets.json), where a missing one is generated
-    once and kept, so that conversations signed before a restart stay valid after it.
+    """Every name of ``names`` (SECRET_NAMES, or bot.profile's ACCOUNT_SECRETS) with its
+    value: from the environment when set there, otherwise from ``path`` (default
+    var/secrets.json), where a missing one is generated once and kept, so that conversations
+    signed before a restart stay valid after it.
 
     The file is written atomically with mode 0600; an existing one readable by others is
     made private.
@@ -56,8 +50,9 @@ def shared_secrets(
         SecretsError: the file is not a JSON object of strings, or cannot be read or written.
     """
     path = paths.SECRETS_FILE if path is None else path
-    env = os.environ if environ is None else environ
-    from_env = {name: value for name in names if (value := env.get(name, "").strip())}
+    env = environment(environ)
+    variables = {**SHARED_SECRETS, **ACCOUNT_PASSWORDS}
+    from_env = {name: value for name in names if (value := variables[name].read(env))}
     if len(from_env) == len(names):
         return from_env
     stored = _read(path)

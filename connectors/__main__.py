@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
-from connectors.logs import configure_logging, log_format
-from connectors.settings import GatewaySettings
+from connectors.logs import LogFormat, configure_logging
+from connectors.settings import LOG_FORMAT, LOG_LEVEL, GatewaySettings
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -24,9 +24,9 @@ def main() -> None:
 
     LOG_LEVEL sets the gateway's own lines' level, LOG_FORMAT=json writes JSON lines.
     """
-    settings = GatewaySettings.from_env()
-    level = os.environ.get("LOG_LEVEL", "INFO").upper()
-    fmt = log_format(os.environ.get("LOG_FORMAT"))
+    settings = GatewaySettings.from_env(os.environ)
+    level = LOG_LEVEL.read(os.environ)
+    fmt: LogFormat = "json" if LOG_FORMAT.read(os.environ) == "json" else "text"
     configure_logging(level, fmt)
     config = server_config(settings, level=level, fmt=fmt)
     server = _Server(config)
@@ -96,7 +96,7 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["agents"]:
         from connectors.agents.cli import main as agents
 
-        sys.exit(agents(sys.argv[2:]))
+        sys.exit(agents(sys.argv[2:], os.environ))
     if sys.argv[1:2] == ["db"]:
         from connectors.migrations.cli import main as database
 

@@ -1,7 +1,7 @@
 """Charts in the assistant's replies: the action server's ``custom`` chart payload, checked and
 decoded for the channels that show it (Slack uploads it, the console's Ask panel shows it).
 
-The payload (actions/charts.py writes it)::
+The payload (actions/charts.py writes it; contracts/charts.py has its type and limits)::
 
     {"chart": {"title": str, "alt": str, "png": <base64 of a PNG>}}
 
@@ -24,14 +24,10 @@ from typing import Any, NotRequired, TypedDict
 
 from connectors.messages import OutgoingMessage, RestMessage, rest_message
 from connectors.validation import clean_text
+from contracts.charts import CHART as CHART_KEY
+from contracts.charts import MAX_ALT_CHARS, MAX_ENCODED_CHARS, MAX_TITLE_CHARS, PNG_SIGNATURE
 
 logger = logging.getLogger("connectors")
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-MAX_ENCODED_CHARS = 400_000  # base64 characters; the decoded PNG is at most 300,000 bytes
-MAX_TITLE_CHARS = 150
-MAX_ALT_CHARS = 1000
-CHART_KEY = "chart"
 
 
 class ChartJson(TypedDict):

@@ -30,7 +30,8 @@ from collections.abc import Callable
 from typing import Any, TypedDict
 
 from connectors.redaction import redact
-from connectors.streaming import MAX_DRAFT_CHARS, DraftSink
+from connectors.streaming import DraftSink
+from contracts.drafts import MAX_DRAFT_CHARS
 
 logger = logging.getLogger("connectors")
 

@@ -1,4 +1,7 @@
-"""The gateway's exception hierarchy; gateway.py maps each to an HTTP status in one place."""
+"""The gateway's exception hierarchy; gateway.py maps each to an HTTP status in one place.
+
+A setting that cannot be used raises `envvars.SettingsError`, the one settings error of every
+process."""
 
 
 class GatewayError(Exception):
@@ -33,10 +36,6 @@ class StoreUnavailable(GatewayError):
     """The gateway's database could not be reached or refused the statement (PostgreSQL
     restarting, a SQLite file locked or on a full disk): the message gets a clear
     "temporarily unavailable" instead of an answer."""
-
-
-class SettingsError(GatewayError, ValueError):
-    """An environment variable held a value the gateway cannot use."""
 
 
 class RateLimited(GatewayError):

@@ -6,7 +6,7 @@ turn's task by `conversation_logged` and copied by asyncio into whatever the tur
 the message and any traceback pass through `connectors.redaction.redact`.
 
 Example:
-    >>> configure_logging("INFO", log_format("json"))
+    >>> configure_logging("INFO", "json")
     >>> with conversation_logged(conversation_tag("web:abc")):
     ...     logging.getLogger("connectors").info("hello")
     {"timestamp": "2025-06-02T09:14:03.120514+00:00", "level": "INFO", "logger": "connectors",
@@ -24,7 +24,6 @@ from typing import Any, Literal, TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
-from connectors.errors import SettingsError
 from connectors.redaction import redact
 
 LogFormat = Literal["text", "json"]
@@ -33,18 +32,6 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _SAFE_FIELDS = frozenset({"timestamp", "level", "logger", "conversation"})
 
 _conversation: ContextVar[str | None] = ContextVar("log_conversation", default=None)
-
-
-def log_format(value: str | None) -> LogFormat:
-    """LOG_FORMAT: ``text`` (the default, also when empty) or ``json``.
-
-    Raises:
-        SettingsError: any other value.
-    """
-    chosen = (value or "text").strip().lower()
-    if chosen not in ("text", "json"):
-        raise SettingsError(f"LOG_FORMAT must be text or json, got {value!r}")
-    return "json" if chosen == "json" else "text"
 
 
 @contextmanager

@@ -71,13 +71,7 @@ class OutgoingMessage:
     custom: dict[str, Any] | None = None
 
 
-# Rasa REST channel (POST /webhooks/rest/webhook).
-
-
-class RasaRequest(TypedDict):
-    sender: str
-    message: str
-    metadata: dict[str, Any]
+# Rasa's replies on its REST channel (the request is contracts.metadata.RasaRequest).
 
 
 class RasaButton(TypedDict, total=False):

@@ -26,7 +26,9 @@ TURN_OUTCOMES = frozenset(
 )
 # Rasa answers within RASA_TIMEOUT (30 s by default); most turns take well under a second.
 TURN_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0)
-_RULE = re.compile(r"(user_request|repeated_fallback|frustration|sensitive_topic:[\w-]{1,40})")
+_RULE = re.compile(
+    r"(user_request|repeated_fallback|write_not_supported|frustration|sensitive_topic:[\w-]{1,40})"
+)
 
 
 def channel_label(channel: str) -> str:

@@ -12,8 +12,9 @@ from urllib.parse import quote
 import httpx
 
 from connectors.errors import RasaUnavailable
-from connectors.messages import Button, IncomingMessage, OutgoingMessage, RasaRequest
+from connectors.messages import Button, IncomingMessage, OutgoingMessage
 from connectors.validation import PATH_SAFE_CHARS
+from contracts.metadata import TURN, RasaRequest, turn_metadata
 
 logger = logging.getLogger("connectors")
 
@@ -80,17 +81,17 @@ class RasaClient:
         payload: RasaRequest = {
             "sender": message.sender_id,
             "message": message.text,
-            # Set last so that client metadata cannot claim another channel or a staff role.
-            "metadata": {
-                **message.metadata,
-                "channel": message.channel,
-                "role": "staff" if message.staff else "customer",
-                "staff_writes": message.staff and message.staff_writes,
-                "roles": sorted(message.staff_roles) if message.staff else [],
-                "client": message.client or message.sender_id,
-                "group": message.group,
-                "turn": turn,
-            },
+            # The gateway's keys go over the client's, so a client cannot claim a staff role.
+            "metadata": turn_metadata(
+                message.metadata,
+                channel=message.channel,
+                staff=message.staff,
+                staff_writes=message.staff_writes,
+                roles=message.staff_roles,
+                client=message.client or message.sender_id,
+                group=message.group,
+                turn=turn,
+            ),
         }
         # Encoded here rather than with httpx's json=, which uses ensure_ascii=False and
         # would fail on lone surrogates that a JSON client may put in metadata.
@@ -192,7 +193,7 @@ class RasaClient:
         data = await self._call("GET", url, params={"include_events": "NONE"})
         latest = data.get("latest_message") if isinstance(data, dict) else None
         metadata = latest.get("metadata") if isinstance(latest, dict) else None
-        return isinstance(metadata, dict) and metadata.get("turn") == turn
+        return isinstance(metadata, dict) and metadata.get(TURN) == turn
 
     def _bearer(self) -> dict[str, str]:
         # Without a token Rasa answers 401, which _status_reason explains.

@@ -1,12 +1,13 @@
 """Answer drafts from the action server, shown live on channels that can show them.
 
 The document action posts the guarded answer so far, a sentence at a time, to
-``POST /internal/stream`` with the token the launcher gave both processes
-(GATEWAY_INTERNAL_TOKEN). ``route_drafts`` hands each draft to the channel its conversation
-id names (``web:…``, ``telegram:…``, ``slack:…``). The web chat shows it as a growing draft
-that the final answer replaces; Telegram and Slack post it as a message, edit it as the
-answer grows and edit the final answer into it (connectors/drafts.py). Replicas sharing
-Redis pass a Telegram or Slack draft to the one answering its turn (connectors/draft_relay.py).
+``POST /internal/stream`` (the body: contracts/drafts.py) with the token the launcher gave
+both processes (GATEWAY_INTERNAL_TOKEN). ``route_drafts`` hands each draft to the channel
+its conversation id names (``web:…``, ``telegram:…``, ``slack:…``). The web chat shows it
+as a growing draft that the final answer replaces; Telegram and Slack post it as a message,
+edit it as the answer grows and edit the final answer into it (connectors/drafts.py).
+Replicas sharing Redis pass a Telegram or Slack draft to the one answering its turn
+(connectors/draft_relay.py).
 A draft for another channel (REST clients), an unknown conversation or a Telegram or Slack
 chat whose message is not being answered (on any replica) is accepted and dropped. Without a
 token the route answers 404: nothing outside can post drafts.
@@ -26,11 +27,9 @@ from starlette.routing import Route
 
 from connectors.redaction import redact
 from connectors.validation import MAX_BODY_BYTES, read_body
+from contracts.drafts import STREAM_PATH, authorization, parse_draft
 
 logger = logging.getLogger("connectors")
-
-STREAM_PATH = "/internal/stream"
-MAX_DRAFT_CHARS = 4000
 
 # Shows a draft to one conversation; returns whether its channel can show drafts.
 DraftSink = Callable[[str, str], Awaitable[bool]]
@@ -71,7 +70,7 @@ def stream_route(token: str, sink: DraftSink) -> Route:
         if not token:
             return JSONResponse({"error": "answer drafts are disabled"}, status_code=404)
         given = request.headers.get("authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        if not hmac.compare_digest(given.encode(), authorization(token).encode()):
             logger.warning("rejected an answer draft with a wrong token")
             return JSONResponse({"error": "wrong or missing token"}, status_code=403)
         body = await read_body(request, limit=MAX_BODY_BYTES)
@@ -79,15 +78,11 @@ def stream_route(token: str, sink: DraftSink) -> Route:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             return JSONResponse({"error": "body must be JSON"}, status_code=400)
-        conversation = data.get("conversation_id") if isinstance(data, dict) else None
-        text = data.get("text") if isinstance(data, dict) else None
-        if not isinstance(conversation, str) or not conversation:
-            return JSONResponse({"error": "conversation_id must be a string"}, status_code=400)
-        if not isinstance(text, str) or not text.strip() or len(text) > MAX_DRAFT_CHARS:
-            return JSONResponse(
-                {"error": f"text must be 1-{MAX_DRAFT_CHARS} characters"}, status_code=400
-            )
-        shown = await sink(conversation, text)
+        draft, problem = parse_draft(data)
+        if draft is None:
+            return JSONResponse({"error": problem}, status_code=400)
+        conversation = draft["conversation_id"]
+        shown = await sink(conversation, draft["text"])
         logger.debug("draft for %s shown=%s", redact(conversation), shown)
         return Response(status_code=204)
 

@@ -31,12 +31,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
+from erp.settings import VERIFICATION_SECRET
+
 logger = logging.getLogger("erp")
 
 TOKEN_VERSION = 1
 MAX_TOKEN_CHARS = 4096
 DEFAULT_TTL_S = 3600.0
-SECRET_ENV = "VERIFICATION_SECRET"
 # A customer's key in the ERP, as its table holds it.
 CustomerKey = int | str
 # The factors a customer can prove; "staff" marks a lookup by a known staff member.
@@ -121,18 +122,25 @@ def verification_secret(environ: Mapping[str, str] | None = None) -> bytes:
     `make run` sets it for every process (bot/secrets), so the action server and the
     gateway share it and verification survives restarts. A process started alone gets a
     random secret: verification then lasts as long as that process, and nothing is weaker.
+
+    Raises:
+        SettingsError: it is shorter than 16 characters.
     """
-    value = (environ if environ is not None else os.environ).get(SECRET_ENV, "")
+    value = (
+        VERIFICATION_SECRET.read(os.environ)
+        if environ is None
+        else VERIFICATION_SECRET.read(environ)
+    )
     if value:
-        if len(value) < 16:
-            raise ValueError(f"{SECRET_ENV} must be at least 16 characters, got {len(value)}")
         return value.encode()
     return _process_secret()
 
 
 @lru_cache(maxsize=1)
 def _process_secret() -> bytes:
-    logger.warning("%s is not set: verification lasts only while this process runs", SECRET_ENV)
+    logger.warning(
+        "%s is not set: verification lasts only while this process runs", VERIFICATION_SECRET.name
+    )
     return secrets.token_bytes(32)
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, insert, select
 
+from erp.settings import AUDIT_DB
 from erp.state import (
     AUDIT_TABLES,
     audit_events,
@@ -40,9 +41,6 @@ from erp.state import (
     transaction,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-AUDIT_DB_ENV = "AUDIT_DB"
-DEFAULT_AUDIT_DB = ROOT / "var" / "audit.db"
 MAX_TEXT = 120
 DEFAULT_LIMIT = 100
 _TEXTS = ("conversation", "channel", "actor", "customer", "operation", "record", "outcome")
@@ -125,7 +123,7 @@ def audit_trail() -> AuditTrail:
         StateSettingsError: ``ACTIONS_STATE_DATABASE_URL`` cannot be used.
         StateUnavailable: the database cannot be reached.
     """
-    return AuditTrail(state_engine(Path(os.environ.get(AUDIT_DB_ENV) or DEFAULT_AUDIT_DB)))
+    return AuditTrail(state_engine(AUDIT_DB.read(os.environ)))
 
 
 class Stopwatch:

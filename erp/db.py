@@ -16,17 +16,14 @@ from sqlalchemy.orm import Session
 
 from erp.errors import ErpUnavailable
 from erp.models import Base
+from erp.settings import DATABASE_URL, POOL_SIZE, STATEMENT_TIMEOUT_MS
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = ROOT / "var" / "erp.db"
-URL_ENV = "ERP_DATABASE_URL"
 CONNECT_TIMEOUT_SECONDS = 5
-# The assistant's own connections: read-only, each statement cut off after this long, and a
-# pool as large as the action server's worker threads may ask for at once.
-STATEMENT_TIMEOUT_ENV = "ERP_STATEMENT_TIMEOUT_MS"
-DEFAULT_STATEMENT_TIMEOUT_MS = 5000
-POOL_SIZE_ENV = "ERP_POOL_SIZE"
-DEFAULT_POOL_SIZE = 10
+# The assistant's own connections are read-only, each statement is cut off after
+# ERP_STATEMENT_TIMEOUT_MS, and the pool is as large as the action server's worker threads
+# may ask for at once (ERP_POOL_SIZE; both in erp/settings.py).
 POOL_TIMEOUT_SECONDS = 10
 # How often (in SQLite virtual machine steps) a running SQLite statement checks its deadline.
 _SQLITE_CHECK_EVERY = 10_000
@@ -44,7 +41,7 @@ def database_url() -> str:
     Returns:
         A SQLAlchemy database URL.
     """
-    url = os.environ.get(URL_ENV, "").strip()
+    url = DATABASE_URL.read(os.environ)
     if url:
         return url
     DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
@@ -58,23 +55,13 @@ def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _env_int(name: str, default: int, low: int, high: int) -> int:
-    """An integer setting from the environment, refused with its name when out of range."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
-    return value
-
-
 def statement_timeout_ms() -> int:
-    """``ERP_STATEMENT_TIMEOUT_MS`` (default 5000): how long one ERP query may run."""
-    return _env_int(STATEMENT_TIMEOUT_ENV, DEFAULT_STATEMENT_TIMEOUT_MS, 100, 600_000)
+    """``ERP_STATEMENT_TIMEOUT_MS`` (default 5000): how long one ERP query may run.
+
+    Raises:
+        SettingsError: it is not a whole number of 100 to 600000.
+    """
+    return STATEMENT_TIMEOUT_MS.read(os.environ)
 
 
 def make_engine(
@@ -113,7 +100,7 @@ def make_engine(
         settings += [f"-c statement_timeout={timeout_ms}", f"-c lock_timeout={timeout_ms}"]
         connect_args["options"] = " ".join(settings)
     if read_only and not (backend == "sqlite" and parsed.database in (None, "", ":memory:")):
-        size = _env_int(POOL_SIZE_ENV, DEFAULT_POOL_SIZE, 1, 200)
+        size = POOL_SIZE.read(os.environ)
         options |= {"pool_size": size, "max_overflow": size, "pool_timeout": POOL_TIMEOUT_SECONDS}
     engine = create_engine(parsed, connect_args=connect_args, **options)
     if backend == "sqlite":

@@ -27,10 +27,8 @@ from erp.errors import AccessDenied, RecordNotFound
 from erp.models import AssistantReturn, AssistantReturnLine
 from erp.orders import order_id
 from erp.schema import MappedSchema, as_date, schema_for
+from erp.settings import COMPANY_FACTS_FILE
 
-ROOT = Path(__file__).resolve().parent.parent
-FACTS_ENV = "COMPANY_FACTS_FILE"
-DEFAULT_FACTS = ROOT / "data" / "company.yml"
 RMA_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
 
 
@@ -69,7 +67,7 @@ def returns_policy() -> ReturnsPolicy:
     Raises:
         ValueError: the facts file has no usable ``returns:`` section.
     """
-    path = Path(os.environ.get(FACTS_ENV) or DEFAULT_FACTS)
+    path = COMPANY_FACTS_FILE.read(os.environ)
     return _policy(str(path.resolve()), path.stat().st_mtime)
 
 

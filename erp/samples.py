@@ -42,9 +42,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql
 
 from erp.db import make_engine, ping
+from erp.settings import BENCHMARKS_DIR
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS_ENV = "BENCHMARKS_DIR"
 SAMPLES = ("northwind", "classicmodels")
 BATCH_ROWS = 1000
 # Text columns in a key or index need a length on MariaDB; 255 characters of utf8mb4 fit
@@ -76,7 +75,7 @@ def default_source(sample: str) -> Path:
     Raises:
         ValueError: ``sample`` is not one of :data:`SAMPLES`.
     """
-    base = Path(os.environ.get(BENCHMARKS_ENV) or ROOT.parent / "shared" / "benchmarks")
+    base = BENCHMARKS_DIR.read(os.environ)
     if sample == "northwind":
         return base / "northwind" / "northwind.db"
     if sample == "classicmodels":

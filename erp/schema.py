@@ -14,7 +14,7 @@ import os
 import re
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -28,9 +28,10 @@ from erp.ids import clean_input
 from erp.mapping.resolve import ConceptReport, Tables, check_mapping, joined, resolve_source
 from erp.mapping.source import MappingError
 from erp.mapping.spec import Concept, MappingSpec, load_mapping
+from erp.settings import DEFAULT_MAPPING as DEFAULT_MAPPING  # where callers look for it
+from erp.settings import MAPPING
 
-DEFAULT_MAPPING = Path(__file__).resolve().parent / "mappings" / "demo.yml"
-MAPPING_ENV = "ERP_MAPPING"
+MAPPING_ENV = MAPPING.name
 MAX_ID_CHARS = 40
 MAX_INPUT_CHARS = 200
 
@@ -264,10 +265,10 @@ def current_spec() -> MappingSpec:
     return _loaded(str(path.resolve()), modified)
 
 
-def mapping_path(environ: dict[str, str] | None = None) -> Path:
-    """The mapping in use: ``ERP_MAPPING``, else the demo schema's."""
-    raw = (os.environ if environ is None else environ).get(MAPPING_ENV, "").strip()
-    return Path(raw).expanduser() if raw else DEFAULT_MAPPING
+def mapping_path(environ: Mapping[str, str] | None = None) -> Path:
+    """The mapping in use: ``ERP_MAPPING`` (a relative path from the project root), else the
+    demo schema's."""
+    return MAPPING.read(os.environ) if environ is None else MAPPING.read(environ)
 
 
 def schema_for(session: Session) -> MappedSchema:

@@ -49,9 +49,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import NullPool
 
 from erp.errors import StateSettingsError, StateUnavailable
+from erp.settings import STATE_DATABASE_PASSWORD, STATE_DATABASE_URL
 
-URL_ENV = "ACTIONS_STATE_DATABASE_URL"
-PASSWORD_ENV = "ACTIONS_STATE_DATABASE_PASSWORD"
+URL_ENV = STATE_DATABASE_URL.name
+PASSWORD_ENV = STATE_DATABASE_PASSWORD.name
 CONNECT_TIMEOUT_SECONDS = 10
 # A statement, or a wait for another replica's lock, cut off after this long: a clear error
 # for the turn instead of a wait without end.
@@ -116,8 +117,9 @@ def state_url(environ: Mapping[str, str] | None = None) -> URL | None:
     Raises:
         StateSettingsError: the URL is not a ``postgresql://user@host:port/database`` one.
     """
-    env = os.environ if environ is None else environ
-    raw = (env.get(URL_ENV) or "").strip()
+    if environ is None:
+        return state_url(os.environ)
+    raw = STATE_DATABASE_URL.read(environ)
     if not raw:
         return None
     # Not echoed in the messages: the URL may carry a password.
@@ -131,7 +133,7 @@ def state_url(environ: Mapping[str, str] | None = None) -> URL | None:
         raise StateSettingsError(shape) from None
     if not url.host or not url.database:
         raise StateSettingsError(f"{shape} (the host or the database is missing)")
-    password = (env.get(PASSWORD_ENV) or "").strip()
+    password = STATE_DATABASE_PASSWORD.read(environ)
     if password:
         url = url.set(password=password)
     return url.set(drivername="postgresql+psycopg")

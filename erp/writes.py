@@ -41,8 +41,8 @@ from erp.models import AssistantReturn, AssistantReturnLine, AssistantWrite
 from erp.orders import order_id
 from erp.returns import already_returned, record_return, returnable_order, returns_policy
 from erp.schema import DEFAULT_MAPPING, MappedSchema, current_spec, mapping_path, schema_for
+from erp.settings import WRITE_DATABASE_URL
 
-WRITE_URL_ENV = "ERP_WRITE_DATABASE_URL"
 # Orders a customer may still cancel: nothing has been picked yet.
 CANCELLABLE = ("pending", "confirmed")
 # Orders whose delivery address may still change: not shipped yet.
@@ -73,12 +73,12 @@ def write_url() -> str:
     Raises:
         WritesNotSupported: another company's ERP with no write connection configured.
     """
-    url = os.environ.get(WRITE_URL_ENV, "").strip()
+    url = WRITE_DATABASE_URL.read(os.environ)
     if url:
         return url
     if mapping_path().resolve() == DEFAULT_MAPPING.resolve():
         return database_url()
-    raise WritesNotSupported("write", f"{WRITE_URL_ENV} is not set")
+    raise WritesNotSupported("write", f"{WRITE_DATABASE_URL.name} is not set")
 
 
 def make_write_engine(url: str) -> Engine:

@@ -35,6 +35,12 @@ test: deploy-tools
 validate-deploy: install deploy-tools ## Check deploy/: compose config, Helm render + lint, Kubernetes schemas, hadolint, secrets and probes (tests/deploy)
 	$(PY) -m pytest -q -p no:cacheprovider tests/deploy
 
+# What deploy/Dockerfile.main installs: requirements/runtime.txt alone, measured against the
+# checkout's main env and proven to import every process's entry point (docs/benchmarks.md).
+.PHONY: bench-runtime-env
+bench-runtime-env: install ## The production image's Python set (requirements/runtime.txt) vs the main env: installed size, and every entry point imports without the training and dev tools (~3 min)
+	$(PY) -m bot.bench_runtime_env --out var/bench/runtime-env.json
+
 # deploy/.env for `docker compose -f deploy/docker-compose.yml up`: every secret generated
 # once (mode 0600, git-ignored); an existing file is kept as it is.
 .PHONY: deploy-env
@@ -52,7 +58,7 @@ run: $(VENV)/.gpu-installed
 endif
 
 # faiss-cpu and faiss-gpu install the same `faiss` module: out with both, then faiss-gpu alone
-# (a reinstall of requirements/main.txt brings faiss-cpu back over it). A CPU build of torch
+# (a reinstall of requirements/runtime.txt brings faiss-cpu back over it). A CPU build of torch
 # 2.13.0 satisfies torch==2.13.0: it goes, so that PyPI's CUDA one comes in. llama.cpp comes
 # from the installer, built with LLAMA_GPU_CMAKE_ARGS (its wheel cache keeps the CPU and the GPU
 # builds apart). The last step fails on any CPU-only build.

@@ -128,7 +128,7 @@ def _build_data(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from models.base import base_path, hf_checkpoint
     from models.card import update_card
-    from models.settings import GeneratorSettings
+    from models.settings import THREADS, GeneratorSettings
     from models.train import TrainConfig, train, training_markdown
 
     settings = GeneratorSettings.from_env()
@@ -151,7 +151,7 @@ def _train(args: argparse.Namespace) -> int:
         target_modules=tuple(m.strip() for m in args.modules.split(",") if m.strip()),
         precision=args.precision,
         # torch's own default (all cores) trains faster than the serving default of cores - 1.
-        threads=settings.threads if os.environ.get("GENERATOR_THREADS") else 0,
+        threads=settings.threads if THREADS.present(os.environ) else 0,
     )
     base = base_path(settings)
     result = train(

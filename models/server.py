@@ -53,16 +53,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from envvars import SettingsError
 from models.errors import GeneratorError, PromptTooLong
 from models.generator import Generation, Limits
 from models.priority import set_autogroup_nice
-from models.settings import GeneratorSettings
+from models.settings import HOST, LOG_LEVEL, TOKEN, GeneratorSettings
 
 log = logging.getLogger("models.server")
 
-TOKEN_ENV = "GENERATOR_TOKEN"
-HOST_ENV = "GENERATOR_HOST"
-DEFAULT_HOST = "127.0.0.1"
+TOKEN_ENV = TOKEN.name
 MAX_BODY_BYTES = 64 * 1024
 # A caller may ask to wait longer than the default, within reason.
 MAX_WAIT_SECONDS = 600.0
@@ -676,24 +675,24 @@ def main(argv: list[str] | None = None) -> int:
     """
     import uvicorn
 
+    try:
+        settings = GeneratorSettings.from_env(os.environ)
+        host, level = HOST.read(os.environ), LOG_LEVEL.read(os.environ)
+    except SettingsError as error:
+        print(f"Cannot start the generator: {error}", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(prog="python -m models.server", description=__doc__)
     parser.add_argument(
         "--host",
-        default=os.environ.get(HOST_ENV) or DEFAULT_HOST,
-        help=f"interface to listen on (default {HOST_ENV} or {DEFAULT_HOST})",
+        default=host,
+        help=f"interface to listen on (default {HOST.name} or {HOST.default})",
     )
     parser.add_argument("--port", type=int, default=None,
                         help="port (default GENERATOR_PORT or 5006)")  # fmt: skip
     args = parser.parse_args(argv)
-    level = os.environ.get("LOG_LEVEL", "INFO").upper()
     logging.basicConfig(
         stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    try:
-        settings = GeneratorSettings.from_env()
-    except ValueError as error:
-        print(f"Cannot start the generator: {error}", file=sys.stderr)
-        return 2
     if not settings.enabled:
         print("GENERATOR_BACKEND=off: there is no model to serve.", file=sys.stderr)
         return 2

@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-FACTS_ENV = "COMPANY_FACTS_FILE"
-DEFAULT_FACTS = ROOT / "data" / "company.yml"
+from retrieval.settings import COMPANY_FACTS_FILE
+
+FACTS_ENV = COMPANY_FACTS_FILE.name
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*)\s*\}\}")
 
 
@@ -25,7 +25,8 @@ class UnknownFact(ValueError):
 
 
 def facts_path() -> Path:
-    return Path(os.environ.get(FACTS_ENV) or DEFAULT_FACTS)
+    """The facts file: ``COMPANY_FACTS_FILE`` (a relative path from the project root)."""
+    return COMPANY_FACTS_FILE.read(os.environ)
 
 
 @lru_cache(maxsize=4)

@@ -27,6 +27,8 @@ from typing import Protocol
 
 import numpy as np
 
+from retrieval.settings import PRODUCT_VECTORS_DIR
+
 logger = logging.getLogger(__name__)
 
 
@@ -103,9 +105,8 @@ def _read(path: Path) -> dict[str, np.ndarray]:
         return {}
 
 
-# The model products are compared with, and where its vectors are kept (PRODUCT_VECTORS_DIR).
+# The model products are compared with (its vectors are kept in PRODUCT_VECTORS_DIR).
 PRODUCT_MODEL = "all-MiniLM-L6-v2"
-_ROOT = Path(__file__).resolve().parent.parent
 
 
 def product_embedder(environ: Mapping[str, str] | None = None) -> DiskCachedEmbedder:
@@ -113,8 +114,8 @@ def product_embedder(environ: Mapping[str, str] | None = None) -> DiskCachedEmbe
     when a text is new), its vectors kept in PRODUCT_VECTORS_DIR (default var/vectors)."""
     from retrieval.embedding import SentenceTransformerEmbedder
 
-    env = os.environ if environ is None else environ
-    directory = Path(env.get("PRODUCT_VECTORS_DIR") or _ROOT / "var" / "vectors")
+    vectors = PRODUCT_VECTORS_DIR
+    directory = vectors.read(os.environ) if environ is None else vectors.read(environ)
     return DiskCachedEmbedder(
         SentenceTransformerEmbedder(PRODUCT_MODEL), directory / f"{PRODUCT_MODEL}.npz"
     )

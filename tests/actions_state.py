@@ -40,11 +40,11 @@ class StateBackend:
     def use(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Point this process's stores (``lockout_store()``, ``audit_trail()``) at the backend
         through the environment, as an action server's would be."""
-        from actions.lockout import STATE_DB_ENV
-        from erp.audit import AUDIT_DB_ENV
+        from actions.settings import STATE_DB
+        from erp.settings import AUDIT_DB
 
-        monkeypatch.setenv(STATE_DB_ENV, str(self.folder / "actions-state.db"))
-        monkeypatch.setenv(AUDIT_DB_ENV, str(self.folder / "audit.db"))
+        monkeypatch.setenv(STATE_DB.name, str(self.folder / "actions-state.db"))
+        monkeypatch.setenv(AUDIT_DB.name, str(self.folder / "audit.db"))
         if self.url is None:
             monkeypatch.delenv(URL_ENV, raising=False)
         else:
@@ -54,10 +54,13 @@ class StateBackend:
 
 
 def close_process_stores() -> None:
-    """Close and forget the process's lockout store and audit trail (the next call opens them
-    again from the environment)."""
+    """Close and forget the process's lockout store and audit trail, and the action server's
+    settings (the next call reads the environment and opens them again)."""
     from actions.lockout import lockout_store
+    from actions.settings import use_settings
     from erp.audit import audit_trail
+
+    use_settings(None)
 
     for cached in (lockout_store, audit_trail):
         if cached.cache_info().currsize:

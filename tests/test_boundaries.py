@@ -2,7 +2,8 @@
 inside functions: `make lint` runs this file.
 
 - erp/, retrieval/, models/ and i18n/ are libraries: none imports actions/, connectors/ or bot/;
-- erp/ and retrieval/ know nothing of each other; i18n/ imports none of the project's packages;
+- erp/ and retrieval/ know nothing of each other; i18n/, envvars/ (typed environment
+  variables) and contracts/ (payloads between processes) import none of the project's packages;
 - actions/ and connectors/ never import each other (they meet through Rasa, over HTTP).
 """
 
@@ -14,12 +15,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("actions", "bot", "connectors", "erp", "i18n", "models", "retrieval")
+PACKAGES = (
+    "actions", "bot", "connectors", "contracts", "envvars", "erp", "i18n", "models", "retrieval"
+)  # fmt: skip
+LEAVES = ("contracts", "envvars", "i18n")
 FORBIDDEN: dict[str, frozenset[str]] = {
     "erp": frozenset({"actions", "connectors", "bot", "retrieval"}),
     "retrieval": frozenset({"actions", "connectors", "bot", "erp"}),
     "models": frozenset({"actions", "connectors", "bot"}),
-    "i18n": frozenset(PACKAGES) - {"i18n"},
+    **{leaf: frozenset(PACKAGES) - {leaf} for leaf in LEAVES},
     "actions": frozenset({"connectors", "bot"}),
     "connectors": frozenset({"actions", "bot"}),
 }

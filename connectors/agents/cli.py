@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -18,12 +17,12 @@ from collections.abc import Callable, Mapping
 from connectors.agents.auth import DEMO_AGENT, AgentAuth, check_password
 from connectors.agents.errors import AgentError
 from connectors.agents.settings import AgentSettings
-from connectors.errors import SettingsError
 from connectors.roles import ROLES
-from connectors.settings import GatewaySettings
+from connectors.settings import AGENT_PASSWORD, GatewaySettings
 from connectors.store import GatewayStore
+from envvars import SettingsError
 
-PASSWORD_ENV = "AGENT_PASSWORD"
+PASSWORD_ENV = AGENT_PASSWORD.name
 
 
 def read_password(
@@ -37,8 +36,9 @@ def read_password(
     Raises:
         AgentError: no AGENT_PASSWORD and no terminal, or the two entries differ.
     """
-    if environ.get(PASSWORD_ENV):
-        return check_password(environ[PASSWORD_ENV])
+    given = AGENT_PASSWORD.read(environ)
+    if given:
+        return check_password(given)
     if interactive is None:
         interactive = sys.stdin.isatty()
     if not interactive:
@@ -49,13 +49,13 @@ def read_password(
     return first
 
 
-def demo_agent(environ: Mapping[str, str] | None = None) -> str:
-    """For `make run`: create or refresh the ``demo`` agent when AGENT_DEMO_PASSWORD is set.
+def demo_agent(env: Mapping[str, str]) -> str:
+    """For `make run`: create or refresh the ``demo`` agent when AGENT_DEMO_PASSWORD is set
+    in ``env`` (the environment the gateway will get).
 
     Returns:
         One line telling the user how to log in to the console, or how to add an agent.
     """
-    env = os.environ if environ is None else environ
     try:
         settings = AgentSettings.from_env(env)
         if not settings.demo_password:
@@ -73,8 +73,9 @@ def demo_agent(environ: Mapping[str, str] | None = None) -> str:
     return f"log in as '{DEMO_AGENT}' with the password in AGENT_DEMO_PASSWORD"
 
 
-def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    """Run one ``agents`` command; 0 on success, 1 with a message on stderr otherwise."""
+def main(argv: list[str] | None, env: Mapping[str, str]) -> int:
+    """Run one ``agents`` command with the settings of ``env``; 0 on success, 1 with a
+    message on stderr otherwise."""
     parser = argparse.ArgumentParser(
         prog="python -m connectors agents", description="Manage agent console accounts."
     )
@@ -101,7 +102,6 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     revoke.add_argument("username")
     revoke.add_argument("role", choices=ROLES)
     args = parser.parse_args(argv)
-    env = os.environ if environ is None else environ
 
     try:
         settings = AgentSettings.from_env(env)

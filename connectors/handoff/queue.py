@@ -35,7 +35,12 @@ from connectors.handoff.errors import HandoffConflict, HandoffNotFound, InvalidH
 from connectors.handoff.facts import Source, handoff_slots
 from connectors.handoff.hours import Availability, BusinessHours, availability
 from connectors.handoff.relay import EventRef, EventRelay
-from connectors.handoff.summary import Summarizer, generated_summary, summarize
+from connectors.handoff.summary import (
+    Summarizer,
+    generated_summary,
+    generator_settings,
+    summarize,
+)
 from connectors.language import conversation_language
 from connectors.messages import Button, OutgoingMessage
 from connectors.redaction import redact
@@ -75,7 +80,7 @@ def csat_buttons(language: Language = "en") -> list[Button]:
 class Trigger:
     """Why a conversation was escalated, as recorded in the handoff.
 
-    ``rule`` is ``user_request``, ``repeated_fallback``, ``frustration``,
+    ``rule`` is ``user_request``, ``repeated_fallback``, ``write_not_supported``, ``frustration``,
     ``sensitive_topic:<name>`` or ``agent_command``; ``score`` the rule's confidence when it
     has one; ``detail`` a sentence for the agent, e.g.
     ``frustration 0.91 >= 0.80 on 'this is useless...'``.
@@ -290,6 +295,8 @@ class HandoffQueue:
         self.public_name: Callable[[str], str] = default_public_name
         self.summarizer = summarizer
         self.generate_summary = generate_summary
+        # Read once here, not for each handoff; None: summaries stay extractive.
+        self._generator = generator_settings() if generate_summary else None
         self.secret = secret if secret is not None else _verification_secret
         self.clock = clock
         self._subscribers: set[Subscription] = set()
@@ -342,7 +349,7 @@ class HandoffQueue:
                 now_available.reason,
             )  # fmt: skip
             self._publish(QueueEvent(type="created", handoff=handoff))
-            if self.generate_summary:
+            if self._generator is not None:
                 task = asyncio.create_task(self._refine_summary(handoff, history))
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)
@@ -800,7 +807,7 @@ class HandoffQueue:
     async def _refine_summary(self, handoff: Handoff, history: builtins.list[HistoryEntry]) -> None:
         try:
             sentence = await anyio.to_thread.run_sync(
-                generated_summary, history, handoff.summary, handoff.slots
+                generated_summary, history, handoff.summary, handoff.slots, self._generator
             )
             if not sentence:
                 return

@@ -10,7 +10,6 @@ from typing import Any
 
 import anyio.to_thread
 
-from connectors.errors import SettingsError
 from connectors.handoff.delivery import Delivery
 from connectors.handoff.errors import InvalidHandoffInput
 from connectors.handoff.hours import BusinessHours
@@ -19,6 +18,7 @@ from connectors.handoff.sentiment import FrustrationClassifier
 from connectors.handoff.triggers import TriggerDetector, load_topics
 from connectors.settings import HandoffSettings
 from connectors.store import GatewayStore
+from envvars import SettingsError
 
 logger = logging.getLogger("connectors")
 

@@ -32,6 +32,7 @@ from connectors.store import HistoryEntry
 
 if TYPE_CHECKING:
     from connectors.handoff.queue import Trigger
+    from models.settings import GeneratorSettings
 
 logger = logging.getLogger("connectors")
 
@@ -123,8 +124,26 @@ def generator_available() -> bool:
 SUMMARY_QUESTION = "In one sentence, what is the customer's problem?"
 
 
+def generator_settings() -> GeneratorSettings | None:
+    """The generator's settings (GENERATOR_*, `models.settings`), read once by the queue that
+    asks for summaries; None when models/ is missing or a variable cannot be used (logged):
+    the summaries then stay extractive."""
+    if not generator_available():
+        return None
+    try:
+        from models.settings import GeneratorSettings
+
+        return GeneratorSettings.from_env()
+    except (ImportError, ValueError) as error:
+        logger.warning("handoff summaries stay extractive: generator settings: %s", error)
+        return None
+
+
 def generated_summary(
-    history: Sequence[HistoryEntry], extractive: str, slots: Mapping[str, Any] | None = None
+    history: Sequence[HistoryEntry],
+    extractive: str,
+    slots: Mapping[str, Any] | None = None,
+    settings: GeneratorSettings | None = None,
 ) -> str | None:
     """One sentence from the project's generator about the customer's issue, or None.
 
@@ -136,14 +155,18 @@ def generated_summary(
     (seconds on a CPU): call it in a worker thread, after the handoff exists. Returns None
     at once when ``MAX_GENERATING`` summaries are already being generated, and None when
     the generator is off, missing, busy, refuses or fails (logged); never raises.
+    ``settings`` are the generator's (`generator_settings`, read from the environment when
+    not given).
     """
-    if not generator_available():
+    if settings is None:
+        settings = generator_settings()
+    if settings is None:
         return None
     if not _generating.acquire(blocking=False):
         logger.info("a handoff summary is already being generated; keeping the extractive one")
         return None
     try:
-        sentence = _generate(history, extractive)
+        sentence = _generate(history, extractive, settings)
     finally:
         _generating.release()
     if sentence is None:
@@ -156,14 +179,14 @@ def generated_summary(
     return sentence
 
 
-def _generate(history: Sequence[HistoryEntry], extractive: str) -> str | None:
+def _generate(
+    history: Sequence[HistoryEntry], extractive: str, settings: GeneratorSettings
+) -> str | None:
     try:
         from models.answer import grounded_answer
         from models.examples import ContextItem
         from models.remote import remote_generator
-        from models.settings import GeneratorSettings
 
-        settings = GeneratorSettings.from_env()
         generator = remote_generator(settings)
         if generator is None:
             return None

@@ -4,10 +4,12 @@ Rules checked on the user's message before Rasa sees it (so Rasa never sees a me
 starts a handoff): a "Talk to a person" button or /human (``user_request``), a sensitive
 topic from data/handoff/sensitive_topics.yml (``sensitive_topic:<name>``), frustration
 (``frustration``). Rules Rasa reports in its reply, as a custom message
-``{"handoff": {"rule": ..., "score": ..., "slots": {...}}}`` sent by actions/handoff.py: any
-phrasing of asking for a person (``user_request``, score = intent confidence) and two
-consecutive turns the bot could not answer (``repeated_fallback``; counted in the action
-server, which sees every fallback and the NLU confidence, see actions/handoff.py).
+``{"handoff": {"rule": ..., "score": ..., "slots": {...}}}`` sent by actions/handoff.py
+and read with contracts/handoff.py: any phrasing of asking for a person (``user_request``,
+score = intent confidence) and two consecutive turns the bot could not answer
+(``repeated_fallback``; counted in the action server, which sees every fallback and the NLU
+confidence, see actions/handoff.py), and a change the ERP has no write for, which a colleague
+makes instead (``write_not_supported``, actions/changes.py).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import yaml
 from connectors.handoff.errors import InvalidHandoffInput
 from connectors.handoff.queue import Trigger
 from connectors.messages import OutgoingMessage
+from contracts.handoff import HANDOFF, USER_REQUEST, WRITE_NOT_SUPPORTED, parse_handoff
 
 logger = logging.getLogger("connectors")
 
@@ -316,7 +319,7 @@ def from_replies(
     escalation = None
     kept = []
     for reply in replies:
-        request = reply.custom.get("handoff") if reply.custom else None
+        request = reply.custom.get(HANDOFF) if reply.custom else None
         if request is None:
             kept.append(reply)
             continue
@@ -330,23 +333,14 @@ def from_replies(
 
 
 def _parse_request(request: Any) -> Escalation | None:
-    if not isinstance(request, dict) or not isinstance(request.get("rule"), str):
+    requested = parse_handoff(request)
+    if requested is None:
         return None
-    rule = request["rule"]
-    if rule not in ("user_request", "repeated_fallback"):
-        return None
-    score = request.get("score")
-    if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
-        return None
-    slots = request.get("slots")
-    detail = request.get("detail")
-    trigger = Trigger(
-        rule=rule,
-        score=None if score is None else round(float(score), 3),
-        detail=str(detail) if detail else rule.replace("_", " "),
-    )
-    priority = USER_REQUEST_PRIORITY if rule == "user_request" else FALLBACK_PRIORITY
-    return Escalation(trigger, priority=priority, slots=slots if isinstance(slots, dict) else None)
+    trigger = Trigger(rule=requested.rule, score=requested.score, detail=requested.detail)
+    # A change a colleague must make was asked for as plainly as a person.
+    asked = requested.rule in (USER_REQUEST, WRITE_NOT_SUPPORTED)
+    priority = USER_REQUEST_PRIORITY if asked else FALLBACK_PRIORITY
+    return Escalation(trigger, priority=priority, slots=requested.slots)
 
 
 def _quote(text: str) -> str:

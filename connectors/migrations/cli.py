@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping, Sequence
 
-from connectors.errors import SettingsError
+from envvars import SettingsError
 
 
 def main(argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:

@@ -16,6 +16,7 @@ from actions.answering import (
     AnsweringService,
     AnsweringSettings,
 )
+from envvars import SettingsError
 from models.examples import ContextItem
 from models.generator import Generation, Limits
 from models.prompt import approx_tokens
@@ -206,19 +207,19 @@ def test_warm_up_survives_a_retriever_that_cannot_load(caplog: pytest.LogCapture
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("ANSWER_ERP_BUDGET_MS", "-1", "ANSWER_ERP_BUDGET_MS must be 0 or more, got -1"),
+        ("ANSWER_ERP_BUDGET_MS", "-1", "ANSWER_ERP_BUDGET_MS must be at least 0, got -1"),
         ("ANSWER_DOC_WAIT_MS", "soon", "ANSWER_DOC_WAIT_MS must be a number, got 'soon'"),
     ],
 )
-def test_bad_settings_name_the_variable(
-    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
-) -> None:
-    monkeypatch.setenv(name, value)
-    with pytest.raises(ValueError, match=message):
-        AnsweringSettings.from_env()
+def test_bad_settings_name_the_variable(name: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        AnsweringSettings.from_env({name: value})
 
 
-def test_settings_defaults_and_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert AnsweringSettings.from_env().erp_budget == pytest.approx(0.3)
-    monkeypatch.setenv("ANSWER_ERP_BUDGET_MS", "0")
-    assert AnsweringSettings.from_env().erp_budget == 0
+def test_settings_defaults_and_overrides() -> None:
+    assert AnsweringSettings.from_env({}) == AnsweringSettings()
+    assert AnsweringSettings.from_env({}).erp_budget == pytest.approx(0.3)
+    assert AnsweringSettings.from_env({"ANSWER_ERP_BUDGET_MS": "0"}).erp_budget == 0
+    assert (
+        AnsweringSettings.from_env({"ANSWER_DOC_FIRST_SENTENCE_S": "2.5"}).doc_first_sentence == 2.5
+    )

@@ -22,6 +22,8 @@ from actions.alternatives import (
     warm_up,
 )
 from actions.inventory import ActionCheckStock
+from actions.settings import ActionServerSettings, use_settings
+from envvars import SettingsError
 from erp.alternatives import (
     MIN_SIMILARITY,
     Alternative,
@@ -175,7 +177,7 @@ async def test_alternatives_not_ready_in_time_leave_the_answer_without_them(
     sku, name, _ = out_of_stock(erp_db)[0]
     encoder = BlockedEncoder()
     use_encoder(encoder)
-    monkeypatch.setenv("ALTERNATIVES_BUDGET_MS", "50")
+    use_settings(ActionServerSettings(alternatives_budget=0.05))
 
     with caplog.at_level(logging.WARNING, logger="actions.alternatives"):
         reply = await stock_answer(sku, domain)
@@ -209,18 +211,18 @@ async def test_after_a_warm_up_the_first_question_embeds_nothing(
     [("", 2.0), ("1500", 1.5), ("0", 0.0)],
     ids=["default", "set", "zero"],
 )
-def test_the_budget_comes_from_the_environment(
+def test_the_budget_comes_from_the_environment_read_at_start(
     monkeypatch: pytest.MonkeyPatch, value: str, seconds: float
 ) -> None:
-    monkeypatch.setenv("ALTERNATIVES_BUDGET_MS", value)
+    use_settings(ActionServerSettings.from_env({"ALTERNATIVES_BUDGET_MS": value}))
+    monkeypatch.setenv("ALTERNATIVES_BUDGET_MS", "999")  # read at start: not again
     assert budget_seconds() == seconds
 
 
 @pytest.mark.parametrize("value", ["-5", "soon", "nan"])
-def test_a_bad_budget_names_the_variable(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
-    monkeypatch.setenv("ALTERNATIVES_BUDGET_MS", value)
-    with pytest.raises(ValueError, match=f"ALTERNATIVES_BUDGET_MS must be .* got '{value}'"):
-        budget_seconds()
+def test_a_bad_budget_names_the_variable(value: str) -> None:
+    with pytest.raises(SettingsError, match=f"ALTERNATIVES_BUDGET_MS must be .* got '?{value}'?"):
+        ActionServerSettings.from_env({"ALTERNATIVES_BUDGET_MS": value})
 
 
 def alternative(sku: str, name: str, available: int, *cities: str) -> Alternative:

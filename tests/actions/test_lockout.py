@@ -30,6 +30,7 @@ from actions.lockout import (
 )
 from actions.orders import ValidateOrderForm
 from actions.verification import not_verified
+from envvars import SettingsError
 from erp.models import Customer, SalesOrder
 from erp.state import LOCKOUT_TABLES, URL_ENV
 from i18n.texts import say
@@ -282,9 +283,9 @@ def test_the_policy_reads_the_environment_and_explains_bad_values() -> None:
     )
     policy = LockoutPolicy.from_env({"LOCKOUT_CLIENT_FAILURES": "20"})
     assert policy.client.failures == 20
-    with pytest.raises(ValueError, match="LOCKOUT_RECORD_SECONDS must be greater than 0, got 0"):
+    with pytest.raises(SettingsError, match="LOCKOUT_RECORD_SECONDS must be at least 1, got 0"):
         LockoutPolicy.from_env({"LOCKOUT_RECORD_SECONDS": "0"})
-    with pytest.raises(ValueError, match="LOCKOUT_CLIENT_WINDOW_SECONDS must be a whole number"):
+    with pytest.raises(SettingsError, match="LOCKOUT_CLIENT_WINDOW_SECONDS must be an integer"):
         LockoutPolicy.from_env({"LOCKOUT_CLIENT_WINDOW_SECONDS": "an hour"})
 
 

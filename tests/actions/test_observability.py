@@ -412,8 +412,9 @@ def test_redaction_and_tags_match_the_gateway_s(text: str) -> None:
     [
         ({"METRICS_TOKEN": "short"}, "METRICS_TOKEN must be at least 16 characters, got 5"),
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be text or json, got 'xml'"),
+        ({"ALTERNATIVES_BUDGET_MS": "-1"}, "ALTERNATIVES_BUDGET_MS must be at least 0, got -1"),
     ],
-    ids=["short-metrics-token", "unknown-log-format"],
+    ids=["short-metrics-token", "unknown-log-format", "negative-alternatives-budget"],
 )
 def test_a_setting_it_cannot_use_stops_the_server_before_it_starts(
     env: dict[str, str],

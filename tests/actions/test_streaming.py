@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import documents
 from actions.documents import ActionAnswerDocumentQuestion, Threshold
+from actions.settings import ActionServerSettings, use_settings
 from actions.streaming import DraftStream, draft_stream
 from retrieval.types import Citation, Passage
 from tests.actions.conftest import tracker
@@ -51,12 +52,14 @@ def test_a_failing_gateway_is_not_asked_again() -> None:
 
 
 def test_no_stream_without_url_and_token(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("GATEWAY_STREAM_URL", raising=False)
-    monkeypatch.setenv("GATEWAY_INTERNAL_TOKEN", "t")
+    use_settings(ActionServerSettings.from_env({"GATEWAY_INTERNAL_TOKEN": "t"}))
     assert draft_stream("web:abc") is None
-    monkeypatch.setenv("GATEWAY_STREAM_URL", URL)
+    use_settings(
+        ActionServerSettings.from_env({"GATEWAY_INTERNAL_TOKEN": "t", "GATEWAY_STREAM_URL": URL})
+    )
+    monkeypatch.delenv("GATEWAY_STREAM_URL", raising=False)  # read at start: not again
     stream = draft_stream("web:abc")
-    assert stream is not None and stream.url == URL
+    assert stream is not None and (stream.url, stream.token) == (URL, "t")
     stream.close()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import io
+import subprocess
 import sys
 import threading
 import time
@@ -21,24 +22,35 @@ def installer(out: io.StringIO, tmp_path: Path, **env: str) -> Installer:
     return Installer(Board(out=out, live=False), sys.executable, sys.executable, env=environment)
 
 
-@pytest.mark.parametrize("module", ["bot/install.py", "bot/progress.py"])
+# The modules of ours the installer may import: standard library only themselves.
+STDLIB_ONLY = {"bot.paths", "bot.progress", "bot.settings", "envvars", "envvars.core",
+               "models.settings"}  # fmt: skip
+
+
+@pytest.mark.parametrize("module", ["bot/install.py", *(
+    f"{name.replace('.', '/')}.py" for name in sorted(STDLIB_ONLY - {"envvars"}))])  # fmt: skip
 def test_the_installer_needs_nothing_but_the_standard_library(module: str) -> None:
     """It runs with the Makefile's Python 3.11 before any virtualenv exists."""
     tree = ast.parse((Path(__file__).parents[2] / module).read_text())
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            imported |= {alias.name.split(".")[0] for alias in node.names}
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module == "bot":
+            imported |= {f"bot.{alias.name}" for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            imported.add(node.module.split(".")[0])
-    assert imported - set(sys.stdlib_module_names) - {"__future__"} <= {"bot"}
-    assert not any(
-        isinstance(n, ast.ImportFrom)
-        and n.module
-        and n.module.startswith("bot.")
-        and n.module not in ("bot.progress",)
-        for n in ast.walk(tree)
-    )
+            imported.add(node.module)
+    ours = {name for name in imported if name.split(".")[0] not in sys.stdlib_module_names}
+    assert ours - {"__future__"} <= STDLIB_ONLY
+
+
+def test_the_installer_starts_without_any_installed_package() -> None:
+    """`python -S`: no site-packages, as before the first `make install`."""
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", "import bot.install, bot.progress"],
+        cwd=Path(__file__).parents[2], capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
 
 
 def test_pip_output_reads_as_progress() -> None:

@@ -79,14 +79,14 @@ def test_everything_the_profile_creates_is_named_after_production_name() -> None
     [
         ({"PRODUCTION_NAME": "acme-bot"}, "PRODUCTION_NAME must be letters"),
         ({"PRODUCTION_NAME": "1acme"}, "PRODUCTION_NAME must be letters"),
-        ({"RASA_LOCK_REDIS_DB": "16"}, "RASA_LOCK_REDIS_DB must be a whole number from 0 to 15"),
-        ({"PRODUCTION_RABBITMQ_PORT": "amqp"}, "PRODUCTION_RABBITMQ_PORT must be a whole"),
+        ({"RASA_LOCK_REDIS_DB": "16"}, "RASA_LOCK_REDIS_DB must be between 0 and 15, got 16"),
+        ({"PRODUCTION_RABBITMQ_PORT": "amqp"}, "PRODUCTION_RABBITMQ_PORT must be a port number"),
         ({"PRODUCTION_POSTGRES_ADMIN_URL": "mysql://x"}, "must be a postgresql:// URL"),
         ({"PRODUCTION_REDIS_ADMIN_URL": "localhost:6379"}, "must be a redis:// URL"),
         ({"TICKET_LOCK_LIFETIME": "30"}, r"TICKET_LOCK_LIFETIME \(30 s\) must be shorter"),
         ({"TICKET_LOCK_LIFETIME": "12", "RASA_TIMEOUT": "10"}, "than the gateway's RASA_TIMEOUT"),
         ({"REPLICAS": "2"}, "REPLICAS=2 needs PROFILE=production"),
-        ({"REPLICAS": "9", "PROFILE": "production"}, "REPLICAS must be a whole number from 1 to 8"),
+        ({"REPLICAS": "9", "PROFILE": "production"}, "REPLICAS must be between 1 and 8, got 9"),
     ],
 )
 def test_unusable_settings_name_the_variable(env: dict[str, str], message: str) -> None:

@@ -11,27 +11,12 @@ from bot import paths, training
 
 
 @pytest.fixture()
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "bot" / "domain").mkdir(parents=True)
-    for folder in ("nlu", "stories", "rules"):
-        (tmp_path / "data" / folder).mkdir(parents=True)
-    (tmp_path / "config.yml").write_text("pipeline: []\n")
-    (tmp_path / "bot" / "domain" / "core.yml").write_text("intents: [greet]\n")
-    (tmp_path / "data" / "nlu" / "nlu.yml").write_text("nlu: []\n")
-    (tmp_path / "data" / "docs").mkdir()
-    monkeypatch.setattr(paths, "ROOT", tmp_path)
-    monkeypatch.setattr(paths, "CONFIG_FILE", tmp_path / "config.yml")
-    monkeypatch.setattr(paths, "DOMAIN_DIR", tmp_path / "bot" / "domain")
-    monkeypatch.setattr(
-        paths,
-        "TRAINING_DATA_DIRS",
-        tuple(tmp_path / "data" / f for f in ("nlu", "stories", "rules")),
-    )
-    models = tmp_path / "var" / "models"
-    monkeypatch.setattr(paths, "MODELS_DIR", models)
-    monkeypatch.setattr(paths, "MODEL_FILE", models / "assistant.tar.gz")
-    monkeypatch.setattr(paths, "FINGERPRINT_FILE", models / "assistant.fingerprint")
-    return tmp_path
+def project(project: Path) -> Path:
+    """The shared skeleton (conftest.py) with a domain file, NLU data and data/docs."""
+    (project / "bot" / "domain" / "core.yml").write_text("intents: [greet]\n")
+    (project / "data" / "nlu" / "nlu.yml").write_text("nlu: []\n")
+    (project / "data" / "docs").mkdir()
+    return project
 
 
 def mark_trained(project: Path) -> None:

@@ -17,22 +17,10 @@ pipeline:
 
 
 @pytest.fixture()
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "bot" / "domain").mkdir(parents=True)
-    for folder in ("nlu", "stories", "rules"):
-        (tmp_path / "data" / folder).mkdir(parents=True)
-    (tmp_path / "config.yml").write_text(CONFIG)
-    monkeypatch.setattr(paths, "ROOT", tmp_path)
-    monkeypatch.setattr(paths, "CONFIG_FILE", tmp_path / "config.yml")
-    monkeypatch.setattr(paths, "DOMAIN_DIR", tmp_path / "bot" / "domain")
-    monkeypatch.setattr(
-        paths, "TRAINING_DATA_DIRS", tuple(tmp_path / "data" / f for f in ("nlu", "stories"))
-    )
-    models = tmp_path / "var" / "models"
-    monkeypatch.setattr(paths, "MODELS_DIR", models)
-    monkeypatch.setattr(paths, "MODEL_FILE", models / "assistant.tar.gz")
-    monkeypatch.setattr(paths, "FINGERPRINT_FILE", models / "assistant.fingerprint")
-    return tmp_path
+def project(project: Path) -> Path:
+    """The shared skeleton (conftest.py) with a pipeline that names a sentence encoder."""
+    (project / "config.yml").write_text(CONFIG)
+    return project
 
 
 def test_encoder_dirs_come_from_the_pipeline(project: Path) -> None:

@@ -36,9 +36,9 @@ from connectors.agents.errors import (
     UnknownAgent,
 )
 from connectors.agents.settings import AgentSettings
-from connectors.errors import SettingsError
 from connectors.handoff.queue import HandoffQueue
 from connectors.store import GatewayStore
+from envvars import SettingsError
 from tests.connectors.fakes import EventStream, open_event_stream
 
 PASSWORD = "correct horse battery"
@@ -654,8 +654,8 @@ def test_settings_read_minutes_hours_and_slack_users() -> None:
     ("env", "error"),
     [({"AGENT_SESSION_IDLE_MINUTES": "soon"}, "AGENT_SESSION_IDLE_MINUTES must be a number"),
      ({"AGENT_SESSION_MAX_HOURS": "0"}, "greater than 0"),
-     ({"AGENT_LOGIN_MAX_FAILURES": "2.5"}, "whole number"),
-     ({"AGENT_LOGIN_MAX_HASHING": "0"}, "AGENT_LOGIN_MAX_HASHING must be greater than 0"),
+     ({"AGENT_LOGIN_MAX_FAILURES": "2.5"}, "AGENT_LOGIN_MAX_FAILURES must be an integer"),
+     ({"AGENT_LOGIN_MAX_HASHING": "0"}, "AGENT_LOGIN_MAX_HASHING must be at least 1, got 0"),
      ({"SLACK_AGENT_CHANNEL": "#agents"}, "channel id like C0123ABCD"),
      ({"SLACK_AGENT_USER_IDS": "alice"}, "U123 or U123=username")],
     ids=["not-a-number", "zero", "fraction", "no-hashing", "channel-name", "user-name"],

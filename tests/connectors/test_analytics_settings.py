@@ -8,14 +8,14 @@ from __future__ import annotations
 import pytest
 
 from connectors.analytics.service import AnalyticsSources
-from connectors.errors import SettingsError
 from connectors.settings import GatewaySettings
+from envvars import ROOT, SettingsError
 
 
 def test_by_default_the_embedded_tracker_store_file() -> None:
     settings = GatewaySettings.from_env({})
 
-    assert settings.analytics_events_url == "sqlite:///var/rasa_tracker.db"
+    assert settings.analytics_events_url == f"sqlite:///{ROOT}/var/rasa_tracker.db"
     assert settings.analytics_events_password == ""
 
 
@@ -60,7 +60,7 @@ def test_another_database_is_refused_without_echoing_the_url() -> None:
 @pytest.mark.parametrize(
     ("env", "gateway_url", "password"),
     [
-        ({}, "sqlite:///var/gateway.db", ""),
+        ({}, f"sqlite:///{ROOT}/var/gateway.db", ""),
         ({"GATEWAY_DB": "/tmp/g.db"}, "sqlite:////tmp/g.db", ""),
         ({"GATEWAY_DATABASE_URL": "postgresql://gw@db/gw", "GATEWAY_DATABASE_PASSWORD": "pw",
           "WEB_SESSION_SECRET": "x" * 32, "VERIFICATION_SECRET": "y" * 32},

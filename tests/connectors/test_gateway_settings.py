@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.errors import SettingsError
-from connectors.settings import GatewaySettings
+from connectors.settings import GATEWAY, GatewaySettings
+from envvars import ROOT, SettingsError
 
 
 def test_defaults_when_nothing_is_set() -> None:
@@ -47,9 +47,9 @@ def test_environment_overrides_every_field() -> None:
         ({"PORT": "eighty"}, "PORT must be an integer, got 'eighty'"),
         ({"PORT": "70000"}, "PORT must be between 1 and 65535, got 70000"),
         ({"MAX_MESSAGE_CHARS": "0"}, "MAX_MESSAGE_CHARS must be at least 1, got 0"),
-        ({"RASA_TIMEOUT": "soon"}, "RASA_TIMEOUT must be a number of seconds, got 'soon'"),
+        ({"RASA_TIMEOUT": "soon"}, "RASA_TIMEOUT must be a number, got 'soon'"),
         ({"RASA_TIMEOUT": "-1"}, "RASA_TIMEOUT must be greater than 0, got -1"),
-        ({"RASA_TIMEOUT": "nan"}, "RASA_TIMEOUT must be greater than 0, got nan"),
+        ({"RASA_TIMEOUT": "nan"}, "RASA_TIMEOUT must be a finite number, got 'nan'"),
         (
             {"RASA_URL": "rasa:5005"},
             "RASA_URL must start with http:// or https://, got 'rasa:5005'",
@@ -124,7 +124,7 @@ def test_slack_staff_roles_are_read_per_user_and_checked() -> None:
     ("value", "message"),
     [
         ("U0FIN=root", "SLACK_STAFF_ROLES U0FIN: root is not a role"),
-        ("U0FIN", "SLACK_STAFF_ROLES: 'U0FIN' is not user=role"),
+        ("U0FIN", "SLACK_STAFF_ROLES entry 'U0FIN' is not user=role"),
         ("U0FIN=", "SLACK_STAFF_ROLES U0FIN: no role is not a role"),
     ],
 )
@@ -143,3 +143,38 @@ def test_the_gateway_serves_the_documents_the_index_was_built_from(
     monkeypatch.setenv("RETRIEVAL_DOCS_DIR", "/srv/company-docs")
     served = GatewaySettings.from_env({"RETRIEVAL_DOCS_DIR": "/srv/company-docs"}).docs_dir
     assert served == str(RetrievalSettings.from_env().docs_dir) == "/srv/company-docs"
+
+
+def test_relative_paths_are_read_from_the_project_root_wherever_the_gateway_starts() -> None:
+    from connectors.agents.settings import AgentSettings
+
+    settings = GatewaySettings.from_env({
+        "GATEWAY_DB": "var/other.db", "RETRIEVAL_DOCS_DIR": "/srv/docs",
+        "HANDOFF_SENSITIVE_TOPICS": "data/topics.yml", "RASA_TRACKER_DB": "var/t.db",
+    })  # fmt: skip
+
+    assert settings.gateway_db == str(ROOT / "var" / "other.db")
+    assert settings.docs_dir == "/srv/docs"
+    assert settings.handoff.sensitive_topics == str(ROOT / "data" / "topics.yml")
+    assert settings.analytics_events_url == f"sqlite:///{ROOT / 'var' / 't.db'}"
+    assert GatewaySettings().gateway_db == str(ROOT / "var" / "gateway.db")
+    canned = AgentSettings.from_env({"AGENT_CANNED_REPLIES": "replies.yml"}).canned_replies_file
+    assert canned == str(ROOT / "replies.yml")
+
+
+def test_choices_are_read_in_any_case() -> None:
+    settings = GatewaySettings.from_env(
+        {"TELEGRAM_MODE": "Polling", "HANDOFF_SUMMARY": " EXTRACTIVE "}
+    )
+
+    assert (settings.telegram.mode, settings.handoff.summary) == ("polling", "extractive")
+
+
+def test_the_gateway_secrets_are_marked_secret() -> None:
+    secrets = {variable.name for variable in GATEWAY if variable.secret}
+
+    assert {
+        "RASA_TOKEN", "METRICS_TOKEN", "GATEWAY_API_KEYS", "GATEWAY_DATABASE_PASSWORD",
+        "WEB_SESSION_SECRET", "VERIFICATION_SECRET", "TELEGRAM_BOT_TOKEN", "SLACK_SIGNING_SECRET",
+        "AGENT_PASSWORD", "AGENT_DEMO_PASSWORD",
+    } <= secrets  # fmt: skip

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.errors import RasaUnavailable, SettingsError
+from connectors.errors import RasaUnavailable
 from connectors.handoff import sentiment, summary
 from connectors.handoff.delivery import Delivery
 from connectors.handoff.errors import InvalidHandoffInput
@@ -26,6 +26,7 @@ from connectors.messages import OutgoingMessage
 from connectors.rasa_client import RasaClient
 from connectors.settings import GatewaySettings, HandoffSettings
 from connectors.store import GatewayStore, HistoryEntry
+from envvars import SettingsError
 
 LONDON = BusinessHours().zone
 DATA = Path(__file__).resolve().parents[2] / "data" / "handoff"
@@ -130,8 +131,8 @@ def test_handoff_settings_from_the_environment() -> None:
 @pytest.mark.parametrize(
     ("env", "error"),
     [
-        ({"HANDOFF_FRUSTRATION_THRESHOLD": "1.5"}, "from 0 to 1, got 1.5"),
-        ({"HANDOFF_FRUSTRATION_STREAK_THRESHOLD": "high"}, "a number from 0 to 1"),
+        ({"HANDOFF_FRUSTRATION_THRESHOLD": "1.5"}, "between 0 and 1, got 1.5"),
+        ({"HANDOFF_FRUSTRATION_STREAK_THRESHOLD": "high"}, "must be a number, got 'high'"),
         ({"HANDOFF_TIMEZONE": "Moon/Base"}, "unknown time zone"),
         ({"HANDOFF_BUSINESS_HOURS": "9-5"}, "must look like 08:00-18:00"),
         ({"HANDOFF_SUMMARY": "llm"}, "extractive or generator"),
@@ -405,6 +406,41 @@ async def test_with_the_generator_on_a_grounded_sentence_is_added_and_announced(
         handoff.summary
     )
     assert "my late order SO-100123" in fake.prompts[0]
+
+
+async def test_the_generator_settings_are_read_once_when_the_queue_is_built(
+    gateway_db: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from connectors.handoff import queue as queue_module
+    from models import remote as generator_module
+    from models.settings import GeneratorSettings
+    from tests.models.fakes import ScriptedGenerator
+
+    reads: list[GeneratorSettings] = []
+    given: list[GeneratorSettings] = []
+    fake = ScriptedGenerator("The customer's order SO-100123 is late.")
+    monkeypatch.setattr(
+        queue_module,
+        "generator_settings",
+        lambda: reads.append(GeneratorSettings.from_env({})) or reads[-1],
+    )
+    monkeypatch.setattr(
+        generator_module, "remote_generator", lambda settings: given.append(settings) or fake
+    )
+    store = GatewayStore(gateway_db)
+    queue = HandoffQueue(store, generate_summary=True)
+    events = queue.subscribe()
+    verified = {"verified_customer_id": 42, "verified_records": ["SO-100123"]}
+    for conversation in ("web:a", "web:b"):
+        await store.append_user(conversation, "my late order SO-100123")
+        await queue.escalate(
+            conversation, "web", Trigger("user_request", 1.0, "asked"), slots=verified
+        )
+        await events.get(timeout=2)
+        assert (await events.get(timeout=5))["type"] == "updated"
+
+    assert len(reads) == 1 and given == [reads[0], reads[0]]
 
 
 def test_a_generated_summary_with_an_invented_fact_is_dropped(

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from connectors.errors import RateLimited, SettingsError
+from connectors.errors import RateLimited
 from connectors.messages import Button, IncomingMessage, OutgoingMessage
 from connectors.ratelimit import RateLimiter
 from connectors.render import Link, chunks, plain_with_urls, split_links
 from connectors.settings import ApiKey, GatewaySettings, SlackSettings, TelegramSettings
 from connectors.store import GatewayStore
 from connectors.turns import Turns
+from envvars import SettingsError
 from tests.connectors.fakes import FakeRasa
 
 
@@ -196,15 +197,15 @@ def test_security_defaults_are_closed() -> None:
         ({"RATE_LIMIT_BURST": "0"}, "RATE_LIMIT_BURST must be at least 1, got 0"),
         ({"GATEWAY_API_KEYS": "no-colon"}, "GATEWAY_API_KEYS entries must be name:secret"),
         ({"GATEWAY_API_KEYS": "sh/op:" + "c" * 20}, "GATEWAY_API_KEYS entries must be name:secret"),
-        ({"GATEWAY_API_KEYS": "shop:short"}, "the secret of 'shop' must be at least 16"),
-        ({"GATEWAY_API_KEYS": "local:" + "s" * 20}, "the name 'local' is reserved"),
+        ({"GATEWAY_API_KEYS": "shop:short"}, "entry 'shop': the secret must be at least 16"),
+        ({"GATEWAY_API_KEYS": "local:" + "s" * 20}, "entry 'local': that name is reserved"),
         (
             {"GATEWAY_API_KEYS": f"a:{'s' * 20},b:{'s' * 20}"},
-            "GATEWAY_API_KEYS: 'b' repeats a name or a secret",
+            "GATEWAY_API_KEYS entry 'b' repeats a name or a secret",
         ),
         ({"WEB_SESSION_SECRET": "short"}, "WEB_SESSION_SECRET must be at least 16 characters"),
-        ({"WEB_SESSION_DAYS": "0"}, "WEB_SESSION_DAYS must be more than 0"),
-        ({"WEB_SESSION_DAYS": "a week"}, "WEB_SESSION_DAYS must be a number of days"),
+        ({"WEB_SESSION_DAYS": "0"}, "WEB_SESSION_DAYS must be greater than 0, got 0"),
+        ({"WEB_SESSION_DAYS": "a week"}, "WEB_SESSION_DAYS must be a number, got 'a week'"),
     ],
     ids=[
         "bad-mode",

@@ -15,11 +15,11 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from connectors.errors import SettingsError
-from connectors.logs import conversation_logged, json_handler, log_format
+from connectors.logs import conversation_logged, json_handler
 from connectors.messages import IncomingMessage, OutgoingMessage
 from connectors.redaction import conversation_tag
-from connectors.settings import GatewaySettings
+from connectors.settings import LOG_FORMAT, LOG_LEVEL, GatewaySettings
+from envvars import SettingsError
 from tests.connectors.fakes import SETTINGS, FakeRasa, MakeClient
 
 METRICS_TOKEN = "metrics-token-0123456789"
@@ -279,9 +279,23 @@ def test_a_line_outside_a_turn_has_no_conversation_and_the_tag_ends_with_the_blo
     ids=["unset", "empty", "upper-case", "spaces"],
 )
 def test_log_format(raw: str | None, expected: str) -> None:
-    assert log_format(raw) == expected
+    assert LOG_FORMAT.read({} if raw is None else {"LOG_FORMAT": raw}) == expected
 
 
 def test_an_unknown_log_format_names_the_variable() -> None:
     with pytest.raises(SettingsError, match="LOG_FORMAT must be text or json, got 'xml'"):
-        log_format("xml")
+        LOG_FORMAT.read({"LOG_FORMAT": "xml"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [(None, "INFO"), ("", "INFO"), ("debug", "DEBUG"), (" Warning ", "WARNING")],
+    ids=["unset", "empty", "lower-case", "spaces"],
+)
+def test_log_level(raw: str | None, expected: str) -> None:
+    assert LOG_LEVEL.read({} if raw is None else {"LOG_LEVEL": raw}) == expected
+
+
+def test_a_log_level_uvicorn_does_not_know_names_the_variable() -> None:
+    with pytest.raises(SettingsError, match="LOG_LEVEL must be DEBUG, INFO, .* got 'warn'"):
+        LOG_LEVEL.read({"LOG_LEVEL": "warn"})

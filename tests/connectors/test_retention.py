@@ -17,8 +17,9 @@ import pytest
 from connectors.database import Cursor, Transaction
 from connectors.gateway import create_app
 from connectors.retention import DAY_SECONDS, Retention, prune
-from connectors.settings import GatewaySettings, SettingsError
+from connectors.settings import GatewaySettings
 from connectors.store import GatewayStore
+from envvars import SettingsError
 from tests.connectors.fakes import SETTINGS, FakeRasa, actions_transport
 
 NOW = 1_900_000_000.0

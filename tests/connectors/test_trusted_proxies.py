@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from connectors.__main__ import server_config
-from connectors.errors import SettingsError
 from connectors.gateway import create_app
 from connectors.settings import GatewaySettings
+from envvars import SettingsError
 from tests.connectors.fakes import SETTINGS, FakeRasa, actions_transport
 from tests.connectors.test_gateway_api import post
 

@@ -28,11 +28,11 @@ def dry_run(*args: str) -> str:
 
 
 def test_faiss_gpu_is_the_release_of_faiss_cpu() -> None:
-    assert pins("gpu.txt")["faiss-gpu"] == pins("main.txt")["faiss-cpu"]
+    assert pins("gpu.txt")["faiss-gpu"] == pins("runtime.txt")["faiss-cpu"]
 
 
 def test_torch_is_the_version_the_main_environment_pins() -> None:
-    assert pins("gpu.txt")["torch"] == pins("main.txt")["torch"]
+    assert pins("gpu.txt")["torch"] == pins("runtime.txt")["torch"]
 
 
 def test_gpu_1_make_install_swaps_in_the_gpu_builds() -> None:

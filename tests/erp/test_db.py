@@ -24,6 +24,7 @@ from erp.db import (
 from erp.errors import ErpUnavailable
 from erp.models import Customer, SalesOrder
 from erp.orders import get_order_status
+from erp.settings import POOL_SIZE
 
 
 def _closed_port() -> int:
@@ -216,7 +217,7 @@ def test_the_pool_is_sized_by_erp_pool_size(
     monkeypatch.setenv("ERP_POOL_SIZE", "3")
     small = make_engine(url, read_only=True)
     try:
-        assert default.pool.size() == db.DEFAULT_POOL_SIZE  # type: ignore[attr-defined]
+        assert default.pool.size() == POOL_SIZE.default  # type: ignore[attr-defined]
         assert small.pool.size() == 3  # type: ignore[attr-defined]
     finally:
         default.dispose()

@@ -13,8 +13,7 @@ import pytest
 import models.export as export_module
 from models.errors import ConversionFailed, ModelNotFound
 from models.export import LLAMA_CPP_VERSION, converters, export_lora
-from models.train import TrainConfig, train
-from tests.models.tiny import build_tiny_model, examples
+from models.train import TrainConfig
 
 VENDOR = f"llama_cpp_python-{LLAMA_CPP_VERSION}/vendor/llama.cpp/"
 
@@ -95,29 +94,11 @@ def test_bad_arguments_fail_before_any_conversion(tmp_path: Path) -> None:
         export_lora(adapter, tmp_path / "no-base")
 
 
-@pytest.fixture(scope="module")
-def tiny_adapter(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    base = build_tiny_model(tmp_path_factory.mktemp("tiny-gemma"))
-    folder = tmp_path_factory.mktemp("tiny-adapter")
-    cfg = TrainConfig(
-        out_dir=folder / "adapter",
-        checkpoint_dir=folder / "checkpoints",
-        rank=4,
-        alpha=8,
-        steps=1,
-        batch_size=2,
-        grad_accum=1,
-        max_length=256,
-        warmup_steps=0,
-    )
-    return base, train(cfg, base_dir=base, examples=examples(2), progress=False).adapter_dir
-
-
 @pytest.mark.integration
-def test_a_trained_adapter_becomes_a_gguf_lora(tiny_adapter: tuple[Path, Path]) -> None:
+def test_a_trained_adapter_becomes_a_gguf_lora(tiny: Path, tiny_adapter: Path) -> None:
     import gguf
 
-    base, adapter = tiny_adapter
+    base, adapter = tiny, tiny_adapter
 
     out = export_lora(adapter, base)
 
@@ -135,10 +116,8 @@ def test_a_trained_adapter_becomes_a_gguf_lora(tiny_adapter: tuple[Path, Path]) 
 
 
 @pytest.mark.integration
-def test_a_converter_failure_reports_its_own_error(
-    tiny_adapter: tuple[Path, Path], tmp_path: Path
-) -> None:
-    _, adapter = tiny_adapter
+def test_a_converter_failure_reports_its_own_error(tiny_adapter: Path, tmp_path: Path) -> None:
+    adapter = tiny_adapter
     (tmp_path / "config.json").write_text(json.dumps({"architectures": ["NoSuchModelForLM"]}))
 
     with pytest.raises(ConversionFailed, match="exit"):

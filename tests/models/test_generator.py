@@ -25,8 +25,6 @@ from models.generator import (
 )
 from models.prompt import build_prompt
 from models.settings import DEFAULT_ADAPTER_DIR, GeneratorSettings
-from models.train import TrainConfig, train
-from tests.models.tiny import build_tiny_model, examples
 
 
 class Scripted(_Decoder):
@@ -264,30 +262,7 @@ def test_a_bad_wait_is_rejected() -> None:
         Exclusive(wait_seconds=0)
 
 
-# --- transformers backend on a tiny random Gemma-3 -------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-gemma"))
-
-
-@pytest.fixture(scope="module")
-def tiny_adapter(tiny: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny-adapter")
-    cfg = TrainConfig(
-        out_dir=folder / "adapter",
-        checkpoint_dir=folder / "checkpoints",
-        rank=4,
-        alpha=8,
-        steps=3,
-        batch_size=2,
-        grad_accum=1,
-        max_length=256,
-        warmup_steps=0,
-        learning_rate=0.05,
-    )
-    return train(cfg, base_dir=tiny, examples=examples(4), progress=False).adapter_dir
+# --- transformers backend on a tiny random Gemma-3 (tiny, tiny_adapter: conftest.py) -----
 
 
 def tiny_prompt(generator: TransformersGenerator) -> str:
@@ -371,9 +346,9 @@ def test_an_empty_adapter_setting_means_the_base_model_alone(
     ("name", "value", "message"),
     [
         ("GENERATOR_BACKEND", "gpt", "GENERATOR_BACKEND must be one of"),
-        ("GENERATOR_MAX_NEW_TOKENS", "many", "GENERATOR_MAX_NEW_TOKENS must be a whole number"),
+        ("GENERATOR_MAX_NEW_TOKENS", "many", "GENERATOR_MAX_NEW_TOKENS must be an integer"),
         ("GENERATOR_MAX_SECONDS", "0", "GENERATOR_MAX_SECONDS must be greater than 0"),
-        ("GENERATOR_THREADS", "-2", "GENERATOR_THREADS must be greater than 0"),
+        ("GENERATOR_THREADS", "-2", "GENERATOR_THREADS must be at least 1, got -2"),
         ("GENERATOR_GPU_LAYERS", "most", "GENERATOR_GPU_LAYERS must be auto, -1"),
         ("GENERATOR_GPU_LAYERS", "-3", "GENERATOR_GPU_LAYERS must be auto, -1"),
     ],

@@ -260,9 +260,9 @@ def test_settings_read_the_server_s_variables(monkeypatch: pytest.MonkeyPatch) -
     ("name", "value", "message"),
     [
         ("GENERATOR_NICE", "20", "GENERATOR_NICE must be between 0 and 19, got 20"),
-        ("GENERATOR_QUEUE", "two", "GENERATOR_QUEUE must be a whole number"),
+        ("GENERATOR_QUEUE", "two", "GENERATOR_QUEUE must be an integer"),
         ("GENERATOR_PORT", "0", "GENERATOR_PORT must be between 1 and 65535"),
-        ("GENERATOR_IDLE", "yes", "GENERATOR_IDLE must be a whole number"),
+        ("GENERATOR_IDLE", "yes", "GENERATOR_IDLE must be 0 or 1"),
     ],
     ids=["nice", "queue", "port", "idle"],
 )

@@ -23,12 +23,7 @@ from models.train import (
     train,
     training_markdown,
 )
-from tests.models.tiny import build_tiny_model, examples
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-gemma"))
+from tests.models.tiny import examples
 
 
 @pytest.fixture(scope="module")

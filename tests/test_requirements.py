@@ -1,0 +1,84 @@
+"""The requirement sets: runtime (what a production image installs), training and dev, which
+requirements/main.txt adds up for a checkout. No runtime module imports a distribution that
+only the training or dev set installs (`make lint` runs this; `make bench-runtime-env` proves
+the runtime set on its own)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from importlib.metadata import packages_distributions
+
+from tests.layout import ROOT, runtime_files
+
+REQUIREMENTS = ROOT / "requirements"
+
+
+def pins(name: str) -> set[str]:
+    """Normalised distribution names pinned in requirements/``name``."""
+    names = set()
+    for line in (REQUIREMENTS / name).read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line and not line.startswith("-"):
+            names.add(normalise(re.split(r"[\[=<>~!]", line)[0]))
+    return names
+
+
+def normalise(distribution: str) -> str:
+    return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+def imported_modules(source: str) -> set[str]:
+    modules = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules.add(node.module.split(".")[0])
+    return modules
+
+
+def test_main_is_the_runtime_training_and_dev_sets_which_do_not_overlap() -> None:
+    includes = [
+        line.split()[1]
+        for line in (REQUIREMENTS / "main.txt").read_text().splitlines()
+        if line.startswith("-r ")
+    ]
+    assert includes == ["runtime.txt", "training.txt", "dev.txt"]
+    runtime, training, dev = pins("runtime.txt"), pins("training.txt"), pins("dev.txt")
+    assert not (runtime & training) and not (runtime & dev) and not (training & dev)
+
+
+def test_no_runtime_module_imports_what_only_training_or_dev_installs() -> None:
+    offline = pins("training.txt") | pins("dev.txt")
+    distributions = {
+        module: {normalise(d) for d in names} for module, names in packages_distributions().items()
+    }
+    wrong = []
+    for file in runtime_files():
+        for module in imported_modules(file.read_text()):
+            needs = distributions.get(module, set())
+            if needs and needs <= offline:
+                wrong.append(f"{file.relative_to(ROOT)} imports {module} ({', '.join(needs)})")
+    assert wrong == [], "move it to tooling or the distribution to runtime.txt: " + "; ".join(wrong)
+
+
+def test_the_check_knows_the_dev_tools() -> None:
+    offline = pins("dev.txt") | pins("training.txt")
+    assert {"pytest", "selenium", "locust", "hypothesis", "gguf"} <= offline
+    assert {"torch", "rasa-sdk", "sqlalchemy"} <= pins("runtime.txt")
+    assert imported_modules("import pytest\nfrom selenium.webdriver import x\n") == {
+        "pytest",
+        "selenium",
+    }
+
+
+def test_the_image_installs_the_runtime_set_only() -> None:
+    dockerfile = (ROOT / "deploy" / "Dockerfile.main").read_text()
+    installed = re.findall(r"pip install [^\\;&]*-r (requirements/[a-z]+\.txt)", dockerfile)
+    assert set(installed) == {
+        "requirements/runtime.txt",
+        "requirements/gpu.txt",
+        "requirements/llama.txt",
+        "requirements/encoder.txt",
+    }, installed

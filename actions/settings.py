@@ -19,40 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from envvars import ROOT, Parser, Variables, integer, number, path
+from envvars import ROOT, Variables, integer, log_format, log_level, number, path, secret
 
 MIN_METRICS_TOKEN_CHARS = 16
-LOG_FORMATS = ("text", "json")
-
-
-def _log_format() -> Parser[str]:
-    """text or json, in any case (``JSON`` too)."""
-
-    def parse(raw: str) -> str:
-        chosen = raw.lower()
-        if chosen not in LOG_FORMATS:
-            raise ValueError(f"must be text or json, got {raw!r}")
-        return chosen
-
-    return Parser("text or json", parse)
-
-
-def _log_level() -> Parser[str]:
-    """A logging level name, upper-cased (``debug`` is DEBUG)."""
-    return Parser("logging level (DEBUG, INFO, WARNING, ...)", str.upper)
-
-
-def _metrics_token() -> Parser[str]:
-    """A token long enough not to be guessed."""
-
-    def parse(raw: str) -> str:
-        if len(raw) < MIN_METRICS_TOKEN_CHARS:
-            raise ValueError(
-                f"must be at least {MIN_METRICS_TOKEN_CHARS} characters, got {len(raw)}"
-            )
-        return raw
-
-    return Parser(f"text of {MIN_METRICS_TOKEN_CHARS}+ characters", parse)
 
 
 ACTIONS = Variables("actions", "The action server (python -m actions.server)")
@@ -71,13 +40,13 @@ METRICS_TOKEN = ACTIONS.add(
     "METRICS_TOKEN",
     "",
     "bearer token a Prometheus scraper sends for /metrics; unset: /metrics is 404",
-    _metrics_token(),
+    secret(MIN_METRICS_TOKEN_CHARS),
     secret=True,
 )
 LOG_FORMAT = ACTIONS.add(
-    "LOG_FORMAT", "text", "text: rasa-sdk's coloured lines; json: JSON lines", _log_format()
+    "LOG_FORMAT", "text", "text: rasa-sdk's coloured lines; json: JSON lines", log_format()
 )
-LOG_LEVEL = ACTIONS.add("LOG_LEVEL", "INFO", "the action server's logging level", _log_level())
+LOG_LEVEL = ACTIONS.add("LOG_LEVEL", "INFO", "the action server's logging level", log_level())
 STREAM_URL = ACTIONS.add(
     "GATEWAY_STREAM_URL",
     "",

@@ -9,8 +9,9 @@ the gateway's. bot/credentials.yml enables it with the token from ``RASA_TOKEN``
     bot.rasa_channel.GatewayInput:
       token: ${RASA_TOKEN}
 
-Its webhook is ``POST /webhooks/gateway/webhook``. Only Rasa imports this module (Python 3.10,
-rasa 3.6): it uses nothing else.
+Its webhook is ``POST /webhooks/gateway/webhook``. A turn whose custom action failed is not
+kept (bot/rasa_turns.py). Only Rasa imports this module (Python 3.10, rasa 3.6): it uses
+nothing else of ours.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from bot import rasa_turns
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +67,9 @@ class GatewayInput(RestInput):
         return cls(token.strip() if isinstance(token, str) else "")
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
-        webhook = super().blueprint(on_new_message)
+        # A turn whose custom action failed is dropped whole (bot/rasa_turns.py).
+        rasa_turns.apply()
+        webhook = super().blueprint(rasa_turns.whole_turns(on_new_message))
 
         @webhook.middleware("request")
         async def require_token(request: Request) -> HTTPResponse | None:

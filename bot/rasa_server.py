@@ -3,7 +3,8 @@
 `rasa run` takes the token of its HTTP API only as ``--auth-token`` on the command line,
 where every local user can read it (`ps`, /proc/<pid>/cmdline). This adds the argument
 inside the process instead, from the environment the launcher gives it. It also applies
-bot/rasa_speedups.py (a cached response validator, a warm-up before the first connection).
+bot/rasa_speedups.py (a cached response validator, a warm-up before the first connection) and
+bot/rasa_turns.py (a turn whose custom action failed is not kept).
 """
 
 from __future__ import annotations
@@ -34,9 +35,10 @@ def main() -> int:
     sys.argv = ["rasa", *sys.argv[1:], f"--auth-token={token}"]
     from rasa.__main__ import main as rasa_main
 
-    from bot import rasa_speedups
+    from bot import rasa_speedups, rasa_turns
 
     rasa_speedups.apply()
+    rasa_turns.apply()
 
     rasa_main()
     return 0

@@ -120,8 +120,9 @@ class RasaClient:
         outgoing = [reply for raw in replies if (reply := to_outgoing(raw)) is not None]
         if not outgoing:
             # Every turn of this bot says something. Nothing means an action failed (the
-            # action server was down or raised) and Rasa went on without its events: take
-            # the message back so that the user's resend starts the turn again.
+            # action server was down or raised): Rasa dropped the turn (bot/rasa_turns.py),
+            # or, where it kept the message without the action's events, the message is
+            # taken back, so that the user's resend starts the turn again either way.
             await self._take_back(message.sender_id, turn)
             raise RasaUnavailable(
                 "Rasa answered with no reply (an action failed or the action server is down)",

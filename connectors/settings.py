@@ -12,7 +12,20 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from connectors.roles import READ_ROLES, WRITER, parse_roles
-from envvars import Parser, SettingsError, Variables, boolean, integer, number, path, url
+from envvars import (
+    Parser,
+    SettingsError,
+    Variables,
+    boolean,
+    choice,
+    integer,
+    log_format,
+    log_level,
+    number,
+    path,
+    secret,
+    url,
+)
 
 MIN_SECRET_CHARS = 16
 _TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -28,25 +41,9 @@ def _items(raw: str) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def _one_of(options: tuple[str, ...]) -> str:
-    return options[0] if len(options) == 1 else f"{', '.join(options[:-1])} or {options[-1]}"
-
-
 def _names() -> Parser[tuple[str, ...]]:
     """Comma-separated items; blanks between commas are ignored."""
     return Parser("comma-separated list", lambda raw: tuple(_items(raw)))
-
-
-def _any_case(*options: str) -> Parser[str]:
-    """One of ``options`` in any case, returned as declared."""
-    declared = {option.lower(): option for option in options}
-
-    def parse(raw: str) -> str:
-        if raw.lower() not in declared:
-            raise ValueError(f"must be {_one_of(options)}, got {raw!r}")
-        return declared[raw.lower()]
-
-    return Parser(f"one of {', '.join(options)} (any case)", parse)
 
 
 def _base_url(*schemes: str, slash: str = "") -> Parser[str]:
@@ -65,17 +62,6 @@ def _private_url(said: str, *schemes: str) -> Parser[str]:
         return raw
 
     return Parser(f"URL ({said})", parse)
-
-
-def _secret() -> Parser[str]:
-    """Text of at least ``MIN_SECRET_CHARS`` characters; only its length is ever echoed."""
-
-    def parse(raw: str) -> str:
-        if len(raw) < MIN_SECRET_CHARS:
-            raise ValueError(f"must be at least {MIN_SECRET_CHARS} characters, got {len(raw)}")
-        return raw
-
-    return Parser(f"text of {MIN_SECRET_CHARS}+ characters", parse)
 
 
 def _prefix() -> Parser[str]:
@@ -200,11 +186,11 @@ GATEWAY = Variables(
 
 LOG_LEVEL = GATEWAY.add(
     "LOG_LEVEL", "INFO", "Level of the gateway's own log lines (others log at WARNING)",
-    _any_case("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+    log_level(),
 )  # fmt: skip
 LOG_FORMAT = GATEWAY.add(
     "LOG_FORMAT", "text", "text: human lines; json: one JSON object a line, personal data redacted",
-    _any_case("text", "json"),
+    log_format(),
 )  # fmt: skip
 RASA_URL = GATEWAY.add(
     "RASA_URL", "http://127.0.0.1:5005", "Rasa's HTTP API, where messages go", _base_url(*_HTTP)
@@ -292,7 +278,8 @@ WEB_SESSION_SECRET = GATEWAY.add(
     "WEB_SESSION_SECRET", "",
     "Signs web chat session tokens; required with replicas (GATEWAY_DATABASE_URL or "
     "SOCKETIO_REDIS_URL)",
-    _secret(), shown_default="random per process (sessions end with it)", secret=True,
+    secret(MIN_SECRET_CHARS), secret=True,
+    shown_default="random per process (sessions end with it)",
 )  # fmt: skip
 VERIFICATION_SECRET = GATEWAY.add(
     "VERIFICATION_SECRET", "",
@@ -317,7 +304,7 @@ GATEWAY_API_KEYS = GATEWAY.add(
 )  # fmt: skip
 METRICS_TOKEN = GATEWAY.add(
     "METRICS_TOKEN", "", "What a Prometheus scraper sends for /metrics; empty: /metrics is 404",
-    _secret(), secret=True,
+    secret(MIN_SECRET_CHARS), secret=True,
 )  # fmt: skip
 ANALYTICS_EVENTS_URL = GATEWAY.add(
     "ANALYTICS_EVENTS_URL", "",
@@ -362,7 +349,7 @@ TELEGRAM_WEBHOOK_URL = GATEWAY.add(
 TELEGRAM_MODE = GATEWAY.add(
     "TELEGRAM_MODE", "webhook",
     "webhook: Telegram POSTs to /telegram/webhook; polling: the gateway asks (no public URL)",
-    _any_case("webhook", "polling"),
+    choice("webhook", "polling", any_case=True),
 )  # fmt: skip
 TELEGRAM_API_URL = GATEWAY.add(
     "TELEGRAM_API_URL", "https://api.telegram.org", "Telegram's Bot API", _base_url(*_HTTP)
@@ -427,7 +414,7 @@ HANDOFF_SUMMARY = GATEWAY.add(
     "HANDOFF_SUMMARY", "generator",
     "extractive: the agent's summary from the messages alone; generator: plus one sentence "
     "from the generator",
-    _any_case("extractive", "generator"),
+    choice("extractive", "generator", any_case=True),
 )  # fmt: skip
 HANDOFF_RETRY_SECONDS = GATEWAY.add(
     "HANDOFF_RETRY_SECONDS", 2.0,

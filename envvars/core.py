@@ -12,6 +12,8 @@ T = TypeVar("T")
 # The checkout: relative paths in variables are read from here, whatever the working directory.
 ROOT = Path(__file__).resolve().parent.parent
 FLAG_KIND = "0 or 1"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
@@ -205,15 +207,38 @@ def flag() -> Parser[bool]:
     return Parser(FLAG_KIND, parse)
 
 
-def choice(*options: str) -> Parser[str]:
-    """One of ``options`` (case as given)."""
+def choice(*options: str, any_case: bool = False) -> Parser[str]:
+    """One of ``options``, returned as declared; ``any_case``: in any case (``JSON`` too)."""
+    declared = {(option.lower() if any_case else option): option for option in options}
 
     def parse(raw: str) -> str:
-        if raw not in options:
+        chosen = declared.get(raw.lower() if any_case else raw)
+        if chosen is None:
             raise ValueError(f"must be {_one_of(options)}, got {raw!r}")
+        return chosen
+
+    return Parser(f"one of {', '.join(options)}" + (" (any case)" if any_case else ""), parse)
+
+
+def secret(min_chars: int) -> Parser[str]:
+    """A secret of at least ``min_chars`` characters; an error says its length, never it."""
+
+    def parse(raw: str) -> str:
+        if len(raw) < min_chars:
+            raise ValueError(f"must be at least {min_chars} characters, got {len(raw)}")
         return raw
 
-    return Parser(f"one of {', '.join(options)}", parse)
+    return Parser(f"text of {min_chars}+ characters", parse)
+
+
+def log_level() -> Parser[str]:
+    """A logging level's name in any case, returned upper-case (``debug`` is DEBUG)."""
+    return choice(*LOG_LEVELS, any_case=True)
+
+
+def log_format() -> Parser[str]:
+    """text (human lines) or json (a JSON object a line), in any case."""
+    return choice(*LOG_FORMATS, any_case=True)
 
 
 def url(*schemes: str) -> Parser[str]:

@@ -7,21 +7,10 @@ the action server's warm-up), and read their variable then, through the declarat
 
 from __future__ import annotations
 
-from envvars import ROOT, Parser, Variables, integer, path, text
+from envvars import ROOT, Variables, integer, path, secret, text
 
 DEFAULT_MAPPING = ROOT / "erp" / "mappings" / "demo.yml"
 MIN_SECRET_CHARS = 16
-
-
-def _secret() -> Parser[str]:
-    """A signing secret long enough not to be guessed."""
-
-    def parse(raw: str) -> str:
-        if len(raw) < MIN_SECRET_CHARS:
-            raise ValueError(f"must be at least {MIN_SECRET_CHARS} characters, got {len(raw)}")
-        return raw
-
-    return Parser(f"text of {MIN_SECRET_CHARS}+ characters", parse)
 
 
 ERP = Variables(
@@ -88,7 +77,7 @@ VERIFICATION_SECRET = ERP.add(
     "",
     "signs customers' verification, shared by the action server and the gateway; unset: "
     "a random one per process (verification then lasts as long as the process)",
-    _secret(),
+    secret(MIN_SECRET_CHARS),
     secret=True,
     shown_default="(random per process)",
 )

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TypeVar, cast, get_args
 
-from envvars import Parser, Variables, flag, integer, number, path, text
+from envvars import Parser, Variables, flag, integer, log_level, number, path, text
 
 T = TypeVar("T")
 
@@ -32,7 +32,6 @@ DEFAULT_QUEUE = 2
 DEFAULT_NICE = 10
 DEFAULT_HOST = "127.0.0.1"
 # What logging.basicConfig takes as a level name.
-LOG_LEVELS = ("CRITICAL", "FATAL", "ERROR", "WARN", "WARNING", "INFO", "DEBUG", "NOTSET")
 
 
 def default_threads() -> int:
@@ -64,13 +63,6 @@ def _gpu_layers(raw: str) -> int | None:
     if layers < -1 or layers > 10_000:
         raise ValueError(f"must be auto, -1 (all), 0 (none) or a number of layers, got {raw!r}")
     return layers
-
-
-def _log_level(raw: str) -> str:
-    level = raw.upper()
-    if level not in LOG_LEVELS:
-        raise ValueError(f"must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {raw!r}")
-    return level
 
 
 def _optional(parser: Parser[T]) -> Parser[T | None]:
@@ -149,7 +141,7 @@ GPU_LAYERS = GENERATOR.add(
 )  # fmt: skip
 LOG_LEVEL = GENERATOR.add(
     "LOG_LEVEL", "INFO", "Level of the generator server's log",
-    Parser("DEBUG, INFO, WARNING, ERROR or CRITICAL", _log_level),
+    log_level(),
 )  # fmt: skip
 
 

@@ -71,14 +71,3 @@ def test_the_check_knows_the_dev_tools() -> None:
         "pytest",
         "selenium",
     }
-
-
-def test_the_image_installs_the_runtime_set_only() -> None:
-    dockerfile = (ROOT / "deploy" / "Dockerfile.main").read_text()
-    installed = re.findall(r"pip install [^\\;&]*-r (requirements/[a-z]+\.txt)", dockerfile)
-    assert set(installed) == {
-        "requirements/runtime.txt",
-        "requirements/gpu.txt",
-        "requirements/llama.txt",
-        "requirements/encoder.txt",
-    }, installed

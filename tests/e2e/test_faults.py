@@ -11,10 +11,8 @@ What "none lost from the transcript" means here, per message sent (an attempt):
   so the transcript shows what the user was told: nothing. Rasa may or may not have
   processed it (it was killed before saving the turn, or finished after the gateway gave
   up, or an action failed and the gateway took the turn back with a ``rewind``), so the
-  tracker holds it at most once. Such a turn need not end with the bot's action_listen:
-  with the action server down, Rasa's failed actions and its circuit breaker end turns
-  without one, and the rewind takes the turn back. The user's resend is a new message with
-  its own entries.
+  tracker holds it at most once. A turn whose action failed is not kept at all
+  (bot/rasa_turns.py). The user's resend is a new message with its own entries.
 - Not delivered (no HTTP status, only while the gateway itself was dead): at most once in
   either record; the client resends once the gateway is back, and that resend is answered.
 

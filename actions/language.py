@@ -23,6 +23,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.verification import latest_metadata
+from contracts.metadata import LANGUAGE
 from i18n.languages import DEFAULT_LANGUAGE, Language, as_language, detect_language
 
 SWITCH_INTENT = "switch_language"
@@ -55,7 +56,7 @@ def conversation_language(tracker: Tracker) -> tuple[Language, Language | None]:
     if detected is not None:
         return detected, None
     remembered = as_language(tracker.get_slot("language"))
-    hinted = as_language(latest_metadata(tracker).get("language"))
+    hinted = as_language(latest_metadata(tracker).get(LANGUAGE))
     return remembered or hinted or DEFAULT_LANGUAGE, None
 
 

@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from rasa_sdk import Tracker
 
 from actions.verification import is_staff, latest_metadata
-from contracts.metadata import listed_roles
+from contracts.metadata import ADMIN, AREA_ROLES, listed_roles
 from i18n.texts import current_language, say
 
-ADMIN = "admin"
-KNOWN_ROLES = ("admin", "sales", "warehouse", "finance", "support")
+KNOWN_ROLES = AREA_ROLES
 
 
 @dataclass(frozen=True)

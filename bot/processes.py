@@ -20,6 +20,7 @@ from bot.balancer import Backend, Balancer, Gateway, haproxy_command
 from bot.profile import endpoints_file
 from bot.secrets import shared_secrets
 from bot.settings import Ports, free_port, tracker_db_path
+from contracts.drafts import STREAM_PATH
 from models.settings import GeneratorSettings
 
 
@@ -145,7 +146,7 @@ def build_services(
         "RASA_TRACKER_DB": tracker_db_path(),
         "PORT": str(ports.gateway),
         # The action server posts answer drafts to the gateway (with GATEWAY_INTERNAL_TOKEN).
-        "GATEWAY_STREAM_URL": f"{ports.gateway_url}/internal/stream",
+        "GATEWAY_STREAM_URL": ports.gateway_url + STREAM_PATH,
         "GENERATOR_URL": ports.generator_url if local else settings.url,
         **(shared_secrets() if secrets is None else secrets),
         # The production profile's engines and accounts (bot.profile), when it runs.

@@ -13,13 +13,9 @@ Example:
 
 from __future__ import annotations
 
-ADMIN = "admin"
-SALES = "sales"
-WAREHOUSE = "warehouse"
-FINANCE = "finance"
-SUPPORT = "support"
-WRITER = "writer"
-ROLES = (ADMIN, SALES, WAREHOUSE, FINANCE, SUPPORT, WRITER)
+from contracts.metadata import ADMIN, FINANCE, ROLE_NAMES, SALES, SUPPORT, WAREHOUSE, WRITER
+
+ROLES = ROLE_NAMES
 # What the older SLACK_STAFF_USER_IDS list gives: every record a customer has, read only
 # (no audit trail), as it did before roles existed.
 READ_ROLES = frozenset({SALES, WAREHOUSE, FINANCE, SUPPORT})

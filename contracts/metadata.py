@@ -30,6 +30,17 @@ TURN = "turn"
 # kept as sent, not a key the gateway vouches for.
 LANGUAGE = "language"
 
+# Staff roles, the names in ``roles`` (docs/staff.md): the gateway says who holds which
+# (connectors/roles.py), the action server what each may read (actions/staff.py).
+ADMIN = "admin"
+SALES = "sales"
+WAREHOUSE = "warehouse"
+FINANCE = "finance"
+SUPPORT = "support"
+WRITER = "writer"  # may also change orders for customers; reads no area by itself
+AREA_ROLES = (ADMIN, SALES, WAREHOUSE, FINANCE, SUPPORT)
+ROLE_NAMES = (*AREA_ROLES, WRITER)
+
 Role = Literal["staff", "customer"]
 STAFF: Final = "staff"
 CUSTOMER: Final = "customer"

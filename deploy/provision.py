@@ -21,6 +21,7 @@ import sys
 
 from bot.profile import ACCOUNT_SECRETS, Production, ProfileError
 from bot.provision import ProvisionError, provision
+from bot.settings import ACCOUNT_PASSWORDS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         help="then seed the demo ERP into ERP_DATABASE_URL if it is empty",
     )
     args = parser.parse_args(argv)
-    missing = [name for name in ACCOUNT_SECRETS if not os.environ.get(name, "").strip()]
+    passwords = {name: ACCOUNT_PASSWORDS[name].read(os.environ) for name in ACCOUNT_SECRETS}
+    missing = [name for name, password in passwords.items() if not password]
     if missing:
         print(
             f"Cannot provision: {', '.join(missing)} not set (the deployment's secret "
@@ -44,7 +46,6 @@ def main(argv: list[str] | None = None) -> int:
     except ProfileError as error:
         print(f"Cannot provision: {error}", file=sys.stderr)
         return 2
-    passwords = {name: os.environ[name].strip() for name in ACCOUNT_SECRETS}
     try:
         report = provision(settings, passwords)
     except ProvisionError as error:

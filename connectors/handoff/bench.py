@@ -37,6 +37,7 @@ from connectors.handoff.hours import BusinessHours
 from connectors.handoff.queue import HandoffQueue, Subscription
 from connectors.messages import IncomingMessage, OutgoingMessage
 from connectors.settings import GatewaySettings, TelegramSettings
+from contracts.handoff import USER_REQUEST, handoff_message
 
 ALWAYS_OPEN = BusinessHours(days=frozenset(range(7)), opens=dt.time(0), closes=dt.time.max)
 TELEGRAM_SECRET = "bench-secret"
@@ -53,8 +54,8 @@ class InstantRasa:
 
     async def send(self, message: IncomingMessage) -> list[OutgoingMessage]:
         if "talk to someone" in message.text:
-            request = {"rule": "user_request", "score": 0.97, "slots": {}}
-            return [OutgoingMessage(text="Getting a colleague.", custom={"handoff": request})]
+            request = handoff_message(USER_REQUEST, 0.97, "asked for a person", {})
+            return [OutgoingMessage(text="Getting a colleague.", custom=dict(request))]
         return [OutgoingMessage(text="ok")]
 
     async def healthy(self) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import launcher, paths, rasa_server, rasa_speedups
+from bot import launcher, paths, rasa_server, rasa_speedups, rasa_turns
 from bot.processes import RestartPolicy, Service, ServiceFailed, Supervisor, build_services
 from bot.secrets import SECRET_NAMES
 from bot.settings import Ports
@@ -96,6 +96,7 @@ def test_a_token_starting_with_a_dash_reaches_rasa_as_the_token(
     monkeypatch.setattr(sys, "argv", ["bot/rasa_server.py", "run"])
     monkeypatch.setenv("RASA_TOKEN", "-Xk_9")
     monkeypatch.setattr(rasa_speedups, "apply", lambda: None)
+    monkeypatch.setattr(rasa_turns, "apply", lambda: None)
 
     assert rasa_server.main() == 0
     parser = argparse.ArgumentParser()
@@ -113,10 +114,12 @@ def test_rasa_server_adds_the_token_inside_the_process(monkeypatch: pytest.Monke
     monkeypatch.setattr(sys, "argv", ["bot/rasa_server.py", "run", "--port", "5005"])
     monkeypatch.setenv("RASA_TOKEN", "t0ken")
     monkeypatch.setattr(rasa_speedups, "apply", lambda: seen.append(["speedups applied"]))
+    monkeypatch.setattr(rasa_turns, "apply", lambda: seen.append(["whole turns applied"]))
 
     assert rasa_server.main() == 0
     assert seen == [
         ["speedups applied"],
+        ["whole turns applied"],
         ["rasa", "run", "--port", "5005", "--auth-token=t0ken"],
     ]
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,6 +60,7 @@ CONNECT_TIMEOUT_SECONDS = 10
 # for the turn instead of a wait without end.
 STATEMENT_TIMEOUT_MS = 10_000
 SQLITE_BUSY_SECONDS = 10.0
+WAL_RETRY_SECONDS = 0.05
 # The action server's worker threads (asyncio.to_thread) each hold one connection at a time.
 POOL_SIZE = 5
 # Any constant: the advisory lock under which replicas create the tables.
@@ -242,7 +245,18 @@ def _lock_id(name: str) -> int:
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # The driver's own BEGIN off: `_sqlite_begin` says which kind of transaction to start.
     dbapi_connection.isolation_level = None
-    dbapi_connection.execute("PRAGMA journal_mode=WAL")
+    # Turning a new file to WAL needs it alone, and SQLite says "locked" at once instead of
+    # waiting while another connection turns it too (waiting could deadlock): replicas
+    # starting together try again until the first has done it (then it is WAL already).
+    deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+    while True:
+        try:
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(WAL_RETRY_SECONDS)
 
 
 def _sqlite_begin(connection: Connection) -> None:

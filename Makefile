@@ -59,7 +59,7 @@ prepare:: install
 
 .PHONY: seed
 seed: envs ## Seed the demo ERP into var/erp.db (or ERP_DATABASE_URL)
-	$(PY) -m erp seed
+	$(PY) -m demo seed
 
 .PHONY: train
 train: envs ## Train the Rasa model if config.yml, bot/domain or data/ changed
@@ -108,7 +108,7 @@ format: install ## Format the code with ruff
 
 .PHONY: bench
 bench: install ## Measure training time, warm start, NLU cross-validation F1 (first run: bench-first-run; docs/benchmarks.md)
-	$(PY) -m bot bench
+	$(PY) -m benchmarks.startup
 
 .PHONY: clean
 clean: ## Remove runtime state under var/ (keeps the virtualenvs)
@@ -116,4 +116,4 @@ clean: ## Remove runtime state under var/ (keeps the virtualenvs)
 
 .PHONY: bench-first-run
 bench-first-run: envs ## A new user's `make run` in fresh clones: first ERP and document answers, generator on; cold and warm caches, warm restart (~20 min)
-	$(PY) -m bot.bench_first_run --out var/bench/first-run.json
+	$(PY) -m benchmarks.first_run --out var/bench/first-run.json

@@ -45,11 +45,11 @@ def ensure_seeded() -> str:
     from sqlalchemy import inspect
     from sqlalchemy.exc import SQLAlchemyError
 
+    from demo.seed import seed
     from erp.db import make_engine
     from erp.mapping.resolve import check_mapping
     from erp.mapping.spec import load_mapping
     from erp.schema import DEFAULT_MAPPING, mapping_path
-    from erp.seed import seed
 
     mapping = mapping_path()
     if mapping.resolve() != DEFAULT_MAPPING.resolve():

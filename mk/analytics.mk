@@ -5,4 +5,4 @@ DEMO_TRAFFIC_ARGS ?=
 
 .PHONY: demo-traffic
 demo-traffic: install ## Fill a running install (`make run`) with 300 realistic conversations for /agent/analytics; AGENT_DEMO_PASSWORD: the demo agent answers handoffs
-	$(PY) -m bot.demo_traffic $(DEMO_TRAFFIC_ARGS)
+	$(PY) -m demo.traffic $(DEMO_TRAFFIC_ARGS)

@@ -24,4 +24,4 @@ prepare:: browser webchat
 
 .PHONY: bench-channels
 bench-channels: prepare ## Gateway overhead per channel, widget weight and time to interactive (docs/benchmarks.md)
-	$(PY) -m bot.bench_channels
+	$(PY) -m benchmarks.channels

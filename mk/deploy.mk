@@ -39,7 +39,7 @@ validate-deploy: install deploy-tools ## Check deploy/: compose config, Helm ren
 # checkout's main env and proven to import every process's entry point (docs/benchmarks.md).
 .PHONY: bench-runtime-env
 bench-runtime-env: install ## The production image's Python set (requirements/runtime.txt) vs the main env: installed size, and every entry point imports without the training and dev tools (~3 min)
-	$(PY) -m bot.bench_runtime_env --out var/bench/runtime-env.json
+	$(PY) -m benchmarks.runtime_env --out var/bench/runtime-env.json
 
 # deploy/.env for `docker compose -f deploy/docker-compose.yml up`: every secret generated
 # once (mode 0600, git-ignored); an existing file is kept as it is.

@@ -5,15 +5,15 @@ GENERATOR_EVAL_ARGS ?=
 
 .PHONY: train-generator generator-data bench-generator bench-generator-zh
 generator-data: install ## Build the generator's train/held-out examples in var/generator/data
-	$(PY) -m models build-data
+	$(PY) -m training build-data
 
 train-generator: generator-data ## Fine-tune the generator (LoRA, resumable), export it to GGUF, evaluate it (~1 h on 2 cores)
-	$(PY) -m models train --resume $(GENERATOR_TRAIN_ARGS)
-	$(PY) -m models export
-	$(PY) -m models evaluate $(GENERATOR_EVAL_ARGS)
+	$(PY) -m training train --resume $(GENERATOR_TRAIN_ARGS)
+	$(PY) -m training export
+	$(PY) -m training evaluate $(GENERATOR_EVAL_ARGS)
 
 bench-generator: install ## Generator speed: tokens/s and time to first token per backend (model card)
-	$(PY) -m models bench
+	$(PY) -m benchmarks.generator
 
 bench-generator-zh: install ## Generator on Chinese ERP questions vs English: guard, required facts, answer language (var/results)
-	$(PY) -m models bench-zh
+	$(PY) -m benchmarks.generator_zh

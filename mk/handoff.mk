@@ -7,5 +7,5 @@ frustration-model: install ## Train the handoff frustration classifier (var/hand
 .PHONY: bench-handoff
 bench-handoff: install ## Handoff figures: classifier precision/recall, trigger-to-queue p95, restart losses (docs/benchmarks.md)
 	$(PY) -m connectors.handoff.sentiment evaluate
-	$(PY) -m connectors.handoff.bench
-	$(PY) -m connectors.agents.bench --runs 20
+	$(PY) -m benchmarks.handoff
+	$(PY) -m benchmarks.agents --runs 20

@@ -13,4 +13,4 @@ endif
 .PHONY: bench-load
 bench-load: install ## Load test: locust web chat users (USERS=10,50,100, DURATION=60 s), generator on and off; QUICK=1 for 5 users, 20 s (docs/load.md)
 	$(PY) -m bot setup
-	$(PY) -m bot.bench_load --users $(USERS) --duration $(DURATION) --out var/bench/load.json $(LOAD_ARGS)
+	$(PY) -m benchmarks.load.run --users $(USERS) --duration $(DURATION) --out var/bench/load.json $(LOAD_ARGS)

@@ -6,4 +6,4 @@ PRODUCTS_ARGS ?=
 .PHONY: bench-products
 bench-products: install ## Product names: 400 held-out customer questions over the demo catalogue, right answers and choices (docs/benchmarks.md)
 	mkdir -p var/results
-	$(PY) -m erp.bench_products --json var/results/products.json $(PRODUCTS_ARGS)
+	$(PY) -m benchmarks.erp_products --json var/results/products.json $(PRODUCTS_ARGS)

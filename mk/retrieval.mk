@@ -5,8 +5,8 @@ index: install ## Build or update the document index in var/index (only changed 
 	$(PY) -m retrieval index
 
 bench-retrieval: install ## Retrieval quality on StackFAQ and data/eval, refusal calibration, embedding speed
-	$(PY) -m retrieval bench
+	$(PY) -m benchmarks.retrieval quality
 
 SIZE ?= 1000000
 bench-index-scale: install ## Approximate vs exact FAISS search on SIZE clustered vectors (default 1M; minutes)
-	$(PY) -m retrieval bench-scale --size $(SIZE)
+	$(PY) -m benchmarks.retrieval scale --size $(SIZE)

@@ -14,9 +14,9 @@ prepare:: balancer
 .PHONY: bench-scale
 bench-scale: prepare ## Production profile, 1 vs 2 replicas of gateway, Rasa and actions under locust users, then faults during load (docs/benchmarks.md)
 	bash scripts/services.sh
-	$(PY) -m bot.bench_scale --out var/bench/scale.json
+	$(PY) -m benchmarks.scale --out var/bench/scale.json
 
 .PHONY: bench-scale-short
 bench-scale-short: prepare ## Both, short: 4 users 20 s on 1 and 2 replicas, then a fault every 8 s (~4 min; what CI runs, restarts PostgreSQL/Redis/RabbitMQ)
 	bash scripts/services.sh
-	$(PY) -m bot.bench_scale --short --out var/bench/scale-short.json
+	$(PY) -m benchmarks.scale --short --out var/bench/scale-short.json

@@ -7,4 +7,4 @@ SECURITY_ARGS ?=
 bench-security: install ## Adversarial suite on a fresh stack: attempts, leaks, breaches, errors, lockouts per family (docs/security.md)
 	$(PY) -m bot setup
 	mkdir -p var/results
-	$(PY) -m bot.bench_security --json var/results/security.json $(SECURITY_ARGS)
+	$(PY) -m benchmarks.security --json var/results/security.json $(SECURITY_ARGS)

@@ -1,7 +1,7 @@
 """The generator's training and evaluation examples: (question, context, answer) triples.
 
-This module is the contract between the data builder (`models.dataset`), the trainer
-(`models.train`), the evaluation (`models.evaluate`) and serving: they all speak `Example`
+This module is the contract between the data builder (`training.dataset`), the trainer
+(`training.train`), the evaluation (`training.evaluate`) and serving: they all speak `Example`
 and `ContextItem`, and read and write them as JSON lines.
 """
 

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 StopReason = Literal["eos", "stop", "max_tokens", "time"]
-LORA_GGUF = "adapter_model.gguf"  # the GGUF LoRA inside an adapter folder (models.export)
+LORA_GGUF = "adapter_model.gguf"  # the GGUF LoRA inside an adapter folder (training.export)
 LLAMA_CONTEXT = 2048
 # How long a request waits for a model another thread is using before it gives up.
 WAIT_SECONDS = 120.0
@@ -304,7 +304,7 @@ class TransformersGenerator(_Decoder):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from models.train import select_device
+        from models.torch_runtime import select_device
 
         if threads > 0:
             torch.set_num_threads(threads)
@@ -316,7 +316,7 @@ class TransformersGenerator(_Decoder):
                 raise ModelNotFound(f"no peft adapter (adapter_config.json) in {adapter_dir}")
             from peft import PeftModel
 
-            from models.train import quiet_peft
+            from models.torch_runtime import quiet_peft
 
             with quiet_peft():
                 model = PeftModel.from_pretrained(model, adapter_dir).merge_and_unload()
@@ -566,11 +566,11 @@ def _load(settings: GeneratorSettings) -> Generator | None:
         gguf = base if base.suffix == ".gguf" else settings.models_dir / f"{model_name(base)}.gguf"
         if not gguf.is_file():
             raise ModelNotFound(
-                f"llama.cpp needs a GGUF of {base}: run `python -m models export --base-gguf`"
+                f"llama.cpp needs a GGUF of {base}: run `python -m training export --base-gguf`"
             )
         lora = None if adapter is None else adapter / LORA_GGUF
         if lora is not None and not lora.is_file():
-            raise ModelNotFound(f"no GGUF LoRA in {adapter}: run `python -m models export`")
+            raise ModelNotFound(f"no GGUF LoRA in {adapter}: run `python -m training export`")
         generator = LlamaCppGenerator.load(
             gguf, lora, limits, threads=settings.threads, gpu_layers=gpu_layers(settings)
         )

@@ -23,7 +23,7 @@ DEFAULT_ADAPTER_DIR = ROOT / "models" / "adapters" / "gemma-3-270m-erp"
 DEFAULT_MODELS_DIR = ROOT / "var" / "models"
 DEFAULT_MAX_NEW_TOKENS = 160
 DEFAULT_MAX_SECONDS = 20.0
-# The prompt the adapter was trained on fits in 384 tokens with its answer (models.train);
+# The prompt the adapter was trained on fits in 384 tokens with its answer (training.train);
 # serving uses the same budget for instructions, context and question.
 DEFAULT_PROMPT_TOKENS = 320
 DEFAULT_PORT = 5006

@@ -1,4 +1,5 @@
-"""`python -m retrieval`: build the document index, search it, and run the benchmarks."""
+"""`python -m retrieval`: build the document index and search it (the benchmarks are
+`python -m benchmarks.retrieval`)."""
 
 from __future__ import annotations
 
@@ -18,16 +19,6 @@ def main(argv: list[str] | None = None) -> int:
     ask = commands.add_parser("search", help="search the index and print the passages")
     ask.add_argument("query")
     ask.add_argument("--top-k", type=int, default=5)
-    bench = commands.add_parser("bench", help="StackFAQ and own-document quality, calibration")
-    bench.add_argument("--models", default="all-MiniLM-L6-v2", help="comma-separated models")
-    bench.add_argument(
-        "--parts", default="stackfaq,own,calibration,speed", help="comma-separated subset"
-    )
-    scale = commands.add_parser("bench-scale", help="approximate vs exact FAISS at scale")
-    scale.add_argument("--size", type=int, default=1_000_000)
-    scale.add_argument("--dim", type=int, default=384)
-    scale.add_argument("--queries", type=int, default=1000)
-    scale.add_argument("--kind", default="auto", help="auto, hnsw, ivf or ivfpq")
     args = parser.parse_args(argv)
 
     if args.command == "index":
@@ -36,24 +27,12 @@ def main(argv: list[str] | None = None) -> int:
         report = update_index(progress=not args.quiet, force=args.force)
         print(report.summary())
         return 0
-    if args.command == "search":
-        from retrieval.service import search
+    from retrieval.service import search
 
-        for passage in search(args.query, top_k=args.top_k):
-            print(f"{passage.score:.3f} (cos {passage.similarity:.3f})  {passage.citation.label}")
-            print(f"    {passage.citation.url}\n    {passage.text[:200]}")
-        return 0
-    if args.command == "bench":
-        from retrieval.bench import run_quality
-
-        return run_quality(models=_list(args.models), parts=_list(args.parts))
-    from retrieval.bench import run_scale
-
-    return run_scale(size=args.size, dim=args.dim, queries=args.queries, kind=args.kind)
-
-
-def _list(value: str) -> list[str]:
-    return [item.strip() for item in value.split(",") if item.strip()]
+    for passage in search(args.query, top_k=args.top_k):
+        print(f"{passage.score:.3f} (cos {passage.similarity:.3f})  {passage.citation.label}")
+        print(f"    {passage.citation.url}\n    {passage.text[:200]}")
+    return 0
 
 
 if __name__ == "__main__":

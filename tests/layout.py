@@ -19,34 +19,29 @@ RUNTIME = (
     "models",
     "retrieval",
 )
-# Offline tooling inside the runtime packages: benchmarks, load generators, training and its
-# data, demo traffic, the installer (runs before any virtualenv), the fake platforms of the
-# tests and benchmarks. They set variables for the code they measure and use the dev and
-# training requirements.
-TOOLING = (
-    "bot/bench*.py",
-    "bot/load/*.py",
-    "bot/demo_traffic/*.py",
-    "bot/adversary/*.py",
-    "bot/install.py",
-    "erp/bench*.py",
-    "retrieval/bench*.py",
-    "models/bench*.py",
-    "models/dataset*.py",
-    "models/train*.py",
-    "models/evaluate*.py",
-    "connectors/fake_platforms.py",
-)
-
-
-def is_tooling(file: Path) -> bool:
-    relative = file.relative_to(ROOT)
-    return any(relative.match(pattern) for pattern in TOOLING)
+# The demo company's ERP data and its command: `make run` seeds it on an empty database and the
+# production image's provisioning on request, so it holds to the runtime requirements too.
+DEMO_SETUP = ("demo/__init__.py", "demo/__main__.py", "demo/seed.py")
+# The installer runs before any virtualenv exists, with the standard library only; it reads the
+# environment itself (there is no settings module to import yet).
+INSTALLER = "bot/install.py"
+# Offline tooling, each in a package of its own: benchmarks/ (and the load and attack
+# generators, the fake platforms), training/ (the generator's fine-tuning), demo/traffic/.
+# They set variables for the code they measure and use the dev and training requirements.
+TOOLING = ("benchmarks", "training", "demo/traffic")
 
 
 def runtime_files() -> Iterator[Path]:
-    """Every Python file of the runtime packages but the tooling."""
+    """Every Python file a production image runs: the runtime packages and the demo seeding."""
     for package in RUNTIME:
         for file in sorted((ROOT / package).rglob("*.py")):
-            if not is_tooling(file):
+            if file.relative_to(ROOT).as_posix() != INSTALLER:
                 yield file
+    for name in DEMO_SETUP:
+        yield ROOT / name
+
+
+def tooling_files() -> Iterator[Path]:
+    """Every Python file of the offline tooling."""
+    for package in TOOLING:
+        yield from sorted((ROOT / package).rglob("*.py"))

@@ -9,7 +9,7 @@ import ast
 import re
 from importlib.metadata import packages_distributions
 
-from tests.layout import ROOT, runtime_files
+from tests.layout import INSTALLER, ROOT, runtime_files, tooling_files
 
 REQUIREMENTS = ROOT / "requirements"
 
@@ -71,3 +71,13 @@ def test_the_check_knows_the_dev_tools() -> None:
         "pytest",
         "selenium",
     }
+
+
+def test_every_module_of_the_packages_is_runtime_or_tooling() -> None:
+    packages = [
+        d for d in sorted(ROOT.iterdir()) if (d / "__init__.py").is_file() and d.name != "tests"
+    ]
+    files = {f for package in packages for f in package.rglob("*.py")}
+    runtime, tooling = set(runtime_files()), set(tooling_files())
+    assert not runtime & tooling
+    assert files - runtime - tooling == {ROOT / INSTALLER}

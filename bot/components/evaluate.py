@@ -1,6 +1,6 @@
 """Parse files of utterances with a trained Rasa model and write what it predicted.
 
-Runs in the Rasa environment, for `python -m bot bench-nlu`:
+Runs in the Rasa environment, for `python -m benchmarks.nlu`:
 
     .venv-rasa/bin/python -m bot.components.evaluate MODEL.tar.gz in.json out.jsonl [in out ...]
 

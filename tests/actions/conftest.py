@@ -13,8 +13,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
+from demo.seed import seed
 from erp.db import make_engine, reset_engine_cache
-from erp.seed import seed
 from erp.state import PASSWORD_ENV, URL_ENV
 from tests.actions_state import actions_state_postgres, close_process_stores, state_backend
 

@@ -15,12 +15,12 @@ from sqlalchemy.orm import Session
 
 from actions.cancel import ActionAskCancelConfirmed, ActionCancelOrder, ValidateCancelOrderForm
 from actions.changes import KEY_SLOT, LAST_WRITE_SLOT, ActionRepeatWrite
+from demo.seed import seed
 from erp import writes
 from erp.audit import audit_trail
 from erp.db import make_engine, reset_engine_cache
 from erp.models import AssistantWrite, Customer, SalesOrder
 from erp.schema import forget_schemas
-from erp.seed import seed
 from tests.actions.conftest import as_staff, proof_in, slot_events, texts, tracker, verified
 from tests.erp.test_mapping_check import MAPPINGS
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
+import demo.seed as demo_seed
 from bot.launcher import ensure_seeded
 from erp.db import make_engine, reset_engine_cache
 from tests.erp.test_mapping_check import MAPPINGS, NORTHWIND, need
@@ -47,17 +48,16 @@ def test_a_mapping_that_does_not_resolve_stops_the_start(
 def test_the_demo_database_is_seeded_on_first_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    demo = tmp_path / "demo.db"
+    database = tmp_path / "demo.db"
     monkeypatch.delenv("ERP_MAPPING", raising=False)
-    monkeypatch.setenv("ERP_DATABASE_URL", f"sqlite:///{demo}")
-    import erp.seed
+    monkeypatch.setenv("ERP_DATABASE_URL", f"sqlite:///{database}")
 
-    real_seed = erp.seed.seed
+    real_seed = demo_seed.seed
     monkeypatch.setattr(
-        erp.seed, "seed", lambda engine, **_: real_seed(engine, scale=0.01, progress=False)
+        demo_seed, "seed", lambda engine, **_: real_seed(engine, scale=0.01, progress=False)
     )
     ensure_seeded()
-    engine = make_engine(f"sqlite:///{demo}")
+    engine = make_engine(f"sqlite:///{database}")
     try:
         assert "sales_orders" in inspect(engine).get_table_names()
     finally:
@@ -67,23 +67,22 @@ def test_the_demo_database_is_seeded_on_first_run(
 def test_a_demo_database_seeded_by_an_older_version_is_seeded_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import erp.seed
 
-    demo = tmp_path / "old.db"
-    real_seed = erp.seed.seed
-    real_seed(make_engine(f"sqlite:///{demo}"), scale=0.01, progress=False)
-    old = make_engine(f"sqlite:///{demo}")
+    database = tmp_path / "old.db"
+    real_seed = demo_seed.seed
+    real_seed(make_engine(f"sqlite:///{database}"), scale=0.01, progress=False)
+    old = make_engine(f"sqlite:///{database}")
     with old.begin() as connection:  # as seeded before orders had delivery addresses
         connection.execute(text("ALTER TABLE sales_orders DROP COLUMN delivery_street"))
     old.dispose()
     monkeypatch.delenv("ERP_MAPPING", raising=False)
-    monkeypatch.setenv("ERP_DATABASE_URL", f"sqlite:///{demo}")
+    monkeypatch.setenv("ERP_DATABASE_URL", f"sqlite:///{database}")
     monkeypatch.setattr(
-        erp.seed, "seed", lambda engine, **_: real_seed(engine, scale=0.01, progress=False)
+        demo_seed, "seed", lambda engine, **_: real_seed(engine, scale=0.01, progress=False)
     )
 
     assert "schema changed since it was seeded" in ensure_seeded()
-    engine = make_engine(f"sqlite:///{demo}")
+    engine = make_engine(f"sqlite:///{database}")
     try:
         columns = {c["name"] for c in inspect(engine).get_columns("sales_orders")}
         assert "delivery_street" in columns

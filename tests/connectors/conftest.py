@@ -16,7 +16,7 @@ import pytest
 from psycopg import sql
 from sqlalchemy import make_url
 
-from connectors.fake_platforms import FakePlatforms, serve
+from benchmarks.fake_platforms import FakePlatforms, serve
 from connectors.gateway import create_app
 from connectors.settings import GatewaySettings
 from connectors.store import GatewayStore

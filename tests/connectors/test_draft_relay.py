@@ -28,9 +28,9 @@ import redis
 import redis.asyncio
 from starlette.applications import Starlette
 
+from benchmarks.fake_platforms import Call, FakePlatforms
 from bot.profile import Production
 from bot.provision import Provisioned, redis_gateway_acl
-from connectors.fake_platforms import Call, FakePlatforms
 from connectors.gateway import create_app
 from connectors.settings import SlackSettings, TelegramSettings
 from tests.connectors.fakes import SETTINGS

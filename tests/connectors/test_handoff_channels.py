@@ -23,8 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
+from benchmarks.fake_platforms import FakePlatforms, serve
 from connectors.channels.telegram import SECRET_HEADER
-from connectors.fake_platforms import FakePlatforms, serve
 from connectors.gateway import create_app
 from connectors.handoff.hours import BusinessHours
 from connectors.handoff.queue import HandoffQueue, Trigger

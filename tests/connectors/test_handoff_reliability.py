@@ -15,8 +15,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from benchmarks.fake_platforms import FakePlatforms
 from connectors.database import IntegrityError
-from connectors.fake_platforms import FakePlatforms
 from connectors.gateway import create_app
 from connectors.handoff.hours import BusinessHours
 from connectors.handoff.queue import HandoffQueue, Trigger

@@ -21,9 +21,9 @@ import pytest
 from slack_sdk.signature import Clock
 from starlette.applications import Starlette
 
+from benchmarks.fake_platforms import FakePlatforms
 from connectors.channels.slack import COMMAND_HELP, SlackChannel, from_slack, render, to_mrkdwn
 from connectors.errors import ChannelDeliveryFailed
-from connectors.fake_platforms import FakePlatforms
 from connectors.gateway import create_app
 from connectors.messages import Button, OutgoingMessage
 from connectors.settings import SlackSettings

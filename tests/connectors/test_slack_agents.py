@@ -20,6 +20,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from benchmarks.fake_platforms import Call, FakePlatforms
 from connectors.agents.auth import AgentAuth
 from connectors.agents.settings import AgentSettings
 from connectors.channels.slack import SlackChannel
@@ -30,7 +31,6 @@ from connectors.channels.slack_agents import (
     SlackAgentChannel,
     handoff_blocks,
 )
-from connectors.fake_platforms import Call, FakePlatforms
 from connectors.gateway import create_app
 from connectors.handoff.queue import Handoff, HandoffQueue, Trigger
 from connectors.messages import OutgoingMessage

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from connectors.fake_platforms import serve
+from benchmarks.fake_platforms import serve
 from connectors.gateway import create_app
 from connectors.streaming import STREAM_PATH
 from tests.connectors.fakes import SETTINGS, FakeRasa, MakeClient, actions_transport

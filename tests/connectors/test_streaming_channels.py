@@ -16,7 +16,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from connectors.fake_platforms import Call, FakePlatforms
+from benchmarks.fake_platforms import Call, FakePlatforms
 from connectors.gateway import create_app
 from connectors.messages import Button, IncomingMessage, OutgoingMessage
 from connectors.settings import SlackSettings, TelegramSettings

@@ -19,6 +19,7 @@ import pytest
 from starlette.applications import Starlette
 from telegram import Update
 
+from benchmarks.fake_platforms import FakePlatforms
 from connectors.channels import telegram as telegram_channel
 from connectors.channels.telegram import (
     ANONYMOUS,
@@ -32,7 +33,6 @@ from connectors.channels.telegram import (
     complete_update,
 )
 from connectors.errors import ChannelDeliveryFailed
-from connectors.fake_platforms import FakePlatforms
 from connectors.gateway import create_app
 from connectors.messages import Button, OutgoingMessage
 from connectors.settings import TelegramSettings

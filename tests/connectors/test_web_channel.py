@@ -18,9 +18,9 @@ import httpx
 import pytest
 import socketio
 
+from benchmarks.fake_platforms import serve
 from connectors.channels.web import SessionTokens, verification_fingerprint
 from connectors.errors import StoreUnavailable
-from connectors.fake_platforms import serve
 from connectors.gateway import create_app
 from connectors.messages import Button, OutgoingMessage
 from connectors.redaction import conversation_tag

@@ -27,13 +27,13 @@ import pytest
 import redis
 import socketio
 
+from benchmarks.fake_platforms import serve
 from bot.profile import Production
 from bot.provision import Provisioned, redis_gateway_acl
 from connectors import gateway
 from connectors.channels.presence import LocalPresence, RedisPresence
 from connectors.channels.web import SessionTokens, WebChannel
 from connectors.errors import ChannelDeliveryFailed
-from connectors.fake_platforms import serve
 from connectors.messages import OutgoingMessage
 from tests.connectors.fakes import SETTINGS, FakeRasa, actions_transport
 from tests.connectors.test_web_channel import (

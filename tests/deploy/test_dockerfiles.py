@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.conftest import DEPLOY, HADOLINT, ROOT
+from tests.layout import TOOLING
 
 DOCKERFILES = {"main": DEPLOY / "Dockerfile.main", "rasa": DEPLOY / "Dockerfile.rasa"}
 
@@ -103,3 +104,12 @@ def test_no_state_or_secret_goes_into_the_build_context(name: str) -> None:
 
     for path in (".git", ".venv", ".venv-rasa", "var", "deploy/.env"):
         assert path in ignored, path
+
+
+@pytest.mark.parametrize("name", sorted(DOCKERFILES))
+def test_no_offline_tooling_goes_into_an_image(name: str) -> None:
+    lines = (DEPLOY / f"Dockerfile.{name}.dockerignore").read_text().splitlines()
+    ignored = {line.strip() for line in lines if not line.startswith("#")}
+
+    assert set(TOOLING) <= ignored
+    assert not {"demo", "models", "bot", "erp"} & ignored  # demo seeding is provisioning

@@ -12,11 +12,11 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session
 
+from benchmarks.fake_platforms import FakePlatforms, serve
 from bot import paths
 from bot.processes import Service, build_services, stop_all, wait_until_healthy
 from bot.secrets import shared_secrets
 from bot.settings import Ports
-from connectors.fake_platforms import FakePlatforms, serve
 from erp.db import get_engine
 
 

@@ -31,9 +31,9 @@ import socketio
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from benchmarks.load.webchat import answered_in
 from bot import paths
 from bot.balancer import STICKY_COOKIE
-from bot.load.webchat import answered_in
 from bot.processes import RestartPolicy, Supervisor, wait_until_healthy
 from bot.profile import Production
 from erp.db import get_engine

@@ -28,10 +28,10 @@ from typing import Any
 import psycopg
 import pytest
 
+from benchmarks.load.records import Turn, read_turns
+from benchmarks.load.scripts import CONNECT
+from benchmarks.scale import REDIS_START, clear_error
 from bot import paths
-from bot.bench_scale import REDIS_START, clear_error
-from bot.load.records import Turn, read_turns
-from bot.load.scripts import CONNECT
 from bot.profile import ACCOUNT_SECRETS, Production
 from bot.secrets import shared_secrets
 
@@ -95,9 +95,9 @@ def start_what_is_down() -> None:
 
 @pytest.fixture(scope="module")
 def short_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """The bench's JSON results (bot/bench_scale.py), once for the module."""
+    """The bench's JSON results (benchmarks/scale.py), once for the module."""
     out = tmp_path_factory.mktemp("scale-short") / "scale.json"
-    command = [paths.main_python(), "-m", "bot.bench_scale", "--short",
+    command = [paths.main_python(), "-m", "benchmarks.scale", "--short",
                "--name", NAME, "--lock-db", LOCK_DB, "--out", str(out)]  # fmt: skip
     try:
         done = subprocess.run(command, cwd=paths.ROOT, capture_output=True, text=True,
@@ -151,7 +151,7 @@ def may_be_missing(turn: Turn, windows: list[dict[str, Any]]) -> bool:
 
 
 def fault_at(turn: Turn, windows: list[dict[str, Any]]) -> str | None:
-    """The fault whose window the turn started in (bot/bench_scale.py's attribution)."""
+    """The fault whose window the turn started in (benchmarks/scale.py's attribution)."""
     starts = [(w["at"], w["fault"]) for w in windows]
     found = None
     for at, fault in starts:

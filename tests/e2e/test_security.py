@@ -1,5 +1,5 @@
 """The adversarial suite against the real stack: every scripted cross-customer attempt of
-bot/adversary/catalogue.py, through real HTTP, Socket.IO and signed platform webhooks.
+benchmarks/adversary/catalogue.py, through real HTTP, Socket.IO and signed platform webhooks.
 
 One run of the whole catalogue is shared by the tests below; each judges one property of
 it. A planted leak (the victim's own proof typed by the "attacker") shows the check can
@@ -15,12 +15,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bot.adversary.cast import ATTACKER, ATTACKERS, ask_order
-from bot.adversary.catalogue import FAMILIES, build_catalogue
-from bot.adversary.facts import Person, facts_of, load_people
-from bot.adversary.runner import Outcome, run_all, run_attempt
-from bot.adversary.script import Attempt, Rest, Say
-from bot.adversary.stack import Stack, StackFailed, attack_stack
+from benchmarks.adversary.cast import ATTACKER, ATTACKERS, ask_order
+from benchmarks.adversary.catalogue import FAMILIES, build_catalogue
+from benchmarks.adversary.facts import Person, facts_of, load_people
+from benchmarks.adversary.runner import Outcome, run_all, run_attempt
+from benchmarks.adversary.script import Attempt, Rest, Say
+from benchmarks.adversary.stack import Stack, StackFailed, attack_stack
 from erp.db import make_engine
 
 pytestmark = pytest.mark.e2e

@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from benchmarks.fake_platforms import FakePlatforms
 from bot import paths
-from connectors.fake_platforms import FakePlatforms
 from erp.db import get_engine
 from tests.e2e.conftest import SLACK_SIGNING_SECRET, SLACK_STAFF, Assistant
 

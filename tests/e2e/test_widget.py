@@ -23,10 +23,10 @@ from starlette.applications import Starlette
 from starlette.responses import FileResponse, HTMLResponse
 from starlette.routing import Route
 
+from benchmarks.fake_platforms import serve
 from bot import paths
 from bot.processes import Service, wait_until_healthy
 from bot.settings import free_port
-from connectors.fake_platforms import serve
 from erp.models import Customer, SalesOrder, Shipment, StockLevel
 from tests.e2e.browser import chromium, screenshots_on_failure, wait
 from tests.e2e.conftest import Assistant

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import Session
 
+from demo.seed import seed
 from erp.db import make_engine, ping
-from erp.seed import seed
 from tests.actions_state import actions_state_postgres, state_backend
 
 __all__ = ["actions_state_postgres", "state_backend"]  # fixtures for the audit trail's tests

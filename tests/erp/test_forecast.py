@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from erp.bench_forecast import Case, actual_days_of_cover, mean_absolute_error, summarise
+from benchmarks.erp_forecast import Case, actual_days_of_cover, mean_absolute_error, summarise
 from erp.errors import InvalidIdentifier, RecordNotFound
 from erp.forecast import (
     IncomingSupply,

@@ -18,8 +18,8 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
+from benchmarks.erp_mapping import Run, bench_mapping, markdown
 from erp import customers, inventory, invoices, orders, product_names
-from erp.bench_mapping import Run, bench_mapping, markdown
 from erp.db import make_engine, ping
 from erp.errors import AccessDenied, NotKept
 from erp.mapping.resolve import check_mapping

@@ -9,17 +9,17 @@ import pytest
 from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 
-from erp.bench_products import catalogue, evaluate, questions
+from benchmarks.erp_products import catalogue, evaluate, questions
+from demo.seed import seed
 from erp.db import make_engine
 from erp.models import Product
 from erp.product_names import ProductLookup, clear_name_index, lookup_products
-from erp.seed import seed
 from tests.erp.conftest import SEED_TODAY
 
 
 @pytest.fixture(scope="module")
 def demo_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    """The full demo catalogue (500 products), as `python -m erp seed` makes it."""
+    """The full demo catalogue (500 products), as `python -m demo seed` makes it."""
     path: Path = tmp_path_factory.mktemp("demo") / "erp.db"
     engine = make_engine(f"sqlite:///{path}")
     seed(engine, today=SEED_TODAY, progress=False)

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from demo.seed import seed, seed_sizes
 from erp.db import make_engine
 from erp.models import (
     INVOICE_STATUSES,
@@ -28,7 +29,6 @@ from erp.models import (
     StockLevel,
     Warehouse,
 )
-from erp.seed import seed, seed_sizes
 from tests.erp.conftest import SEED_SCALE, SEED_TODAY
 
 TRACKING_FORMATS = {

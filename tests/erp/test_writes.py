@@ -15,13 +15,13 @@ from sqlalchemy import Engine, event, func, make_url, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from demo.seed import seed
 from erp import writes
 from erp.db import ping
 from erp.errors import AccessDenied, ErpUnavailable, RecordNotFound, WritesNotSupported
 from erp.models import AssistantWrite, SalesOrder
 from erp.samples import create_database
 from erp.schema import forget_schemas
-from erp.seed import seed
 from tests.actions_state import StateBackend, close_process_stores
 from tests.erp.conftest import SEED_TODAY, SERVER_URLS
 from tests.erp.test_mapping_check import MAPPINGS

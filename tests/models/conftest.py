@@ -18,7 +18,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def tiny_adapter(tiny: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A rank-4 LoRA adapter trained for 3 steps on ``tiny``: the folder peft saved."""
-    from models.train import TrainConfig, train
+    from training.train import TrainConfig, train
 
     folder = tmp_path_factory.mktemp("tiny-adapter")
     cfg = TrainConfig(

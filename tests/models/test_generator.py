@@ -441,7 +441,7 @@ def test_a_failed_load_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_factory_names_the_missing_gguf_lora(tmp_path: Path) -> None:
     gguf = tmp_path / "base.gguf"
     gguf.write_bytes(b"GGUF")
-    with pytest.raises(ModelNotFound, match="python -m models export"):
+    with pytest.raises(ModelNotFound, match="python -m training export"):
         load_generator(settings(backend="llama_cpp", base_model=gguf, adapter_dir=tmp_path))
 
 

@@ -69,7 +69,7 @@ def build_tiny_model(folder: Path, *, seed: int = 0, layers: int = 2) -> Path:
 
 
 def examples(count: int = 8) -> list[Example]:
-    """A few (question, context, answer) examples in the shape models.dataset writes."""
+    """A few (question, context, answer) examples in the shape training.dataset writes."""
     refund = ContextItem(
         "Returns policy › Refund timing",
         "Refunds are paid within 5 working days of the return arriving at our warehouse.",

@@ -7,8 +7,8 @@ import types
 import numpy as np
 import pytest
 
+from benchmarks.retrieval import clustered_vectors
 from retrieval import faiss_index, store
-from retrieval.bench import clustered_vectors
 from retrieval.faiss_index import IndexPlan, build_index, choose_index, parse_kind
 
 

@@ -7,9 +7,8 @@ set by `conversation_logged` when the action server starts running an action, an
 asyncio into the worker threads the action starts. The message and any traceback pass
 through `redact`.
 
-The action server never imports the gateway (connectors/), and no package both may import
-is about logs, so the tag and the redaction live here as well as in connectors/redaction.py;
-tests/actions/test_observability.py checks that the two give the same results.
+The tag and the redaction are the gateway's own (contracts/redaction.py): both processes
+log the same tag for a conversation and keep the same personal data out.
 
 Example:
     >>> use_json_logs("INFO")
@@ -21,9 +20,7 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,67 +29,12 @@ from typing import Any, TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
+from contracts.redaction import redact
+
 # Fields of a JSON line that never hold personal data; every other string is redacted.
 _SAFE_FIELDS = frozenset({"timestamp", "level", "logger", "conversation"})
 
 _conversation: ContextVar[str | None] = ContextVar("log_conversation", default=None)
-
-_EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
-
-# A run of digits with common separators. Whether it is a phone number is decided in
-# _phone_or_keep, so that order numbers, amounts and ISO dates survive.
-_DIGIT_RUN = re.compile(r"(?<![\w+-])\+?\(?\d[\d ().-]{5,}\d(?![\w-])")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-_US_STATES = (
-    "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|"
-    "NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR"
-)
-
-_POSTCODES = [
-    # United Kingdom: "SW1A 1AA", "M1 1AE", "EC1A1BB".
-    re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}\b", re.IGNORECASE),
-    # Canada: "K1A 0B1".
-    re.compile(r"\b[A-Z]\d[A-Z] ?\d[A-Z]\d\b", re.IGNORECASE),
-    # Netherlands: "1012 AB".
-    re.compile(r"\b[1-9]\d{3} ?[A-Z]{2}\b"),
-    # United States ZIP+4: "90210-1234".
-    re.compile(r"\b\d{5}-\d{4}\b"),
-    # Bare 4-5 digit codes only where the context says they are postcodes, since order
-    # and invoice numbers look the same: "postcode 10115", "zip: 90210".
-    re.compile(r"\b(?:post ?code|postal code|zip(?: code)?|plz)\b:?\s*\d{4,5}\b", re.IGNORECASE),
-    # A US state code followed by a ZIP: "TX 78701" (case-sensitive, so "no 12345" survives).
-    re.compile(rf"\b(?:{_US_STATES}),? \d{{5}}\b"),
-]
-
-
-def redact(text: str) -> str:
-    """Replace emails, phone numbers and postcodes in ``text`` with placeholders.
-
-    The gateway's rules (connectors/redaction.py): a false positive costs a little
-    debugging context, a false negative leaks personal data.
-
-    Example:
-        >>> redact("mail jo@example.com or call +44 20 7946 0958")
-        'mail [email] or call [phone]'
-    """
-    text = _EMAIL.sub("[email]", text)
-    # Postcodes before phones, so a ZIP+4 is not mistaken for a phone number.
-    for pattern in _POSTCODES:
-        text = pattern.sub("[postcode]", text)
-    return _DIGIT_RUN.sub(_phone_or_keep, text)
-
-
-def conversation_tag(conversation_id: str) -> str:
-    """A short stable stand-in for a conversation id (Rasa's sender id) in log lines: the
-    gateway's tag for the same conversation.
-
-    Example:
-        >>> conversation_tag("web:abc")
-        'c-c607a5c811'
-    """
-    digest = hashlib.sha256(conversation_id.encode("utf-8", "surrogatepass")).hexdigest()
-    return "c-" + digest[:10]
 
 
 @contextmanager
@@ -150,16 +92,3 @@ def use_json_logs(level: str) -> None:
     logging.basicConfig(level=level, handlers=[json_handler()], force=True)
     for name in ("sanic.root", "sanic.error", "sanic.access"):
         logging.getLogger(name).propagate = True
-
-
-def _phone_or_keep(match: re.Match[str]) -> str:
-    candidate = match.group()
-    digits = sum(char.isdigit() for char in candidate)
-    if _ISO_DATE.fullmatch(candidate) or digits > 15:
-        return candidate
-    # Seven digits is a local number only when written like one ("555-1234", "+1 555 1234");
-    # a bare seven-digit run is more likely an order number.
-    written_as_phone = candidate.startswith("+") or not candidate.isdigit()
-    if digits >= 9 or (written_as_phone and digits >= 7):
-        return "[phone]"
-    return candidate

@@ -34,7 +34,8 @@ from rasa_sdk.interfaces import (
     ActionNotFoundException,
 )
 
-from actions.logs import conversation_logged, conversation_tag
+from actions.logs import conversation_logged
+from contracts.redaction import conversation_tag
 from erp.errors import ErpError
 from i18n.languages import DEFAULT_LANGUAGE, as_language
 from i18n.texts import speaking

@@ -14,7 +14,6 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -81,7 +80,6 @@ def now() -> float:
     return time.time()
 
 
-@lru_cache(maxsize=1)
 def signing_secret() -> bytes:
     """``VERIFICATION_SECRET``, read once: at warm-up or the first verification."""
     return verification_secret()

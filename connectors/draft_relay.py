@@ -29,9 +29,9 @@ import time
 from collections.abc import Callable
 from typing import Any, TypedDict
 
-from connectors.redaction import redact
 from connectors.streaming import DraftSink
 from contracts.drafts import MAX_DRAFT_CHARS
+from contracts.redaction import redact
 
 logger = logging.getLogger("connectors")
 

@@ -24,7 +24,7 @@ from typing import Generic, TypeVar
 
 import anyio
 
-from connectors.redaction import redact
+from contracts.redaction import redact
 
 logger = logging.getLogger("connectors")
 

@@ -36,7 +36,6 @@ from connectors.messages import CheckResult, HealthReport, RestReply, rest_messa
 from connectors.metrics import GatewayMetrics, metrics_routes
 from connectors.rasa_client import AssistantClient, RasaClient
 from connectors.ratelimit import RateLimiter, RedisRateLimiter
-from connectors.redaction import redact
 from connectors.retention import Retention, RetentionTask
 from connectors.settings import GatewaySettings
 from connectors.store import GatewayStore
@@ -49,6 +48,7 @@ from connectors.validation import (
     rest_caller,
     sender_id,
 )
+from contracts.redaction import redact
 
 logger = logging.getLogger("connectors")
 

@@ -1,9 +1,9 @@
 """How the gateway logs: the human format by default, one JSON object a line with LOG_FORMAT=json.
 
 In JSON every line logged while a turn runs carries that turn's conversation tag (the short
-hash of `connectors.redaction.conversation_tag`, never the conversation id), set for the
+hash of `contracts.redaction.conversation_tag`, never the conversation id), set for the
 turn's task by `conversation_logged` and copied by asyncio into whatever the turn starts, and
-the message and any traceback pass through `connectors.redaction.redact`.
+the message and any traceback pass through `contracts.redaction.redact`.
 
 Example:
     >>> configure_logging("INFO", "json")
@@ -24,7 +24,7 @@ from typing import Any, Literal, TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
-from connectors.redaction import redact
+from contracts.redaction import redact
 
 LogFormat = Literal["text", "json"]
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -25,9 +25,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from connectors.redaction import redact
 from connectors.validation import MAX_BODY_BYTES, read_body
 from contracts.drafts import STREAM_PATH, authorization, parse_draft
+from contracts.redaction import redact
 
 logger = logging.getLogger("connectors")
 

@@ -36,9 +36,9 @@ from connectors.messages import IncomingMessage, OutgoingMessage
 from connectors.metrics import GatewayMetrics
 from connectors.rasa_client import AssistantClient
 from connectors.ratelimit import Limiter
-from connectors.redaction import conversation_tag
 from connectors.store import GatewayStore
 from connectors.validation import clean_text
+from contracts.redaction import conversation_tag
 from i18n.languages import DEFAULT_LANGUAGE, Language, detect_language
 from i18n.texts import say
 

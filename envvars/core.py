@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,9 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("text", "json")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
+# What `Variable.current` read from this process's environment, by variable.
+_current: dict[int, Any] = {}
+_current_lock = threading.Lock()
 
 
 class SettingsError(ValueError):
@@ -64,6 +69,20 @@ class Variable(Generic[T]):
             return self.parser.parse(raw)
         except ValueError as error:
             raise SettingsError(f"{self.name} {error}") from None
+
+    def current(self) -> T:
+        """This variable's value in the process's environment, read at its first use and kept:
+        a process reads a setting once, not at every request (`forget_current` reads again).
+
+        Raises:
+            SettingsError: it is set to something its parser refuses.
+        """
+        key = id(self)
+        if key not in _current:
+            value = self.read(os.environ)
+            with _current_lock:
+                _current.setdefault(key, value)
+        return _current[key]
 
     def present(self, env: Mapping[str, str]) -> bool:
         """Whether ``env`` sets this variable to something not blank."""
@@ -129,6 +148,13 @@ class Variables:
 
 
 _REGISTRIES: dict[str, Variables] = {}
+
+
+def forget_current() -> None:
+    """Forget what `Variable.current` read: the next use reads the environment again (tests
+    that change it, and the hooks that switch a database or mapping)."""
+    with _current_lock:
+        _current.clear()
 
 
 def registries() -> list[Variables]:

@@ -25,7 +25,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -126,11 +125,7 @@ def verification_secret(environ: Mapping[str, str] | None = None) -> bytes:
     Raises:
         SettingsError: it is shorter than 16 characters.
     """
-    value = (
-        VERIFICATION_SECRET.read(os.environ)
-        if environ is None
-        else VERIFICATION_SECRET.read(environ)
-    )
+    value = VERIFICATION_SECRET.current() if environ is None else VERIFICATION_SECRET.read(environ)
     if value:
         return value.encode()
     return _process_secret()

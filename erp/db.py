@@ -14,6 +14,7 @@ from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
+from envvars import forget_current
 from erp.errors import ErpUnavailable
 from erp.models import Base
 from erp.settings import DATABASE_URL, POOL_SIZE, STATEMENT_TIMEOUT_MS
@@ -187,7 +188,9 @@ def get_engine() -> Engine:
 
 
 def reset_engine_cache() -> None:
-    """Dispose of the cached engine so the next :func:`get_engine` reads the URL again."""
+    """Dispose of the cached engine so the next :func:`get_engine` reads the URL again (and
+    the settings read once, such as the mapping)."""
+    forget_current()
     if get_engine.cache_info().currsize:
         get_engine().dispose()
     get_engine.cache_clear()

@@ -9,7 +9,6 @@ erp/writes.py's once-per-key transaction into ``assistant_returns``.
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -67,7 +66,7 @@ def returns_policy() -> ReturnsPolicy:
     Raises:
         ValueError: the facts file has no usable ``returns:`` section.
     """
-    path = COMPANY_FACTS_FILE.read(os.environ)
+    path = COMPANY_FACTS_FILE.current()
     return _policy(str(path.resolve()), path.stat().st_mtime)
 
 

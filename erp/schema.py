@@ -10,7 +10,6 @@ and mapping, and only if the mapping resolves there completely.
 from __future__ import annotations
 
 import functools
-import os
 import re
 import threading
 import weakref
@@ -23,6 +22,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, Select, Table, select
 from sqlalchemy.orm import Session
 
+from envvars import forget_current
 from erp.errors import InvalidIdentifier
 from erp.ids import clean_input
 from erp.mapping.resolve import ConceptReport, Tables, check_mapping, joined, resolve_source
@@ -267,8 +267,9 @@ def current_spec() -> MappingSpec:
 
 def mapping_path(environ: Mapping[str, str] | None = None) -> Path:
     """The mapping in use: ``ERP_MAPPING`` (a relative path from the project root), else the
-    demo schema's."""
-    return MAPPING.read(os.environ) if environ is None else MAPPING.read(environ)
+    demo schema's; from ``environ``, or the process's, read once (`forget_schemas` reads it
+    again)."""
+    return MAPPING.current() if environ is None else MAPPING.read(environ)
 
 
 def schema_for(session: Session) -> MappedSchema:
@@ -292,6 +293,8 @@ def schema_for(session: Session) -> MappedSchema:
 
 
 def forget_schemas() -> None:
-    """Drop the built schemas (tests that switch mapping, or a re-seeded database)."""
+    """Drop the built schemas and read ``ERP_MAPPING`` again (tests that switch mapping, or a
+    re-seeded database)."""
+    forget_current()
     with _lock:
         _cache.clear()

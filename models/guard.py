@@ -24,6 +24,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
+from i18n.currencies import currency_code
 from models.examples import REFUSAL, ContextItem
 
 if TYPE_CHECKING:
@@ -70,27 +71,6 @@ NUMBER_WORDS = {
     "forty": 40,
     "fifty": 50,
     "hundred": 100,
-}
-CURRENCY_CODES = {
-    "£": "GBP",
-    "€": "EUR",
-    "$": "USD",
-    "gbp": "GBP",
-    "eur": "EUR",
-    "usd": "USD",
-    "pound": "GBP",
-    "pounds": "GBP",
-    "euro": "EUR",
-    "euros": "EUR",
-    "dollar": "USD",
-    "dollars": "USD",
-    # Chinese: 英镑 pound, 欧元 euro, 美元 dollar, 元/人民币 and ¥ yuan.
-    "英镑": "GBP",
-    "欧元": "EUR",
-    "美元": "USD",
-    "元": "CNY",
-    "人民币": "CNY",
-    "¥": "CNY",
 }
 # Every dash and minus sign a writer (or a model) may use, read as a plain hyphen.
 _DASHES = dict.fromkeys(
@@ -265,7 +245,7 @@ def _money_facts(match: re.Match[str]) -> list[tuple[str, str]]:
     number = _number_key(amount)
     if number is None:
         return []
-    currency = CURRENCY_CODES[symbol.lower()]
+    currency = currency_code(symbol)
     return [("money", f"money:{currency}:{number[4:]}")]
 
 
@@ -273,7 +253,7 @@ def _money_zh_facts(match: re.Match[str]) -> list[tuple[str, str]]:
     number = _number_key(match[2] or match[3])
     if number is None:
         return []
-    return [("money", f"money:{CURRENCY_CODES[match[1] or match[4]]}:{number[4:]}")]
+    return [("money", f"money:{currency_code(match[1] or match[4])}:{number[4:]}")]
 
 
 def _code_key(raw: str) -> str:
@@ -465,7 +445,7 @@ def support_keys(text: str, *, product_names: Collection[str] = ()) -> frozenset
     for match in _PHONE.finditer(plain):
         keys.update(filter(None, [_phone_key(match[0])]))
     for word in re.findall(r"[£€$]|\b(?:GBP|EUR|USD|pounds?|euros?|dollars?)\b", plain, re.I):
-        keys.add(f"currency:{CURRENCY_CODES[word.lower()]}")
+        keys.add(f"currency:{currency_code(word)}")
     return frozenset(keys)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot import configuration
-from envvars import SettingsError, Variables, integer, path
+from envvars import SettingsError, Variables, forget_current, integer, path
 from tests.layout import ROOT, runtime_files
 
 # What may be done with os.environ outside a settings module: hand the whole environment on
@@ -95,3 +95,34 @@ def test_a_relative_path_is_read_from_the_project_root() -> None:
     )
     assert folder.read({"SOME_DIR": "var/x"}) == ROOT / "var" / "x"
     assert folder.read({"SOME_DIR": "/srv/x"}) == Path("/srv/x")
+
+
+def test_a_setting_a_process_keeps_is_read_once_until_forgotten(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    example = Variables("example", "an example process", register=False)
+    size = example.add("EXAMPLE_POOL_SIZE", 10, "connections", integer(1, 200))
+    monkeypatch.setenv("EXAMPLE_POOL_SIZE", "20")
+    assert size.current() == 20
+
+    monkeypatch.setenv("EXAMPLE_POOL_SIZE", "30")
+    assert size.current() == 20  # not read again at the next request
+    forget_current()
+    assert size.current() == 30
+    monkeypatch.setenv("EXAMPLE_POOL_SIZE", "0")
+    forget_current()
+    with pytest.raises(SettingsError, match="EXAMPLE_POOL_SIZE"):
+        size.current()
+
+
+def test_the_erp_reads_its_mapping_once_and_again_when_schemas_are_forgotten(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from erp.schema import DEFAULT_MAPPING, forget_schemas, mapping_path
+
+    monkeypatch.delenv("ERP_MAPPING", raising=False)
+    assert mapping_path() == DEFAULT_MAPPING
+    monkeypatch.setenv("ERP_MAPPING", "erp/mappings/northwind.yml")
+    assert mapping_path() == DEFAULT_MAPPING
+    forget_schemas()
+    assert mapping_path() == ROOT / "erp" / "mappings" / "northwind.yml"

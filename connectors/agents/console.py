@@ -48,9 +48,9 @@ from connectors.handoff.errors import (
 )
 from connectors.handoff.facts import context_facts
 from connectors.handoff.queue import OPEN_STATUSES, Handoff, HandoffQueue, HandoffStatus
-from connectors.redaction import redact
 from connectors.roles import ADMIN
 from connectors.validation import MAX_MESSAGE_CHARS, clean_text, load_json_object, read_body
+from contracts.redaction import redact
 
 if TYPE_CHECKING:
     from connectors.analytics.http import AnalyticsPages

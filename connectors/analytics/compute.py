@@ -45,7 +45,7 @@ from connectors.analytics.report import (
     FirstResponse,
     UnansweredQuestion,
 )
-from connectors.redaction import redact
+from contracts.redaction import redact
 
 # Rasa's session_expiration_time (bot/domain/core.yml), in seconds.
 SESSION_GAP_SECONDS = 3600.0

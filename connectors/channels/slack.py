@@ -41,12 +41,12 @@ from connectors.charts import CHART_KEY, Chart, chart_of
 from connectors.drafts import LiveDrafts, draft_text
 from connectors.errors import ChannelDeliveryFailed, GatewayError, InvalidMessage
 from connectors.messages import IncomingMessage, OutgoingMessage
-from connectors.redaction import conversation_tag
 from connectors.render import Link, split_links
 from connectors.roles import may_change_orders
 from connectors.settings import SlackSettings
 from connectors.turns import Turns, user_notice
 from connectors.validation import MAX_BODY_BYTES, load_json_object, read_body
+from contracts.redaction import conversation_tag
 
 logger = logging.getLogger("connectors")
 

@@ -62,11 +62,11 @@ from telegram.warnings import PTBDeprecationWarning
 from connectors.drafts import LiveDrafts, draft_text
 from connectors.errors import ChannelDeliveryFailed, GatewayError, InvalidMessage
 from connectors.messages import Button, IncomingMessage, OutgoingMessage
-from connectors.redaction import conversation_tag, redact
 from connectors.render import chunks, plain_with_urls
 from connectors.settings import TelegramSettings
 from connectors.turns import Turns, user_notice
 from connectors.validation import MAX_BODY_BYTES, load_json_object, read_body
+from contracts.redaction import conversation_tag, redact
 
 logger = logging.getLogger("connectors")
 

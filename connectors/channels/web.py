@@ -52,8 +52,8 @@ from connectors.errors import (
     StoreUnavailable,
 )
 from connectors.messages import IncomingMessage, OutgoingMessage
-from connectors.redaction import conversation_tag
 from connectors.turns import Turns, user_notice
+from contracts.redaction import conversation_tag
 
 logger = logging.getLogger("connectors")
 

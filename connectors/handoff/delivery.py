@@ -33,8 +33,8 @@ from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from connectors.messages import Button, OutgoingMessage
-from connectors.redaction import redact
 from connectors.store import GatewayStore
+from contracts.redaction import redact
 
 logger = logging.getLogger("connectors")
 

@@ -43,9 +43,9 @@ from connectors.handoff.summary import (
 )
 from connectors.language import conversation_language
 from connectors.messages import Button, OutgoingMessage
-from connectors.redaction import redact
 from connectors.store import GatewayStore, HistoryEntry, entry_body, entry_of
 from connectors.validation import clean_text
+from contracts.redaction import redact
 from i18n.languages import Language
 from i18n.texts import say
 

@@ -29,6 +29,7 @@ from connectors.handoff.errors import InvalidHandoffInput
 from connectors.handoff.queue import Trigger
 from connectors.messages import OutgoingMessage
 from contracts.handoff import HANDOFF, USER_REQUEST, WRITE_NOT_SUPPORTED, parse_handoff
+from i18n.currencies import currency_code
 
 logger = logging.getLogger("connectors")
 
@@ -62,16 +63,9 @@ _END = rf"(?![^\W{_HAN}])"
 # Money in a message: "£1,250", "€600.50", "GBP 700", "1.5k euros", "900 quid", and the
 # Chinese ways: "800英镑", "600 欧元", "1,200美元", "¥5000", "人民币5000", "5000元", "5000块",
 # "5千英镑" (千 = 1,000), "1.5万欧元" (万 = 10,000); full-width "８００英镑" is read after NFKC.
-# "¥" is read as CNY (it is also the yen sign; a Japanese customer would write 日元). "块"
-# is also the measure word for pieces ("3块钢板"), so it is money only before 钱, a
-# particle, punctuation or the end ("退5000块", "5000块钱", "5000块吧").
-_SYMBOLS = {"£": "GBP", "€": "EUR", "$": "USD", "¥": "CNY"}
-_WORDS = {
-    "gbp": "GBP", "pound": "GBP", "pounds": "GBP", "quid": "GBP", "英镑": "GBP", "镑": "GBP",
-    "eur": "EUR", "euro": "EUR", "euros": "EUR", "欧元": "EUR",
-    "usd": "USD", "dollar": "USD", "dollars": "USD", "美元": "USD", "美金": "USD",
-    "cny": "CNY", "rmb": "CNY", "人民币": "CNY", "元": "CNY", "块": "CNY", "块钱": "CNY",
-}  # fmt: skip
+# i18n/currencies.py reads the symbols and words as ISO codes. "块" is also the measure word
+# for pieces ("3块钢板"), so it is money only before 钱, a particle, punctuation or the end
+# ("退5000块", "5000块钱", "5000块吧").
 _MULTIPLIERS = {"k": 1_000, "千": 1_000, "万": 10_000, "千万": 10_000_000}
 _NUMBER = (
     r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)"
@@ -126,11 +120,11 @@ def parse_money(text: str) -> list[Money]:
         number = groups["num"] or groups["num2"] or groups["num3"]
         thousands = groups["k"] or groups["k2"] or groups["k3"]
         if groups["sym"]:
-            currency = _SYMBOLS[groups["sym"]]
+            currency = currency_code(groups["sym"])
         elif groups["code"]:
-            currency = _WORDS[groups["code"].lower()]  # RMB and 人民币 are CNY
+            currency = currency_code(groups["code"])  # RMB and 人民币 are CNY
         else:
-            currency = _WORDS[groups["word"].lower()]
+            currency = currency_code(groups["word"])
         try:
             amount = Decimal(number.replace(",", ""))
         except InvalidOperation:

@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from demo.seed import seed
+from envvars import forget_current
 from erp.db import make_engine, reset_engine_cache
 from erp.state import PASSWORD_ENV, URL_ENV
 from tests.actions_state import actions_state_postgres, close_process_stores, state_backend
@@ -56,18 +57,16 @@ SECRET = "s" * 32
 def verification_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A known signing secret and an empty lockout store and audit trail of the test's own
     (SQLite files; ``state_backend`` moves them to PostgreSQL too)."""
-    from actions.verification import signing_secret
-
     monkeypatch.setenv("VERIFICATION_SECRET", SECRET)
     monkeypatch.setenv("ACTIONS_STATE_DB", str(tmp_path / "actions-state.db"))
     monkeypatch.setenv("AUDIT_DB", str(tmp_path / "audit.db"))
     monkeypatch.delenv(URL_ENV, raising=False)
     monkeypatch.delenv(PASSWORD_ENV, raising=False)
-    signing_secret.cache_clear()
+    forget_current()
     close_process_stores()
     yield
     close_process_stores()
-    signing_secret.cache_clear()
+    forget_current()
 
 
 def verified(

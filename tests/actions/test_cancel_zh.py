@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from actions.cancel import ActionAskCancelConfirmed, ActionCancelOrder, ValidateCancelOrderForm
 from actions.changes import KEY_SLOT, order_status
 from erp.models import OrderLine
+from erp.schema import forget_schemas
 from i18n.texts import say, speaking
 from tests.actions.conftest import as_staff, slot_events, texts, tracker, verified
 from tests.actions.test_cancel import MAPPINGS, an_order, db, status_of
@@ -96,6 +97,7 @@ async def test_staff_without_the_writer_role_and_an_erp_without_the_write_in_chi
     assert texts(looker).startswith("您的员工账户可以查询订单，但不能替客户取消订单。")
 
     monkeypatch.setenv("ERP_MAPPING", str(MAPPINGS / "northwind.yml"))
+    forget_schemas()  # a process reads its mapping once: switching it is forgetting the schemas
     handed = CollectingDispatcher()
     with speaking("zh"):
         await ValidateCancelOrderForm().run(

@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session
 from actions import documents
 from actions.answering import AnsweringService, AnsweringSettings, _Measured
 from actions.documents import Threshold
-from actions.logs import conversation_tag, json_handler, redact
+from actions.logs import json_handler
 from actions.metrics import ActionMetrics, action_run
 from actions.server import create_app, main
-from connectors import redaction
+from contracts.redaction import conversation_tag, redact
 from erp.models import Customer, SalesOrder
 from models.examples import ContextItem
 from retrieval.errors import IndexNotBuilt
@@ -341,7 +341,7 @@ async def test_lines_of_an_action_run_carry_the_gateway_s_tag_not_the_sender(
     assert response.status_code == 200
     lines = [json.loads(line) for line in json_lines.getvalue().splitlines()]
     failed = next(line for line in lines if line["message"].startswith("answering failed"))
-    assert failed["conversation"] == redaction.conversation_tag(sender)
+    assert failed["conversation"] == conversation_tag(sender)
     assert failed["level"] == "WARNING" and failed["logger"] == "actions.replies"
     assert "jo@example.com" not in json_lines.getvalue()
     assert "rest:shop" not in json_lines.getvalue()
@@ -382,7 +382,7 @@ async def test_concurrent_action_runs_each_log_with_their_own_tag(
     assert value(samples, "erp_assistant_fallbacks_total", kind="document_unknown") == 20
 
 
-# --- the same tags and redaction as the gateway ---------------------------------------------
+# --- the same redaction as the gateway (contracts/redaction.py) -----------------------------
 
 
 @pytest.mark.parametrize(
@@ -399,9 +399,13 @@ async def test_concurrent_action_runs_each_log_with_their_own_tag(
     ],
     ids=["email", "phone-intl", "phone-uk", "postcode-uk", "zip-state", "zip", "order", "invoice"],
 )
-def test_redaction_and_tags_match_the_gateway_s(text: str) -> None:
-    assert redact(text) == redaction.redact(text)
-    assert conversation_tag(text) == redaction.conversation_tag(text)
+def test_a_logged_message_is_redacted_as_the_gateway_redacts(
+    text: str, json_lines: io.StringIO
+) -> None:
+    logging.getLogger("actions").info("asked: %s", text)
+
+    (line,) = [json.loads(line) for line in json_lines.getvalue().splitlines()]
+    assert line["message"] == redact(f"asked: {text}")
 
 
 # --- settings -------------------------------------------------------------------------------

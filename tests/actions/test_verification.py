@@ -22,6 +22,7 @@ from actions.invoices import (
 )
 from actions.orders import ActionOrderStatus, ValidateOrderForm
 from actions.verification import client_key, not_verified, verification
+from envvars import forget_current
 from erp.models import Customer, Invoice, SalesOrder, StockLevel
 from tests.actions.conftest import (
     SENDER,
@@ -429,13 +430,13 @@ def test_warm_up_reads_the_secret_and_opens_the_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from actions.lockout import lockout_store
-    from actions.verification import signing_secret, warm_up
+    from actions.verification import warm_up
 
     warm_up()
     assert (tmp_path / "actions-state.db").exists()  # ACTIONS_STATE_DB of the autouse fixture
 
     monkeypatch.setenv("VERIFICATION_SECRET", "too short")
-    signing_secret.cache_clear()
+    forget_current()
     lockout_store.cache_clear()
     with pytest.raises(ValueError, match="VERIFICATION_SECRET must be at least 16 characters"):
         warm_up()

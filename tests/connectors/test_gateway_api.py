@@ -15,9 +15,9 @@ import pytest
 
 from connectors.gateway import UNAVAILABLE_MESSAGE, create_app
 from connectors.messages import Button, OutgoingMessage
-from connectors.redaction import conversation_tag
 from connectors.settings import ApiKey, GatewaySettings
 from connectors.validation import MAX_BODY_BYTES, path_safe
+from contracts.redaction import conversation_tag
 from tests.connectors.fakes import SETTINGS, FakeRasa, MakeClient, actions_transport
 
 SHOP_KEY = "shop-secret-0123456789"

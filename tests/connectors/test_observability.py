@@ -17,8 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from connectors.logs import conversation_logged, json_handler
 from connectors.messages import IncomingMessage, OutgoingMessage
-from connectors.redaction import conversation_tag
 from connectors.settings import LOG_FORMAT, LOG_LEVEL, GatewaySettings
+from contracts.redaction import conversation_tag
 from envvars import SettingsError
 from tests.connectors.fakes import SETTINGS, FakeRasa, MakeClient
 

@@ -23,8 +23,8 @@ from connectors.channels.web import SessionTokens, verification_fingerprint
 from connectors.errors import StoreUnavailable
 from connectors.gateway import create_app
 from connectors.messages import Button, OutgoingMessage
-from connectors.redaction import conversation_tag
 from connectors.store import GatewayStore
+from contracts.redaction import conversation_tag
 from erp.access import Verification, sign_verification
 from tests.connectors.fakes import SETTINGS, FakeRasa, actions_transport
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.redaction import conversation_tag, redact
+from contracts.redaction import conversation_tag, redact
 
 
 @pytest.mark.parametrize(

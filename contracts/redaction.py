@@ -1,4 +1,6 @@
-"""What may reach the logs: personal data redacted, conversation ids as short stable hashes."""
+"""What may reach the logs, the same in the gateway and the action server: personal data
+redacted, conversation ids as short stable hashes (so one conversation can be followed through
+both processes)."""
 
 from __future__ import annotations
 

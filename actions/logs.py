@@ -2,13 +2,9 @@
 LOG_FORMAT=json.
 
 In JSON every line logged while an action runs carries the conversation's tag, the same
-short hash the gateway logs (so one conversation can be followed through both processes),
-set by `conversation_logged` when the action server starts running an action, and copied by
-asyncio into the worker threads the action starts. The message and any traceback pass
-through `redact`.
-
-The tag and the redaction are the gateway's own (contracts/redaction.py): both processes
-log the same tag for a conversation and keep the same personal data out.
+short hash the gateway logs, set by `contracts.logs.conversation_logged` when the action server
+starts running an action (actions/metrics.py). The line, the tag and the redaction are the
+gateway's own (contracts/logs.py, contracts/redaction.py).
 
 Example:
     >>> use_json_logs("INFO")
@@ -21,69 +17,8 @@ Example:
 from __future__ import annotations
 
 import logging
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from typing import Any, TextIO
 
-from pythonjsonlogger.json import JsonFormatter
-
-from contracts.redaction import redact
-
-# Fields of a JSON line that never hold personal data; every other string is redacted.
-_SAFE_FIELDS = frozenset({"timestamp", "level", "logger", "conversation"})
-
-_conversation: ContextVar[str | None] = ContextVar("log_conversation", default=None)
-
-
-@contextmanager
-def conversation_logged(tag: str | None) -> Iterator[None]:
-    """Tag the lines logged inside the block (and by tasks and threads it starts) with ``tag``,
-    a `conversation_tag` (None: no conversation)."""
-    token = _conversation.set(tag)
-    try:
-        yield
-    finally:
-        _conversation.reset(token)
-
-
-class ConversationFilter(logging.Filter):
-    """Puts the current conversation tag (or None outside an action) on each record."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.conversation = _conversation.get()
-        return True
-
-
-class RedactingJsonFormatter(JsonFormatter):
-    """One JSON object a line: timestamp, level, logger, message, conversation (in an action),
-    exc_info (with a traceback); strings other than the first four and the tag redacted."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            ["levelname", "name", "message"],
-            rename_fields={"levelname": "level", "name": "logger"},
-            timestamp=True,
-            json_ensure_ascii=False,
-        )
-
-    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
-        if log_data.get("conversation") is None:
-            log_data.pop("conversation", None)
-        ordered = {"timestamp": log_data.pop("timestamp", None), **log_data}
-        return {
-            key: redact(value) if isinstance(value, str) and key not in _SAFE_FIELDS else value
-            for key, value in ordered.items()
-        }
-
-
-def json_handler(stream: TextIO | None = None) -> logging.Handler:
-    """A handler writing redacted JSON lines with the conversation tag to ``stream`` (stderr)."""
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(RedactingJsonFormatter())
-    handler.addFilter(ConversationFilter())
-    return handler
+from contracts.logs import json_handler
 
 
 def use_json_logs(level: str) -> None:

@@ -34,7 +34,7 @@ from rasa_sdk.interfaces import (
     ActionNotFoundException,
 )
 
-from actions.logs import conversation_logged
+from contracts.logs import conversation_logged
 from contracts.redaction import conversation_tag
 from erp.errors import ErpError
 from i18n.languages import DEFAULT_LANGUAGE, as_language

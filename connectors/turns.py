@@ -31,13 +31,13 @@ from connectors.handoff import notices
 from connectors.handoff.queue import HandoffQueue
 from connectors.handoff.triggers import Escalation, TriggerDetector, from_replies
 from connectors.language import conversation_language
-from connectors.logs import conversation_logged
 from connectors.messages import IncomingMessage, OutgoingMessage
 from connectors.metrics import GatewayMetrics
 from connectors.rasa_client import AssistantClient
 from connectors.ratelimit import Limiter
 from connectors.store import GatewayStore
 from connectors.validation import clean_text
+from contracts.logs import conversation_logged
 from contracts.redaction import conversation_tag
 from i18n.languages import DEFAULT_LANGUAGE, Language, detect_language
 from i18n.texts import say

@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 from actions import documents
 from actions.answering import AnsweringService, AnsweringSettings, _Measured
 from actions.documents import Threshold
-from actions.logs import json_handler
 from actions.metrics import ActionMetrics, action_run
 from actions.server import create_app, main
+from contracts.logs import json_handler
 from contracts.redaction import conversation_tag, redact
 from erp.models import Customer, SalesOrder
 from models.examples import ContextItem

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from connectors.logs import conversation_logged, json_handler
 from connectors.messages import IncomingMessage, OutgoingMessage
 from connectors.settings import LOG_FORMAT, LOG_LEVEL, GatewaySettings
+from contracts.logs import conversation_logged, json_handler
 from contracts.redaction import conversation_tag
 from envvars import SettingsError
 from tests.connectors.fakes import SETTINGS, FakeRasa, MakeClient

@@ -12,7 +12,6 @@ rasa-sdk's coloured lines, or JSON lines with LOG_FORMAT=json (actions/logs.py).
 from __future__ import annotations
 
 import argparse
-import hmac
 import logging
 import os
 import sys
@@ -29,6 +28,7 @@ from sanic.response import HTTPResponse, json, raw
 from actions.logs import use_json_logs
 from actions.metrics import ActionMetrics, ObservedExecutor
 from actions.settings import HOST, TOKEN, ActionServerSettings, use_settings
+from contracts.auth import bearer_matches
 from envvars import SettingsError
 
 METRICS_PATH = "/metrics"
@@ -37,22 +37,6 @@ DEFAULT_PORT = 5055
 OPEN_PATHS = frozenset({"/health"})
 
 logger = logging.getLogger("actions")
-
-
-def bearer_matches(authorization: str | None, token: str) -> bool:
-    """Whether an ``Authorization`` header carries ``Bearer <token>``, compared in constant time.
-
-    Example:
-        >>> bearer_matches("Bearer s3cret", "s3cret"), bearer_matches("Bearer guess", "s3cret")
-        (True, False)
-    """
-    scheme, _, value = (authorization or "").strip().partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        return False
-    # Bytes, because compare_digest refuses str with characters outside ASCII.
-    return hmac.compare_digest(
-        value.strip().encode("utf-8", "replace"), token.encode("utf-8", "replace")
-    )
 
 
 def create_app(

@@ -16,7 +16,6 @@ nothing else of ours.
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -29,21 +28,11 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import rasa_turns
+from contracts.auth import bearer_matches
 
 logger = logging.getLogger(__name__)
 
 CHANNEL_NAME = "gateway"
-
-
-def bearer_matches(authorization: str | None, token: str) -> bool:
-    """Whether an ``Authorization`` header carries ``Bearer <token>``, compared in constant time."""
-    scheme, _, value = (authorization or "").strip().partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        return False
-    # Bytes, because compare_digest refuses str with characters outside ASCII.
-    return hmac.compare_digest(
-        value.strip().encode("utf-8", "replace"), token.encode("utf-8", "replace")
-    )
 
 
 class GatewayInput(RestInput):

@@ -8,7 +8,6 @@ the metrics.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import re
 
@@ -17,6 +16,8 @@ from prometheus_client.exposition import generate_latest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from contracts.auth import bearer_matches
 
 logger = logging.getLogger("connectors")
 
@@ -101,22 +102,6 @@ class GatewayMetrics:
     def error(self, kind: str) -> None:
         """Count a request refused before any turn (``body_too_large``, ``unauthorized``)."""
         self.errors.labels(kind).inc()
-
-
-def bearer_matches(authorization: str, token: str) -> bool:
-    """Whether an ``Authorization`` header is ``Bearer <token>``, compared in constant time.
-
-    Example:
-        >>> bearer_matches("Bearer s3cret-s3cret-s3cret", "s3cret-s3cret-s3cret")
-        True
-    """
-    scheme, _, value = authorization.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        return False
-    # Bytes: compare_digest refuses str holding characters outside ASCII.
-    return hmac.compare_digest(
-        value.strip().encode("utf-8", "replace"), token.encode("utf-8", "replace")
-    )
 
 
 def metrics_routes(metrics: GatewayMetrics, token: str) -> list[Route]:

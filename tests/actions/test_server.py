@@ -13,7 +13,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from actions.server import bearer_matches
 from bot import paths
 from bot.settings import free_port
 
@@ -216,22 +215,3 @@ def test_action_server_host_moves_it_to_another_address(erp_url: str, tmp_path: 
         assert listening_addresses(port) == {"0200007F"}
     finally:
         stop(server)
-
-
-@pytest.mark.parametrize(
-    ("header", "token", "expected"),
-    [
-        ("Bearer s3cret", "s3cret", True),
-        ("bearer   s3cret ", "s3cret", True),
-        ("Bearer s3cret", "", False),
-        ("Bearer ", "", False),
-        (None, "s3cret", False),
-        ("Bearer s3cre", "s3cret", False),
-        ("Bearer sécret", "s3cret", False),
-        ("Token s3cret", "s3cret", False),
-    ],
-    ids=["exact", "case-and-spaces", "no-token", "both-empty", "no-header", "prefix",
-         "non-ascii", "other-scheme"],
-)  # fmt: skip
-def test_bearer_matches(header: str | None, token: str, expected: bool) -> None:
-    assert bearer_matches(header, token) is expected

@@ -1,4 +1,5 @@
-"""`python deploy/write_env.py deploy/.env`: the Compose stack's secrets, generated once.
+"""`make deploy-env` (`PYTHONPATH=. python deploy/write_env.py deploy/.env`): the Compose
+stack's secrets, generated once.
 
 Writes every variable deploy/docker-compose.yml requires, each secret a fresh random value
 (hex, so that it is safe inside URLs), with mode 0600; an existing file is left as it is,
@@ -18,27 +19,13 @@ import secrets
 import sys
 from pathlib import Path
 
-# What the Compose file requires, in the order written.
-SECRET_NAMES = (
-    "POSTGRES_PASSWORD",
-    "REDIS_ADMIN_PASSWORD",
-    "RABBITMQ_ADMIN_PASSWORD",
-    "RASA_TOKEN",
-    "ACTION_SERVER_TOKEN",
-    "GATEWAY_INTERNAL_TOKEN",
-    "GENERATOR_TOKEN",
-    "VERIFICATION_SECRET",
-    "WEB_SESSION_SECRET",
-    "METRICS_TOKEN",
-    "RASA_TRACKER_PG_PASSWORD",
-    "RASA_LOCK_REDIS_PASSWORD",
-    "RASA_EVENTS_PASSWORD",
-    "RASA_EVENTS_READER_PASSWORD",
-    "GATEWAY_REDIS_PASSWORD",
-    "GATEWAY_DATABASE_PASSWORD",
-    "ACTIONS_STATE_DATABASE_PASSWORD",
-    "ANALYTICS_EVENTS_PASSWORD",
-)
+from bot.settings import ACCOUNT_PASSWORDS, SHARED_SECRETS
+
+# The stack's administrator passwords (PostgreSQL, Redis, RabbitMQ), then the secrets the
+# processes share and the passwords of the accounts the provisioning creates, declared once in
+# bot/settings.py: what the Compose file requires, in the order written.
+ADMIN_PASSWORDS = ("POSTGRES_PASSWORD", "REDIS_ADMIN_PASSWORD", "RABBITMQ_ADMIN_PASSWORD")
+SECRET_NAMES = (*ADMIN_PASSWORDS, *SHARED_SECRETS, *ACCOUNT_PASSWORDS)
 
 
 def env_text() -> str:
@@ -56,7 +43,7 @@ def env_text() -> str:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python deploy/write_env.py PATH", file=sys.stderr)
+        print("usage: PYTHONPATH=. python deploy/write_env.py PATH", file=sys.stderr)
         return 2
     path = Path(args[0])
     if path.exists():

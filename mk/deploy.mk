@@ -38,14 +38,14 @@ validate-deploy: install deploy-tools ## Check deploy/: compose config, Helm ren
 # What deploy/Dockerfile.main installs: requirements/runtime.txt alone, measured against the
 # checkout's main env and proven to import every process's entry point (docs/benchmarks.md).
 .PHONY: bench-runtime-env
-bench-runtime-env: install ## The production image's Python set (requirements/runtime.txt) vs the main env: installed size, and every entry point imports without the training and dev tools (~3 min)
+bench-runtime-env: install ## The production image's Python set (requirements/runtime.txt) vs the main env: installed size; every entry point imports from the image's build context (no tests, no tooling) without the training and dev tools (~3 min)
 	$(PY) -m benchmarks.runtime_env --out var/bench/runtime-env.json
 
 # deploy/.env for `docker compose -f deploy/docker-compose.yml up`: every secret generated
 # once (mode 0600, git-ignored); an existing file is kept as it is.
 .PHONY: deploy-env
 deploy-env: install ## Write deploy/.env with generated secrets for the Compose stack (kept if it exists)
-	$(PY) deploy/write_env.py deploy/.env
+	PYTHONPATH=. $(PY) deploy/write_env.py deploy/.env
 
 # GPU=1 make install (or run, test...): the main environment with faiss-gpu and PyPI's CUDA
 # torch (requirements/gpu.txt) and llama.cpp built with CUDA. Needs an NVIDIA driver for

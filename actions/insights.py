@@ -101,10 +101,9 @@ class ActionStockForecast(StaffInsight):
     ) -> list[dict[str, Any]]:
         sku = first_text(tracker.get_slot("sku"))
         day_ = today()
-        result = await erp_call(forecast.forecast_stockout, sku, today=day_)
+        result, history = await erp_call(forecast.forecast_with_history, sku, today=day_)
         text = describe_forecast(result)
         dispatcher.utter_message(text=text)
-        history = await erp_call(forecast.sales_history, result.sku, today=day_)
         title = say("insight.forecast_chart", sku=result.sku, name=result.name)
         # The chart's words for a reader who cannot see it: the answer itself in Chinese.
         alt = result.summary if current_language() == "en" else text

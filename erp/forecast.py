@@ -350,16 +350,47 @@ def forecast_stockout(
         RecordNotFound: No product has this SKU.
         ValueError: ``horizon_days`` or ``lead_time_days`` is not positive.
     """
+    forecast, _ = _forecast_and_sales(sku, today, horizon_days, lead_time_days, session)
+    return forecast
+
+
+def forecast_with_history(
+    sku: str,
+    *,
+    today: date,
+    days: int = 56,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
+    lead_time_days: int = DEFAULT_LEAD_TIME_DAYS,
+    session: Session,
+) -> tuple[StockoutForecast, list[tuple[date, int]]]:
+    """:func:`forecast_stockout` and :func:`sales_history` of the same product (the forecast's
+    chart) from one read of its sales.
+
+    Raises:
+        InvalidIdentifier: ``sku`` is not a product code of this ERP.
+        RecordNotFound: No product has this SKU.
+        ValueError: ``horizon_days`` or ``lead_time_days`` is not positive, or ``days`` is
+            not a whole number of 1 to the forecast's history (7 * HISTORY_WEEKS).
+    """
+    _check_window(days, most=7 * HISTORY_WEEKS)
+    forecast, sold = _forecast_and_sales(sku, today, horizon_days, lead_time_days, session)
+    return forecast, _window(sold, today=today, days=days)
+
+
+def _forecast_and_sales(
+    sku: str, today: date, horizon_days: int, lead_time_days: int, session: Session
+) -> tuple[StockoutForecast, list[int]]:
     if horizon_days < 1:
         raise ValueError(f"horizon_days must be greater than 0, got {horizon_days}")
     schema = schema_for(session)
     values, sku_field = find_product(schema, sku, session=session)
     on_hand, available, reorder_point = product_stock(schema, values["key"], session=session)
-    return stockout_forecast(
+    sold = daily_sales(schema, values["key"], today=today, session=session)
+    forecast = stockout_forecast(
         sku=str(values[sku_field]),
         name=str(values["name"]),
         today=today,
-        daily_sales=daily_sales(schema, values["key"], today=today, session=session),
+        daily_sales=sold,
         on_hand=on_hand,
         available=available,
         incoming=incoming_supply(schema, values["key"], today=today, session=session),
@@ -367,6 +398,7 @@ def forecast_stockout(
         horizon_days=horizon_days,
         lead_time_days=lead_time_days,
     )
+    return forecast, sold
 
 
 def sales_history(
@@ -387,14 +419,26 @@ def sales_history(
         RecordNotFound: No product has this SKU.
         ValueError: ``days`` is not positive.
     """
-    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-        raise ValueError(f"days must be a whole number greater than 0, got {days!r}")
+    _check_window(days)
     schema = schema_for(session)
     values, _ = find_product(schema, sku, session=session)
     first = today - timedelta(days=days - 1)
-    # daily_sales starts at the first sale's week: the days before it sold nothing.
     sold = daily_sales(schema, values["key"], today=today, start=first, session=session)
-    padded = [0] * (days - len(sold)) + sold
+    return _window(sold, today=today, days=days)
+
+
+def _check_window(days: int, most: int | None = None) -> None:
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ValueError(f"days must be a whole number greater than 0, got {days!r}")
+    if most is not None and days > most:
+        raise ValueError(f"days must be at most {most}, got {days}")
+
+
+def _window(sold: Sequence[int], *, today: date, days: int) -> list[tuple[date, int]]:
+    """The last ``days`` days of a daily series ending on ``today``, dated; the days before
+    the series (it starts at the first sale's week) sold nothing."""
+    padded = ([0] * days + list(sold))[-days:]
+    first = today - timedelta(days=days - 1)
     return [(first + timedelta(days=i), units) for i, units in enumerate(padded)]
 
 

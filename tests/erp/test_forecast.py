@@ -18,6 +18,7 @@ from erp.forecast import (
     days_of_cover,
     forecast_demand,
     forecast_stockout,
+    forecast_with_history,
     sales_history,
     stockout_forecast,
 )
@@ -284,3 +285,20 @@ def test_forecasts_in_many_threads_at_once_leak_no_warning() -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(fit, range(24)))
     assert results[:3] == results[3:6]  # the same series, the same forecast, whichever thread
+
+
+@pytest.mark.parametrize("days", [1, 56, 60, 182], ids=["a-day", "the-chart", "60", "all"])
+def test_the_forecast_with_its_history_is_the_two_read_apart(session: Session, days: int) -> None:
+    _add_product(session, "TST-9003", on_hand=50, reorder_point=10)
+
+    forecast, history = forecast_with_history(
+        "tst9003", today=SEED_TODAY, days=days, session=session
+    )
+
+    assert forecast == forecast_stockout("TST-9003", today=SEED_TODAY, session=session)
+    assert history == sales_history("TST-9003", today=SEED_TODAY, days=days, session=session)
+
+
+def test_the_history_with_a_forecast_is_at_most_the_forecast_s(session: Session) -> None:
+    with pytest.raises(ValueError, match="days must be at most 182, got 183"):
+        forecast_with_history("WID-1001", today=SEED_TODAY, days=183, session=session)

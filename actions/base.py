@@ -6,7 +6,6 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -16,6 +15,7 @@ from actions.staff import staff_refusal
 from actions.verification import (
     client_key,
     first_text,
+    form_ended_events,
     group_refusal,
     is_group,
     is_staff,
@@ -95,7 +95,7 @@ class ErpFormValidationAction(FormValidationAction, ABC):
         async def work() -> list[dict[str, Any]]:
             return await super(ErpFormValidationAction, self).run(dispatcher, tracker, domain)
 
-        ended = [ActiveLoop(None), SlotSet("requested_slot", None), *question_reset_events()]
+        ended = form_ended_events()
         with asking_for(asker_of(tracker)):
             return await guarded(dispatcher, work, on_error=ended)
 
@@ -117,5 +117,5 @@ class PrivateFormValidationAction(ErpFormValidationAction, ABC):
         refused = refused or staff_refusal(tracker, self.staff_area)
         if refused is not None:
             dispatcher.utter_message(text=refused)
-            return [ActiveLoop(None), SlotSet("requested_slot", None), *question_reset_events()]
+            return form_ended_events()
         return await super().run(dispatcher, tracker, domain)

@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -31,10 +31,10 @@ from actions.replies import guarded
 from actions.verification import (
     VERIFIED,
     first_text,
+    form_ended_events,
     is_staff,
     latest_metadata,
     proof_after,
-    question_reset_events,
     verification,
 )
 from contracts.handoff import WRITE_NOT_SUPPORTED, handoff_message
@@ -73,7 +73,7 @@ def not_here(
             WRITE_NOT_SUPPORTED, None, f"asked to {verb} {what}", handoff_slots(tracker)
         ),
     )
-    return [ActiveLoop(None), SlotSet("requested_slot", None), *question_reset_events()]
+    return form_ended_events()
 
 
 def pending_key(tracker: Tracker, number: str) -> str | None:
@@ -127,7 +127,7 @@ class ConfirmedChangeForm(RecordVerificationForm, ABC):
         if is_staff(tracker) and not may_write(latest_metadata(tracker)):
             verb = say(f"change.verb.{self.write}")
             dispatcher.utter_message(text=say("change.staff_read_only", verb=verb))
-            return [ActiveLoop(None), SlotSet("requested_slot", None), *question_reset_events()]
+            return form_ended_events()
         return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(

@@ -17,7 +17,6 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -26,7 +25,7 @@ from actions.base import AnswerAction
 from actions.erp_calls import erp_call, today
 from actions.inventory import ValidateStockForm
 from actions.staff import staff_refusal
-from actions.verification import first_text, is_staff, question_reset_events
+from actions.verification import first_text, form_ended_events, is_staff
 from erp import customers, forecast, receivables
 from erp.errors import RecordNotFound
 from erp.receivables import BUCKETS, Ageing
@@ -84,7 +83,7 @@ class ValidateForecastForm(ValidateStockForm):
         refused = insight_refusal(tracker, "supply")
         if refused is not None:
             dispatcher.utter_message(text=refused)
-            return [ActiveLoop(None), SlotSet("requested_slot", None), *question_reset_events()]
+            return form_ended_events()
         return await super().run(dispatcher, tracker, domain)
 
 

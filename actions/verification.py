@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.lockout import RECORD, Lock, lockout_store
@@ -99,6 +99,11 @@ def warm_up() -> None:
 def question_reset_events() -> list[dict[str, Any]]:
     """Forget the current question and its verification tries, keep who is verified."""
     return [SlotSet(slot, None) for slot in QUESTION_SLOTS] + [SlotSet("verification_attempts", 0)]
+
+
+def form_ended_events() -> list[dict[str, Any]]:
+    """End the active form and forget its question (a refusal, an error, a colleague takes it)."""
+    return [ActiveLoop(None), SlotSet("requested_slot", None), *question_reset_events()]
 
 
 def attempts(tracker: Tracker) -> int:

@@ -1,5 +1,5 @@
 # Load (issue 13): locust users holding realistic web chat conversations with a fresh
-# assistant, generator on and off (docs/load.md). A 2-user run is in tests/bot/test_bench_load.py.
+# assistant, generator on and off (docs/load.md). A 2-user run is in tests/benchmarks/test_load.py.
 
 USERS ?= 10,50,100
 DURATION ?= 60

@@ -41,11 +41,12 @@ def money(value: Decimal | float | int, currency: str | None, language: Language
     return f"{text} {code}"
 
 
-def day(value: date | datetime, language: Language = "en") -> str:
-    """A date as a customer reads it: "3 Nov 2026", or "2026年11月3日" in Chinese."""
+def day(value: date | datetime, language: Language = "en", *, year: bool = True) -> str:
+    """A date as a customer reads it: "3 Nov 2026", or "2026年11月3日" in Chinese; without
+    the year ("3 Nov", "11月3日") for a day within the week ahead."""
     if language == "zh":
-        return f"{value.year}年{value.month}月{value.day}日"
-    return f"{value.day} {value:%b %Y}"
+        return f"{value.year}年" * year + f"{value.month}月{value.day}日"
+    return f"{value.day} {value:%b %Y}" if year else f"{value.day} {value:%b}"
 
 
 def count(number: int, word: str, language: Language = "en", *, measure: str = "") -> str:

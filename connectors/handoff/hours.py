@@ -8,6 +8,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.handoff.errors import InvalidHandoffInput
+from i18n import formatting
 from i18n.languages import Language
 from i18n.texts import say
 
@@ -146,7 +147,7 @@ def when(moment: dt.datetime, now: dt.datetime | float, language: Language = "en
         return say(
             "when.weekday", language, day=say(f"day.{moment.weekday()}", language), clock=clock
         )
-    date = f"{moment.month}月{moment.day}日" if language == "zh" else f"{moment:%d %b}"
+    date = formatting.day(moment, language, year=False)
     return say("when.date", language, date=date, clock=clock)
 
 

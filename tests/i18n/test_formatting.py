@@ -28,3 +28,11 @@ def test_lists() -> None:
     assert listing(["a", "b", "c"]) == "a, b and c"
     assert listing(["曼彻斯特 3 件", "伦敦 2 件"], "zh") == "曼彻斯特 3 件和伦敦 2 件"
     assert listing(["a", "b", "c"], "zh") == "a、b和c"
+
+
+def test_a_day_without_its_year() -> None:
+    from datetime import date
+
+    assert day(date(2026, 1, 8), "en", year=False) == "8 Jan"
+    assert day(date(2026, 1, 8), "zh", year=False) == "1月8日"
+    assert day(date(2026, 1, 8), "zh") == "2026年1月8日"

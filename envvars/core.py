@@ -23,6 +23,16 @@ _current: dict[int, Any] = {}
 _current_lock = threading.Lock()
 
 
+class _BlankIsDefault:
+    """A variable set but blank reads as its default (`Variable.blank` unless given)."""
+
+    def __repr__(self) -> str:
+        return "BLANK_IS_DEFAULT"
+
+
+BLANK_IS_DEFAULT: Any = _BlankIsDefault()
+
+
 class SettingsError(ValueError):
     """A variable is set to a value that cannot be used; the message names it and the value."""
 
@@ -41,7 +51,7 @@ class Variable(Generic[T]):
     """One environment variable: its name, typed default, meaning and parser.
 
     Unset or blank means the default, unless ``blank`` is given: then a blank value means
-    ``blank`` (e.g. "no adapter").
+    ``blank`` (e.g. None: "no adapter").
     """
 
     name: str
@@ -50,8 +60,7 @@ class Variable(Generic[T]):
     parser: Parser[T]
     shown_default: str | None = None
     secret: bool = False
-    blank: Any = None
-    keeps_blank: bool = False
+    blank: Any = BLANK_IS_DEFAULT
 
     def read(self, env: Mapping[str, str]) -> T:
         """This variable's value in ``env``.
@@ -64,7 +73,7 @@ class Variable(Generic[T]):
             return self.default
         raw = raw.strip()
         if not raw:
-            return self.blank if self.keeps_blank else self.default
+            return self.default if self.blank is BLANK_IS_DEFAULT else self.blank
         try:
             return self.parser.parse(raw)
         except ValueError as error:
@@ -130,16 +139,13 @@ class Variables:
         *,
         shown_default: str | None = None,
         secret: bool = False,
-        blank: Any = None,
-        keeps_blank: bool = False,
+        blank: Any = BLANK_IS_DEFAULT,
     ) -> Variable[T]:
         """Declare ``name``; the returned Variable reads it (``.read(env)``)."""
         if name in self.variables:
             raise ValueError(f"{name} is declared twice in {self.process}")
         chosen: Parser[Any] = parser if parser is not None else text()
-        variable: Variable[T] = Variable(
-            name, default, doc, chosen, shown_default, secret, blank, keeps_blank
-        )
+        variable: Variable[T] = Variable(name, default, doc, chosen, shown_default, secret, blank)
         self.variables[name] = variable
         return variable
 

@@ -85,7 +85,7 @@ BASE_MODEL = GENERATOR.add(
 ADAPTER_DIR = GENERATOR.add(
     "GENERATOR_ADAPTER_DIR", cast("Path | None", DEFAULT_ADAPTER_DIR),
     "The LoRA adapter's folder; set but empty: the base model alone",
-    _optional(path()), blank=None, keeps_blank=True,
+    _optional(path()), blank=None,
 )  # fmt: skip
 MODELS_DIR = GENERATOR.add(
     "GENERATOR_MODELS_DIR", DEFAULT_MODELS_DIR,

@@ -105,7 +105,6 @@ DOCS_URL = RETRIEVAL.add(
     "link prefix for documents that have no URL of their own; blank: none",
     text(),
     blank="",
-    keeps_blank=True,
 )
 PRODUCT_VECTORS_DIR = RETRIEVAL.add(
     "PRODUCT_VECTORS_DIR",

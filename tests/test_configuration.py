@@ -126,3 +126,13 @@ def test_the_erp_reads_its_mapping_once_and_again_when_schemas_are_forgotten(
     assert mapping_path() == DEFAULT_MAPPING
     forget_schemas()
     assert mapping_path() == ROOT / "erp" / "mappings" / "northwind.yml"
+
+
+def test_blank_reads_as_the_default_unless_the_variable_gives_its_own_meaning() -> None:
+    example = Variables("example", "an example process", register=False)
+    port = example.add("EXAMPLE_PORT", 8080, "port", integer(1, 65535))
+    adapter = example.add("EXAMPLE_ADAPTER", ROOT / "a", "adapter folder", path(), blank=None)
+
+    assert port.read({"EXAMPLE_PORT": "  "}) == 8080
+    assert adapter.read({}) == ROOT / "a"
+    assert adapter.read({"EXAMPLE_ADAPTER": ""}) is None

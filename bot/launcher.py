@@ -284,6 +284,8 @@ def _run(board: Board) -> int:
     build = _begin_build(board, plan)
     prepared = False
     try:
+        # setup looks at the generator again: a build that ended during the steps (minutes)
+        # then starts the server with the others instead of after them.
         plan = setup(board)
         from connectors.agents.cli import demo_agent
 

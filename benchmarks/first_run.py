@@ -95,23 +95,16 @@ def clone(work: Path, name: str, caches: Path) -> Clone:
 
 def expected_stock(folder: Path) -> tuple[str, int]:
     """A SKU in stock in every warehouse of the clone's seeded ERP, and its availability."""
-    from sqlalchemy import create_engine, func, select
+    from sqlalchemy import create_engine
 
-    from erp.models import StockLevel
+    from demo.records import in_stock_everywhere
 
     engine = create_engine(f"sqlite:///{folder / 'var' / 'erp.db'}")
     try:
         with engine.connect() as connection:
-            sku, available = connection.execute(
-                select(StockLevel.sku, func.sum(StockLevel.on_hand - StockLevel.reserved))
-                .group_by(StockLevel.sku)
-                .having(func.min(StockLevel.on_hand - StockLevel.reserved) > 0)
-                .order_by(StockLevel.sku)
-                .limit(1)
-            ).one()
+            return in_stock_everywhere(connection)
     finally:
         engine.dispose()
-    return str(sku), int(available)
 
 
 def returns_window() -> int:

@@ -26,9 +26,10 @@ DEMO_SETUP = ("demo/__init__.py", "demo/__main__.py", "demo/seed.py")
 # environment itself (there is no settings module to import yet).
 INSTALLER = "bot/install.py"
 # Offline tooling, each in a package of its own: benchmarks/ (and the load and attack
-# generators, the fake platforms), training/ (the generator's fine-tuning), demo/traffic/.
-# They set variables for the code they measure and use the dev and training requirements.
-TOOLING = ("benchmarks", "training", "demo/traffic")
+# generators, the fake platforms), training/ (the generator's fine-tuning), demo/traffic/ and
+# the demo records the benchmarks and tests pick. They set variables for the code they measure
+# and use the dev and training requirements.
+TOOLING = ("benchmarks", "training", "demo/traffic", "demo/records.py")
 
 
 def runtime_files() -> Iterator[Path]:
@@ -43,5 +44,6 @@ def runtime_files() -> Iterator[Path]:
 
 def tooling_files() -> Iterator[Path]:
     """Every Python file of the offline tooling."""
-    for package in TOOLING:
-        yield from sorted((ROOT / package).rglob("*.py"))
+    for name in TOOLING:
+        place = ROOT / name
+        yield from sorted(place.rglob("*.py")) if place.is_dir() else [place]

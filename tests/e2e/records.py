@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from erp.models import Customer, SalesOrder, Shipment, StockLevel
+from erp.models import Customer, SalesOrder, Shipment
 
 
 def order_with(db: Session, status: str, *, offset: int = 0) -> tuple[SalesOrder, Customer]:
@@ -28,16 +28,3 @@ def shipment_of(db: Session, order: SalesOrder) -> Shipment:
 def amount(value: Decimal) -> str:
     """An amount as both languages' answers write it: 1,234.50."""
     return f"{value:,.2f}"
-
-
-def in_stock_everywhere(db: Session, *, offset: int = 0) -> tuple[str, int]:
-    """The ``offset``-th SKU (by code) available in every warehouse, and its total available."""
-    sku, available = db.execute(
-        select(StockLevel.sku, func.sum(StockLevel.on_hand - StockLevel.reserved))
-        .group_by(StockLevel.sku)
-        .having(func.min(StockLevel.on_hand - StockLevel.reserved) > 0)
-        .order_by(StockLevel.sku)
-        .offset(offset)
-        .limit(1)
-    ).one()
-    return str(sku), int(available)

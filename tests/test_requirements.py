@@ -81,3 +81,17 @@ def test_every_module_of_the_packages_is_runtime_or_tooling() -> None:
     runtime, tooling = set(runtime_files()), set(tooling_files())
     assert not runtime & tooling
     assert files - runtime - tooling == {ROOT / INSTALLER}
+
+
+def test_training_needs_only_the_runtime_and_training_sets() -> None:
+    dev_only = pins("dev.txt")
+    distributions = {
+        module: {normalise(d) for d in names} for module, names in packages_distributions().items()
+    }
+    wrong = [
+        f"{file.relative_to(ROOT)} imports {module}"
+        for file in sorted((ROOT / "training").rglob("*.py"))
+        for module in imported_modules(file.read_text())
+        if (needs := distributions.get(module, set())) and needs <= dev_only
+    ]
+    assert wrong == [], "training/ runs with runtime.txt and training.txt: " + "; ".join(wrong)

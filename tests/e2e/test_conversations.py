@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.processes import wait_until_healthy
+from demo.records import in_stock_everywhere
 from erp.models import (
     AssistantWrite,
     Customer,
@@ -20,7 +21,7 @@ from erp.models import (
     StockLevel,
 )
 from tests.e2e.conftest import Assistant
-from tests.e2e.records import amount, in_stock_everywhere, order_with, shipment_of
+from tests.e2e.records import amount, order_with, shipment_of
 
 pytestmark = pytest.mark.e2e
 

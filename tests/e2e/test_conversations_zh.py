@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from demo.records import in_stock_everywhere
 from erp.models import Customer, Invoice, PurchaseOrder, SalesOrder, StockLevel
 from tests.e2e.conftest import Assistant
-from tests.e2e.records import amount, in_stock_everywhere, order_with, shipment_of
+from tests.e2e.records import amount, order_with, shipment_of
 
 pytestmark = pytest.mark.e2e
 

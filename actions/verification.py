@@ -80,11 +80,6 @@ def now() -> float:
     return time.time()
 
 
-def signing_secret() -> bytes:
-    """``VERIFICATION_SECRET``, read once: at warm-up or the first verification."""
-    return verification_secret()
-
-
 def warm_up() -> None:
     """Read the signing secret and open the lockout store before the first request.
 
@@ -92,7 +87,7 @@ def warm_up() -> None:
     a state database out of reach, then stops the server at start instead of failing a
     customer's turn.
     """
-    signing_secret()
+    verification_secret()
     lockout_store()
 
 
@@ -164,7 +159,7 @@ def verification(tracker: Tracker) -> Verification | None:
         return None
     proof = read_verification(
         tracker.get_slot(VERIFICATION_SLOT),
-        secret=signing_secret(),
+        secret=verification_secret(),
         conversation_id=tracker.sender_id,
         now=now(),
     )
@@ -182,7 +177,7 @@ def proof_after(tracker: Tracker, slots: dict[str, Any]) -> Verification | None:
     if is_group(tracker):
         return None
     return read_verification(
-        token, secret=signing_secret(), conversation_id=tracker.sender_id, now=now()
+        token, secret=verification_secret(), conversation_id=tracker.sender_id, now=now()
     )
 
 
@@ -212,7 +207,7 @@ def verified_slot(
         proof = Verification(
             tracker.sender_id, customer_id, frozenset(factors), frozenset(records), expires_at
         )
-    return {VERIFICATION_SLOT: sign_verification(proof, secret=signing_secret())}
+    return {VERIFICATION_SLOT: sign_verification(proof, secret=verification_secret())}
 
 
 def renewal_events(tracker: Tracker, proof: Verification, *records: str) -> list[dict[str, Any]]:

@@ -18,8 +18,9 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("text", "json")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
-# What `Variable.current` read from this process's environment, by variable.
-_current: dict[int, Any] = {}
+# What `Variable.current` read from this process's environment, by variable; the entry holds
+# the variable too, so its id cannot be reused while the value is kept.
+_current: dict[int, tuple[Variable[Any], Any]] = {}
 _current_lock = threading.Lock()
 
 
@@ -86,12 +87,12 @@ class Variable(Generic[T]):
         Raises:
             SettingsError: it is set to something its parser refuses.
         """
-        key = id(self)
-        if key not in _current:
+        kept = _current.get(id(self))
+        if kept is None:
             value = self.read(os.environ)
-            with _current_lock:
-                _current.setdefault(key, value)
-        return _current[key]
+            with _current_lock:  # the first of several concurrent readers wins
+                kept = _current.setdefault(id(self), (self, value))
+        return kept[1]
 
     def present(self, env: Mapping[str, str]) -> bool:
         """Whether ``env`` sets this variable to something not blank."""

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterable
 from importlib.metadata import packages_distributions
+from pathlib import Path
 
 from tests.layout import INSTALLER, ROOT, runtime_files, tooling_files
 
@@ -49,17 +51,24 @@ def test_main_is_the_runtime_training_and_dev_sets_which_do_not_overlap() -> Non
     assert not (runtime & training) and not (runtime & dev) and not (training & dev)
 
 
-def test_no_runtime_module_imports_what_only_training_or_dev_installs() -> None:
-    offline = pins("training.txt") | pins("dev.txt")
+def imports_of_only(files: Iterable[Path], sets: Iterable[str]) -> list[str]:
+    """``file imports module (distributions)`` for each import in ``files`` of a distribution
+    that only the requirement ``sets`` install."""
+    only = set().union(*(pins(name) for name in sets))
     distributions = {
         module: {normalise(d) for d in names} for module, names in packages_distributions().items()
     }
-    wrong = []
-    for file in runtime_files():
-        for module in imported_modules(file.read_text()):
-            needs = distributions.get(module, set())
-            if needs and needs <= offline:
-                wrong.append(f"{file.relative_to(ROOT)} imports {module} ({', '.join(needs)})")
+    return [
+        f"{file.relative_to(ROOT) if file.is_relative_to(ROOT) else file.name} imports {module} "
+        f"({', '.join(sorted(needs))})"
+        for file in files
+        for module in sorted(imported_modules(file.read_text()))
+        if (needs := distributions.get(module, set())) and needs <= only
+    ]
+
+
+def test_no_runtime_module_imports_what_only_training_or_dev_installs() -> None:
+    wrong = imports_of_only(runtime_files(), ["training.txt", "dev.txt"])
     assert wrong == [], "move it to tooling or the distribution to runtime.txt: " + "; ".join(wrong)
 
 
@@ -84,14 +93,12 @@ def test_every_module_of_the_packages_is_runtime_or_tooling() -> None:
 
 
 def test_training_needs_only_the_runtime_and_training_sets() -> None:
-    dev_only = pins("dev.txt")
-    distributions = {
-        module: {normalise(d) for d in names} for module, names in packages_distributions().items()
-    }
-    wrong = [
-        f"{file.relative_to(ROOT)} imports {module}"
-        for file in sorted((ROOT / "training").rglob("*.py"))
-        for module in imported_modules(file.read_text())
-        if (needs := distributions.get(module, set())) and needs <= dev_only
-    ]
+    wrong = imports_of_only(sorted((ROOT / "training").rglob("*.py")), ["dev.txt"])
     assert wrong == [], "training/ runs with runtime.txt and training.txt: " + "; ".join(wrong)
+
+
+def test_the_check_names_an_import_only_a_set_installs(tmp_path: Path) -> None:
+    module = tmp_path / "probe.py"
+    module.write_text("import pytest\nimport torch\n")
+
+    assert imports_of_only([module], ["dev.txt"]) == ["probe.py imports pytest (pytest)"]
